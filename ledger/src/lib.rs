@@ -1,0 +1,11 @@
+//! `jishi-ledger`: a general tamper-evident event store.
+//!
+//! Architecture invariant: this crate knows no word of 换届. It stores envelopes
+//! whose payloads are opaque JSON objects, chains them by BLAKE3, and proves
+//! that nothing stored was changed, removed, inserted or reordered.
+
+mod digest;
+mod envelope;
+
+pub use digest::{Digest, DigestParseError};
+pub use envelope::{Actor, AppendRequest, ExpectedVersion, NewEvent, RecordedEvent};

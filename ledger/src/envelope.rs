@@ -4,6 +4,8 @@
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
+use crate::Digest;
+
 /// Who is responsible for an act (谁提名谁负责). Every field is required and
 /// non-empty: an anonymous step cannot be traced back.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -62,8 +64,39 @@ pub struct RecordedEvent {
     pub occurred_at: String,
     pub recorded_at: String,
     pub actor: Actor,
-    pub payload: Box<RawValue>,
+    pub payload: Payload,
     pub payload_digest: Digest,
     pub prev_hash: Digest,
     pub hash: Digest,
+}
+
+/// A payload's canonical JSON text exactly as stored. It serialises as the JSON
+/// object itself, not as a string.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Payload(Box<RawValue>);
+
+impl Payload {
+    /// Wraps text the caller knows to be canonical JSON (stores use this when
+    /// reading rows; the verifier, not this type, decides whether it is intact).
+    pub fn from_stored(text: String) -> Result<Payload, serde_json::Error> {
+        RawValue::from_string(text).map(Payload)
+    }
+
+    pub fn as_str(&self) -> &str {
+        self.0.get()
+    }
+
+    /// Parses the payload for a reader that needs its fields.
+    pub fn to_value(&self) -> serde_json::Value {
+        // Stored payloads are produced from a `serde_json::Value`; a row whose text
+        // no longer parses is tampered and `verify` reports it, so readers see Null.
+        serde_json::from_str(self.0.get()).unwrap_or(serde_json::Value::Null)
+    }
+}
+
+impl PartialEq for Payload {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.get() == other.0.get()
+    }
 }

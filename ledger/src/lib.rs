@@ -8,4 +8,4 @@ mod digest;
 mod envelope;
 
 pub use digest::{Digest, DigestParseError};
-pub use envelope::{Actor, AppendRequest, ExpectedVersion, NewEvent, RecordedEvent};
+pub use envelope::{Actor, AppendRequest, ExpectedVersion, NewEvent, Payload, RecordedEvent};

@@ -1,1 +1,119 @@
-fn main() {}
+//! `jishi`: the command line. It parses arguments, calls the library crates and
+//! prints; anything a server would need again lives in `ledger` or `projections`.
+
+mod bench;
+mod ledger_cmds;
+mod output;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// 纪实 jishi — a tamper-evident ledger of every step of candidate selection
+/// (全程纪实), so that each selection is traceable and checkable backwards.
+#[derive(Debug, Parser)]
+#[command(name = "jishi", version, about, long_about = None)]
+pub struct Cli {
+    /// The ledger: a SQLite file path (the embedded default) or a postgres:// URL.
+    #[arg(long, global = true, env = "JISHI_DB", default_value = "jishi.db")]
+    db: String,
+
+    /// More log output on stderr (-v info, -vv debug, -vvv trace).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    verbose: u8,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Create the ledger (or bring its schema up to date). Safe to run twice.
+    Init,
+    /// Append one event, from flags or from a JSON object on stdin.
+    Append(ledger_cmds::AppendArgs),
+    /// Append many events from a JSON Lines file (one event a line).
+    Import(ledger_cmds::ImportArgs),
+    /// List events in ledger order.
+    Log(ledger_cmds::LogArgs),
+    /// List the events of one stream.
+    Stream(ledger_cmds::StreamArgs),
+    /// Print the last event's position and hash.
+    Head {
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Recompute every digest and hash; name the first bad position if any.
+    Verify {
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Measure append and verify against baselines in the same run.
+    Bench(bench::BenchArgs),
+}
+
+/// A failure that has its own exit code: 3 when verification found a fault.
+#[derive(Debug)]
+pub struct VerifyFailed;
+
+impl std::fmt::Display for VerifyFailed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ledger verification failed")
+    }
+}
+impl std::error::Error for VerifyFailed {}
+
+fn init_tracing(verbose: u8) {
+    let level = match verbose {
+        0 => "warn",
+        1 => "info",
+        2 => "debug",
+        _ => "trace",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("JISHI_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_tracing(cli.verbose);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) if e.is::<VerifyFailed>() => ExitCode::from(3),
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    let spec = jishi_ledger::StoreSpec::parse(&cli.db);
+    tracing::info!(db = %spec, "opening ledger");
+    match cli.command {
+        Command::Init => ledger_cmds::init(&spec).await,
+        Command::Append(args) => ledger_cmds::append(&spec, args).await,
+        Command::Import(args) => ledger_cmds::import(&spec, args).await,
+        Command::Log(args) => ledger_cmds::log(&spec, args).await,
+        Command::Stream(args) => ledger_cmds::stream(&spec, args).await,
+        Command::Head { json } => ledger_cmds::head(&spec, json).await,
+        Command::Verify { json } => ledger_cmds::verify(&spec, json).await,
+        Command::Bench(args) => bench::run(args).await,
+    }
+}

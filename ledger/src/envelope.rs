@@ -71,32 +71,39 @@ pub struct RecordedEvent {
 }
 
 /// A payload's canonical JSON text exactly as stored. It serialises as the JSON
-/// object itself, not as a string.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct Payload(Box<RawValue>);
+/// object itself, not as a string. Holding text (not a parsed value) keeps the
+/// stored bytes byte-for-byte, which is what the digest covers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Payload(String);
 
 impl Payload {
-    /// Wraps text the caller knows to be canonical JSON (stores use this when
-    /// reading rows; the verifier, not this type, decides whether it is intact).
-    pub fn from_stored(text: String) -> Result<Payload, serde_json::Error> {
-        RawValue::from_string(text).map(Payload)
+    /// Wraps stored text without parsing it: whether it is intact is for the
+    /// verifier to say, not for a reader.
+    pub fn from_stored(text: String) -> Payload {
+        Payload(text)
     }
 
     pub fn as_str(&self) -> &str {
-        self.0.get()
+        &self.0
     }
 
-    /// Parses the payload for a reader that needs its fields.
-    pub fn to_value(&self) -> serde_json::Value {
-        // Stored payloads are produced from a `serde_json::Value`; a row whose text
-        // no longer parses is tampered and `verify` reports it, so readers see Null.
-        serde_json::from_str(self.0.get()).unwrap_or(serde_json::Value::Null)
+    /// Parses the payload for a reader that needs its fields. A stored row whose
+    /// text no longer parses was tampered with; `jishi verify` reports it.
+    pub fn to_value(&self) -> Result<serde_json::Value, serde_json::Error> {
+        serde_json::from_str(&self.0)
     }
 }
 
-impl PartialEq for Payload {
-    fn eq(&self, other: &Self) -> bool {
-        self.0.get() == other.0.get()
+impl Serialize for Payload {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let raw: &RawValue = serde_json::from_str(&self.0).map_err(serde::ser::Error::custom)?;
+        raw.serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for Payload {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let raw = Box::<RawValue>::deserialize(d)?;
+        Ok(Payload(String::from(raw.get())))
     }
 }

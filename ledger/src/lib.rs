@@ -3,9 +3,112 @@
 //! Architecture invariant: this crate knows no word of 换届. It stores envelopes
 //! whose payloads are opaque JSON objects, chains them by BLAKE3, and proves
 //! that nothing stored was changed, removed, inserted or reordered.
+//!
+//! The path of an event: [`NewEvent`] → [`prepare`](prepare::prepare) (checks,
+//! canonical payload, digest; no lock held) → a store's write transaction,
+//! where [`plan_append`](store::plan_append) checks the expected version and
+//! idempotency and [`seal`](store::seal) chains it onto the head → a stored row
+//! → [`verify`](verify::verify) recomputes it all.
 
+pub mod canonical;
 mod digest;
 mod envelope;
+pub mod input;
+pub mod migrations;
+pub mod prepare;
+pub mod row;
+pub mod sqlite;
+pub mod store;
+pub mod verify;
 
 pub use digest::{Digest, DigestParseError};
 pub use envelope::{Actor, AppendRequest, ExpectedVersion, NewEvent, Payload, RecordedEvent};
+pub use prepare::InvalidField;
+pub use sqlite::SqliteStore;
+pub use store::{AppendError, Appended, AppendedEvent, BatchError, EventStore, Head, StoreError};
+pub use verify::{verify, Fault, FaultKind, VerifyReport};
+
+use chrono::{DateTime, Utc};
+
+/// Where `recorded_at` comes from. The ledger's own clock, never the client's.
+pub trait Clock: Send + Sync {
+    fn now(&self) -> DateTime<Utc>;
+}
+
+/// The machine's clock.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> DateTime<Utc> {
+        Utc::now()
+    }
+}
+
+/// A clock that always reads the same time: for test vectors and tests.
+#[derive(Debug, Clone, Copy)]
+pub struct FixedClock(pub DateTime<Utc>);
+
+impl Clock for FixedClock {
+    fn now(&self) -> DateTime<Utc> {
+        self.0
+    }
+}
+
+/// Which store a `--db` value names: a `postgres://` or `postgresql://` URL,
+/// or else the path of a SQLite file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoreSpec {
+    Sqlite(std::path::PathBuf),
+    Postgres(String),
+}
+
+impl StoreSpec {
+    pub fn parse(text: &str) -> StoreSpec {
+        if text.starts_with("postgres://") || text.starts_with("postgresql://") {
+            StoreSpec::Postgres(text.to_string())
+        } else {
+            StoreSpec::Sqlite(text.into())
+        }
+    }
+}
+
+impl std::fmt::Display for StoreSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StoreSpec::Sqlite(p) => write!(f, "{}", p.display()),
+            // Never print a password that may be in the URL.
+            StoreSpec::Postgres(url) => match url.split_once('@') {
+                Some((_, host)) => write!(f, "postgres://…@{host}"),
+                None => f.write_str(url),
+            },
+        }
+    }
+}
+
+/// Opens the store a spec names, applying missing migrations. With `create`
+/// false, a SQLite file that does not exist is an error rather than a new,
+/// empty ledger: a mistyped path must not look like an empty history.
+pub async fn open_store(
+    spec: &StoreSpec,
+    create: bool,
+) -> Result<std::sync::Arc<dyn EventStore>, StoreError> {
+    match spec {
+        StoreSpec::Sqlite(path) => {
+            if !create && !path.exists() {
+                return Err(StoreError::Schema(format!(
+                    "no ledger at {} (create one with `jishi init`, or name another with --db)",
+                    path.display()
+                )));
+            }
+            let path = path.clone();
+            let store = tokio::task::spawn_blocking(move || SqliteStore::open(path))
+                .await
+                .map_err(|e| StoreError::backend("sqlite", e))??;
+            Ok(std::sync::Arc::new(store))
+        }
+        StoreSpec::Postgres(_) => Err(StoreError::Schema(
+            "the PostgreSQL store is not built into this jishi yet".into(),
+        )),
+    }
+}

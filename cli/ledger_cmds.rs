@@ -1,0 +1,427 @@
+//! The ledger commands: init, append, import, log, stream, head, verify.
+
+use std::io::Read;
+use std::path::PathBuf;
+
+use anyhow::{bail, Context};
+use clap::Args;
+use jishi_ledger::input::{parse_actor, parse_event_id, request_from_json};
+use jishi_ledger::store::{prepare_request, PreparedRequest};
+use jishi_ledger::{open_store, Actor, AppendRequest, ExpectedVersion, NewEvent, StoreSpec};
+
+use crate::output;
+
+/// `jishi append`: one event. Without `--stream`, the whole event is read as
+/// a JSON object from stdin (the same shape as one line of `jishi import`).
+#[derive(Debug, Args)]
+pub struct AppendArgs {
+    /// The stream (entity) the event belongs to, e.g. election/tianyuan-2021.
+    #[arg(long)]
+    stream: Option<String>,
+    /// The event type, e.g. candidate.nominated.
+    #[arg(long = "type", value_name = "EVENT_TYPE")]
+    event_type: Option<String>,
+    /// The payload, a JSON object.
+    #[arg(long, default_value = "{}")]
+    payload: String,
+    /// Who is responsible: `id=…,name=…,role=…,org=…` or a JSON object. With a
+    /// JSON event on stdin, used when the event has no actor.
+    #[arg(long, env = "JISHI_ACTOR")]
+    actor: Option<String>,
+    /// The stream version expected before appending: any, none, or a number.
+    #[arg(long, default_value = "any")]
+    expect: String,
+    /// A UUID chosen by you, so that a retry is recognised (generated if absent).
+    #[arg(long)]
+    event_id: Option<String>,
+    /// When it happened in the world (RFC 3339); defaults to now.
+    #[arg(long)]
+    occurred_at: Option<String>,
+    #[arg(long, default_value_t = 1)]
+    schema_version: u32,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// A JSON Lines file, one event a line (`-` for stdin).
+    file: PathBuf,
+    /// The actor for lines without one: `id=…,name=…,role=…,org=…` or JSON.
+    #[arg(long, env = "JISHI_ACTOR")]
+    actor: Option<String>,
+    /// Events per transaction; each batch is written whole or not at all.
+    /// 0 writes the whole file in one transaction.
+    #[arg(long, default_value_t = 1000)]
+    batch_size: usize,
+    /// Check every line and stop without writing.
+    #[arg(long)]
+    dry_run: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct LogArgs {
+    /// First position to show.
+    #[arg(long, default_value_t = 1)]
+    from: u64,
+    /// How many events at most (0 for all).
+    #[arg(long, default_value_t = 100)]
+    limit: usize,
+    /// One JSON object (the full envelope) per line.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct StreamArgs {
+    stream: String,
+    /// First stream version to show.
+    #[arg(long, default_value_t = 1)]
+    from_version: u64,
+    /// How many events at most (0 for all).
+    #[arg(long, default_value_t = 0)]
+    limit: usize,
+    /// One JSON object (the full envelope) per line.
+    #[arg(long)]
+    json: bool,
+}
+
+pub async fn init(spec: &StoreSpec) -> anyhow::Result<()> {
+    let store = open_store(spec, true).await?;
+    let head = store.head().await?;
+    println!(
+        "ledger ready at {spec} ({} events)",
+        head.map_or(0, |h| h.position)
+    );
+    Ok(())
+}
+
+pub async fn append(spec: &StoreSpec, args: AppendArgs) -> anyhow::Result<()> {
+    let default_actor = args.actor.as_deref().map(parse_actor).transpose()?;
+    let request = match args.stream {
+        None => {
+            let mut text = String::new();
+            std::io::stdin()
+                .read_to_string(&mut text)
+                .context("stdin: cannot read the event (it must be UTF-8 JSON)")?;
+            if text.trim().is_empty() {
+                bail!("stream: is required (give --stream and --type, or a JSON event on stdin)");
+            }
+            request_from_json(&text, default_actor.as_ref())?
+        }
+        Some(stream) => {
+            let event_type = args
+                .event_type
+                .context("--type: is required with --stream")?;
+            let payload = jishi_ledger::canonical::parse_strict(&args.payload)
+                .map_err(|e| anyhow::anyhow!("payload: malformed JSON: {}", e.reason))?;
+            let actor: Actor = default_actor.context("actor: is required (--actor)")?;
+            let expected: ExpectedVersion = args.expect.parse().map_err(|_| {
+                anyhow::anyhow!(
+                    "expected_version: unknown stream-version expectation {:?}: use any, none \
+                     or a version number",
+                    args.expect
+                )
+            })?;
+            AppendRequest {
+                stream,
+                expected,
+                events: vec![NewEvent {
+                    event_id: args.event_id.as_deref().map(parse_event_id).transpose()?,
+                    event_type,
+                    schema_version: args.schema_version,
+                    occurred_at: args.occurred_at,
+                    actor,
+                    payload,
+                }],
+            }
+        }
+    };
+    let store = open_store(spec, false).await?;
+    let appended = store.append(request).await?;
+    if args.json {
+        println!("{}", serde_json::to_string(&appended)?);
+    } else {
+        for e in &appended.events {
+            println!(
+                "{} position {} (stream {} version {}) hash {}",
+                if appended.deduplicated {
+                    "already recorded at"
+                } else {
+                    "appended at"
+                },
+                e.position,
+                appended.stream,
+                e.stream_version,
+                e.hash
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Reads and checks every line before writing anything, so that a bad line
+/// anywhere in the file writes nothing; then writes batch by batch.
+pub async fn import(spec: &StoreSpec, args: ImportArgs) -> anyhow::Result<()> {
+    let default_actor = args.actor.as_deref().map(parse_actor).transpose()?;
+    let bytes = if args.file.as_os_str() == "-" {
+        let mut b = Vec::new();
+        std::io::stdin().read_to_end(&mut b).context("stdin")?;
+        b
+    } else {
+        std::fs::read(&args.file).with_context(|| format!("{}", args.file.display()))?
+    };
+    let store = open_store(spec, false).await?;
+    let now = store.clock().now();
+    let mut lines: Vec<usize> = Vec::new();
+    let mut requests: Vec<PreparedRequest> = Vec::new();
+    let mut errors = Vec::new();
+    for (i, raw) in bytes.split(|b| *b == b'\n').enumerate() {
+        let n = i + 1;
+        let text = match std::str::from_utf8(raw) {
+            Ok(t) => t,
+            Err(e) => {
+                errors.push(format!(
+                    "line {n}: invalid UTF-8 at byte {} of the line",
+                    e.valid_up_to()
+                ));
+                continue;
+            }
+        };
+        if text.trim().is_empty() {
+            continue;
+        }
+        match request_from_json(text, default_actor.as_ref())
+            .map_err(jishi_ledger::AppendError::Invalid)
+            .and_then(|r| prepare_request(r, now))
+        {
+            Ok(r) => {
+                lines.push(n);
+                requests.push(r);
+            }
+            Err(e) => errors.push(format!("line {n}: {e}")),
+        }
+    }
+    if !errors.is_empty() {
+        let shown = errors
+            .iter()
+            .take(20)
+            .cloned()
+            .collect::<Vec<_>>()
+            .join("\n");
+        let more = if errors.len() > 20 {
+            format!("\n… and {} more", errors.len() - 20)
+        } else {
+            String::new()
+        };
+        bail!(
+            "{} of the file's lines are invalid; nothing was written:\n{shown}{more}",
+            errors.len()
+        );
+    }
+    if args.dry_run {
+        println!(
+            "{} events checked; nothing written (--dry-run)",
+            requests.len()
+        );
+        return Ok(());
+    }
+    let total = requests.len();
+    let batch = if args.batch_size == 0 {
+        total.max(1)
+    } else {
+        args.batch_size
+    };
+    let bar = output::progress(total as u64, "importing");
+    let mut written = 0usize;
+    let mut first_position = None;
+    let mut last_position = None;
+    let mut duplicates = 0usize;
+    let mut requests = requests.into_iter();
+    let mut line_chunks = lines.chunks(batch);
+    while let Some(chunk_lines) = line_chunks.next() {
+        let chunk: Vec<PreparedRequest> = requests.by_ref().take(chunk_lines.len()).collect();
+        match store.append_prepared(chunk).await {
+            Ok(done) => {
+                for a in &done {
+                    if a.deduplicated {
+                        duplicates += 1;
+                    }
+                    for e in &a.events {
+                        first_position.get_or_insert(e.position);
+                        last_position = Some(e.position);
+                    }
+                }
+                written += chunk_lines.len();
+                bar.inc(chunk_lines.len() as u64);
+            }
+            Err(e) => {
+                bar.abandon();
+                let line = chunk_lines.get(e.index).copied().unwrap_or(0);
+                let before = if written == 0 {
+                    "nothing was written".to_string()
+                } else {
+                    format!(
+                        "the {written} events before this batch stay recorded (positions {}–{})",
+                        first_position.unwrap_or(0),
+                        last_position.unwrap_or(0)
+                    )
+                };
+                bail!(
+                    "line {line}: {}; the batch of lines {}–{} was not written, {before}",
+                    e.error,
+                    chunk_lines.first().copied().unwrap_or(0),
+                    chunk_lines.last().copied().unwrap_or(0),
+                );
+            }
+        }
+    }
+    bar.finish_and_clear();
+    match (first_position, last_position) {
+        (Some(a), Some(b)) => println!(
+            "imported {written} events ({} new, {duplicates} already recorded), positions {a}–{b}",
+            written - duplicates
+        ),
+        _ => println!("imported 0 events: the file has no events"),
+    }
+    Ok(())
+}
+
+pub async fn log(spec: &StoreSpec, args: LogArgs) -> anyhow::Result<()> {
+    let store = open_store(spec, false).await?;
+    let limit = if args.limit == 0 {
+        usize::MAX
+    } else {
+        args.limit
+    };
+    let events = read_paged(
+        args.from,
+        limit,
+        |e| e.position,
+        |from, n| {
+            let store = store.clone();
+            async move { store.read_all(from, n).await }
+        },
+    )
+    .await?;
+    output::events(&events, args.json)?;
+    if !args.json {
+        if let Some(h) = store.head().await? {
+            let shown_to = events.last().map_or(0, |e| e.position);
+            if shown_to < h.position {
+                println!(
+                    "showing {} of {} events; more with --from {} or --limit 0",
+                    events.len(),
+                    h.position,
+                    shown_to + 1
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+pub async fn stream(spec: &StoreSpec, args: StreamArgs) -> anyhow::Result<()> {
+    let store = open_store(spec, false).await?;
+    let limit = if args.limit == 0 {
+        usize::MAX
+    } else {
+        args.limit
+    };
+    let stream = args.stream.clone();
+    let events = read_paged(
+        args.from_version,
+        limit,
+        |e| e.stream_version,
+        |from, n| {
+            let (store, stream) = (store.clone(), stream.clone());
+            async move { store.read_stream(&stream, from, n).await }
+        },
+    )
+    .await?;
+    if events.is_empty() && !args.json {
+        println!("stream {:?} has no events", args.stream);
+        return Ok(());
+    }
+    output::events(&events, args.json)
+}
+
+/// Reads up to `limit` events in pages, starting at key `from`; `key` is
+/// what `read(from, n)` pages by (position for the log, version for a stream).
+async fn read_paged<F, Fut>(
+    from: u64,
+    limit: usize,
+    key: fn(&jishi_ledger::RecordedEvent) -> u64,
+    read: F,
+) -> anyhow::Result<Vec<jishi_ledger::RecordedEvent>>
+where
+    F: Fn(u64, usize) -> Fut,
+    Fut: std::future::Future<
+        Output = Result<Vec<jishi_ledger::RecordedEvent>, jishi_ledger::StoreError>,
+    >,
+{
+    const PAGE: usize = 10_000;
+    let mut out = Vec::new();
+    let mut from = from;
+    while out.len() < limit {
+        let want = PAGE.min(limit - out.len());
+        let page = read(from, want).await?;
+        let Some(last) = page.last() else { break };
+        from = key(last) + 1;
+        let full = page.len() == want;
+        out.extend(page);
+        if !full {
+            break;
+        }
+    }
+    Ok(out)
+}
+
+pub async fn head(spec: &StoreSpec, json: bool) -> anyhow::Result<()> {
+    let store = open_store(spec, false).await?;
+    let head = store.head().await?;
+    if json {
+        println!("{}", serde_json::to_string(&head)?);
+    } else {
+        match head {
+            None => println!("the ledger is empty"),
+            Some(h) => println!(
+                "position {}\nhash     {}\nrecorded {}",
+                h.position, h.hash, h.recorded_at
+            ),
+        }
+    }
+    Ok(())
+}
+
+pub async fn verify(spec: &StoreSpec, json: bool) -> anyhow::Result<()> {
+    let store = open_store(spec, false).await?;
+    let bar = output::VerifyBar::new();
+    let started = std::time::Instant::now();
+    let report = jishi_ledger::verify(&*store, &bar).await?;
+    let secs = started.elapsed().as_secs_f64();
+    if json {
+        println!("{}", serde_json::to_string(&report)?);
+    } else {
+        match (&report.fault, &report.head) {
+            (None, None) => println!("ok: the ledger is empty"),
+            (None, Some(h)) => println!(
+                "ok: {} events verified in {secs:.2}s; head position {} hash {}",
+                report.checked, h.position, h.hash
+            ),
+            (Some(f), _) => {
+                eprintln!("FAILED: {f}");
+                eprintln!(
+                    "{} events before position {} verified",
+                    f.position.saturating_sub(1),
+                    f.position
+                );
+            }
+        }
+    }
+    if report.fault.is_some() {
+        return Err(crate::VerifyFailed.into());
+    }
+    Ok(())
+}

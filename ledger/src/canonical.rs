@@ -1,0 +1,363 @@
+//! Canonical bytes (RFC 8785, JCS) and the two hashes every event carries.
+//!
+//! Why canonical bytes: an investigator re-computes every hash from an export
+//! with a tool of their own, in another language. That only works if the bytes
+//! that were hashed can be rebuilt from the values alone, which is what JCS gives.
+//!
+//! * `payload_digest = BLAKE3(JCS(payload))`, with no tag, so that `b3sum` over a
+//!   payload's stored bytes gives its digest.
+//! * `hash = BLAKE3(EVENT_HASH_TAG || JCS(envelope without payload and hash))`.
+//!   The tag keeps an event hash from ever being mistaken for the digest of some
+//!   payload that happens to have the envelope's shape.
+
+use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+use crate::{Actor, Digest};
+
+/// Prefixed to the envelope's canonical bytes before hashing (15 bytes: the
+/// ASCII text `jishi.event.v1` and a NUL byte). A new envelope layout gets a new tag.
+pub const EVENT_HASH_TAG: &[u8] = b"jishi.event.v1\0";
+
+/// The largest integer JCS can carry exactly (IEEE 754 double, RFC 8785 §3.2.2.3).
+const MAX_SAFE_INTEGER: u64 = (1 << 53) - 1;
+
+/// A JSON text that is not acceptable as canonical input. The message says
+/// where (a JSON path such as `payload.votes[2]`) and why.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{path}: {reason}")]
+pub struct CanonicalError {
+    pub path: String,
+    pub reason: String,
+}
+
+/// Parses JSON text strictly, as I-JSON (RFC 7493) which JCS requires: a
+/// duplicate member name or an integer beyond ±(2^53−1) would be silently
+/// changed by canonicalisation, so both are refused instead.
+pub fn parse_strict(text: &str) -> Result<Value, CanonicalError> {
+    let mut de = serde_json::Deserializer::from_str(text);
+    let value = StrictValue::deserialize_from(&mut de).map_err(|e| CanonicalError {
+        path: "$".into(),
+        reason: e.to_string(),
+    })?;
+    de.end().map_err(|e| CanonicalError {
+        path: "$".into(),
+        reason: e.to_string(),
+    })?;
+    check_numbers(&value, &mut String::from("$"))?;
+    Ok(value)
+}
+
+/// Checks that every number in an already parsed value survives JCS unchanged.
+pub fn check_numbers(value: &Value, path: &mut String) -> Result<(), CanonicalError> {
+    match value {
+        Value::Number(n) => {
+            let too_big = match (n.as_u64(), n.as_i64()) {
+                (Some(u), _) => u > MAX_SAFE_INTEGER,
+                (None, Some(i)) => i.unsigned_abs() > MAX_SAFE_INTEGER,
+                (None, None) => false,
+            };
+            if too_big {
+                return Err(CanonicalError {
+                    path: path.clone(),
+                    reason: format!(
+                        "integer {n} is outside ±(2^53−1) and cannot be represented exactly; \
+                         send it as a string"
+                    ),
+                });
+            }
+            Ok(())
+        }
+        Value::Array(items) => {
+            for (i, item) in items.iter().enumerate() {
+                let len = path.len();
+                path.push_str(&format!("[{i}]"));
+                check_numbers(item, path)?;
+                path.truncate(len);
+            }
+            Ok(())
+        }
+        Value::Object(map) => {
+            for (k, v) in map {
+                let len = path.len();
+                path.push('.');
+                path.push_str(k);
+                check_numbers(v, path)?;
+                path.truncate(len);
+            }
+            Ok(())
+        }
+        _ => Ok(()),
+    }
+}
+
+/// The RFC 8785 canonical text of a JSON value.
+pub fn canonical_json(value: &Value) -> String {
+    // Serialising a `serde_json::Value` cannot fail: its keys are strings and
+    // its numbers finite.
+    serde_json_canonicalizer::to_string(value).unwrap_or_default()
+}
+
+/// `BLAKE3(bytes)`: the payload digest of a payload's canonical bytes.
+pub fn payload_digest(canonical_payload: &[u8]) -> Digest {
+    blake3::hash(canonical_payload).into()
+}
+
+/// The envelope fields that the event hash covers, by reference, so that the
+/// verifier can hash a stored row without copying it.
+#[derive(Debug, Clone, Copy)]
+pub struct HashedEnvelope<'a> {
+    pub position: u64,
+    pub stream: &'a str,
+    pub stream_version: u64,
+    pub event_id: &'a str,
+    pub event_type: &'a str,
+    pub schema_version: u64,
+    pub occurred_at: &'a str,
+    pub recorded_at: &'a str,
+    pub actor_id: &'a str,
+    pub actor_name: &'a str,
+    pub actor_role: &'a str,
+    pub actor_org: &'a str,
+    pub payload_digest: &'a Digest,
+    pub prev_hash: &'a Digest,
+}
+
+/// Field order here *is* the canonical order: JCS sorts member names by UTF-16
+/// code units, and for these ASCII names that is plain byte order. serde_json's
+/// compact writer escapes strings exactly as JCS does (only `"`, `\` and control
+/// characters, lowercase `\u00xx`), so for this fixed shape it produces the JCS
+/// bytes directly, without building a `Value`. A test checks this against the
+/// general canonicaliser on random input.
+#[derive(Serialize)]
+struct CanonicalEnvelope<'a> {
+    actor: CanonicalActor<'a>,
+    event_id: &'a str,
+    event_type: &'a str,
+    occurred_at: &'a str,
+    payload_digest: &'a Digest,
+    position: u64,
+    prev_hash: &'a Digest,
+    recorded_at: &'a str,
+    schema_version: u64,
+    stream: &'a str,
+    stream_version: u64,
+}
+
+#[derive(Serialize)]
+struct CanonicalActor<'a> {
+    id: &'a str,
+    name: &'a str,
+    org: &'a str,
+    role: &'a str,
+}
+
+impl<'a> HashedEnvelope<'a> {
+    /// Borrows the hashed fields of a stored event.
+    pub fn of(event: &'a crate::RecordedEvent, event_id: &'a str) -> HashedEnvelope<'a> {
+        HashedEnvelope {
+            position: event.position,
+            stream: &event.stream,
+            stream_version: event.stream_version,
+            event_id,
+            event_type: &event.event_type,
+            schema_version: u64::from(event.schema_version),
+            occurred_at: &event.occurred_at,
+            recorded_at: &event.recorded_at,
+            actor_id: &event.actor.id,
+            actor_name: &event.actor.name,
+            actor_role: &event.actor.role,
+            actor_org: &event.actor.org,
+            payload_digest: &event.payload_digest,
+            prev_hash: &event.prev_hash,
+        }
+    }
+
+    pub fn with_actor(mut self, actor: &'a Actor) -> Self {
+        self.actor_id = &actor.id;
+        self.actor_name = &actor.name;
+        self.actor_role = &actor.role;
+        self.actor_org = &actor.org;
+        self
+    }
+
+    /// Appends the envelope's canonical bytes to `out`.
+    pub fn write_canonical(&self, out: &mut Vec<u8>) {
+        let c = CanonicalEnvelope {
+            actor: CanonicalActor {
+                id: self.actor_id,
+                name: self.actor_name,
+                org: self.actor_org,
+                role: self.actor_role,
+            },
+            event_id: self.event_id,
+            event_type: self.event_type,
+            occurred_at: self.occurred_at,
+            payload_digest: self.payload_digest,
+            position: self.position,
+            prev_hash: self.prev_hash,
+            recorded_at: self.recorded_at,
+            schema_version: self.schema_version,
+            stream: self.stream,
+            stream_version: self.stream_version,
+        };
+        // Writing strings and integers into a Vec cannot fail.
+        let _ = serde_json::to_writer(&mut *out, &c);
+    }
+
+    /// The envelope's canonical bytes.
+    pub fn canonical_bytes(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(512);
+        self.write_canonical(&mut out);
+        out
+    }
+
+    /// `BLAKE3(EVENT_HASH_TAG || canonical bytes)`, reusing `scratch` so that
+    /// verifying a long ledger does not allocate per event.
+    pub fn hash_with(&self, scratch: &mut Vec<u8>) -> Digest {
+        scratch.clear();
+        scratch.extend_from_slice(EVENT_HASH_TAG);
+        self.write_canonical(scratch);
+        blake3::hash(scratch).into()
+    }
+
+    pub fn hash(&self) -> Digest {
+        self.hash_with(&mut Vec::with_capacity(512))
+    }
+}
+
+/// A JSON value read without letting a duplicate member name through.
+struct StrictValue(Value);
+
+impl StrictValue {
+    fn deserialize_from<'de, D: Deserializer<'de>>(d: D) -> Result<Value, D::Error> {
+        d.deserialize_any(StrictVisitor).map(|v| v.0)
+    }
+}
+
+impl<'de> de::Deserialize<'de> for StrictValue {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(StrictVisitor)
+    }
+}
+
+struct StrictVisitor;
+
+impl<'de> Visitor<'de> for StrictVisitor {
+    type Value = StrictValue;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("any JSON value")
+    }
+    fn visit_bool<E>(self, v: bool) -> Result<StrictValue, E> {
+        Ok(StrictValue(Value::Bool(v)))
+    }
+    fn visit_i64<E>(self, v: i64) -> Result<StrictValue, E> {
+        Ok(StrictValue(Value::from(v)))
+    }
+    fn visit_u64<E>(self, v: u64) -> Result<StrictValue, E> {
+        Ok(StrictValue(Value::from(v)))
+    }
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<StrictValue, E> {
+        serde_json::Number::from_f64(v)
+            .map(|n| StrictValue(Value::Number(n)))
+            .ok_or_else(|| E::custom("number is not finite"))
+    }
+    fn visit_str<E>(self, v: &str) -> Result<StrictValue, E> {
+        Ok(StrictValue(Value::String(v.to_owned())))
+    }
+    fn visit_string<E>(self, v: String) -> Result<StrictValue, E> {
+        Ok(StrictValue(Value::String(v)))
+    }
+    fn visit_unit<E>(self) -> Result<StrictValue, E> {
+        Ok(StrictValue(Value::Null))
+    }
+    fn visit_none<E>(self) -> Result<StrictValue, E> {
+        Ok(StrictValue(Value::Null))
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<StrictValue, A::Error> {
+        let mut items = Vec::new();
+        while let Some(StrictValue(v)) = seq.next_element()? {
+            items.push(v);
+        }
+        Ok(StrictValue(Value::Array(items)))
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<StrictValue, A::Error> {
+        let mut out = Map::new();
+        while let Some(key) = map.next_key::<String>()? {
+            let StrictValue(v) = map.next_value()?;
+            if out.contains_key(&key) {
+                return Err(de::Error::custom(format!(
+                    "duplicate member name {key:?} (a JSON object may name a member once)"
+                )));
+            }
+            out.insert(key, v);
+        }
+        Ok(StrictValue(Value::Object(out)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn duplicate_keys_and_unsafe_integers_are_refused() {
+        let e = parse_strict(r#"{"a":1,"b":{"c":2,"c":3}}"#).unwrap_err();
+        assert!(e.reason.contains("duplicate member name \"c\""), "{e}");
+        let e = parse_strict(r#"{"votes":[1, 9007199254740993]}"#).unwrap_err();
+        assert_eq!(e.path, "$.votes[1]");
+        assert!(parse_strict(r#"{"votes":[1, 9007199254740991]}"#).is_ok());
+        assert!(parse_strict(r#"{"a":1} x"#).is_err());
+    }
+
+    #[test]
+    fn canonical_json_sorts_keys_and_formats_numbers_as_jcs() {
+        let v =
+            parse_strict(r#"{"b":1.0,"a":[1e21, 0.000001, "é\u0001"],"é":null,"Z":true}"#).unwrap();
+        assert_eq!(
+            canonical_json(&v),
+            "{\"Z\":true,\"a\":[1e+21,0.000001,\"é\\u0001\"],\"b\":1,\"é\":null}"
+        );
+    }
+
+    fn arb_text() -> impl Strategy<Value = String> {
+        prop_oneof![
+            "[a-z0-9/._-]{0,20}",
+            "\\PC{0,12}",
+            proptest::collection::vec(any::<char>(), 0..8).prop_map(|v| v.into_iter().collect()),
+        ]
+    }
+
+    proptest! {
+        /// The fast envelope writer must produce exactly what a general JCS
+        /// canonicaliser produces for the same fields, or hashes would not be
+        /// reproducible by other tools.
+        #[test]
+        fn envelope_writer_matches_general_jcs(
+            position in 1u64..(1 << 53), stream in arb_text(), version in 1u64..1000,
+            event_type in arb_text(), occurred in arb_text(), recorded in arb_text(),
+            id in arb_text(), name in arb_text(), role in arb_text(), org in arb_text(),
+            d1 in any::<[u8; 32]>(), d2 in any::<[u8; 32]>(),
+        ) {
+            let (pd, ph) = (Digest(d1), Digest(d2));
+            let env = HashedEnvelope {
+                position, stream: &stream, stream_version: version,
+                event_id: "0190f1c2-0000-7000-8000-000000000001", event_type: &event_type,
+                schema_version: 1, occurred_at: &occurred, recorded_at: &recorded,
+                actor_id: &id, actor_name: &name, actor_role: &role, actor_org: &org,
+                payload_digest: &pd, prev_hash: &ph,
+            };
+            let general = serde_json::json!({
+                "position": position, "stream": stream, "stream_version": version,
+                "event_id": env.event_id, "event_type": event_type, "schema_version": 1,
+                "occurred_at": occurred, "recorded_at": recorded,
+                "actor": {"role": role, "org": org, "name": name, "id": id},
+                "payload_digest": pd.to_hex(), "prev_hash": ph.to_hex(),
+            });
+            prop_assert_eq!(String::from_utf8(env.canonical_bytes()).unwrap(), canonical_json(&general));
+        }
+    }
+}

@@ -1,0 +1,508 @@
+//! The embedded default store: one SQLite file in WAL mode.
+//!
+//! Appends take SQLite's write lock first (`BEGIN IMMEDIATE`), read the head
+//! inside that transaction and chain onto it, so two processes appending to the
+//! same file can never fork the chain. Reads use a second connection, so a long
+//! verify does not hold up recorders.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use rusqlite::types::ValueRef;
+use rusqlite::{params, Connection, OptionalExtension, Row, TransactionBehavior};
+
+use crate::migrations::{self, Migration};
+use crate::prepare::format_recorded_at;
+use crate::row::StoredRow;
+use crate::store::{
+    appended_of, plan_append, AppendError, Appended, BatchError, EventStore, ExistingEvent, Head,
+    Plan, PreparedRequest, StoreError, StreamVersionGap,
+};
+use crate::{Actor, Clock, Digest, RecordedEvent, SystemClock};
+
+const STORE: &str = "sqlite";
+
+fn db_err(e: rusqlite::Error) -> StoreError {
+    StoreError::backend(STORE, e)
+}
+
+/// A ledger in one SQLite file.
+#[derive(Clone)]
+pub struct SqliteStore {
+    path: PathBuf,
+    writer: Arc<Mutex<Connection>>,
+    reader: Arc<Mutex<Connection>>,
+    clock: Arc<dyn Clock>,
+}
+
+impl std::fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteStore")
+            .field("path", &self.path)
+            .finish()
+    }
+}
+
+const COLUMNS: &str = "position, stream, stream_version, event_id, event_type, schema_version, \
+     occurred_at, recorded_at, actor_id, actor_name, actor_role, actor_org, payload, \
+     payload_digest, prev_hash, hash";
+
+impl SqliteStore {
+    /// Opens (creating if needed) the ledger file and brings its schema up to date.
+    pub fn open(path: impl AsRef<Path>) -> Result<SqliteStore, StoreError> {
+        Self::open_with_clock(path, Arc::new(SystemClock))
+    }
+
+    /// As [`SqliteStore::open`], with the clock that stamps `recorded_at`
+    /// (tests and test vectors use a fixed one).
+    pub fn open_with_clock(
+        path: impl AsRef<Path>,
+        clock: Arc<dyn Clock>,
+    ) -> Result<SqliteStore, StoreError> {
+        let path = path.as_ref().to_path_buf();
+        let writer = connect(&path)?;
+        migrate(&writer)?;
+        let reader = connect(&path)?;
+        Ok(SqliteStore {
+            path,
+            writer: Arc::new(Mutex::new(writer)),
+            reader: Arc::new(Mutex::new(reader)),
+            clock,
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The schema versions applied to this file, oldest first.
+    pub fn schema_versions(&self) -> Result<Vec<i64>, StoreError> {
+        let conn = lock(&self.reader)?;
+        applied(&conn).map(|v| v.into_iter().map(|(v, _)| v).collect())
+    }
+
+    async fn with_reader<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let reader = self.reader.clone();
+        blocking(move || f(&*lock(&reader)?)).await?
+    }
+}
+
+fn lock(m: &Mutex<Connection>) -> Result<std::sync::MutexGuard<'_, Connection>, StoreError> {
+    m.lock().map_err(|_| {
+        StoreError::Schema("a previous operation panicked holding the connection".into())
+    })
+}
+
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, StoreError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| StoreError::backend(STORE, e))
+}
+
+fn connect(path: &Path) -> Result<Connection, StoreError> {
+    let conn = Connection::open(path).map_err(db_err)?;
+    // WAL: readers do not block the writer; NORMAL sync is durable in WAL mode
+    // against process crashes, and loses at most the last commits on power loss.
+    // FULL keeps those too, at some cost; the ledger chooses FULL.
+    conn.pragma_update(None, "journal_mode", "WAL")
+        .map_err(db_err)?;
+    conn.pragma_update(None, "synchronous", "FULL")
+        .map_err(db_err)?;
+    conn.pragma_update(None, "foreign_keys", "ON")
+        .map_err(db_err)?;
+    conn.busy_timeout(std::time::Duration::from_secs(10))
+        .map_err(db_err)?;
+    Ok(conn)
+}
+
+fn applied(conn: &Connection) -> Result<Vec<(i64, String)>, StoreError> {
+    let exists: bool = conn
+        .query_row(
+            "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'jishi_migrations'",
+            [],
+            |r| r.get::<_, i64>(0),
+        )
+        .map_err(db_err)?
+        > 0;
+    if !exists {
+        return Ok(Vec::new());
+    }
+    let mut stmt = conn
+        .prepare("SELECT version, checksum FROM jishi_migrations ORDER BY version")
+        .map_err(db_err)?;
+    let rows = stmt
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .map_err(db_err)?;
+    rows.collect::<Result<_, _>>().map_err(db_err)
+}
+
+/// Applies the missing migrations, each in its own immediate transaction, and
+/// returns the versions applied now (empty when the schema was current).
+fn migrate(conn: &Connection) -> Result<Vec<i64>, StoreError> {
+    conn.execute_batch(
+        "CREATE TABLE IF NOT EXISTS jishi_migrations (
+             version    INTEGER PRIMARY KEY,
+             name       TEXT NOT NULL,
+             checksum   TEXT NOT NULL,
+             applied_at TEXT NOT NULL
+         )",
+    )
+    .map_err(db_err)?;
+    let mut done = Vec::new();
+    for m in migrations::pending(migrations::SQLITE, &applied(conn)?)? {
+        apply_one(conn, m)?;
+        done.push(m.version);
+    }
+    Ok(done)
+}
+
+fn apply_one(conn: &Connection, m: &Migration) -> Result<(), StoreError> {
+    conn.execute_batch("BEGIN IMMEDIATE").map_err(db_err)?;
+    let result = (|| -> rusqlite::Result<()> {
+        // Another process may have applied it while we waited for the lock.
+        let already: i64 = conn.query_row(
+            "SELECT count(*) FROM jishi_migrations WHERE version = ?1",
+            [m.version],
+            |r| r.get(0),
+        )?;
+        if already == 0 {
+            conn.execute_batch(m.sql)?;
+            conn.execute(
+                "INSERT INTO jishi_migrations (version, name, checksum, applied_at) \
+                 VALUES (?1, ?2, ?3, ?4)",
+                params![
+                    m.version,
+                    m.name,
+                    m.checksum(),
+                    format_recorded_at(chrono::Utc::now())
+                ],
+            )?;
+        }
+        Ok(())
+    })();
+    match result {
+        Ok(()) => conn.execute_batch("COMMIT").map_err(db_err),
+        Err(e) => {
+            let _ = conn.execute_batch("ROLLBACK");
+            Err(StoreError::Schema(format!(
+                "migration {} ({}) failed: {e}",
+                m.version, m.name
+            )))
+        }
+    }
+}
+
+/// Text columns are read as bytes and converted leniently: a row a DBA filled
+/// with invalid UTF-8 must still reach the verifier, which then reports it.
+fn text(row: &Row<'_>, i: usize) -> rusqlite::Result<String> {
+    Ok(String::from_utf8_lossy(&bytes(row, i)?).into_owned())
+}
+
+fn bytes(row: &Row<'_>, i: usize) -> rusqlite::Result<Vec<u8>> {
+    Ok(match row.get_ref(i)? {
+        ValueRef::Text(t) | ValueRef::Blob(t) => t.to_vec(),
+        ValueRef::Null => Vec::new(),
+        ValueRef::Integer(n) => n.to_string().into_bytes(),
+        ValueRef::Real(f) => f.to_string().into_bytes(),
+    })
+}
+
+fn int(row: &Row<'_>, i: usize) -> rusqlite::Result<i64> {
+    Ok(match row.get_ref(i)? {
+        ValueRef::Integer(n) => n,
+        // Anything else cannot be a valid envelope number; -1 fails every check.
+        _ => -1,
+    })
+}
+
+fn stored_row(r: &Row<'_>) -> rusqlite::Result<StoredRow> {
+    Ok(StoredRow {
+        position: int(r, 0)?,
+        stream: text(r, 1)?,
+        stream_version: int(r, 2)?,
+        event_id: text(r, 3)?,
+        event_type: text(r, 4)?,
+        schema_version: int(r, 5)?,
+        occurred_at: text(r, 6)?,
+        recorded_at: text(r, 7)?,
+        actor_id: text(r, 8)?,
+        actor_name: text(r, 9)?,
+        actor_role: text(r, 10)?,
+        actor_org: text(r, 11)?,
+        payload: bytes(r, 12)?,
+        payload_digest: bytes(r, 13)?,
+        prev_hash: bytes(r, 14)?,
+        hash: bytes(r, 15)?,
+    })
+}
+
+fn read_head(conn: &Connection) -> Result<Option<Head>, StoreError> {
+    conn.query_row(
+        "SELECT position, hash, recorded_at FROM events ORDER BY position DESC LIMIT 1",
+        [],
+        |r| Ok((int(r, 0)?, bytes(r, 1)?, text(r, 2)?)),
+    )
+    .optional()
+    .map_err(db_err)?
+    .map(|(position, hash, recorded_at)| {
+        Ok(Head {
+            position: u64::try_from(position).map_err(|_| StoreError::Corrupt {
+                position,
+                reason: "negative position".into(),
+            })?,
+            hash: Digest::from_slice(&hash).ok_or(StoreError::Corrupt {
+                position,
+                reason: "hash is not 32 bytes".into(),
+            })?,
+            recorded_at,
+        })
+    })
+    .transpose()
+}
+
+fn stream_version(conn: &Connection, stream: &str) -> Result<Option<u64>, StoreError> {
+    conn.prepare_cached("SELECT max(stream_version) FROM events WHERE stream = ?1")
+        .map_err(db_err)?
+        .query_row([stream], |r| r.get::<_, Option<i64>>(0))
+        .map_err(db_err)
+        .map(|v| v.map(|v| v.max(0) as u64))
+}
+
+fn existing(conn: &Connection, event_id: &uuid::Uuid) -> Result<Option<ExistingEvent>, StoreError> {
+    let id = event_id.hyphenated().to_string();
+    let row = conn
+        .prepare_cached(
+            "SELECT position, stream, stream_version, event_type, schema_version, occurred_at, \
+             actor_id, actor_name, actor_role, actor_org, payload_digest, hash \
+             FROM events WHERE event_id = ?1",
+        )
+        .map_err(db_err)?
+        .query_row([id], |r| {
+            Ok((
+                int(r, 0)?,
+                text(r, 1)?,
+                int(r, 2)?,
+                text(r, 3)?,
+                int(r, 4)?,
+                text(r, 5)?,
+                Actor {
+                    id: text(r, 6)?,
+                    name: text(r, 7)?,
+                    role: text(r, 8)?,
+                    org: text(r, 9)?,
+                },
+                bytes(r, 10)?,
+                bytes(r, 11)?,
+            ))
+        })
+        .optional()
+        .map_err(db_err)?;
+    Ok(row.map(
+        |(pos, stream, ver, et, sv, occ, actor, pd, h)| ExistingEvent {
+            position: pos.max(0) as u64,
+            stream,
+            stream_version: ver.max(0) as u64,
+            event_type: et,
+            schema_version: u32::try_from(sv).unwrap_or(0),
+            occurred_at: occ,
+            actor,
+            payload_digest: Digest::from_slice(&pd).unwrap_or_default(),
+            hash: Digest::from_slice(&h).unwrap_or_default(),
+        },
+    ))
+}
+
+fn insert(conn: &Connection, e: &RecordedEvent) -> Result<(), StoreError> {
+    conn.prepare_cached(
+        "INSERT INTO events (position, stream, stream_version, event_id, event_type, \
+         schema_version, occurred_at, recorded_at, actor_id, actor_name, actor_role, actor_org, \
+         payload, payload_digest, prev_hash, hash) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
+    )
+    .map_err(db_err)?
+    .execute(params![
+        e.position as i64,
+        e.stream,
+        e.stream_version as i64,
+        e.event_id.hyphenated().to_string(),
+        e.event_type,
+        i64::from(e.schema_version),
+        e.occurred_at,
+        e.recorded_at,
+        e.actor.id,
+        e.actor.name,
+        e.actor.role,
+        e.actor.org,
+        e.payload.as_str(),
+        &e.payload_digest.0[..],
+        &e.prev_hash.0[..],
+        &e.hash.0[..],
+    ])
+    .map_err(db_err)?;
+    Ok(())
+}
+
+/// Appends prepared requests in one immediate transaction: all or nothing.
+fn append_prepared(
+    conn: &mut Connection,
+    requests: &[PreparedRequest],
+    now: &str,
+) -> Result<Vec<Appended>, BatchError> {
+    let at = |index: usize| move |error: AppendError| BatchError { index, error };
+    let store_err = |e: rusqlite::Error| BatchError {
+        index: 0,
+        error: AppendError::Store(db_err(e)),
+    };
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(store_err)?;
+    let mut tip = read_head(&tx).map_err(|e| at(0)(e.into()))?;
+    let mut out = Vec::with_capacity(requests.len());
+    for (i, request) in requests.iter().enumerate() {
+        let current = stream_version(&tx, &request.stream).map_err(|e| at(i)(e.into()))?;
+        let found = request
+            .events
+            .iter()
+            .map(|e| existing(&tx, &e.event_id))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| at(i)(e.into()))?;
+        match plan_append(request, current, &found, &mut tip, now).map_err(at(i))? {
+            Plan::Duplicate(appended) => out.push(appended),
+            Plan::Insert(events) => {
+                for e in &events {
+                    insert(&tx, e).map_err(|e| at(i)(e.into()))?;
+                }
+                out.push(appended_of(&request.stream, &events));
+            }
+        }
+    }
+    tx.commit().map_err(store_err)?;
+    Ok(out)
+}
+
+#[async_trait]
+impl EventStore for SqliteStore {
+    fn clock(&self) -> &dyn Clock {
+        &*self.clock
+    }
+
+    async fn append_prepared(
+        &self,
+        prepared: Vec<PreparedRequest>,
+    ) -> Result<Vec<Appended>, BatchError> {
+        let now = format_recorded_at(self.clock.now());
+        let writer = self.writer.clone();
+        blocking(move || {
+            let mut conn = lock(&writer).map_err(|e| BatchError {
+                index: 0,
+                error: e.into(),
+            })?;
+            append_prepared(&mut conn, &prepared, &now)
+        })
+        .await
+        .map_err(|e| BatchError {
+            index: 0,
+            error: e.into(),
+        })?
+    }
+
+    async fn read_stream(
+        &self,
+        stream: &str,
+        from_version: u64,
+        limit: usize,
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
+        let stream = stream.to_string();
+        let rows = self
+            .with_reader(move |conn| {
+                let mut stmt = conn
+                    .prepare_cached(&format!(
+                        "SELECT {COLUMNS} FROM events WHERE stream = ?1 AND stream_version >= ?2 \
+                         ORDER BY stream_version LIMIT ?3"
+                    ))
+                    .map_err(db_err)?;
+                let rows = stmt
+                    .query_map(
+                        params![stream, from_version as i64, limit as i64],
+                        stored_row,
+                    )
+                    .map_err(db_err)?
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(db_err)?;
+                Ok(rows)
+            })
+            .await?;
+        rows.into_iter().map(StoredRow::into_event).collect()
+    }
+
+    async fn read_rows(
+        &self,
+        from_position: u64,
+        limit: usize,
+    ) -> Result<Vec<StoredRow>, StoreError> {
+        self.with_reader(move |conn| {
+            let mut stmt = conn
+                .prepare_cached(&format!(
+                    "SELECT {COLUMNS} FROM events WHERE position >= ?1 ORDER BY position LIMIT ?2"
+                ))
+                .map_err(db_err)?;
+            let rows = stmt
+                .query_map(params![from_position as i64, limit as i64], stored_row)
+                .map_err(db_err)?
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(db_err)?;
+            Ok(rows)
+        })
+        .await
+    }
+
+    async fn stream_version(&self, stream: &str) -> Result<Option<u64>, StoreError> {
+        let stream = stream.to_string();
+        self.with_reader(move |conn| stream_version(conn, &stream))
+            .await
+    }
+
+    async fn head(&self) -> Result<Option<Head>, StoreError> {
+        self.with_reader(|conn| read_head(conn)).await
+    }
+
+    async fn first_stream_version_gap(&self) -> Result<Option<StreamVersionGap>, StoreError> {
+        self.with_reader(|conn| {
+            conn.query_row(
+                "SELECT position, stream, stream_version, prev FROM ( \
+                   SELECT position, stream, stream_version, \
+                          lag(stream_version) OVER (PARTITION BY stream ORDER BY position) AS prev \
+                   FROM events) \
+                 WHERE stream_version IS NOT coalesce(prev, 0) + 1 \
+                 ORDER BY position LIMIT 1",
+                [],
+                |r| {
+                    Ok(StreamVersionGap {
+                        position: int(r, 0)?.max(0) as u64,
+                        stream: text(r, 1)?,
+                        found: int(r, 2)?.max(0) as u64,
+                        expected: r.get::<_, Option<i64>>(3)?.unwrap_or(0).max(0) as u64 + 1,
+                    })
+                },
+            )
+            .optional()
+            .map_err(db_err)
+        })
+        .await
+    }
+}
+
+impl From<StoreError> for BatchError {
+    fn from(e: StoreError) -> Self {
+        BatchError {
+            index: 0,
+            error: AppendError::Store(e),
+        }
+    }
+}

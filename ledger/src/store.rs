@@ -1,0 +1,474 @@
+//! The `EventStore` trait both stores implement, its errors, and the pure
+//! append planning they share.
+//!
+//! A store's job is small on purpose: fetch the stream's version and any rows
+//! with the same event ids inside its write transaction, hand them to
+//! [`plan_append`], and insert what it returns. Everything that decides *what*
+//! is written lives here, once, so SQLite and PostgreSQL cannot disagree.
+
+use std::fmt;
+
+use async_trait::async_trait;
+
+use crate::canonical::HashedEnvelope;
+use crate::prepare::{prepare, InvalidField, PreparedEvent};
+use crate::row::StoredRow;
+use crate::{Actor, AppendRequest, Digest, ExpectedVersion, Payload, RecordedEvent};
+
+/// The last event of the ledger: what the next event chains to.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Head {
+    pub position: u64,
+    pub hash: Digest,
+    pub recorded_at: String,
+}
+
+/// Where one appended event landed.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct AppendedEvent {
+    pub event_id: uuid::Uuid,
+    pub position: u64,
+    pub stream_version: u64,
+    pub hash: Digest,
+}
+
+/// The result of one append request.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Appended {
+    pub stream: String,
+    pub events: Vec<AppendedEvent>,
+    /// True when every event was already stored with the same content: a
+    /// retried request after a lost reply. Nothing was written.
+    pub deduplicated: bool,
+}
+
+/// A storage failure that is not the caller's fault.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("{store}: {source}")]
+    Backend {
+        store: &'static str,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    #[error("schema: {0}")]
+    Schema(String),
+    #[error("stored row at position {position} cannot be read: {reason} (run `jishi verify`)")]
+    Corrupt { position: i64, reason: String },
+}
+
+impl StoreError {
+    pub fn backend(
+        store: &'static str,
+        e: impl std::error::Error + Send + Sync + 'static,
+    ) -> StoreError {
+        StoreError::Backend {
+            store,
+            source: Box::new(e),
+        }
+    }
+}
+
+/// Why an append request was refused. Nothing of a refused request is written.
+#[derive(Debug, thiserror::Error)]
+pub enum AppendError {
+    #[error("{0}")]
+    Invalid(InvalidField),
+    #[error("stream {stream:?}: expected {expected}, but {}", describe_version(*actual))]
+    Conflict {
+        stream: String,
+        expected: ExpectedVersion,
+        actual: Option<u64>,
+    },
+    #[error(
+        "event_id {event_id} is already stored at position {position} with different content \
+         ({differs}); a retry must resend the same event, a new event needs a new event_id"
+    )]
+    EventIdReused {
+        event_id: uuid::Uuid,
+        position: u64,
+        differs: &'static str,
+    },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// An error of one request within a batch; `index` counts requests from 0.
+#[derive(Debug, thiserror::Error)]
+#[error("request {index}: {error}")]
+pub struct BatchError {
+    pub index: usize,
+    #[source]
+    pub error: AppendError,
+}
+
+fn describe_version(v: Option<u64>) -> String {
+    match v {
+        None => "the stream does not exist".into(),
+        Some(v) => format!("the stream is at version {v}"),
+    }
+}
+
+impl fmt::Display for ExpectedVersion {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ExpectedVersion::Any => f.write_str("any version"),
+            ExpectedVersion::NoStream => f.write_str("no stream"),
+            ExpectedVersion::Exact(v) => write!(f, "version {v}"),
+        }
+    }
+}
+
+impl std::str::FromStr for ExpectedVersion {
+    type Err = InvalidField;
+
+    /// `any`, `none` (no stream yet), or a version number (0 means no stream).
+    fn from_str(s: &str) -> Result<Self, InvalidField> {
+        match s.trim() {
+            "any" => Ok(ExpectedVersion::Any),
+            "none" | "no_stream" | "no-stream" => Ok(ExpectedVersion::NoStream),
+            n => match n.parse::<u64>() {
+                Ok(0) => Ok(ExpectedVersion::NoStream),
+                Ok(v) => Ok(ExpectedVersion::Exact(v)),
+                Err(_) => Err(InvalidField::new(
+                    "expected_version",
+                    format!("{s:?} is not \"any\", \"none\" or a version number"),
+                )),
+            },
+        }
+    }
+}
+
+/// The event store: append with an expected stream version, read a stream, read
+/// everything from a position, the head. Implemented by SQLite and PostgreSQL;
+/// one conformance suite runs against both.
+#[async_trait]
+pub trait EventStore: Send + Sync {
+    /// Appends one request's events to its stream atomically.
+    async fn append(&self, request: AppendRequest) -> Result<Appended, AppendError> {
+        let mut out = self
+            .append_batch(vec![request])
+            .await
+            .map_err(|e| e.error)?;
+        Ok(out.remove(0))
+    }
+
+    /// Appends several requests in one transaction: all are written or none.
+    async fn append_batch(
+        &self,
+        requests: Vec<AppendRequest>,
+    ) -> Result<Vec<Appended>, BatchError> {
+        let now = self.clock().now();
+        let prepared = requests
+            .into_iter()
+            .enumerate()
+            .map(|(index, r)| prepare_request(r, now).map_err(|error| BatchError { index, error }))
+            .collect::<Result<Vec<_>, _>>()?;
+        self.append_prepared(prepared).await
+    }
+
+    /// Appends requests already checked by [`prepare_request`], in one
+    /// transaction, all or nothing. A caller that must refuse a whole file
+    /// before writing any of it prepares everything first, then appends.
+    async fn append_prepared(
+        &self,
+        requests: Vec<PreparedRequest>,
+    ) -> Result<Vec<Appended>, BatchError>;
+
+    /// The clock that stamps `recorded_at`.
+    fn clock(&self) -> &dyn crate::Clock;
+
+    /// Events of one stream with `stream_version >= from_version`, in order.
+    async fn read_stream(
+        &self,
+        stream: &str,
+        from_version: u64,
+        limit: usize,
+    ) -> Result<Vec<RecordedEvent>, StoreError>;
+
+    /// Stored rows with `position >= from_position`, in order, as stored (the
+    /// verifier reads these, so nothing is checked or parsed on the way).
+    async fn read_rows(
+        &self,
+        from_position: u64,
+        limit: usize,
+    ) -> Result<Vec<StoredRow>, StoreError>;
+
+    /// Events with `position >= from_position`, in order.
+    async fn read_all(
+        &self,
+        from_position: u64,
+        limit: usize,
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
+        self.read_rows(from_position, limit)
+            .await?
+            .into_iter()
+            .map(StoredRow::into_event)
+            .collect()
+    }
+
+    /// The current version of a stream, `None` if it has no event.
+    async fn stream_version(&self, stream: &str) -> Result<Option<u64>, StoreError>;
+
+    /// The last event, `None` for an empty ledger.
+    async fn head(&self) -> Result<Option<Head>, StoreError>;
+
+    /// The first row (by position) whose stream version does not follow the
+    /// previous event of its stream by one, if any.
+    async fn first_stream_version_gap(&self) -> Result<Option<StreamVersionGap>, StoreError>;
+}
+
+/// A stream-version fault found by [`EventStore::first_stream_version_gap`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StreamVersionGap {
+    pub position: u64,
+    pub stream: String,
+    pub found: u64,
+    pub expected: u64,
+}
+
+/// A request whose events passed every stateless check.
+#[derive(Debug, Clone)]
+pub struct PreparedRequest {
+    pub stream: String,
+    pub expected: ExpectedVersion,
+    pub events: Vec<PreparedEvent>,
+}
+
+/// Checks and canonicalises a request outside any transaction.
+pub fn prepare_request(
+    request: AppendRequest,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<PreparedRequest, AppendError> {
+    crate::prepare::check_stream(&request.stream).map_err(AppendError::Invalid)?;
+    if request.events.is_empty() {
+        return Err(AppendError::Invalid(InvalidField::new(
+            "events",
+            "a request must hold at least one event",
+        )));
+    }
+    let mut events = Vec::with_capacity(request.events.len());
+    for (i, e) in request.events.into_iter().enumerate() {
+        let p = prepare(e, now).map_err(|mut f| {
+            if i > 0 {
+                f.field = format!("events[{i}].{}", f.field);
+            }
+            AppendError::Invalid(f)
+        })?;
+        if events
+            .iter()
+            .any(|q: &PreparedEvent| q.event_id == p.event_id)
+        {
+            return Err(AppendError::Invalid(InvalidField::new(
+                "event_id",
+                format!("{} appears twice in one request", p.event_id),
+            )));
+        }
+        events.push(p);
+    }
+    Ok(PreparedRequest {
+        stream: request.stream,
+        expected: request.expected,
+        events,
+    })
+}
+
+/// The fields of an already stored event that decide whether a resent event
+/// with the same id is the same event.
+#[derive(Debug, Clone)]
+pub struct ExistingEvent {
+    pub position: u64,
+    pub stream: String,
+    pub stream_version: u64,
+    pub event_type: String,
+    pub schema_version: u32,
+    pub occurred_at: String,
+    pub actor: Actor,
+    pub payload_digest: Digest,
+    pub hash: Digest,
+}
+
+/// What a store must do for one request.
+#[derive(Debug)]
+pub enum Plan {
+    /// A retry: every event is stored already; return these, write nothing.
+    Duplicate(Appended),
+    /// New events, sealed and chained, to insert in order.
+    Insert(Vec<RecordedEvent>),
+}
+
+/// Decides what one request writes, given the stream's current version and the
+/// stored events (if any) that carry the request's event ids, and chains the
+/// new events onto `tip`, which it advances. Pure: stores call it inside their
+/// write transaction so that the facts cannot change underneath.
+pub fn plan_append(
+    request: &PreparedRequest,
+    current: Option<u64>,
+    existing: &[Option<ExistingEvent>],
+    tip: &mut Option<Head>,
+    now: &str,
+) -> Result<Plan, AppendError> {
+    if existing.iter().any(Option::is_some) {
+        return plan_retry(request, existing);
+    }
+    let ok = match request.expected {
+        ExpectedVersion::Any => true,
+        ExpectedVersion::NoStream => current.is_none(),
+        ExpectedVersion::Exact(v) => current == Some(v),
+    };
+    if !ok {
+        return Err(AppendError::Conflict {
+            stream: request.stream.clone(),
+            expected: request.expected,
+            actual: current,
+        });
+    }
+    let mut version = current.unwrap_or(0);
+    let mut out = Vec::with_capacity(request.events.len());
+    for e in &request.events {
+        let (position, prev_hash, recorded_at) = match tip {
+            None => (1, Digest::ZERO, now.to_string()),
+            // recorded_at never goes backwards along positions, even if the
+            // clock does, so that "as of a time" is "as of a position".
+            Some(h) => (
+                h.position + 1,
+                h.hash,
+                if h.recorded_at.as_str() > now {
+                    h.recorded_at.clone()
+                } else {
+                    now.to_string()
+                },
+            ),
+        };
+        version += 1;
+        let event = seal(
+            &request.stream,
+            version,
+            e,
+            position,
+            prev_hash,
+            recorded_at,
+        );
+        *tip = Some(Head {
+            position,
+            hash: event.hash,
+            recorded_at: event.recorded_at.clone(),
+        });
+        out.push(event);
+    }
+    Ok(Plan::Insert(out))
+}
+
+fn plan_retry(
+    request: &PreparedRequest,
+    existing: &[Option<ExistingEvent>],
+) -> Result<Plan, AppendError> {
+    let mut events = Vec::with_capacity(existing.len());
+    for (e, stored) in request.events.iter().zip(existing) {
+        let Some(s) = stored else {
+            // Some ids of the request are stored and some are not: this is not
+            // a retry of one request, so refuse rather than guess.
+            let first = existing.iter().flatten().next();
+            return Err(AppendError::EventIdReused {
+                event_id: e.event_id,
+                position: first.map_or(0, |s| s.position),
+                differs: "only part of the request's events are stored",
+            });
+        };
+        let differs = if s.stream != request.stream {
+            Some("stream")
+        } else if s.event_type != e.event_type {
+            Some("event_type")
+        } else if s.schema_version != e.schema_version {
+            Some("schema_version")
+        } else if s.actor != e.actor {
+            Some("actor")
+        } else if s.payload_digest != e.payload_digest {
+            Some("payload")
+        } else if e.occurred_at.as_ref().is_some_and(|o| *o != s.occurred_at) {
+            Some("occurred_at")
+        } else {
+            None
+        };
+        if let Some(differs) = differs {
+            return Err(AppendError::EventIdReused {
+                event_id: e.event_id,
+                position: s.position,
+                differs,
+            });
+        }
+        events.push(AppendedEvent {
+            event_id: e.event_id,
+            position: s.position,
+            stream_version: s.stream_version,
+            hash: s.hash,
+        });
+    }
+    Ok(Plan::Duplicate(Appended {
+        stream: request.stream.clone(),
+        events,
+        deduplicated: true,
+    }))
+}
+
+/// Gives a prepared event its place in the ledger and computes its hash.
+pub fn seal(
+    stream: &str,
+    stream_version: u64,
+    e: &PreparedEvent,
+    position: u64,
+    prev_hash: Digest,
+    recorded_at: String,
+) -> RecordedEvent {
+    let occurred_at = e.occurred_at.clone().unwrap_or_else(|| recorded_at.clone());
+    let event_id = e.event_id.hyphenated().to_string();
+    let hash = HashedEnvelope {
+        position,
+        stream,
+        stream_version,
+        event_id: &event_id,
+        event_type: &e.event_type,
+        schema_version: u64::from(e.schema_version),
+        occurred_at: &occurred_at,
+        recorded_at: &recorded_at,
+        actor_id: &e.actor.id,
+        actor_name: &e.actor.name,
+        actor_role: &e.actor.role,
+        actor_org: &e.actor.org,
+        payload_digest: &e.payload_digest,
+        prev_hash: &prev_hash,
+    }
+    .hash();
+    RecordedEvent {
+        position,
+        stream: stream.to_string(),
+        stream_version,
+        event_id: e.event_id,
+        event_type: e.event_type.clone(),
+        schema_version: e.schema_version,
+        occurred_at,
+        recorded_at,
+        actor: e.actor.clone(),
+        payload: Payload::from_stored(e.payload.clone()),
+        payload_digest: e.payload_digest,
+        prev_hash,
+        hash,
+    }
+}
+
+/// The appended positions of a plan's inserted events.
+pub fn appended_of(stream: &str, events: &[RecordedEvent]) -> Appended {
+    Appended {
+        stream: stream.to_string(),
+        events: events
+            .iter()
+            .map(|e| AppendedEvent {
+                event_id: e.event_id,
+                position: e.position,
+                stream_version: e.stream_version,
+                hash: e.hash,
+            })
+            .collect(),
+        deduplicated: false,
+    }
+}

@@ -216,7 +216,7 @@ pub async fn import(spec: &StoreSpec, args: ImportArgs) -> anyhow::Result<()> {
             String::new()
         };
         bail!(
-            "{} of the file's lines are invalid; nothing was written:\n{shown}{more}",
+            "{} invalid line(s); nothing was written:\n{shown}{more}",
             errors.len()
         );
     }

@@ -1,7 +1,235 @@
-//! `jishi bench`: placeholder replaced below.
+//! `jishi bench`: the ledger's speed next to a baseline measured in the same
+//! run on the same machine, reported as ratios (DEVELOPERS.md: never a timed
+//! assertion in a test).
+//!
+//! * append: events/s through `EventStore::append_batch` (checks, canonical
+//!   JSON, hashing, stream-version and idempotency look-ups), against a plain
+//!   SQL INSERT of the very same rows into the same schema with no hashing;
+//! * verify: events/s of `jishi verify`, against BLAKE3 over the same
+//!   canonical bytes (each payload, and each tagged envelope) held in memory.
+
+use std::time::Instant;
+
+use anyhow::Context;
 use clap::Args;
+use jishi_ledger::canonical::EVENT_HASH_TAG;
+use jishi_ledger::row::StoredRow;
+use jishi_ledger::verify::Quiet;
+use jishi_ledger::{Actor, AppendRequest, EventStore, ExpectedVersion, NewEvent, SqliteStore};
+use serde_json::json;
+
 #[derive(Debug, Args)]
-pub struct BenchArgs {}
-pub async fn run(_args: BenchArgs) -> anyhow::Result<()> {
-    anyhow::bail!("not yet")
+pub struct BenchArgs {
+    /// How many events to append.
+    #[arg(long, default_value_t = 100_000)]
+    events: usize,
+    /// Requests (one event each) per transaction.
+    #[arg(long, default_value_t = 1_000)]
+    batch: usize,
+    /// Print the figures as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Debug, serde::Serialize)]
+struct Figures {
+    events: usize,
+    batch: usize,
+    append_per_s: f64,
+    raw_insert_per_s: f64,
+    append_ratio: f64,
+    verify_per_s: f64,
+    hash_only_per_s: f64,
+    verify_ratio: f64,
+    one_shot_blake3_mib_per_s: f64,
+    canonical_bytes: usize,
+}
+
+/// A realistic step of a selection: a nomination with its facts.
+fn bench_event(i: usize) -> AppendRequest {
+    let surnames = ["王", "李", "张", "刘", "陈", "杨", "赵", "黄"];
+    let given = ["伟", "芳", "娜", "敏", "静", "强", "磊", "洋", "艳", "勇"];
+    AppendRequest {
+        stream: format!("election/tianyuan-2021/candidate/{}", i % 5_000),
+        expected: ExpectedVersion::Any,
+        events: vec![NewEvent {
+            event_id: None,
+            event_type: "candidate.nominated".into(),
+            schema_version: 1,
+            occurred_at: Some("2021-03-05T09:30:00+08:00".into()),
+            actor: Actor {
+                id: format!("zzb-{:03}", i % 37),
+                name: format!("{}{}", surnames[i % 8], given[i % 10]),
+                role: "organisation_department".into(),
+                org: "天元区委组织部".into(),
+            },
+            payload: json!({
+                "candidate_id": format!("c{}", i % 5_000),
+                "name": format!("{}{}{}", surnames[(i / 8) % 8], given[(i / 3) % 10], given[i % 10]),
+                "method": "会议推荐",
+                "nominator": "天元镇党委",
+                "recommendation_votes": (i * 7) % 120,
+                "birth_date": format!("19{}-0{}-1{}", 70 + i % 25, 1 + i % 9, i % 10),
+                "sex": if i % 3 == 0 { "女" } else { "男" },
+                "education": "大学本科",
+                "township_years": i % 12,
+                "notes": "经个别谈话推荐和会议推荐，得票靠前，群众基础较好",
+            }),
+        }],
+    }
+}
+
+fn per_s(n: usize, started: Instant) -> f64 {
+    n as f64 / started.elapsed().as_secs_f64()
+}
+
+pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
+    let dir = tempfile::tempdir().context("temporary directory")?;
+    let store = SqliteStore::open(dir.path().join("bench.db"))?;
+    let n = args.events;
+    let batch = args.batch.max(1);
+    let requests: Vec<AppendRequest> = (0..n).map(bench_event).collect();
+
+    let bar = crate::output::progress(n as u64, "appending");
+    let started = Instant::now();
+    let mut it = requests.into_iter();
+    loop {
+        let chunk: Vec<_> = it.by_ref().take(batch).collect();
+        if chunk.is_empty() {
+            break;
+        }
+        let len = chunk.len() as u64;
+        store.append_batch(chunk).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+        bar.inc(len);
+    }
+    let append_per_s = per_s(n, started);
+    bar.finish_and_clear();
+
+    let started = Instant::now();
+    let report = jishi_ledger::verify(&store, &Quiet).await?;
+    let verify_per_s = per_s(n, started);
+    anyhow::ensure!(report.is_ok(), "the bench ledger does not verify: {:?}", report.fault);
+
+    // The same rows, read back once, for both baselines.
+    let mut rows: Vec<StoredRow> = Vec::with_capacity(n);
+    while rows.len() < n {
+        let page = store.read_rows(rows.len() as u64 + 1, 10_000).await?;
+        if page.is_empty() {
+            break;
+        }
+        rows.extend(page);
+    }
+
+    // Baseline 1: BLAKE3 over the same canonical bytes, already in memory.
+    let canonical: Vec<(Vec<u8>, Vec<u8>)> = rows
+        .iter()
+        .map(|r| {
+            let event = r.clone().into_event()?;
+            let id = event.event_id.hyphenated().to_string();
+            let mut env = EVENT_HASH_TAG.to_vec();
+            jishi_ledger::canonical::HashedEnvelope::of(&event, &id).write_canonical(&mut env);
+            Ok((r.payload.clone(), env))
+        })
+        .collect::<Result<_, jishi_ledger::StoreError>>()?;
+    let started = Instant::now();
+    let mut check = 0u8;
+    for (payload, env) in &canonical {
+        check ^= blake3::hash(payload).as_bytes()[0];
+        check ^= blake3::hash(env).as_bytes()[0];
+    }
+    let hash_only_per_s = per_s(n, started);
+    let all: Vec<u8> = canonical
+        .iter()
+        .flat_map(|(p, e)| p.iter().chain(e.iter()).copied())
+        .collect();
+    let started = Instant::now();
+    check ^= blake3::hash(&all).as_bytes()[0];
+    let one_shot = all.len() as f64 / (1024.0 * 1024.0) / started.elapsed().as_secs_f64();
+    tracing::debug!(check, "hash baseline done");
+
+    // Baseline 2: a plain INSERT of the same rows into the same schema.
+    let raw_path = dir.path().join("raw.db");
+    drop(SqliteStore::open(&raw_path)?);
+    let raw_insert_per_s = tokio::task::spawn_blocking(move || raw_insert(&raw_path, &rows, batch))
+        .await??;
+
+    let f = Figures {
+        events: n,
+        batch,
+        append_per_s,
+        raw_insert_per_s,
+        append_ratio: append_per_s / raw_insert_per_s,
+        verify_per_s,
+        hash_only_per_s,
+        verify_ratio: verify_per_s / hash_only_per_s,
+        one_shot_blake3_mib_per_s: one_shot,
+        canonical_bytes: all.len(),
+    };
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&f)?);
+    } else {
+        print_figures(&f);
+    }
+    Ok(())
+}
+
+fn raw_insert(path: &std::path::Path, rows: &[StoredRow], batch: usize) -> anyhow::Result<f64> {
+    let mut conn = rusqlite::Connection::open(path)?;
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    let started = Instant::now();
+    for chunk in rows.chunks(batch) {
+        let tx = conn.transaction()?;
+        {
+            let mut stmt = tx.prepare_cached(
+                "INSERT INTO events VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16)",
+            )?;
+            for r in chunk {
+                stmt.execute(rusqlite::params![
+                    r.position,
+                    r.stream,
+                    r.stream_version,
+                    r.event_id,
+                    r.event_type,
+                    r.schema_version,
+                    r.occurred_at,
+                    r.recorded_at,
+                    r.actor_id,
+                    r.actor_name,
+                    r.actor_role,
+                    r.actor_org,
+                    std::str::from_utf8(&r.payload)?,
+                    r.payload_digest,
+                    r.prev_hash,
+                    r.hash,
+                ])?;
+            }
+        }
+        tx.commit()?;
+    }
+    Ok(per_s(rows.len(), started))
+}
+
+fn print_figures(f: &Figures) {
+    let mut t = comfy_table::Table::new();
+    t.load_preset(comfy_table::presets::UTF8_FULL_CONDENSED)
+        .set_header(vec!["measure", "jishi", "baseline (same run)", "ratio"]);
+    t.add_row(vec![
+        format!("append, SQLite, batches of {}", f.batch),
+        format!("{:.0} events/s", f.append_per_s),
+        format!("{:.0} events/s (plain INSERT, no hashing)", f.raw_insert_per_s),
+        format!("{:.2}", f.append_ratio),
+    ]);
+    t.add_row(vec![
+        "verify".to_string(),
+        format!("{:.0} events/s", f.verify_per_s),
+        format!("{:.0} events/s (BLAKE3 of the same bytes)", f.hash_only_per_s),
+        format!("{:.2}", f.verify_ratio),
+    ]);
+    println!("{} events, {} canonical bytes", f.events, f.canonical_bytes);
+    println!("{t}");
+    println!(
+        "for reference: BLAKE3 over all canonical bytes in one call: {:.0} MiB/s",
+        f.one_shot_blake3_mib_per_s
+    );
 }

@@ -249,7 +249,8 @@ mod tests {
             (r#"{"event_type":"t","payload":{}}"#, "stream"),
             (r#"{"stream":"s","event_type":"t","payload":{}}"#, "actor"),
             (
-                r#"{"stream":"s","event_type":"t","payload":{},"expected_version":"latest"}"#,
+                r#"{"stream":"s","event_type":"t","payload":{},"expected_version":"latest",
+                    "actor":{"id":"1","name":"n","role":"r","org":"o"}}"#,
                 "expected_version",
             ),
             (

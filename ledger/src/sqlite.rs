@@ -17,7 +17,7 @@ use crate::prepare::format_recorded_at;
 use crate::row::StoredRow;
 use crate::store::{
     appended_of, plan_append, AppendError, Appended, BatchError, EventStore, ExistingEvent, Head,
-    Plan, PreparedRequest, StoreError, StreamVersionGap,
+    Plan, PreparedRequest, StoreError,
 };
 use crate::{Actor, Clock, Digest, RecordedEvent, SystemClock};
 
@@ -470,31 +470,6 @@ impl EventStore for SqliteStore {
 
     async fn head(&self) -> Result<Option<Head>, StoreError> {
         self.with_reader(|conn| read_head(conn)).await
-    }
-
-    async fn first_stream_version_gap(&self) -> Result<Option<StreamVersionGap>, StoreError> {
-        self.with_reader(|conn| {
-            conn.query_row(
-                "SELECT position, stream, stream_version, prev FROM ( \
-                   SELECT position, stream, stream_version, \
-                          lag(stream_version) OVER (PARTITION BY stream ORDER BY position) AS prev \
-                   FROM events) \
-                 WHERE stream_version IS NOT coalesce(prev, 0) + 1 \
-                 ORDER BY position LIMIT 1",
-                [],
-                |r| {
-                    Ok(StreamVersionGap {
-                        position: int(r, 0)?.max(0) as u64,
-                        stream: text(r, 1)?,
-                        found: int(r, 2)?.max(0) as u64,
-                        expected: r.get::<_, Option<i64>>(3)?.unwrap_or(0).max(0) as u64 + 1,
-                    })
-                },
-            )
-            .optional()
-            .map_err(db_err)
-        })
-        .await
     }
 }
 

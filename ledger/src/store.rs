@@ -212,19 +212,6 @@ pub trait EventStore: Send + Sync {
 
     /// The last event, `None` for an empty ledger.
     async fn head(&self) -> Result<Option<Head>, StoreError>;
-
-    /// The first row (by position) whose stream version does not follow the
-    /// previous event of its stream by one, if any.
-    async fn first_stream_version_gap(&self) -> Result<Option<StreamVersionGap>, StoreError>;
-}
-
-/// A stream-version fault found by [`EventStore::first_stream_version_gap`].
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StreamVersionGap {
-    pub position: u64,
-    pub stream: String,
-    pub found: u64,
-    pub expected: u64,
 }
 
 /// A request whose events passed every stateless check.

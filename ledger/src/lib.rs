@@ -6,6 +6,11 @@
 
 mod digest;
 mod envelope;
+pub mod merkle;
 
 pub use digest::{Digest, DigestParseError};
 pub use envelope::{Actor, AppendRequest, ExpectedVersion, NewEvent, Payload, RecordedEvent};
+pub use merkle::{
+    ConsistencyProof, Frontier, FrontierError, InclusionProof, MemoryTree, NodeSource, ProveError,
+    TreeNode, VerifyError,
+};

@@ -188,8 +188,9 @@ impl Frontier {
             .rev()
             .filter(move |l| size >> l & 1 == 1)
             .map(move |l| {
-                // Leaves before this subtree are the higher set bits of size.
-                let start = size >> (l + 1) << (l + 1);
+                // Leaves before this subtree are the higher set bits of size
+                // (none above bit 63, where a plain shift by 64 would overflow).
+                let start = size.checked_shr(l + 1).map_or(0, |high| high << (l + 1));
                 (l, start >> l)
             })
     }

@@ -193,6 +193,15 @@ fn frontier_serialises_and_refuses_damaged_forms() {
     let err = serde_json::from_str::<Frontier>(&bad_json).unwrap_err();
     assert!(err.to_string().contains("size 12"), "{err}");
 
+    assert_eq!(
+        Frontier::positions(13).collect::<Vec<_>>(),
+        vec![(3, 0), (2, 2), (0, 12)]
+    );
+    let top: Vec<_> = Frontier::positions(u64::MAX).collect();
+    assert_eq!(
+        (top.len(), top[0], top[63]),
+        (64, (63, 0), (0, u64::MAX - 1))
+    );
     let mut full = Frontier::from_parts(u64::MAX, vec![Digest::ZERO; 64]).unwrap();
     assert_eq!(full.append(&leaf(0)), Err(FrontierError::Full));
 }

@@ -11,18 +11,27 @@
 //! → [`verify`](verify::verify) recomputes it all.
 
 pub mod canonical;
+pub mod checkpoint;
 mod digest;
 mod envelope;
 pub mod input;
+pub mod merkle;
 pub mod migrations;
+pub mod note;
 pub mod prepare;
 pub mod row;
 pub mod sqlite;
 pub mod store;
 pub mod verify;
 
+pub use checkpoint::{cosign, Checkpoint, CheckpointError, CosignError, Cosigned};
 pub use digest::{Digest, DigestParseError};
 pub use envelope::{Actor, AppendRequest, ExpectedVersion, NewEvent, Payload, RecordedEvent};
+pub use merkle::{
+    ConsistencyProof, Frontier, FrontierError, InclusionProof, MemoryTree, NodeSource, ProveError,
+    TreeNode, VerifyError,
+};
+pub use note::{KeyError, Note, NoteError, NoteSignature, SignerKey, VerifiedNote, VerifierKey};
 pub use prepare::InvalidField;
 pub use sqlite::SqliteStore;
 pub use store::{AppendError, Appended, AppendedEvent, BatchError, EventStore, Head, StoreError};

@@ -227,6 +227,23 @@ mod tests {
     }
 
     #[test]
+    fn time_normalisation_is_as_format_md_says() {
+        for (given, stored) in [
+            ("2021-03-05T09:30:00+00:00", "2021-03-05T09:30:00Z"),
+            (
+                "2021-03-05t09:30:00.25+08:00",
+                "2021-03-05T09:30:00.250+08:00",
+            ),
+            (
+                "2021-03-05T09:30:00.1234+08:00",
+                "2021-03-05T09:30:00.123400+08:00",
+            ),
+        ] {
+            assert_eq!(normalize_time("t", given).unwrap(), stored);
+        }
+    }
+
+    #[test]
     fn bad_fields_are_named() {
         let now = Utc::now();
         assert_eq!(prepare(ev(json!([1])), now).unwrap_err().field, "payload");

@@ -459,3 +459,85 @@ pub fn appended_of(stream: &str, events: &[RecordedEvent]) -> Appended {
         deduplicated: false,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Actor, NewEvent};
+
+    fn prepared(n: usize) -> PreparedRequest {
+        let events = (0..n)
+            .map(|i| NewEvent {
+                event_id: None,
+                event_type: "a.b".into(),
+                schema_version: 1,
+                occurred_at: None,
+                actor: Actor {
+                    id: "1".into(),
+                    name: "n".into(),
+                    role: "r".into(),
+                    org: "o".into(),
+                },
+                payload: serde_json::json!({ "i": i }),
+            })
+            .collect();
+        prepare_request(
+            AppendRequest {
+                stream: "s".into(),
+                expected: ExpectedVersion::Any,
+                events,
+            },
+            chrono::Utc::now(),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn recorded_at_never_goes_backwards_when_the_clock_does() {
+        let mut tip = Some(Head {
+            position: 7,
+            hash: Digest([1; 32]),
+            recorded_at: "2026-01-02T00:00:00.000000Z".into(),
+        });
+        let Plan::Insert(events) = plan_append(
+            &prepared(2),
+            Some(3),
+            &[None, None],
+            &mut tip,
+            "2026-01-01T00:00:00.000000Z",
+        )
+        .unwrap() else {
+            panic!("expected an insert")
+        };
+        assert_eq!(events[0].recorded_at, "2026-01-02T00:00:00.000000Z");
+        assert_eq!(events[0].occurred_at, events[0].recorded_at);
+        assert_eq!((events[0].position, events[0].stream_version), (8, 4));
+        assert_eq!(events[0].prev_hash, Digest([1; 32]));
+        assert_eq!(events[1].prev_hash, events[0].hash);
+        assert_eq!(tip.unwrap().position, 9);
+    }
+
+    #[test]
+    fn expected_version_parses_the_documented_words() {
+        assert_eq!(
+            "any".parse::<ExpectedVersion>().unwrap(),
+            ExpectedVersion::Any
+        );
+        assert_eq!(
+            "none".parse::<ExpectedVersion>().unwrap(),
+            ExpectedVersion::NoStream
+        );
+        assert_eq!(
+            "0".parse::<ExpectedVersion>().unwrap(),
+            ExpectedVersion::NoStream
+        );
+        assert_eq!(
+            "12".parse::<ExpectedVersion>().unwrap(),
+            ExpectedVersion::Exact(12)
+        );
+        assert_eq!(
+            "latest".parse::<ExpectedVersion>().unwrap_err().field,
+            "expected_version"
+        );
+    }
+}

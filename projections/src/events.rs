@@ -518,6 +518,10 @@ catalogue! {
     NominationDeferred("nomination.deferred", v 1, Candidate, "暂缓提名", true) {
         reason: String => "why the nomination is deferred",
     }
+    /// The deferral is lifted once the doubts are cleared (疑点消除).
+    NominationResumed("nomination.resumed", v 1, Candidate, "恢复提名", true) {
+        reason: String => "why the doubts no longer stand",
+    }
     /// 由推荐者撤回提名 (R12).
     NominationWithdrawn("nomination.withdrawn", v 1, Candidate, "撤回提名", true) {
         nominator_id: String => "id of the nominator withdrawing (must be the one on record)",

@@ -8,15 +8,21 @@
 
 pub mod actor;
 pub mod calendar;
+pub mod command;
+pub mod decide;
 pub mod events;
 pub mod procedure;
 pub mod rules;
+pub mod state;
 
 pub use actor::{org_covers, Actor};
 pub use calendar::WorkCalendar;
+pub use command::{Command, CommandError, OverrideRequest};
+pub use decide::{decide, Refusal};
 pub use events::{
     candidate_stream, election_stream, kind_of, DomainEvent, EventBody, EventError, EventKind,
     FieldDoc, Scope, CATALOGUE,
 };
 pub use procedure::{Procedure, ProcedureError, Role, Stage, Step, BUILTIN, FOUR_CHECKS};
 pub use rules::{RuleId, Source, Violation};
+pub use state::{apply, fold, CandidateState, ElectionState};

@@ -20,6 +20,11 @@ const KINDS: [&str; 3] = [
 
 #[derive(Debug, Clone)]
 struct Step {
+    /// Take the next step of the procedure for the candidate (biased toward
+    /// progress, so that sequences reach the late gates) rather than a random kind.
+    advance: bool,
+    /// Act as a role the procedure entitles for the kind.
+    entitled: bool,
     kind: usize,
     candidate: usize,
     role: usize,
@@ -31,6 +36,8 @@ struct Step {
 
 fn step() -> impl Strategy<Value = Step> {
     (
+        prop::bool::weighted(0.6),
+        prop::bool::weighted(0.85),
         0usize..64,
         0usize..3,
         0usize..16,
@@ -39,15 +46,21 @@ fn step() -> impl Strategy<Value = Step> {
         prop::option::weighted(0.15, 0usize..12),
         0u8..4,
     )
-        .prop_map(|(kind, candidate, role, outsider, days, override_rule, variant)| Step {
-            kind,
-            candidate,
-            role,
-            outsider,
-            days,
-            override_rule,
-            variant,
-        })
+        .prop_map(
+            |(advance, entitled, kind, candidate, role, outsider, days, override_rule, variant)| {
+                Step {
+                    advance,
+                    entitled,
+                    kind,
+                    candidate,
+                    role,
+                    outsider,
+                    days,
+                    override_rule,
+                    variant,
+                }
+            },
+        )
 }
 
 /// Some payloads other than the happy one, so that the gates see problems.
@@ -57,7 +70,11 @@ fn perturb(body: EventBody, variant: u8) -> EventBody {
     }
     match body {
         EventBody::DisciplineOpinionIssued(mut b) => {
-            b.opinion = if variant == 1 { DisciplineOpinion::Pending } else { DisciplineOpinion::Objection };
+            b.opinion = if variant == 1 {
+                DisciplineOpinion::Pending
+            } else {
+                DisciplineOpinion::Objection
+            };
             EventBody::DisciplineOpinionIssued(b)
         }
         EventBody::PetitionReceived(mut b) => {
@@ -71,7 +88,11 @@ fn perturb(body: EventBody, variant: u8) -> EventBody {
         }
         EventBody::PetitionClosed(mut b) => {
             b.petition_id = format!("p-{}", variant.min(2));
-            b.conclusion = if variant == 3 { PetitionConclusion::VoteBuying } else { PetitionConclusion::Substantiated };
+            b.conclusion = if variant == 3 {
+                PetitionConclusion::VoteBuying
+            } else {
+                PetitionConclusion::Substantiated
+            };
             EventBody::PetitionClosed(b)
         }
         EventBody::VoteHeld(mut b) => {
@@ -108,6 +129,28 @@ fn perturb(body: EventBody, variant: u8) -> EventBody {
     }
 }
 
+/// The first event of the procedure not yet recorded for the candidate (or the
+/// election, for election-level steps).
+fn next_event(world: &World, cand: &str) -> Option<(String, Option<String>)> {
+    for step in &world.procedure.steps {
+        for ev in &step.events {
+            match step.scope {
+                Scope::Election => {
+                    if !world.state.recorded.contains_key(ev) {
+                        return Some((ev.clone(), None));
+                    }
+                }
+                _ => {
+                    if !world.state.candidate(cand).is_some_and(|c| c.has(ev)) {
+                        return Some((ev.clone(), Some(cand.to_string())));
+                    }
+                }
+            }
+        }
+    }
+    None
+}
+
 fn round_trip(e: &DomainEvent) -> DomainEvent {
     DomainEvent::from_parts(e.event_type(), e.schema_version(), &e.to_payload())
         .unwrap_or_else(|err| panic!("{} does not round-trip: {err}", e.event_type()))
@@ -134,21 +177,37 @@ proptest! {
         let mut accepted = 0usize;
 
         for s in steps {
-            let event_type = kinds[s.kind % kinds.len()];
-            let scope = kind_of(event_type).map(|k| k.scope).unwrap_or(Scope::Election);
             let cand = ["c1", "c2", "c3"][s.candidate];
-            let candidate = match scope {
-                Scope::Election => None,
-                Scope::Candidate => Some(cand),
-                Scope::Either => (s.candidate != 2).then_some(cand),
+            let next = if s.advance { next_event(&world, cand) } else { None };
+            let (event_type, candidate): (&str, Option<&str>) = match &next {
+                Some((ev, c)) => (
+                    kinds.iter().copied().find(|k| k == ev).unwrap_or("pledge.signed"),
+                    c.as_ref().map(|_| cand),
+                ),
+                None => {
+                    let event_type = kinds[s.kind % kinds.len()];
+                    let scope = kind_of(event_type).map(|k| k.scope).unwrap_or(Scope::Election);
+                    let candidate = match scope {
+                        Scope::Election => None,
+                        Scope::Candidate => Some(cand),
+                        Scope::Either => (s.candidate != 2).then_some(cand),
+                    };
+                    (event_type, candidate)
+                }
             };
-            let body = perturb(world.happy(event_type, candidate), s.variant);
+            let variant = if s.advance { s.variant.saturating_sub(2) } else { s.variant };
+            let body = perturb(world.happy(event_type, candidate), variant);
             world.tick(s.days);
             let mut cmd = world.cmd(candidate, body);
             if let Some(r) = s.override_rule {
                 cmd = cmd.with_override(RuleId::ALL[r], "随机覆盖");
             }
-            let role = &roles[s.role % roles.len()];
+            let entitled = world.procedure.roles_for(event_type);
+            let role = if s.entitled && !entitled.is_empty() {
+                &entitled[s.role % entitled.len()]
+            } else {
+                &roles[s.role % roles.len()]
+            };
             let org = if s.outsider { "天元区/河西镇" } else { "天元区" };
             let who = Actor::new(&format!("{role}-1"), "经办人", role, org);
 

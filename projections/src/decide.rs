@@ -142,8 +142,20 @@ pub fn decide(
             format!("{event_type} cannot be recorded directly"),
         ));
     }
-    if command.election_id.trim().is_empty() {
-        return Err(Refusal::invalid("election_id", "must not be empty"));
+    // Ids become stream names (`election/<id>/candidate/<id>`), so they must not
+    // be empty or contain the separator.
+    for (field, id) in [
+        ("election_id", Some(&command.election_id)),
+        ("candidate_id", command.candidate_id.as_ref()),
+    ] {
+        if let Some(id) = id {
+            if id.trim().is_empty() || id.contains('/') {
+                return Err(Refusal::invalid(
+                    field,
+                    format!("{id:?} must be non-empty and contain no '/'"),
+                ));
+            }
+        }
     }
     match (kind.scope, &command.candidate_id) {
         (Scope::Election, Some(_)) => {
@@ -510,6 +522,18 @@ fn completed_at(
     latest
 }
 
+/// Every mandatory step that must be complete before step `index`, transitively.
+fn ancestors_of(procedure: &Procedure, index: usize) -> std::collections::BTreeSet<usize> {
+    let mut ancestors = std::collections::BTreeSet::new();
+    let mut todo: Vec<usize> = procedure.required_before(index).to_vec();
+    while let Some(p) = todo.pop() {
+        if ancestors.insert(p) {
+            todo.extend_from_slice(procedure.required_before(p));
+        }
+    }
+    ancestors
+}
+
 /// R1: the step's mandatory predecessors are complete (for this candidate, or for
 /// every active candidate when the step is election-level), earlier in time (no 抢跑),
 /// and the step's own earlier events are recorded.
@@ -556,16 +580,32 @@ fn check_order(ctx: &Ctx<'_>, found: &mut Found) {
         }
     }
 
-    // All mandatory ancestors, transitively, so that an election-level step that is
-    // complete does not let a late candidate skip the candidate steps before it.
-    let mut ancestors = std::collections::BTreeSet::new();
-    let mut todo: Vec<usize> = ctx.proc_.required_before(index).to_vec();
-    while let Some(p) = todo.pop() {
-        if ancestors.insert(p) {
-            todo.extend_from_slice(ctx.proc_.required_before(p));
+    // A candidate step must not come after an election-level step that follows it
+    // has already happened: no one is nominated once the list has been deliberated
+    // or the vote held.
+    if step.scope == Scope::Candidate {
+        for (e, later) in ctx.proc_.steps.iter().enumerate() {
+            if later.scope == Scope::Election
+                && ancestors_of(ctx.proc_, e).contains(&index)
+                && later
+                    .events
+                    .iter()
+                    .any(|ev| ctx.state.recorded.contains_key(ev))
+            {
+                found.push(
+                    RuleId::R1,
+                    format!(
+                        "the election has already reached step `{}` ({}), which comes after `{}`",
+                        later.id, later.name, step.id
+                    ),
+                );
+            }
         }
     }
-    for p in ancestors {
+
+    // All mandatory ancestors, transitively, so that an election-level step that is
+    // complete does not let a late candidate skip the candidate steps before it.
+    for p in ancestors_of(ctx.proc_, index) {
         let pred = &ctx.proc_.steps[p];
         let done = match (pred.scope, step.scope) {
             (Scope::Election, _) => Ok(completed_at(&ctx.state.recorded, &pred.events)),

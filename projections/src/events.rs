@@ -745,11 +745,21 @@ pub fn candidate_stream(election_id: &str, candidate_id: &str) -> String {
     format!("election/{election_id}/candidate/{candidate_id}")
 }
 
-/// The prefix under which all streams of an election lie: the consistency boundary
-/// for `decide`. Ends with nothing, so `election/a` also matches `election/ab`;
-/// callers must match `stream == prefix || stream.starts_with(prefix + "/")`.
-pub fn election_prefix(election_id: &str) -> String {
-    election_stream(election_id)
+/// Whether a stream belongs to an election (its own stream or one of its candidate
+/// streams): the consistency boundary whose events `decide` must see. Compared by
+/// segment, so `election/a` does not claim `election/ab`.
+pub fn stream_in_election(stream: &str, election_id: &str) -> bool {
+    parse_stream(stream).is_some_and(|(e, _)| e == election_id)
+}
+
+/// Splits `election/<e>` or `election/<e>/candidate/<c>` into its ids.
+pub fn parse_stream(stream: &str) -> Option<(&str, Option<&str>)> {
+    let parts: Vec<&str> = stream.split('/').collect();
+    match parts.as_slice() {
+        ["election", e] if !e.is_empty() => Some((e, None)),
+        ["election", e, "candidate", c] if !e.is_empty() && !c.is_empty() => Some((e, Some(c))),
+        _ => None,
+    }
 }
 
 impl fmt::Display for EventKind {
@@ -777,6 +787,22 @@ impl fmt::Display for EventKind {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn streams_parse_by_segment() {
+        assert_eq!(parse_stream("election/e1"), Some(("e1", None)));
+        assert_eq!(
+            parse_stream("election/e1/candidate/c1"),
+            Some(("e1", Some("c1")))
+        );
+        assert_eq!(parse_stream("election/e1/x/c1"), None);
+        assert!(stream_in_election("election/a/candidate/c", "a"));
+        assert!(!stream_in_election("election/ab", "a"));
+        assert_eq!(
+            parse_stream(&candidate_stream("e", "c")),
+            Some(("e", Some("c")))
+        );
+    }
 
     #[test]
     fn catalogue_types_are_unique_dotted_and_do_not_use_header_keys() {

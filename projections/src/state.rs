@@ -105,6 +105,17 @@ impl CandidateState {
             || self.decision == Some(DecisionOutcome::Rejected))
     }
 
+    /// Age in whole years on `day`, from the archive's birth date when reviewed
+    /// (the archive is authoritative, 三龄), else from the nomination.
+    pub fn age_on(&self, day: chrono::NaiveDate) -> Option<u32> {
+        let born = self
+            .archive
+            .as_ref()
+            .map(|a| a.birth_date)
+            .or_else(|| self.nomination.as_ref().map(|n| n.birth_date))?;
+        day.years_since(born)
+    }
+
     pub fn has(&self, event_type: &str) -> bool {
         self.recorded.contains_key(event_type)
     }

@@ -658,3 +658,36 @@ fn commands_for_an_unopened_election_or_unknown_candidate_are_refused() {
         Err(Refusal::UnknownCandidate(_))
     ));
 }
+
+#[test]
+fn r1_a_nomination_after_the_vote_is_refused() {
+    // given an election that has voted
+    let mut w = World::new(TOWNSHIP);
+    w.walk_until(Some("candidate.elected"));
+    w.tick(1);
+    // when a new candidate is nominated
+    let late = w.cmd(Some("c3"), w.happy("candidate.nominated", Some("c3")));
+    let refusal = assert_refused_with(
+        w.attempt(&actor("organisation_department"), &late),
+        RuleId::R1,
+    );
+    // then the refusal names the step already reached
+    assert!(
+        refusal
+            .to_string()
+            .contains("already reached step `deliberate`"),
+        "{refusal}"
+    );
+    assert!(refusal.to_string().contains("`vote`"), "{refusal}");
+}
+
+#[test]
+fn ids_that_would_break_stream_names_are_refused() {
+    let mut w = World::new(TOWNSHIP);
+    w.walk_until(Some("candidate.nominated"));
+    let cmd = w.cmd(Some("c/1"), w.happy("candidate.nominated", Some("c/1")));
+    assert!(matches!(
+        w.attempt(&actor("organisation_department"), &cmd),
+        Err(Refusal::Invalid { field, .. }) if field == "candidate_id"
+    ));
+}

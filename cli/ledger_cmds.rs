@@ -42,6 +42,10 @@ pub struct AppendArgs {
     /// Print JSON instead of text.
     #[arg(long)]
     json: bool,
+    /// Allow a stream of the selection domain (`election/…`), bypassing the
+    /// procedure's gates; such events are recorded with `jishi record`.
+    #[arg(long)]
+    raw: bool,
 }
 
 #[derive(Debug, Args)]
@@ -58,6 +62,26 @@ pub struct ImportArgs {
     /// Check every line and stop without writing.
     #[arg(long)]
     dry_run: bool,
+    /// Allow streams of the selection domain (`election/…`), bypassing the
+    /// procedure's gates.
+    #[arg(long)]
+    raw: bool,
+}
+
+/// Streams under `election/` belong to the selection domain: their events must
+/// pass the procedure's gates, which `jishi record` applies and a raw append
+/// does not. A raw append there needs `--raw`, so that it is never an accident.
+fn check_domain_stream(stream: &str, raw: bool) -> Result<(), jishi_ledger::InvalidField> {
+    if !raw && jishi_ledger::store::stream_under(stream, "election") {
+        return Err(jishi_ledger::InvalidField::new(
+            "stream",
+            format!(
+                "{stream:?} is a stream of the selection domain: record its steps with \
+                 `jishi record` so that the procedure's gates apply (or pass --raw to bypass them)"
+            ),
+        ));
+    }
+    Ok(())
 }
 
 #[derive(Debug, Args)]
@@ -138,6 +162,7 @@ pub async fn append(spec: &StoreSpec, args: AppendArgs) -> anyhow::Result<()> {
             }
         }
     };
+    check_domain_stream(&request.stream, args.raw)?;
     let store = open_store(spec, false).await?;
     let appended = store.append(request).await?;
     if args.json {
@@ -193,6 +218,7 @@ pub async fn import(spec: &StoreSpec, args: ImportArgs) -> anyhow::Result<()> {
             continue;
         }
         match request_from_json(text, default_actor.as_ref())
+            .and_then(|r| check_domain_stream(&r.stream, args.raw).map(|()| r))
             .map_err(jishi_ledger::AppendError::Invalid)
             .and_then(|r| prepare_request(r, now))
         {

@@ -2,6 +2,7 @@
 //! prints; anything a server would need again lives in `ledger` or `projections`.
 
 mod bench;
+mod domain_cmds;
 mod ledger_cmds;
 mod output;
 
@@ -50,6 +51,11 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Record a step of a selection; refused (nothing written) when it breaks the procedure.
+    Record(domain_cmds::RecordArgs),
+    /// The selection procedures (stages, steps, roles, periods).
+    #[command(subcommand)]
+    Procedure(domain_cmds::ProcedureCmd),
     /// Measure append and verify against baselines in the same run.
     Bench(bench::BenchArgs),
 }
@@ -114,6 +120,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Stream(args) => ledger_cmds::stream(&spec, args).await,
         Command::Head { json } => ledger_cmds::head(&spec, json).await,
         Command::Verify { json } => ledger_cmds::verify(&spec, json).await,
+        Command::Record(args) => domain_cmds::record(&spec, args).await,
+        Command::Procedure(cmd) => domain_cmds::procedure(cmd),
         Command::Bench(args) => bench::run(args).await,
     }
 }

@@ -20,17 +20,13 @@ fn good(stream: &str) -> String {
     ))
 }
 
-/// A ledger with two events on `election/e1`.
+/// A ledger with two events on `book/e1`.
 fn ledger() -> (tempfile::TempDir, std::path::PathBuf) {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("l.db");
     assert!(jishi(&db, &["init"], None).status.success());
     let file = dir.path().join("seed.jsonl");
-    std::fs::write(
-        &file,
-        format!("{}\n{}\n", good("election/e1"), good("election/e1")),
-    )
-    .unwrap();
+    std::fs::write(&file, format!("{}\n{}\n", good("book/e1"), good("book/e1"))).unwrap();
     let out = jishi(&db, &["import", file.to_str().unwrap()], None);
     assert!(out.status.success(), "{}", text(&out));
     (dir, db)
@@ -76,8 +72,8 @@ fn cases() -> Vec<(&'static str, Vec<u8>, Vec<&'static str>)> {
             "wrong expected version",
             format!(
                 "{}\n{}\n",
-                good("election/e2"),
-                line(r#""stream":"election/e1","event_type":"a.b","payload":{},"expected_version":5"#)
+                good("book/e2"),
+                line(r#""stream":"book/e1","event_type":"a.b","payload":{},"expected_version":5"#)
             )
             .into_bytes(),
             vec!["line 2", "expected version 5, but the stream is at version 2", "nothing was written"],
@@ -193,7 +189,7 @@ fn append_refuses_bad_input_and_writes_nothing() {
             vec![
                 "append",
                 "--stream",
-                "election/e1",
+                "book/e1",
                 "--type",
                 "a.b",
                 "--expect",
@@ -231,7 +227,7 @@ fn a_later_batch_failing_keeps_earlier_batches_and_says_so() {
     let (dir, db) = ledger();
     let file = dir.path().join("two-batches.jsonl");
     let conflict =
-        line(r#""stream":"election/e1","event_type":"a.b","payload":{},"expected_version":1"#);
+        line(r#""stream":"book/e1","event_type":"a.b","payload":{},"expected_version":1"#);
     std::fs::write(&file, format!("{}\n{}\n{conflict}\n", good("x"), good("y"))).unwrap();
     let out = jishi(
         &db,
@@ -270,4 +266,28 @@ fn commands_other_than_init_need_an_existing_ledger() {
     assert_eq!(out.status.code(), Some(1));
     assert!(text(&out).contains("no ledger at"), "{}", text(&out));
     assert!(!db.exists());
+}
+
+#[test]
+fn domain_streams_need_jishi_record_or_raw() {
+    let (dir, db) = ledger();
+    let before = head(&db);
+    let ev = line(
+        r#""stream":"election/x/candidate/c1","event_type":"candidate.nominated","payload":{}"#,
+    );
+    let out = jishi(&db, &["append"], Some(ev.as_bytes()));
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out).contains("record its steps with `jishi record`"),
+        "{}",
+        text(&out)
+    );
+    let file = dir.path().join("domain.jsonl");
+    std::fs::write(&file, format!("{ev}\n")).unwrap();
+    let out = jishi(&db, &["import", file.to_str().unwrap()], None);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out).contains("line 1: stream:"), "{}", text(&out));
+    assert_eq!(head(&db), before);
+    let out = jishi(&db, &["append", "--raw"], Some(ev.as_bytes()));
+    assert!(out.status.success(), "{}", text(&out));
 }

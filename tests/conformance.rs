@@ -259,6 +259,76 @@ mod suite {
         );
         assert!(s.read_all(15, 10).await.unwrap().is_empty());
     }
+
+    /// An election and its candidates' streams are read together by prefix,
+    /// and a decision on them is appended only if none of them changed since.
+    pub async fn prefix_reads_and_guarded_appends(s: Arc<dyn EventStore>) {
+        for stream in [
+            "election/a",
+            "election/a/candidate/1",
+            "election/a-2",
+            "election/ab/candidate/1",
+            "election/a/candidate/2",
+            "election/a.b",
+        ] {
+            s.append(request(stream, ExpectedVersion::Any, 1))
+                .await
+                .unwrap();
+        }
+        let under: Vec<(u64, String)> = s
+            .read_prefix("election/a", 1, 100)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|e| (e.position, e.stream))
+            .collect();
+        assert_eq!(
+            under,
+            [
+                (1, "election/a".to_string()),
+                (2, "election/a/candidate/1".to_string()),
+                (5, "election/a/candidate/2".to_string())
+            ]
+        );
+        assert_eq!(s.read_prefix("election/a", 3, 100).await.unwrap().len(), 1);
+        let now = s.clock().now();
+        let prep = |stream: &str| {
+            jishi_ledger::store::prepare_request(request(stream, ExpectedVersion::Any, 1), now)
+                .unwrap()
+        };
+        // Another election's events do not disturb the guard.
+        s.append(request("election/ab", ExpectedVersion::Any, 1))
+            .await
+            .unwrap();
+        let guard = jishi_ledger::ScopeGuard {
+            prefix: "election/a".into(),
+            seen: 5,
+        };
+        let ok = s
+            .append_guarded(guard.clone(), vec![prep("election/a/candidate/3")])
+            .await
+            .unwrap();
+        assert_eq!(ok[0].events[0].position, 8);
+        // The same decision again: the scope moved on to 8, so it is refused.
+        let head = s.head().await.unwrap();
+        let err = s
+            .append_guarded(guard, vec![prep("election/a/candidate/4")])
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(
+                err.error,
+                AppendError::ScopeChanged {
+                    seen: 5,
+                    latest: 8,
+                    ..
+                }
+            ),
+            "{}",
+            err.error
+        );
+        assert_eq!(s.head().await.unwrap(), head);
+    }
 }
 
 /// Instantiates every test of `suite` for one store; `$make` returns a fixture
@@ -292,6 +362,7 @@ macro_rules! all_tests {
                 invalid_events_write_nothing,
                 payloads_are_stored_canonically,
                 reads_page_by_position_and_version,
+                prefix_reads_and_guarded_appends,
             ]
         );
     };

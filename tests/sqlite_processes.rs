@@ -18,7 +18,7 @@ fn concurrent_processes_keep_one_gapless_chain() {
             let lines: String = (0..150)
                 .map(|i| {
                     format!(
-                        "{{\"stream\":\"election/e/candidate/p{p}-{}\",\"event_type\":\"candidate.nominated\",\"payload\":{{\"i\":{i}}},\"actor\":{actor}}}\n",
+                        "{{\"stream\":\"book/p{p}-{}\",\"event_type\":\"candidate.nominated\",\"payload\":{{\"i\":{i}}},\"actor\":{actor}}}\n",
                         i % 7
                     )
                 })

@@ -34,7 +34,9 @@ pub use merkle::{
 pub use note::{KeyError, Note, NoteError, NoteSignature, SignerKey, VerifiedNote, VerifierKey};
 pub use prepare::InvalidField;
 pub use sqlite::SqliteStore;
-pub use store::{AppendError, Appended, AppendedEvent, BatchError, EventStore, Head, StoreError};
+pub use store::{
+    AppendError, Appended, AppendedEvent, BatchError, EventStore, Head, ScopeGuard, StoreError,
+};
 pub use verify::{verify, Fault, FaultKind, VerifyReport};
 
 use chrono::{DateTime, Utc};

@@ -17,7 +17,7 @@ use crate::prepare::format_recorded_at;
 use crate::row::StoredRow;
 use crate::store::{
     appended_of, plan_append, AppendError, Appended, BatchError, EventStore, ExistingEvent, Head,
-    Plan, PreparedRequest, StoreError,
+    Plan, PreparedRequest, ScopeGuard, StoreError,
 };
 use crate::{Actor, Clock, Digest, RecordedEvent, SystemClock};
 
@@ -80,6 +80,21 @@ impl SqliteStore {
     pub fn schema_versions(&self) -> Result<Vec<i64>, StoreError> {
         let conn = lock(&self.reader)?;
         applied(&conn).map(|v| v.into_iter().map(|(v, _)| v).collect())
+    }
+
+    /// One write transaction on the writer connection.
+    async fn write(
+        &self,
+        guard: Option<ScopeGuard>,
+        prepared: Vec<PreparedRequest>,
+    ) -> Result<Vec<Appended>, BatchError> {
+        let now = format_recorded_at(self.clock.now());
+        let writer = self.writer.clone();
+        blocking(move || {
+            let mut conn = lock(&writer)?;
+            append_prepared(&mut conn, guard.as_ref(), &prepared, &now)
+        })
+        .await?
     }
 
     async fn with_reader<T: Send + 'static>(
@@ -348,9 +363,32 @@ fn insert(conn: &Connection, e: &RecordedEvent) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// Appends prepared requests in one immediate transaction: all or nothing.
+/// The bounds of the streams under `prefix` for an index range scan: every
+/// such stream sorts in `[prefix, prefix + "0")`, and within that range a
+/// stream is under the prefix if it is the prefix or sorts at or after
+/// `prefix + "/"` (no byte lies between `/` and `0`).
+fn prefix_bounds(prefix: &str) -> (String, String) {
+    (format!("{prefix}/"), format!("{prefix}0"))
+}
+
+const UNDER_PREFIX: &str = "stream >= ?1 AND stream < ?3 AND (stream = ?1 OR stream >= ?2)";
+
+fn last_position_under(conn: &Connection, prefix: &str) -> Result<u64, StoreError> {
+    let (slash, end) = prefix_bounds(prefix);
+    conn.prepare_cached(&format!(
+        "SELECT max(position) FROM events WHERE {UNDER_PREFIX}"
+    ))
+    .map_err(db_err)?
+    .query_row(params![prefix, slash, end], |r| r.get::<_, Option<i64>>(0))
+    .map_err(db_err)
+    .map(|p| p.unwrap_or(0).max(0) as u64)
+}
+
+/// Appends prepared requests in one immediate transaction: all or nothing,
+/// and only if `guard` (when given) still holds.
 fn append_prepared(
     conn: &mut Connection,
+    guard: Option<&ScopeGuard>,
     requests: &[PreparedRequest],
     now: &str,
 ) -> Result<Vec<Appended>, BatchError> {
@@ -362,6 +400,16 @@ fn append_prepared(
     let tx = conn
         .transaction_with_behavior(TransactionBehavior::Immediate)
         .map_err(store_err)?;
+    if let Some(g) = guard {
+        let latest = last_position_under(&tx, &g.prefix).map_err(|e| at(0)(e.into()))?;
+        if latest > g.seen {
+            return Err(at(0)(AppendError::ScopeChanged {
+                prefix: g.prefix.clone(),
+                seen: g.seen,
+                latest,
+            }));
+        }
+    }
     let mut tip = read_head(&tx).map_err(|e| at(0)(e.into()))?;
     let mut out = Vec::with_capacity(requests.len());
     for (i, request) in requests.iter().enumerate() {
@@ -396,20 +444,45 @@ impl EventStore for SqliteStore {
         &self,
         prepared: Vec<PreparedRequest>,
     ) -> Result<Vec<Appended>, BatchError> {
-        let now = format_recorded_at(self.clock.now());
-        let writer = self.writer.clone();
-        blocking(move || {
-            let mut conn = lock(&writer).map_err(|e| BatchError {
-                index: 0,
-                error: e.into(),
-            })?;
-            append_prepared(&mut conn, &prepared, &now)
-        })
-        .await
-        .map_err(|e| BatchError {
-            index: 0,
-            error: e.into(),
-        })?
+        self.write(None, prepared).await
+    }
+
+    async fn append_guarded(
+        &self,
+        guard: ScopeGuard,
+        prepared: Vec<PreparedRequest>,
+    ) -> Result<Vec<Appended>, BatchError> {
+        self.write(Some(guard), prepared).await
+    }
+
+    async fn read_prefix(
+        &self,
+        prefix: &str,
+        from_position: u64,
+        limit: usize,
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
+        let prefix = prefix.to_string();
+        let rows = self
+            .with_reader(move |conn| {
+                let (slash, end) = prefix_bounds(&prefix);
+                let mut stmt = conn
+                    .prepare_cached(&format!(
+                        "SELECT {COLUMNS} FROM events WHERE {UNDER_PREFIX} AND position >= ?4 \
+                         ORDER BY position LIMIT ?5"
+                    ))
+                    .map_err(db_err)?;
+                let rows = stmt
+                    .query_map(
+                        params![prefix, slash, end, from_position as i64, limit as i64],
+                        stored_row,
+                    )
+                    .map_err(db_err)?
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(db_err)?;
+                Ok(rows)
+            })
+            .await?;
+        rows.into_iter().map(StoredRow::into_event).collect()
     }
 
     async fn read_stream(

@@ -89,8 +89,42 @@ pub enum AppendError {
         position: u64,
         differs: &'static str,
     },
+    #[error(
+        "events under {prefix:?} changed since position {seen} (now up to position {latest}); \
+         decide again on the new state"
+    )]
+    ScopeChanged {
+        prefix: String,
+        seen: u64,
+        latest: u64,
+    },
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+/// The condition a decision taken on the events of a group of streams needs:
+/// nothing was appended to any stream under `prefix` (the stream `prefix`
+/// itself, or any `prefix/…`) after position `seen`. An election and its
+/// candidates' streams are such a group: a decision about one candidate may
+/// depend on the others (a differential ratio, a committee member's conflict).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScopeGuard {
+    pub prefix: String,
+    pub seen: u64,
+}
+
+impl ScopeGuard {
+    /// Whether `stream` lies under the guard's prefix.
+    pub fn covers(&self, stream: &str) -> bool {
+        stream_under(stream, &self.prefix)
+    }
+}
+
+/// `stream` is `prefix` or lies below it (`prefix/…`).
+pub fn stream_under(stream: &str, prefix: &str) -> bool {
+    stream
+        .strip_prefix(prefix)
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
 }
 
 /// An error of one request within a batch; `index` counts requests from 0.
@@ -177,6 +211,24 @@ pub trait EventStore: Send + Sync {
 
     /// The clock that stamps `recorded_at`.
     fn clock(&self) -> &dyn crate::Clock;
+
+    /// As [`EventStore::append_prepared`], only if `guard` still holds inside
+    /// the write transaction; otherwise `AppendError::ScopeChanged` and
+    /// nothing is written.
+    async fn append_guarded(
+        &self,
+        guard: ScopeGuard,
+        requests: Vec<PreparedRequest>,
+    ) -> Result<Vec<Appended>, BatchError>;
+
+    /// Events of the streams under `prefix` (see [`ScopeGuard`]) with
+    /// `position >= from_position`, in position order.
+    async fn read_prefix(
+        &self,
+        prefix: &str,
+        from_position: u64,
+        limit: usize,
+    ) -> Result<Vec<RecordedEvent>, StoreError>;
 
     /// Events of one stream with `stream_version >= from_version`, in order.
     async fn read_stream(

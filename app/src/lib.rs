@@ -1,0 +1,213 @@
+//! `jishi-app`: the use cases the command line and the server share.
+//!
+//! * [`record`]: load an election from the ledger, fold it, let the domain
+//!   `decide` the command, and append what it decided — all of it, or none —
+//!   only if nothing else was recorded for that election in between.
+//! * [`load_election`]: the events of an election and the state they fold to,
+//!   optionally only up to a position ("as of").
+//!
+//! Architecture invariant: this crate holds no rule of the procedure (those are
+//! in `projections`) and no SQL (that is in `ledger`); it only connects them.
+
+use std::sync::Arc;
+
+use jishi_ledger::store::{prepare_request, ScopeGuard};
+use jishi_ledger::{
+    AppendError, AppendRequest, Appended, EventStore, ExpectedVersion, NewEvent, RecordedEvent,
+    StoreError,
+};
+use jishi_projections::{
+    decide, election_stream, Command, DomainEvent, ElectionState, EventBody, EventError, Procedure,
+    ProcedureError, Refusal,
+};
+
+/// How many times a command is decided again when another recorder changed the
+/// same election between our read and our append.
+const MAX_ATTEMPTS: usize = 8;
+/// Events read per query while loading an election.
+const PAGE: usize = 10_000;
+
+/// Why a command was not recorded. In every case nothing was written.
+#[derive(Debug, thiserror::Error)]
+pub enum RecordError {
+    /// The procedure refuses the act (a rule and its source, and how to override).
+    #[error(transparent)]
+    Refused(#[from] Refusal),
+    #[error(transparent)]
+    Procedure(#[from] ProcedureError),
+    #[error(transparent)]
+    Ledger(#[from] AppendError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// A stored event of the election is not one the domain knows: it was
+    /// written around `jishi record` (for instance with a raw append).
+    #[error("position {position}: {source}")]
+    Undecodable {
+        position: u64,
+        #[source]
+        source: EventError,
+    },
+    #[error("the election changed {0} times while this command was being decided; try again")]
+    Busy(usize),
+}
+
+/// An election as read from the ledger.
+#[derive(Debug, Clone)]
+pub struct Election {
+    pub state: ElectionState,
+    /// Every event of the election and its candidates, in ledger order, with
+    /// the domain event each one is.
+    pub events: Vec<(RecordedEvent, DomainEvent)>,
+    /// The last position read (0 for an election with no event).
+    pub last_position: u64,
+}
+
+/// Reads an election's events (up to `as_of`, a position, if given) and folds them.
+pub async fn load_election(
+    store: &dyn EventStore,
+    election_id: &str,
+    as_of: Option<u64>,
+) -> Result<Election, RecordError> {
+    let prefix = election_stream(election_id);
+    let mut state = ElectionState::default();
+    let mut events = Vec::new();
+    let mut from = 1;
+    let mut last_position = 0;
+    'pages: loop {
+        let page = store.read_prefix(&prefix, from, PAGE).await?;
+        let full = page.len() == PAGE;
+        for e in page {
+            if as_of.is_some_and(|p| e.position > p) {
+                break 'pages;
+            }
+            let domain = decode(&e)?;
+            state.apply(&domain);
+            last_position = e.position;
+            from = e.position + 1;
+            events.push((e, domain));
+        }
+        if !full {
+            break;
+        }
+    }
+    Ok(Election {
+        state,
+        events,
+        last_position,
+    })
+}
+
+/// The domain event a stored event is.
+pub fn decode(e: &RecordedEvent) -> Result<DomainEvent, RecordError> {
+    let undecodable = |source| RecordError::Undecodable {
+        position: e.position,
+        source,
+    };
+    let payload = e.payload.to_value().map_err(|err| {
+        undecodable(EventError::NotAnObject {
+            event_type: format!("{} (payload unreadable: {err})", e.event_type),
+        })
+    })?;
+    DomainEvent::from_parts(&e.event_type, e.schema_version, &payload).map_err(undecodable)
+}
+
+/// The procedure an election follows: a file the user gave, or the built-in
+/// one of the election's kind.
+pub fn procedure_for(
+    state: &ElectionState,
+    command: &Command,
+    from_file: Option<&Procedure>,
+) -> Result<Procedure, RecordError> {
+    if let Some(p) = from_file {
+        return Ok(p.clone());
+    }
+    let kind = match (&state.opened, &command.body) {
+        (Some(opened), _) => opened.kind.clone(),
+        (None, EventBody::ElectionOpened(b)) => b.kind.clone(),
+        (None, _) => {
+            return Err(Refusal::ElectionNotOpened(command.election_id.clone()).into());
+        }
+    };
+    Ok(Procedure::builtin(&kind)?)
+}
+
+/// What `record` appended: each domain event with where it landed.
+#[derive(Debug, Clone)]
+pub struct Recorded {
+    pub events: Vec<(DomainEvent, jishi_ledger::AppendedEvent)>,
+}
+
+/// Records a command: decides it on the election's current state and appends
+/// the decided events in one transaction, guarded so that nothing recorded for
+/// the same election in between goes unseen (then it decides again).
+pub async fn record(
+    store: &Arc<dyn EventStore>,
+    procedure_file: Option<&Procedure>,
+    actor: &jishi_ledger::Actor,
+    command: &Command,
+) -> Result<Recorded, RecordError> {
+    let domain_actor = jishi_projections::Actor {
+        id: actor.id.clone(),
+        name: actor.name.clone(),
+        role: actor.role.clone(),
+        org: actor.org.clone(),
+    };
+    let prefix = election_stream(&command.election_id);
+    for attempt in 1..=MAX_ATTEMPTS {
+        let election = load_election(store.as_ref(), &command.election_id, None).await?;
+        let procedure = procedure_for(&election.state, command, procedure_file)?;
+        let decided = decide(&election.state, &domain_actor, command, &procedure)?;
+        let requests = requests_for(&decided, actor);
+        let now = store.clock().now();
+        let prepared = requests
+            .into_iter()
+            .map(|r| prepare_request(r, now))
+            .collect::<Result<Vec<_>, _>>()?;
+        let guard = ScopeGuard {
+            prefix: prefix.clone(),
+            seen: election.last_position,
+        };
+        match store.append_guarded(guard, prepared).await {
+            Ok(appended) => {
+                let landed = appended
+                    .iter()
+                    .flat_map(|a: &Appended| a.events.iter().cloned());
+                return Ok(Recorded {
+                    events: decided.into_iter().zip(landed).collect(),
+                });
+            }
+            Err(e) if matches!(e.error, AppendError::ScopeChanged { .. }) => {
+                tracing::info!(attempt, "election changed meanwhile; deciding again");
+                continue;
+            }
+            Err(e) => return Err(e.error.into()),
+        }
+    }
+    Err(RecordError::Busy(MAX_ATTEMPTS))
+}
+
+/// One request per run of consecutive events on the same stream, in order. The
+/// guard, not the stream versions, is what keeps the decision consistent.
+fn requests_for(events: &[DomainEvent], actor: &jishi_ledger::Actor) -> Vec<AppendRequest> {
+    let mut out: Vec<AppendRequest> = Vec::new();
+    for e in events {
+        let stream = e.stream();
+        let new = NewEvent {
+            event_id: None,
+            event_type: e.event_type().to_string(),
+            schema_version: e.schema_version(),
+            occurred_at: Some(e.occurred_at_rfc3339()),
+            actor: actor.clone(),
+            payload: e.to_payload(),
+        };
+        match out.last_mut() {
+            Some(last) if last.stream == stream => last.events.push(new),
+            _ => out.push(AppendRequest {
+                stream,
+                expected: ExpectedVersion::Any,
+                events: vec![new],
+            }),
+        }
+    }
+    out
+}

@@ -290,3 +290,28 @@ fn verify_reports_json_for_machines() {
     assert_eq!(v["fault"]["kind"], "row_missing");
     assert_eq!(v["checked"], 1);
 }
+
+/// A row moved to a position no event can have (0 or below) would otherwise
+/// drop out of a scan that starts at position 1; it is found and named.
+#[test]
+fn a_row_moved_to_an_invalid_position_is_found() {
+    let fx = ledger();
+    dba(&fx.path)
+        .execute("UPDATE events SET position = -5 WHERE position = 10", [])
+        .unwrap();
+    let (code, out) = verify(&fx.path);
+    assert_eq!(code, 3, "{out}");
+    assert!(out.contains("first bad position 10: row missing"), "{out}");
+    assert!(out.contains("a row is stored at position -5"), "{out}");
+
+    let one = common::sqlite();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(one.store.append(request("s", ExpectedVersion::Any, 1)))
+        .unwrap();
+    dba(&one.path)
+        .execute("UPDATE events SET position = 0", [])
+        .unwrap();
+    let (code, out) = verify(&one.path);
+    assert_eq!(code, 3, "{out}");
+    assert!(out.contains("a row is stored at position 0"), "{out}");
+}

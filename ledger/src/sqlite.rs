@@ -213,6 +213,15 @@ fn apply_one(conn: &Connection, m: &Migration) -> Result<(), StoreError> {
     }
 }
 
+/// The SQL lower bound for `read_rows(from_position)`: 0 means every row.
+fn lower_bound(from_position: u64) -> i64 {
+    if from_position == 0 {
+        i64::MIN
+    } else {
+        i64::try_from(from_position).unwrap_or(i64::MAX)
+    }
+}
+
 /// Text columns are read as bytes and converted leniently: a row a DBA filled
 /// with invalid UTF-8 must still reach the verifier, which then reports it.
 fn text(row: &Row<'_>, i: usize) -> rusqlite::Result<String> {
@@ -526,7 +535,10 @@ impl EventStore for SqliteStore {
                 ))
                 .map_err(db_err)?;
             let rows = stmt
-                .query_map(params![from_position as i64, limit as i64], stored_row)
+                .query_map(
+                    params![lower_bound(from_position), limit as i64],
+                    stored_row,
+                )
                 .map_err(db_err)?
                 .collect::<Result<Vec<_>, _>>()
                 .map_err(db_err)?;

@@ -240,6 +240,8 @@ pub trait EventStore: Send + Sync {
 
     /// Stored rows with `position >= from_position`, in order, as stored (the
     /// verifier reads these, so nothing is checked or parsed on the way).
+    /// `from_position` 0 also returns rows stored at positions below 1, which
+    /// only a tampered ledger has.
     async fn read_rows(
         &self,
         from_position: u64,

@@ -270,17 +270,30 @@ pub async fn verify<S: EventStore + ?Sized>(
     store: &S,
     progress: &dyn Progress,
 ) -> Result<VerifyReport, StoreError> {
-    let head = store.head().await?;
+    // A head row whose position was mangled cannot be read as a head; the
+    // chain pass below finds and names that row, so carry on without one.
+    let head = match store.head().await {
+        Ok(h) => h,
+        Err(StoreError::Corrupt { .. }) => None,
+        Err(e) => return Err(e),
+    };
     progress.start(head.as_ref().map_or(0, |h| h.position));
-    let mut checker = ChainChecker::new(head.as_ref().map_or(0, |h| h.position));
+    let mut checker = ChainChecker::new(head.as_ref().map_or(u64::MAX, |h| h.position));
     let mut checked = 0u64;
     let mut chain_fault = None;
-    let mut page = store.read_rows(1, PAGE).await?;
+    // Rows whose position is not a valid position (0 or less) sort first; no
+    // event can be stored there, so one means a row's position was changed.
+    let mut invalid_position = None;
+    let mut page = store.read_rows(0, PAGE).await?;
     while !page.is_empty() {
         let next_from = page.last().map_or(1, |r| r.position.max(0) as u64 + 1);
         let (next, (n, fault)) = tokio::join!(store.read_rows(next_from, PAGE), async {
             let mut n = 0u64;
             for row in &page {
+                if row.position < 1 {
+                    invalid_position.get_or_insert(row.position);
+                    continue;
+                }
                 if let Err(fault) = checker.check(row) {
                     return (n, Some(fault));
                 }
@@ -306,6 +319,19 @@ pub async fn verify<S: EventStore + ?Sized>(
                 });
             }
         }
+    }
+    if let Some(bad) = invalid_position {
+        let mut f = chain_fault.unwrap_or(Fault {
+            position: checker.next_position(),
+            kind: FaultKind::RowMissing,
+            detail: "the rows end here".into(),
+        });
+        f.detail = format!(
+            "{}; a row is stored at position {bad}, which no event can have: its position \
+             was changed",
+            f.detail
+        );
+        chain_fault = Some(f);
     }
     progress.finish();
     Ok(VerifyReport {

@@ -225,7 +225,13 @@ fn lower_bound(from_position: u64) -> i64 {
 /// Text columns are read as bytes and converted leniently: a row a DBA filled
 /// with invalid UTF-8 must still reach the verifier, which then reports it.
 fn text(row: &Row<'_>, i: usize) -> rusqlite::Result<String> {
-    Ok(String::from_utf8_lossy(&bytes(row, i)?).into_owned())
+    Ok(match row.get_ref(i)? {
+        ValueRef::Text(t) | ValueRef::Blob(t) => match std::str::from_utf8(t) {
+            Ok(s) => s.to_owned(),
+            Err(_) => String::from_utf8_lossy(t).into_owned(),
+        },
+        _ => String::from_utf8_lossy(&bytes(row, i)?).into_owned(),
+    })
 }
 
 fn bytes(row: &Row<'_>, i: usize) -> rusqlite::Result<Vec<u8>> {

@@ -14,6 +14,7 @@ pub mod canonical;
 pub mod checkpoint;
 mod digest;
 mod envelope;
+pub mod export;
 pub mod input;
 pub mod merkle;
 pub mod migrations;

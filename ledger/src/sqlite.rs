@@ -494,7 +494,7 @@ impl EventStore for SqliteStore {
     }
 
     async fn head(&self) -> Result<Option<Head>, StoreError> {
-        self.with_reader(|conn| read_head(conn)).await
+        self.with_reader(read_head).await
     }
 }
 

@@ -286,7 +286,7 @@ fn save_checkpoint(
 #[async_trait]
 impl ProofStore for SqliteStore {
     async fn frontier(&self) -> Result<Frontier, StoreError> {
-        self.with_reader(|conn| load_frontier(conn)).await
+        self.with_reader(load_frontier).await
     }
 
     async fn tree_root(&self, size: u64) -> Result<Digest, ProofError> {
@@ -377,6 +377,6 @@ impl ProofStore for SqliteStore {
     }
 
     async fn latest_checkpoint(&self) -> Result<Option<StoredCheckpoint>, StoreError> {
-        self.with_reader(|conn| latest(conn)).await
+        self.with_reader(latest).await
     }
 }

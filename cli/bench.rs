@@ -72,7 +72,7 @@ fn bench_event(i: usize) -> AppendRequest {
                 "nominator": "天元镇党委",
                 "recommendation_votes": (i * 7) % 120,
                 "birth_date": format!("19{}-0{}-1{}", 70 + i % 25, 1 + i % 9, i % 10),
-                "sex": if i % 3 == 0 { "女" } else { "男" },
+                "sex": if i.is_multiple_of(3) { "女" } else { "男" },
                 "education": "大学本科",
                 "township_years": i % 12,
                 "notes": "经个别谈话推荐和会议推荐，得票靠前，群众基础较好",

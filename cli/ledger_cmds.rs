@@ -239,8 +239,8 @@ pub async fn import(spec: &StoreSpec, args: ImportArgs) -> anyhow::Result<()> {
     let mut last_position = None;
     let mut duplicates = 0usize;
     let mut requests = requests.into_iter();
-    let mut line_chunks = lines.chunks(batch);
-    while let Some(chunk_lines) = line_chunks.next() {
+    let line_chunks = lines.chunks(batch);
+    for chunk_lines in line_chunks {
         let chunk: Vec<PreparedRequest> = requests.by_ref().take(chunk_lines.len()).collect();
         match store.append_prepared(chunk).await {
             Ok(done) => {

@@ -22,13 +22,21 @@ use serde_json::json;
 pub struct BenchArgs {
     /// How many events to append.
     #[arg(long, default_value_t = 100_000)]
-    events: usize,
+    pub(crate) events: usize,
     /// Requests (one event each) per transaction.
     #[arg(long, default_value_t = 1_000)]
-    batch: usize,
+    pub(crate) batch: usize,
     /// Print the figures as JSON.
     #[arg(long)]
-    json: bool,
+    pub(crate) json: bool,
+    /// Measure the Merkle tree instead: appends with and without tree
+    /// maintenance (same run, interleaved), then inclusion proofs in a ledger
+    /// of --proof-events events.
+    #[arg(long)]
+    tree: bool,
+    /// With --tree: the size of the ledger proofs are measured in.
+    #[arg(long, default_value_t = 1_000_000)]
+    pub(crate) proof_events: usize,
 }
 
 #[derive(Debug, serde::Serialize)]
@@ -48,7 +56,7 @@ struct Figures {
 }
 
 /// A realistic step of a selection: a nomination with its facts.
-fn bench_event(i: usize) -> AppendRequest {
+pub(crate) fn bench_event(i: usize) -> AppendRequest {
     let surnames = ["王", "李", "张", "刘", "陈", "杨", "赵", "黄"];
     let given = ["伟", "芳", "娜", "敏", "静", "强", "磊", "洋", "艳", "勇"];
     AppendRequest {
@@ -86,6 +94,9 @@ fn per_s(n: usize, started: Instant) -> f64 {
 }
 
 pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
+    if args.tree {
+        return crate::bench_tree::run(args).await;
+    }
     let dir = tempfile::tempdir().context("temporary directory")?;
     let store = SqliteStore::open(dir.path().join("bench.db"))?;
     let n = args.events;

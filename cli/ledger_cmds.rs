@@ -420,33 +420,61 @@ pub async fn head(spec: &StoreSpec, json: bool) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Verifies the chain and, beside it, the Merkle tree and every stored
+/// checkpoint (exit 3 on any fault).
 pub async fn verify(spec: &StoreSpec, json: bool) -> anyhow::Result<()> {
-    let store = open_store(spec, false).await?;
+    let store = jishi_ledger::open_proof_store(spec, false).await?;
     let bar = output::VerifyBar::new();
     let started = std::time::Instant::now();
-    let report = jishi_ledger::verify(&*store, &bar).await?;
+    let report = jishi_ledger::verify_with_proofs(&*store, &bar).await?;
     let secs = started.elapsed().as_secs_f64();
     if json {
         println!("{}", serde_json::to_string(&report)?);
-    } else {
-        match (&report.fault, &report.head) {
-            (None, None) => println!("ok: the ledger is empty"),
-            (None, Some(h)) => println!(
+    } else if report.is_ok() {
+        match &report.head {
+            None => println!("ok: the ledger is empty"),
+            Some(h) => println!(
                 "ok: {} events verified in {secs:.2}s; head position {} hash {}",
                 report.checked, h.position, h.hash
             ),
-            (Some(f), _) => {
-                eprintln!("FAILED: {f}");
-                eprintln!(
-                    "{} events before position {} verified",
-                    f.position.saturating_sub(1),
-                    f.position
-                );
-            }
         }
+        if let Some(t) = &report.tree {
+            println!(
+                "ok: Merkle tree matches the event hashes; {} of {} stored checkpoint(s) match",
+                t.checkpoints_checked, t.checkpoints
+            );
+        }
+    } else {
+        print_verify_failure(&report);
     }
-    if report.fault.is_some() {
+    if !report.is_ok() {
         return Err(crate::VerifyFailed.into());
     }
     Ok(())
+}
+
+/// Names every fault of a report on stderr: the chain's first bad position,
+/// the first checkpoint that no longer matches, the first bad tree node.
+pub fn print_verify_failure(report: &jishi_ledger::VerifyReport) {
+    if let Some(f) = &report.fault {
+        eprintln!("FAILED: {f}");
+        eprintln!(
+            "{} events before position {} verified",
+            f.position.saturating_sub(1),
+            f.position
+        );
+    } else {
+        eprintln!(
+            "the hash chain of {} events verifies, but the checkpoints or the tree do not:",
+            report.checked
+        );
+    }
+    if let Some(t) = &report.tree {
+        if let Some(c) = &t.checkpoint_fault {
+            eprintln!("FAILED: {c}");
+        }
+        if let Some(detail) = &t.tree_fault {
+            eprintln!("FAILED: Merkle tree: {detail}");
+        }
+    }
 }

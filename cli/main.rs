@@ -2,9 +2,11 @@
 //! prints; anything a server would need again lives in `ledger` or `projections`.
 
 mod bench;
+mod bench_tree;
 mod domain_cmds;
 mod ledger_cmds;
 mod output;
+mod proof_cmds;
 
 use std::process::ExitCode;
 
@@ -58,6 +60,22 @@ enum Command {
     Procedure(domain_cmds::ProcedureCmd),
     /// Measure append and verify against baselines in the same run.
     Bench(bench::BenchArgs),
+    /// Create an Ed25519 signing key (private file 0600, public `.pub`).
+    Keygen(proof_cmds::KeygenArgs),
+    /// Verify the ledger, then sign and store its tree head as a checkpoint.
+    Checkpoint(proof_cmds::CheckpointArgs),
+    /// As a witness: cosign a checkpoint if it extends the last one cosigned.
+    Cosign(proof_cmds::CosignArgs),
+    /// Print the inclusion proof of one event (JSON).
+    Prove(proof_cmds::ProveArgs),
+    /// Print the consistency proof between two tree sizes (JSON).
+    ProveConsistency(proof_cmds::ProveConsistencyArgs),
+    /// Check a proof against a signed checkpoint or given roots, offline.
+    VerifyProof(proof_cmds::VerifyProofArgs),
+    /// Write a self-contained case file: events, inclusion proofs, checkpoint.
+    Export(proof_cmds::ExportArgs),
+    /// Check a case file offline with the public key(s) only.
+    VerifyExport(proof_cmds::VerifyExportArgs),
 }
 
 /// A failure that has its own exit code: 3 when verification found a fault.
@@ -123,5 +141,13 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Record(args) => domain_cmds::record(&spec, args).await,
         Command::Procedure(cmd) => domain_cmds::procedure(cmd),
         Command::Bench(args) => bench::run(args).await,
+        Command::Keygen(args) => proof_cmds::keygen(args),
+        Command::Checkpoint(args) => proof_cmds::checkpoint(&spec, args).await,
+        Command::Cosign(args) => proof_cmds::cosign(&spec, args).await,
+        Command::Prove(args) => proof_cmds::prove(&spec, args).await,
+        Command::ProveConsistency(args) => proof_cmds::prove_consistency(&spec, args).await,
+        Command::VerifyProof(args) => proof_cmds::verify_proof(args),
+        Command::Export(args) => proof_cmds::export_case(&spec, args).await,
+        Command::VerifyExport(args) => proof_cmds::verify_export(args),
     }
 }

@@ -192,14 +192,27 @@ fn two_swapped_rows_are_found() {
 }
 
 /// Cutting off the tail leaves a valid, shorter chain: a linear chain cannot
-/// see it (docs/FORMAT.md says so; signed checkpoints catch it). A forged
-/// event appended after the cut is found only when it does not chain.
+/// see it (docs/FORMAT.md says so; signed checkpoints catch it, see
+/// tests/proofs_tamper.rs). A forged event appended after the cut is found
+/// only when it does not chain.
 #[test]
 fn a_truncated_tail_then_a_forged_append() {
     let fx = ledger();
     let conn = dba(&fx.path);
     conn.execute("DELETE FROM events WHERE position > 8", [])
         .unwrap();
+    // The stored Merkle tree still has 10 leaves and says so...
+    let (code, out) = verify(&fx.path);
+    assert_eq!(code, 3, "{out}");
+    assert!(
+        out.contains("the stored frontier is for 10 events but the ledger holds 8"),
+        "{out}"
+    );
+    // ...until the forger drops the tree too (jishi rebuilds it from the events).
+    conn.execute_batch(
+        "DROP TRIGGER tree_nodes_no_delete; DELETE FROM tree_nodes; DELETE FROM tree_state;",
+    )
+    .unwrap();
     let (code, out) = verify(&fx.path);
     assert_eq!(code, 0, "a linear chain cannot see a cut tail: {out}");
 
@@ -212,6 +225,10 @@ fn a_truncated_tail_then_a_forged_append() {
     // Forged with a recomputed hash that chains: undetectable without a checkpoint.
     let good = forged_on(&eighth, "candidate/forged", 1, 9, eighth.hash);
     forge(&conn, &good);
+    // (Opening the ledger above took the first forgery into the tree; the
+    // forger drops the tree again.)
+    conn.execute_batch("DELETE FROM tree_nodes; DELETE FROM tree_state;")
+        .unwrap();
     let (code, out) = verify(&fx.path);
     assert_eq!(
         code, 0,

@@ -14,6 +14,7 @@ pub mod canonical;
 pub mod checkpoint;
 mod digest;
 mod envelope;
+pub mod export;
 pub mod input;
 pub mod merkle;
 pub mod migrations;
@@ -22,6 +23,7 @@ pub mod prepare;
 pub mod row;
 pub mod sqlite;
 pub mod store;
+pub mod tree;
 pub mod verify;
 
 pub use checkpoint::{cosign, Checkpoint, CheckpointError, CosignError, Cosigned};
@@ -37,7 +39,8 @@ pub use sqlite::SqliteStore;
 pub use store::{
     AppendError, Appended, AppendedEvent, BatchError, EventStore, Head, ScopeGuard, StoreError,
 };
-pub use verify::{verify, Fault, FaultKind, VerifyReport};
+pub use tree::{ProofError, ProofStore, StoredCheckpoint};
+pub use verify::{verify, verify_with_proofs, Fault, FaultKind, VerifyReport};
 
 use chrono::{DateTime, Utc};
 
@@ -105,21 +108,38 @@ pub async fn open_store(
     create: bool,
 ) -> Result<std::sync::Arc<dyn EventStore>, StoreError> {
     match spec {
-        StoreSpec::Sqlite(path) => {
-            if !create && !path.exists() {
-                return Err(StoreError::Schema(format!(
-                    "no ledger at {} (create one with `jishi init`, or name another with --db)",
-                    path.display()
-                )));
-            }
-            let path = path.clone();
-            let store = tokio::task::spawn_blocking(move || SqliteStore::open(path))
-                .await
-                .map_err(|e| StoreError::backend("sqlite", e))??;
-            Ok(std::sync::Arc::new(store))
-        }
+        StoreSpec::Sqlite(path) => Ok(std::sync::Arc::new(open_sqlite(path, create).await?)),
         StoreSpec::Postgres(_) => Err(StoreError::Schema(
             "the PostgreSQL store is not built into this jishi yet".into(),
         )),
     }
+}
+
+/// As [`open_store`], for the commands that need the Merkle tree and the
+/// checkpoints (checkpoint, cosign, prove, export, verify). A sibling rather
+/// than a change of `open_store`, so that a store can record events before it
+/// implements [`ProofStore`]; such a store is refused here, by name.
+pub async fn open_proof_store(
+    spec: &StoreSpec,
+    create: bool,
+) -> Result<std::sync::Arc<dyn ProofStore>, StoreError> {
+    match spec {
+        StoreSpec::Sqlite(path) => Ok(std::sync::Arc::new(open_sqlite(path, create).await?)),
+        StoreSpec::Postgres(_) => Err(StoreError::Schema(
+            "the PostgreSQL store does not keep the Merkle tree and checkpoints yet".into(),
+        )),
+    }
+}
+
+async fn open_sqlite(path: &std::path::Path, create: bool) -> Result<SqliteStore, StoreError> {
+    if !create && !path.exists() {
+        return Err(StoreError::Schema(format!(
+            "no ledger at {} (create one with `jishi init`, or name another with --db)",
+            path.display()
+        )));
+    }
+    let path = path.to_path_buf();
+    tokio::task::spawn_blocking(move || SqliteStore::open(path))
+        .await
+        .map_err(|e| StoreError::backend("sqlite", e))?
 }

@@ -23,11 +23,18 @@ impl Migration {
 }
 
 /// The SQLite schema, oldest first.
-pub const SQLITE: &[Migration] = &[Migration {
-    version: 1,
-    name: "ledger",
-    sql: include_str!("../../migrations/sqlite/0001_ledger.sql"),
-}];
+pub const SQLITE: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "ledger",
+        sql: include_str!("../../migrations/sqlite/0001_ledger.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "tree",
+        sql: include_str!("../../migrations/sqlite/0002_tree.sql"),
+    },
+];
 
 /// Checks a database's recorded migrations against the binary's list and
 /// returns the ones still to apply.

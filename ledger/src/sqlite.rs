@@ -21,6 +21,8 @@ use crate::store::{
 };
 use crate::{Actor, Clock, Digest, RecordedEvent, SystemClock};
 
+mod tree;
+
 const STORE: &str = "sqlite";
 
 fn db_err(e: rusqlite::Error) -> StoreError {
@@ -34,6 +36,8 @@ pub struct SqliteStore {
     writer: Arc<Mutex<Connection>>,
     reader: Arc<Mutex<Connection>>,
     clock: Arc<dyn Clock>,
+    /// Whether appends extend the Merkle tree (see [`SqliteStore::with_tree`]).
+    tree: bool,
 }
 
 impl std::fmt::Debug for SqliteStore {
@@ -63,13 +67,25 @@ impl SqliteStore {
         let path = path.as_ref().to_path_buf();
         let writer = connect(&path)?;
         migrate(&writer)?;
+        let mut writer = writer;
+        tree::catch_up_to_head(&mut writer)?;
         let reader = connect(&path)?;
         Ok(SqliteStore {
             path,
             writer: Arc::new(Mutex::new(writer)),
             reader: Arc::new(Mutex::new(reader)),
             clock,
+            tree: true,
         })
+    }
+
+    /// Turns Merkle tree maintenance in appends on (the default) or off. Off
+    /// exists only so that `jishi bench --tree` can measure what the tree
+    /// costs; the next append with it on (or the next open) catches the tree
+    /// up from the stored event hashes, so no leaf is ever lost.
+    pub fn with_tree(mut self, on: bool) -> SqliteStore {
+        self.tree = on;
+        self
     }
 
     pub fn path(&self) -> &Path {
@@ -90,9 +106,10 @@ impl SqliteStore {
     ) -> Result<Vec<Appended>, BatchError> {
         let now = format_recorded_at(self.clock.now());
         let writer = self.writer.clone();
+        let with_tree = self.tree;
         blocking(move || {
             let mut conn = lock(&writer)?;
-            append_prepared(&mut conn, guard.as_ref(), &prepared, &now)
+            append_prepared(&mut conn, guard.as_ref(), &prepared, &now, with_tree)
         })
         .await?
     }
@@ -406,6 +423,7 @@ fn append_prepared(
     guard: Option<&ScopeGuard>,
     requests: &[PreparedRequest],
     now: &str,
+    with_tree: bool,
 ) -> Result<Vec<Appended>, BatchError> {
     let at = |index: usize| move |error: AppendError| BatchError { index, error };
     let store_err = |e: rusqlite::Error| BatchError {
@@ -426,6 +444,8 @@ fn append_prepared(
         }
     }
     let mut tip = read_head(&tx).map_err(|e| at(0)(e.into()))?;
+    let head_before = tip.as_ref().map_or(0, |h| h.position);
+    let mut leaves = Vec::new();
     let mut out = Vec::with_capacity(requests.len());
     for (i, request) in requests.iter().enumerate() {
         let current = stream_version(&tx, &request.stream).map_err(|e| at(i)(e.into()))?;
@@ -440,10 +460,15 @@ fn append_prepared(
             Plan::Insert(events) => {
                 for e in &events {
                     insert(&tx, e).map_err(|e| at(i)(e.into()))?;
+                    leaves.push(e.hash);
                 }
                 out.push(appended_of(&request.stream, &events));
             }
         }
+    }
+    // The tree commits with the events or not at all.
+    if with_tree && !leaves.is_empty() {
+        tree::extend(&tx, head_before, &leaves).map_err(|e| at(0)(e.into()))?;
     }
     tx.commit().map_err(store_err)?;
     Ok(out)

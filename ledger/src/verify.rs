@@ -16,6 +16,7 @@ use std::fmt;
 
 use crate::row::StoredRow;
 use crate::store::{EventStore, Head, StoreError};
+use crate::tree::{ProofStore, StoredLeafNodes, TreeChecker, TreeReport};
 use crate::Digest;
 
 /// Rows read per page: large enough to amortise a query, small enough that
@@ -83,11 +84,17 @@ pub struct VerifyReport {
     pub checked: u64,
     pub head: Option<Head>,
     pub fault: Option<Fault>,
+    /// The Merkle tree and stored checkpoints, compared with the tree
+    /// recomputed from the event hashes; `None` when the store keeps no tree
+    /// (plain [`verify`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tree: Option<TreeReport>,
 }
 
 impl VerifyReport {
+    /// True when the chain and, if checked, the tree and checkpoints are intact.
     pub fn is_ok(&self) -> bool {
-        self.fault.is_none()
+        self.fault.is_none() && self.tree.as_ref().is_none_or(TreeReport::is_ok)
     }
 }
 
@@ -270,6 +277,26 @@ pub async fn verify<S: EventStore + ?Sized>(
     store: &S,
     progress: &dyn Progress,
 ) -> Result<VerifyReport, StoreError> {
+    walk(store, None, progress).await
+}
+
+/// [`verify`], and also: rebuilds the Merkle tree from the stored event
+/// hashes as the chain is walked, compares every stored checkpoint's root at
+/// its size (the first that no longer matches is reported: a history
+/// rewritten with every hash recomputed passes the chain but not this), and
+/// compares the stored tree nodes and frontier with the recomputed ones.
+pub async fn verify_with_proofs(
+    store: &dyn ProofStore,
+    progress: &dyn Progress,
+) -> Result<VerifyReport, StoreError> {
+    walk(store, Some(store), progress).await
+}
+
+async fn walk<S: EventStore + ?Sized>(
+    store: &S,
+    proofs: Option<&dyn ProofStore>,
+    progress: &dyn Progress,
+) -> Result<VerifyReport, StoreError> {
     // A head row whose position was mangled cannot be read as a head; the
     // chain pass below finds and names that row, so carry on without one.
     let head = match store.head().await {
@@ -278,36 +305,60 @@ pub async fn verify<S: EventStore + ?Sized>(
         Err(e) => return Err(e),
     };
     progress.start(head.as_ref().map_or(0, |h| h.position));
+    let mut tree = match proofs {
+        Some(p) => Some(TreeChecker::new(p.checkpoints().await?)),
+        None => None,
+    };
+    let read_nodes = |from: u64| async move {
+        match proofs {
+            Some(p) => p.read_tree_nodes(from.saturating_sub(1), PAGE).await,
+            None => Ok(Vec::new()),
+        }
+    };
     let mut checker = ChainChecker::new(head.as_ref().map_or(u64::MAX, |h| h.position));
     let mut checked = 0u64;
     let mut chain_fault = None;
     // Rows whose position is not a valid position (0 or less) sort first; no
     // event can be stored there, so one means a row's position was changed.
     let mut invalid_position = None;
-    let mut page = store.read_rows(0, PAGE).await?;
+    let (mut page, mut nodes) = tokio::try_join!(store.read_rows(0, PAGE), read_nodes(1))?;
     while !page.is_empty() {
         let next_from = page.last().map_or(1, |r| r.position.max(0) as u64 + 1);
-        let (next, (n, fault)) = tokio::join!(store.read_rows(next_from, PAGE), async {
-            let mut n = 0u64;
-            for row in &page {
-                if row.position < 1 {
-                    invalid_position.get_or_insert(row.position);
-                    continue;
+        let (next, (n, fault)) = tokio::join!(
+            async { tokio::try_join!(store.read_rows(next_from, PAGE), read_nodes(next_from)) },
+            async {
+                let mut n = 0u64;
+                let mut stored = nodes.iter().peekable();
+                for row in &page {
+                    if row.position < 1 {
+                        invalid_position.get_or_insert(row.position);
+                        continue;
+                    }
+                    if let Err(fault) = checker.check(row) {
+                        return (n, Some(fault));
+                    }
+                    if let Some(t) = tree.as_mut() {
+                        let leaf = checker.next_position() - 2;
+                        while stored
+                            .next_if(|s: &&StoredLeafNodes| s.leaf < leaf)
+                            .is_some()
+                        {}
+                        let s = stored.next_if(|s| s.leaf == leaf);
+                        // The row passed, so its hash is 32 bytes.
+                        t.feed(&Digest::from_slice(&row.hash).unwrap_or_default(), s);
+                    }
+                    n += 1;
                 }
-                if let Err(fault) = checker.check(row) {
-                    return (n, Some(fault));
-                }
-                n += 1;
+                (n, None)
             }
-            (n, None)
-        });
+        );
         checked += n;
         if fault.is_some() {
             chain_fault = fault;
             break;
         }
         progress.advance(checked);
-        page = next?;
+        (page, nodes) = next?;
     }
     if chain_fault.is_none() {
         if let Some(h) = &head {
@@ -333,10 +384,22 @@ pub async fn verify<S: EventStore + ?Sized>(
         );
         chain_fault = Some(f);
     }
+    let tree = match (tree, proofs) {
+        (Some(t), Some(p)) => {
+            let stored = match p.frontier().await {
+                Ok(f) => Ok(f),
+                Err(StoreError::Schema(reason)) => Err(reason),
+                Err(e) => return Err(e),
+            };
+            Some(t.finish(stored, chain_fault.is_none()))
+        }
+        _ => None,
+    };
     progress.finish();
     Ok(VerifyReport {
         checked,
         head,
         fault: chain_fault,
+        tree,
     })
 }

@@ -15,6 +15,7 @@ mod digest;
 mod envelope;
 pub mod input;
 pub mod migrations;
+pub mod postgres;
 pub mod prepare;
 pub mod row;
 pub mod sqlite;
@@ -23,6 +24,7 @@ pub mod verify;
 
 pub use digest::{Digest, DigestParseError};
 pub use envelope::{Actor, AppendRequest, ExpectedVersion, NewEvent, Payload, RecordedEvent};
+pub use postgres::PostgresStore;
 pub use prepare::InvalidField;
 pub use sqlite::SqliteStore;
 pub use store::{AppendError, Appended, AppendedEvent, BatchError, EventStore, Head, StoreError};
@@ -107,8 +109,8 @@ pub async fn open_store(
                 .map_err(|e| StoreError::backend("sqlite", e))??;
             Ok(std::sync::Arc::new(store))
         }
-        StoreSpec::Postgres(_) => Err(StoreError::Schema(
-            "the PostgreSQL store is not built into this jishi yet".into(),
-        )),
+        StoreSpec::Postgres(url) => {
+            Ok(std::sync::Arc::new(PostgresStore::open(url, create).await?))
+        }
     }
 }

@@ -29,6 +29,22 @@ pub const SQLITE: &[Migration] = &[Migration {
     sql: include_str!("../../migrations/sqlite/0001_ledger.sql"),
 }];
 
+/// The PostgreSQL schema, oldest first. Version 2 is separate from version 1
+/// so that the upgrade path (a ledger created before the application role
+/// existed) is tested, not only the fresh one.
+pub const POSTGRES: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "ledger",
+        sql: include_str!("../../migrations/postgres/0001_ledger.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "app_role",
+        sql: include_str!("../../migrations/postgres/0002_app_role.sql"),
+    },
+];
+
 /// Checks a database's recorded migrations against the binary's list and
 /// returns the ones still to apply.
 pub fn pending<'a>(

@@ -18,6 +18,8 @@ use serde_json::json;
 const TASKS: usize = 16;
 const APPENDS: usize = 500;
 const HOT_STREAMS: usize = 3;
+/// Callers the group-commit tests below send at once.
+const CALLERS: usize = 7;
 
 /// What one recorder saw.
 #[derive(Default)]
@@ -149,6 +151,7 @@ async fn one_callers_failure_does_not_fail_its_group() {
         // A long wait so that the callers below land in one batch.
         group_commit: GroupCommit {
             max_wait: Duration::from_millis(300),
+            min_callers: CALLERS,
             ..GroupCommit::default()
         },
         ..PgOptions::default()
@@ -195,6 +198,9 @@ async fn one_callers_failure_does_not_fail_its_group() {
     for h in handles {
         results.push(h.await.expect("caller task"));
     }
+    // The seed, then all seven callers in one transaction.
+    assert_eq!(fx.pg.group_stats().transactions, 2);
+    assert_eq!(fx.pg.group_stats().callers, 1 + CALLERS as u64);
     assert!(results[0].is_ok(), "{:?}", results[0]);
     assert!(matches!(
         &results[1],
@@ -227,6 +233,7 @@ async fn same_new_event_id_twice_in_one_group() {
     let Some(fx) = common::postgres_with(PgOptions {
         group_commit: GroupCommit {
             max_wait: Duration::from_millis(300),
+            min_callers: CALLERS,
             ..GroupCommit::default()
         },
         ..PgOptions::default()

@@ -34,6 +34,7 @@
 //! only after COMMIT returned: acknowledged means committed.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -126,10 +127,15 @@ pub struct GroupCommit {
     /// Stop adding callers to a batch once it holds this many requests (one
     /// caller's requests are never split, so a batch may exceed it).
     pub max_requests: usize,
-    /// How long the writer waits for more callers after the queue ran dry.
-    /// Zero commits whatever is queued at once: batches then form only while
-    /// the previous commit is in flight, which is the lowest latency.
+    /// How long the writer may wait for more callers after the queue ran dry.
+    /// It waits only for about as many callers as its previous batch held,
+    /// so a lone recorder is not delayed. Zero commits whatever is queued at
+    /// once: batches then form only while the previous commit is in flight.
     pub max_wait: Duration,
+    /// Wait (at most `max_wait`) for at least this many callers, whatever the
+    /// previous batch held. 1 by default; tests raise it to force callers
+    /// into one transaction.
+    pub min_callers: usize,
     /// Callers that can queue before `append` waits for room (backpressure).
     pub queue: usize,
 }
@@ -139,6 +145,7 @@ impl Default for GroupCommit {
         GroupCommit {
             max_requests: 512,
             max_wait: Duration::from_millis(2),
+            min_callers: 1,
             queue: 4096,
         }
     }
@@ -179,6 +186,24 @@ pub struct PostgresStore {
     pool: Pool,
     jobs: mpsc::Sender<Job>,
     clock: Arc<dyn Clock>,
+    stats: Arc<Counters>,
+}
+
+/// What the writer task has done, for the benchmark and for operators
+/// tuning [`GroupCommit`]: the mean group is `callers / transactions`.
+#[derive(Debug, Default)]
+struct Counters {
+    transactions: AtomicU64,
+    callers: AtomicU64,
+}
+
+/// A snapshot of [`PostgresStore::group_stats`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct GroupStats {
+    /// Group transactions the writer ran (including ones that failed).
+    pub transactions: u64,
+    /// Callers (append calls) those transactions answered.
+    pub callers: u64,
 }
 
 impl std::fmt::Debug for PostgresStore {
@@ -243,17 +268,20 @@ impl PostgresStore {
             .map_err(pg("finding the ledger table"))?;
         drop(client);
         let (jobs, rx) = mpsc::channel(options.group_commit.queue.max(1));
+        let stats = Arc::new(Counters::default());
         tokio::spawn(writer(
             pool.clone(),
             rx,
             options.group_commit,
             options.clock.clone(),
             APPEND_LOCK_PREFIX | oid,
+            stats.clone(),
         ));
         Ok(PostgresStore {
             pool,
             jobs,
             clock: options.clock,
+            stats,
         })
     }
 
@@ -265,6 +293,14 @@ impl PostgresStore {
             .into_iter()
             .map(|(v, _)| v)
             .collect())
+    }
+
+    /// How many group transactions and callers the writer task has handled.
+    pub fn group_stats(&self) -> GroupStats {
+        GroupStats {
+            transactions: self.stats.transactions.load(Ordering::Relaxed),
+            callers: self.stats.callers.load(Ordering::Relaxed),
+        }
     }
 
     /// The connection pool, for callers that need plain SQL next to the store
@@ -464,8 +500,13 @@ async fn writer(
     cfg: GroupCommit,
     clock: Arc<dyn Clock>,
     lock_key: i64,
+    stats: Arc<Counters>,
 ) {
     let max = cfg.max_requests.max(1);
+    // Callers the previous batch held: how many to wait for. A lone recorder
+    // (previous batch of one) is never delayed; under load the writer waits,
+    // at most `max_wait`, for about as many callers as it saw last time.
+    let mut expected_callers = cfg.min_callers.max(1);
     while let Some(first) = rx.recv().await {
         let mut size = first.requests.len();
         let mut jobs = vec![first];
@@ -478,9 +519,9 @@ async fn writer(
                 Err(_) => break,
             }
         }
-        if size < max && !cfg.max_wait.is_zero() {
+        if size < max && jobs.len() < expected_callers && !cfg.max_wait.is_zero() {
             let deadline = tokio::time::Instant::now() + cfg.max_wait;
-            while size < max {
+            while size < max && jobs.len() < expected_callers {
                 match tokio::time::timeout_at(deadline, rx.recv()).await {
                     Ok(Some(job)) => {
                         size += job.requests.len();
@@ -490,7 +531,12 @@ async fn writer(
                 }
             }
         }
+        expected_callers = jobs.len().max(cfg.min_callers);
         let results = commit_jobs(&pool, &jobs, &*clock, lock_key).await;
+        stats.transactions.fetch_add(1, Ordering::Relaxed);
+        stats
+            .callers
+            .fetch_add(jobs.len() as u64, Ordering::Relaxed);
         for (job, result) in jobs.into_iter().zip(results) {
             // A caller that went away (cancelled) no longer wants the answer;
             // its events are committed all the same, and a retry deduplicates.

@@ -467,20 +467,24 @@ fn to_i64(n: u64) -> i64 {
 }
 
 async fn read_head<C: GenericClient>(client: &C) -> Result<Option<Head>, StoreError> {
-    let what = "reading the ledger head";
-    let Some(row) = client
+    client
         .query_opt(
             "SELECT position, hash, recorded_at FROM events ORDER BY position DESC LIMIT 1",
             &[],
         )
         .await
-        .map_err(pg(what))?
-    else {
-        return Ok(None);
-    };
-    let position = int(&row, 0).map_err(pg(what))?;
-    let hash = bytes(&row, 1).map_err(pg(what))?;
-    Ok(Some(Head {
+        .map_err(pg("reading the ledger head"))?
+        .as_ref()
+        .map(head_of)
+        .transpose()
+}
+
+/// A head from a `position, hash, recorded_at` row.
+fn head_of(row: &Row) -> Result<Head, StoreError> {
+    let what = "reading the ledger head";
+    let position = int(row, 0).map_err(pg(what))?;
+    let hash = bytes(row, 1).map_err(pg(what))?;
+    Ok(Head {
         position: u64::try_from(position).map_err(|_| StoreError::Corrupt {
             position,
             reason: "negative position".into(),
@@ -489,8 +493,8 @@ async fn read_head<C: GenericClient>(client: &C) -> Result<Option<Head>, StoreEr
             position,
             reason: "hash is not 32 bytes".into(),
         })?,
-        recorded_at: text(&row, 2).map_err(pg(what))?,
-    }))
+        recorded_at: text(row, 2).map_err(pg(what))?,
+    })
 }
 
 /// The writer task: takes queued callers, commits them together, answers each.
@@ -674,14 +678,6 @@ async fn try_commit(
         .start()
         .await
         .map_err(pg("starting the append transaction"))?;
-    // The head lock (see the module docs): everything below, up to COMMIT, is
-    // done by one transaction at a time across all processes.
-    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&lock_key])
-        .await
-        .map_err(pg("taking the ledger head lock"))?;
-    let now = format_recorded_at(clock.now());
-    let tip = read_head(&*tx).await?;
-
     let mut streams: Vec<&str> = Vec::new();
     let mut ids: Vec<uuid::Uuid> = Vec::new();
     for job in jobs {
@@ -692,6 +688,16 @@ async fn try_commit(
     }
     streams.sort_unstable();
     streams.dedup();
+    let lock_stmt = tx
+        .prepare_cached("SELECT pg_advisory_xact_lock($1)")
+        .await
+        .map_err(pg("preparing the head lock"))?;
+    let head_stmt = tx
+        .prepare_cached(
+            "SELECT position, hash, recorded_at FROM events ORDER BY position DESC LIMIT 1",
+        )
+        .await
+        .map_err(pg("preparing the head query"))?;
     let versions_stmt = tx
         .prepare_cached(
             "SELECT s, (SELECT max(stream_version) FROM events WHERE stream = s) \
@@ -699,10 +705,45 @@ async fn try_commit(
         )
         .await
         .map_err(pg("preparing the stream-version query"))?;
-    let versions = tx
-        .query(&versions_stmt, &[&streams])
+    let stored_stmt = tx
+        .prepare_cached(
+            "SELECT event_id, position, stream, stream_version, event_type, schema_version, \
+             occurred_at, actor_id, actor_name, actor_role, actor_org, payload_digest, hash \
+             FROM events WHERE event_id = ANY($1::uuid[])",
+        )
         .await
-        .map_err(pg("reading stream versions"))?
+        .map_err(pg("preparing the event-id query"))?;
+    // The head lock (see the module docs): everything below, up to COMMIT, is
+    // done by one transaction at a time across all processes. The lock and
+    // the three reads are sent together (pipelined on the one connection, in
+    // this order): the server runs them one after the other, so the reads
+    // still start, and take their READ COMMITTED snapshots, only once the lock
+    // is granted. It saves three round trips inside the serialized section.
+    let (_, head_row, version_rows, stored_rows) = tokio::try_join!(
+        async {
+            tx.execute(&lock_stmt, &[&lock_key])
+                .await
+                .map_err(pg("taking the ledger head lock"))
+        },
+        async {
+            tx.query_opt(&head_stmt, &[])
+                .await
+                .map_err(pg("reading the ledger head"))
+        },
+        async {
+            tx.query(&versions_stmt, &[&streams])
+                .await
+                .map_err(pg("reading stream versions"))
+        },
+        async {
+            tx.query(&stored_stmt, &[&ids])
+                .await
+                .map_err(pg("looking up event ids"))
+        },
+    )?;
+    let now = format_recorded_at(clock.now());
+    let tip = head_row.as_ref().map(head_of).transpose()?;
+    let versions = version_rows
         .iter()
         .map(|r| {
             Ok((
@@ -713,18 +754,7 @@ async fn try_commit(
         })
         .collect::<Result<HashMap<_, _>, tokio_postgres::Error>>()
         .map_err(pg("reading stream versions"))?;
-    let stored_stmt = tx
-        .prepare_cached(
-            "SELECT event_id, position, stream, stream_version, event_type, schema_version, \
-             occurred_at, actor_id, actor_name, actor_role, actor_org, payload_digest, hash \
-             FROM events WHERE event_id = ANY($1::uuid[])",
-        )
-        .await
-        .map_err(pg("preparing the event-id query"))?;
-    let stored = tx
-        .query(&stored_stmt, &[&ids])
-        .await
-        .map_err(pg("looking up event ids"))?
+    let stored = stored_rows
         .iter()
         .map(|r| {
             Ok((

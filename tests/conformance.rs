@@ -369,3 +369,4 @@ macro_rules! all_tests {
 }
 
 all_tests!(sqlite, Some(crate::common::sqlite()));
+all_tests!(postgres, crate::common::postgres().await);

@@ -19,6 +19,7 @@ pub mod input;
 pub mod merkle;
 pub mod migrations;
 pub mod note;
+pub mod postgres;
 pub mod prepare;
 pub mod row;
 pub mod sqlite;
@@ -34,6 +35,7 @@ pub use merkle::{
     TreeNode, VerifyError,
 };
 pub use note::{KeyError, Note, NoteError, NoteSignature, SignerKey, VerifiedNote, VerifierKey};
+pub use postgres::PostgresStore;
 pub use prepare::InvalidField;
 pub use sqlite::SqliteStore;
 pub use store::{
@@ -109,9 +111,9 @@ pub async fn open_store(
 ) -> Result<std::sync::Arc<dyn EventStore>, StoreError> {
     match spec {
         StoreSpec::Sqlite(path) => Ok(std::sync::Arc::new(open_sqlite(path, create).await?)),
-        StoreSpec::Postgres(_) => Err(StoreError::Schema(
-            "the PostgreSQL store is not built into this jishi yet".into(),
-        )),
+        StoreSpec::Postgres(url) => {
+            Ok(std::sync::Arc::new(PostgresStore::open(url, create).await?))
+        }
     }
 }
 

@@ -36,6 +36,27 @@ pub const SQLITE: &[Migration] = &[
     },
 ];
 
+/// The PostgreSQL schema, oldest first. Version 2 is separate from version 1
+/// so that the upgrade path (a ledger created before the application role
+/// existed) is tested, not only the fresh one.
+pub const POSTGRES: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "ledger",
+        sql: include_str!("../../migrations/postgres/0001_ledger.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "app_role",
+        sql: include_str!("../../migrations/postgres/0002_app_role.sql"),
+    },
+    Migration {
+        version: 3,
+        name: "stream_prefix",
+        sql: include_str!("../../migrations/postgres/0003_stream_prefix.sql"),
+    },
+];
+
 /// Checks a database's recorded migrations against the binary's list and
 /// returns the ones still to apply.
 pub fn pending<'a>(

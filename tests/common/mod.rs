@@ -95,3 +95,131 @@ pub fn dba(path: &Path) -> rusqlite::Connection {
     .expect("drop triggers");
     conn
 }
+
+// ---------------------------------------------------------------- PostgreSQL
+
+pub use jishi_ledger::postgres::tokio_postgres;
+use jishi_ledger::postgres::{PgOptions, PostgresStore};
+
+/// The server the PostgreSQL tests use, or `None` (with a loud line on stderr)
+/// when `DATABASE_URL` is unset: the tests then pass without running.
+pub fn database_url() -> Option<String> {
+    match std::env::var("DATABASE_URL") {
+        Ok(url) if !url.trim().is_empty() => Some(url),
+        _ => {
+            eprintln!("skipped: set DATABASE_URL to run the PostgreSQL tests");
+            None
+        }
+    }
+}
+
+/// A connection to `url` as it is (no search_path), for DDL and plain SQL.
+pub async fn pg_connect(config: &tokio_postgres::Config) -> tokio_postgres::Client {
+    let (client, conn) = config
+        .connect(tokio_postgres::NoTls)
+        .await
+        .expect("connect to DATABASE_URL");
+    tokio::spawn(async move {
+        if let Err(e) = conn.await {
+            eprintln!("postgres connection: {e}");
+        }
+    });
+    client
+}
+
+/// A schema of its own for one test, dropped (with everything in it) when the
+/// fixture is dropped, so that tests run in parallel on one database.
+pub struct PgSchema {
+    pub url: String,
+    pub name: String,
+}
+
+impl PgSchema {
+    pub async fn create(url: &str) -> PgSchema {
+        static N: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.subsec_nanos())
+            .unwrap_or(0);
+        let name = format!(
+            "jishi_test_{}_{}_{nanos}",
+            std::process::id(),
+            N.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+        );
+        let admin = pg_connect(&url.parse().expect("DATABASE_URL parses")).await;
+        admin
+            .batch_execute(&format!("CREATE SCHEMA {name}"))
+            .await
+            .expect("create test schema");
+        PgSchema {
+            url: url.to_string(),
+            name,
+        }
+    }
+
+    /// Driver configuration whose every connection uses this schema.
+    pub fn config(&self) -> tokio_postgres::Config {
+        let mut c: tokio_postgres::Config = self.url.parse().expect("DATABASE_URL parses");
+        c.options(format!("-csearch_path={}", self.name));
+        c
+    }
+
+    /// The same, as a URL for `jishi --db`.
+    pub fn db_url(&self) -> String {
+        let sep = if self.url.contains('?') { '&' } else { '?' };
+        format!("{}{sep}options=-csearch_path%3D{}", self.url, self.name)
+    }
+
+    /// A plain connection into this schema.
+    pub async fn connect(&self) -> tokio_postgres::Client {
+        pg_connect(&self.config()).await
+    }
+}
+
+impl Drop for PgSchema {
+    fn drop(&mut self) {
+        // Drop runs inside the test's runtime, where blocking on a future is
+        // not allowed: do it on a thread with a runtime of its own.
+        let (url, name) = (self.url.clone(), self.name.clone());
+        let done = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
+            rt.block_on(async {
+                let admin = pg_connect(&url.parse().expect("DATABASE_URL parses")).await;
+                if let Err(e) = admin
+                    .batch_execute(&format!("DROP SCHEMA IF EXISTS {name} CASCADE"))
+                    .await
+                {
+                    eprintln!("dropping test schema {name}: {e}");
+                }
+            })
+        });
+        let _ = done.join();
+    }
+}
+
+/// A PostgreSQL store in a fresh schema.
+pub struct PgFixture {
+    pub store: Arc<dyn EventStore>,
+    pub pg: PostgresStore,
+    pub schema: PgSchema,
+}
+
+pub async fn postgres() -> Option<PgFixture> {
+    postgres_with(PgOptions::default()).await
+}
+
+pub async fn postgres_with(options: PgOptions) -> Option<PgFixture> {
+    let url = database_url()?;
+    let schema = PgSchema::create(&url).await;
+    let pg = PostgresStore::open_with(schema.config(), options)
+        .await
+        .expect("open postgres store");
+    Some(PgFixture {
+        store: Arc::new(pg.clone()),
+        pg,
+        schema,
+    })
+}

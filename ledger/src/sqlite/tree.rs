@@ -135,9 +135,13 @@ pub(super) fn catch_up_to_head(conn: &mut Connection) -> Result<(), StoreError> 
     let tx = conn
         .transaction_with_behavior(TransactionBehavior::Immediate)
         .map_err(db_err)?;
-    let head = read_head(&tx)?.map_or(0, |h| h.position);
-    // An unreadable frontier is left for `jishi verify` to report: refusing
-    // to open would stop the very command that explains what is wrong.
+    // An unreadable head or frontier is left for `jishi verify` to report:
+    // refusing to open would stop the very command that explains what is wrong.
+    let head = match read_head(&tx) {
+        Ok(h) => h.map_or(0, |h| h.position),
+        Err(StoreError::Corrupt { .. }) => return Ok(()),
+        Err(e) => return Err(e),
+    };
     let Ok(mut f) = load_frontier(&tx) else {
         return Ok(());
     };

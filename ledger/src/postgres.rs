@@ -1,0 +1,1083 @@
+//! The production store: PostgreSQL, through `tokio-postgres` and a
+//! `deadpool-postgres` pool.
+//!
+//! The ledger lives in the schema first on the connection's `search_path`
+//! (set it in the URL with `options=-csearch_path=NAME` to keep several ledgers
+//! in one database, as the tests do).
+//!
+//! # Ordering and gapless positions
+//!
+//! Every append transaction first takes a transaction-scoped advisory lock
+//! keyed on the ledger table's oid, then reads the head. The lock is held until
+//! COMMIT or ROLLBACK, so across every process that appends to this ledger at
+//! most one transaction at a time is between "read the head" and "commit":
+//! the chain cannot fork, and positions cannot repeat or skip (a transaction
+//! that rolls back never made its positions visible, and the next one reads
+//! the same head again). Because the lock is released only once the holder's
+//! commit is visible, a transaction writing position `n + 1` cannot commit
+//! before the one that wrote `n`: a reader never sees a position unless every
+//! smaller position is already committed. This needs READ COMMITTED (a fresh
+//! snapshot per statement, so the head is read *after* the lock is granted);
+//! the write transaction sets it explicitly, whatever the server's default.
+//!
+//! # Group commit
+//!
+//! Inside one process a single writer task owns appending. Callers send their
+//! prepared requests through a channel; the writer takes what is queued (up to
+//! [`GroupCommit::max_requests`], waiting at most [`GroupCommit::max_wait`]
+//! for more), plans every caller's requests in memory with the shared
+//! [`plan_append`] against the head and stream versions it has already
+//! planned in this transaction, and writes all accepted rows with one
+//! multi-row `INSERT … SELECT FROM unnest(…)` per few thousand rows. A caller
+//! whose request conflicts (stream version, reused event id) gets its own
+//! error and contributes nothing; the others commit. A caller's reply is sent
+//! only after COMMIT returned: acknowledged means committed.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
+use tokio::sync::{mpsc, oneshot};
+use tokio_postgres::types::ToSql;
+use tokio_postgres::{GenericClient, IsolationLevel, NoTls, Row};
+
+/// Re-exported so that tests and the benchmark talk to the same driver
+/// version as the store without a dependency of their own.
+pub use deadpool_postgres;
+pub use tokio_postgres;
+
+use crate::migrations::{self, Migration};
+use crate::prepare::format_recorded_at;
+use crate::row::StoredRow;
+use crate::store::{
+    appended_of, plan_append, AppendError, Appended, BatchError, EventStore, ExistingEvent, Head,
+    Plan, PreparedRequest, ScopeGuard, StoreError,
+};
+use crate::{Actor, Clock, Digest, RecordedEvent, SystemClock};
+
+const STORE: &str = "postgres";
+
+/// First half of the advisory-lock key under which migrations run ("jish").
+/// The second half is a hash of the schema name, so that ledgers in different
+/// schemas do not wait for each other.
+const MIGRATION_LOCK_CLASS: i32 = 0x6A69_7368;
+/// High 32 bits of the bigint advisory-lock key that serializes appends; the
+/// low 32 bits are the ledger table's oid, unique within the database.
+const APPEND_LOCK_PREFIX: i64 = 0x6A69_7361 << 32;
+/// Rows per INSERT statement: large enough to amortise the round trip, small
+/// enough to keep each statement's parameter arrays a few megabytes.
+const INSERT_CHUNK: usize = 4096;
+
+/// A PostgreSQL operation that failed, named, with the server's message.
+#[derive(Debug, thiserror::Error)]
+#[error("{what}: {}", describe(.error))]
+pub struct PgError {
+    pub what: &'static str,
+    pub error: tokio_postgres::Error,
+}
+
+/// The server's own words (message, detail, SQLSTATE) rather than the
+/// driver's bare "db error", so that an operator can act on it.
+fn describe(e: &tokio_postgres::Error) -> String {
+    match e.as_db_error() {
+        Some(db) => {
+            let mut s = format!("{} (SQLSTATE {})", db.message(), db.code().code());
+            if let Some(detail) = db.detail() {
+                s.push_str(": ");
+                s.push_str(detail);
+            }
+            s
+        }
+        None => {
+            let mut s = e.to_string();
+            let mut source = std::error::Error::source(e);
+            while let Some(inner) = source {
+                s.push_str(": ");
+                s.push_str(&inner.to_string());
+                source = inner.source();
+            }
+            s
+        }
+    }
+}
+
+fn pg(what: &'static str) -> impl Fn(tokio_postgres::Error) -> StoreError {
+    move |error| StoreError::backend(STORE, PgError { what, error })
+}
+
+fn pool_err(e: deadpool_postgres::PoolError) -> StoreError {
+    match e {
+        deadpool_postgres::PoolError::Backend(error) => StoreError::backend(
+            STORE,
+            PgError {
+                what: "connecting",
+                error,
+            },
+        ),
+        other => StoreError::backend(STORE, other),
+    }
+}
+
+/// How the writer task groups concurrent appends into one transaction.
+#[derive(Debug, Clone, Copy)]
+pub struct GroupCommit {
+    /// Stop adding callers to a batch once it holds this many requests (one
+    /// caller's requests are never split, so a batch may exceed it).
+    pub max_requests: usize,
+    /// How long the writer may wait for more callers after the queue ran dry.
+    /// It waits only for about as many callers as its previous batch held,
+    /// so a lone recorder is not delayed. Zero commits whatever is queued at
+    /// once: batches then form only while the previous commit is in flight.
+    pub max_wait: Duration,
+    /// Wait (at most `max_wait`) for at least this many callers, whatever the
+    /// previous batch held. 1 by default; tests raise it to force callers
+    /// into one transaction.
+    pub min_callers: usize,
+    /// Callers that can queue before `append` waits for room (backpressure).
+    pub queue: usize,
+}
+
+impl Default for GroupCommit {
+    fn default() -> Self {
+        GroupCommit {
+            max_requests: 512,
+            max_wait: Duration::from_millis(2),
+            min_callers: 1,
+            queue: 4096,
+        }
+    }
+}
+
+/// Everything [`PostgresStore::open_with`] can be told.
+#[derive(Clone)]
+pub struct PgOptions {
+    pub group_commit: GroupCommit,
+    /// Connections in the pool (the writer uses one at a time; readers the rest).
+    pub pool_size: usize,
+    /// Create the ledger when the schema has none. Without it a schema with no
+    /// ledger is an error: a mistyped URL must not look like an empty history.
+    pub create: bool,
+    pub clock: Arc<dyn Clock>,
+}
+
+impl Default for PgOptions {
+    fn default() -> Self {
+        PgOptions {
+            group_commit: GroupCommit::default(),
+            pool_size: 8,
+            create: true,
+            clock: Arc::new(SystemClock),
+        }
+    }
+}
+
+/// One caller's requests and where its result goes.
+struct Job {
+    requests: Vec<PreparedRequest>,
+    /// Append only if nothing was recorded under the guard's prefix since.
+    guard: Option<ScopeGuard>,
+    reply: oneshot::Sender<Result<Vec<Appended>, BatchError>>,
+}
+
+/// A ledger in a PostgreSQL schema.
+#[derive(Clone)]
+pub struct PostgresStore {
+    pool: Pool,
+    jobs: mpsc::Sender<Job>,
+    clock: Arc<dyn Clock>,
+    stats: Arc<Counters>,
+}
+
+/// What the writer task has done, for the benchmark and for operators
+/// tuning [`GroupCommit`]: the mean group is `callers / transactions`.
+#[derive(Debug, Default)]
+struct Counters {
+    transactions: AtomicU64,
+    callers: AtomicU64,
+}
+
+/// A snapshot of [`PostgresStore::group_stats`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct GroupStats {
+    /// Group transactions the writer ran (including ones that failed).
+    pub transactions: u64,
+    /// Callers (append calls) those transactions answered.
+    pub callers: u64,
+}
+
+impl std::fmt::Debug for PostgresStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PostgresStore").finish_non_exhaustive()
+    }
+}
+
+const COLUMNS: &str = "position, stream, stream_version, event_id::text, event_type, \
+     schema_version, occurred_at, recorded_at, actor_id, actor_name, actor_role, actor_org, \
+     payload, payload_digest, prev_hash, hash";
+
+impl PostgresStore {
+    /// Connects to a `postgres://` URL with the default options and brings the
+    /// schema up to date, creating the ledger if `create`.
+    pub async fn open(url: &str, create: bool) -> Result<PostgresStore, StoreError> {
+        let config: tokio_postgres::Config =
+            url.parse().map_err(pg("parsing the PostgreSQL URL"))?;
+        Self::open_with(
+            config,
+            PgOptions {
+                create,
+                ..PgOptions::default()
+            },
+        )
+        .await
+    }
+
+    /// Connects with an explicit driver configuration and options. Must run
+    /// inside a Tokio runtime: it starts the writer task there.
+    pub async fn open_with(
+        config: tokio_postgres::Config,
+        options: PgOptions,
+    ) -> Result<PostgresStore, StoreError> {
+        let manager = Manager::from_config(
+            config,
+            NoTls,
+            ManagerConfig {
+                // Fast: a connection that died is noticed by `is_closed`; a
+                // round trip per checkout would cost more than it catches.
+                recycling_method: RecyclingMethod::Fast,
+            },
+        );
+        let pool = Pool::builder(manager)
+            .max_size(options.pool_size.max(2))
+            .build()
+            .map_err(|e| StoreError::backend(STORE, e))?;
+        let mut client = pool.get().await.map_err(pool_err)?;
+        if !options.create && !ledger_exists(&**client).await? {
+            return Err(StoreError::Schema(format!(
+                "no ledger in schema {:?} of this database (create one with `jishi init`, or \
+                 name another with --db / options=-csearch_path=…)",
+                current_schema(&**client).await?
+            )));
+        }
+        migrate(&mut client, None).await?;
+        let oid: i64 = client
+            .query_one("SELECT 'events'::regclass::oid::bigint", &[])
+            .await
+            .map_err(pg("finding the ledger table"))?
+            .try_get(0)
+            .map_err(pg("finding the ledger table"))?;
+        drop(client);
+        let (jobs, rx) = mpsc::channel(options.group_commit.queue.max(1));
+        let stats = Arc::new(Counters::default());
+        tokio::spawn(writer(
+            pool.clone(),
+            rx,
+            options.group_commit,
+            options.clock.clone(),
+            APPEND_LOCK_PREFIX | oid,
+            stats.clone(),
+        ));
+        Ok(PostgresStore {
+            pool,
+            jobs,
+            clock: options.clock,
+            stats,
+        })
+    }
+
+    /// The schema versions applied, oldest first.
+    pub async fn schema_versions(&self) -> Result<Vec<i64>, StoreError> {
+        let client = self.pool.get().await.map_err(pool_err)?;
+        Ok(applied(&**client)
+            .await?
+            .into_iter()
+            .map(|(v, _)| v)
+            .collect())
+    }
+
+    /// How many group transactions and callers the writer task has handled.
+    /// Hands one caller's requests to the writer task and waits for its answer
+    /// (given only after COMMIT).
+    async fn submit(
+        &self,
+        guard: Option<ScopeGuard>,
+        requests: Vec<PreparedRequest>,
+    ) -> Result<Vec<Appended>, BatchError> {
+        if requests.is_empty() {
+            return Ok(Vec::new());
+        }
+        let gone = || {
+            store_failure(StoreError::Schema(
+                "the PostgreSQL writer task has stopped (its runtime is shutting down)".into(),
+            ))
+        };
+        let (reply, answer) = oneshot::channel();
+        self.jobs
+            .send(Job {
+                requests,
+                guard,
+                reply,
+            })
+            .await
+            .map_err(|_| gone())?;
+        answer.await.map_err(|_| gone())?
+    }
+
+    pub fn group_stats(&self) -> GroupStats {
+        GroupStats {
+            transactions: self.stats.transactions.load(Ordering::Relaxed),
+            callers: self.stats.callers.load(Ordering::Relaxed),
+        }
+    }
+
+    /// The connection pool, for callers that need plain SQL next to the store
+    /// (the benchmark's baseline, tests).
+    pub fn pool(&self) -> &Pool {
+        &self.pool
+    }
+}
+
+async fn current_schema<C: GenericClient>(client: &C) -> Result<String, StoreError> {
+    let schema: Option<String> = client
+        .query_one("SELECT current_schema()::text", &[])
+        .await
+        .and_then(|r| r.try_get(0))
+        .map_err(pg("reading current_schema()"))?;
+    schema.ok_or_else(|| {
+        StoreError::Schema(
+            "no schema on the search_path exists: create it, or set search_path \
+             (options=-csearch_path=NAME in the URL)"
+                .into(),
+        )
+    })
+}
+
+async fn ledger_exists<C: GenericClient>(client: &C) -> Result<bool, StoreError> {
+    client
+        .query_one(
+            "SELECT EXISTS (SELECT 1 FROM pg_tables \
+             WHERE schemaname = current_schema() AND tablename = 'jishi_migrations')",
+            &[],
+        )
+        .await
+        .and_then(|r| r.try_get(0))
+        .map_err(pg("looking for the ledger"))
+}
+
+async fn applied<C: GenericClient>(client: &C) -> Result<Vec<(i64, String)>, StoreError> {
+    if !ledger_exists(client).await? {
+        return Ok(Vec::new());
+    }
+    client
+        .query(
+            "SELECT version, checksum FROM jishi_migrations ORDER BY version",
+            &[],
+        )
+        .await
+        .map_err(pg("reading jishi_migrations"))?
+        .iter()
+        .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+        .collect::<Result<_, tokio_postgres::Error>>()
+        .map_err(pg("reading jishi_migrations"))
+}
+
+/// Applies the missing migrations up to `upto` (all when `None`), each in its
+/// own transaction under an advisory lock on the schema, and returns the
+/// versions applied now. Two processes running `jishi init` at once: the
+/// second waits for the lock, then finds nothing left to do. A role without
+/// DDL rights (the application role) gets through as long as nothing is
+/// pending, since nothing is then created.
+pub async fn migrate(
+    client: &mut tokio_postgres::Client,
+    upto: Option<i64>,
+) -> Result<Vec<i64>, StoreError> {
+    current_schema(&*client).await?;
+    let mut done = Vec::new();
+    loop {
+        let tx = client
+            .build_transaction()
+            .isolation_level(IsolationLevel::ReadCommitted)
+            .start()
+            .await
+            .map_err(pg("starting a migration"))?;
+        tx.execute(
+            "SELECT pg_advisory_xact_lock($1, hashtext(current_schema()::text))",
+            &[&MIGRATION_LOCK_CLASS],
+        )
+        .await
+        .map_err(pg("taking the migration lock"))?;
+        if !ledger_exists(&tx).await? {
+            tx.batch_execute(
+                "CREATE TABLE jishi_migrations (
+                     version    bigint PRIMARY KEY,
+                     name       text   NOT NULL,
+                     checksum   text   NOT NULL,
+                     applied_at text   NOT NULL
+                 )",
+            )
+            .await
+            .map_err(pg("creating jishi_migrations"))?;
+        }
+        let pending = migrations::pending(migrations::POSTGRES, &applied(&tx).await?)?;
+        let next: Option<&Migration> = pending
+            .into_iter()
+            .find(|m| upto.is_none_or(|u| m.version <= u));
+        let Some(m) = next else {
+            // Commits the creation of jishi_migrations, if that was all.
+            tx.commit().await.map_err(pg("committing a migration"))?;
+            return Ok(done);
+        };
+        tx.batch_execute(m.sql).await.map_err(|e| {
+            StoreError::Schema(format!(
+                "migration {} ({}) failed: {}",
+                m.version,
+                m.name,
+                describe(&e)
+            ))
+        })?;
+        tx.execute(
+            "INSERT INTO jishi_migrations (version, name, checksum, applied_at) \
+             VALUES ($1, $2, $3, $4)",
+            &[
+                &m.version,
+                &m.name,
+                &m.checksum(),
+                &format_recorded_at(chrono::Utc::now()),
+            ],
+        )
+        .await
+        .map_err(pg("recording a migration"))?;
+        tx.commit().await.map_err(pg("committing a migration"))?;
+        done.push(m.version);
+    }
+}
+
+// Lenient column readers: a row a superuser mangled (NULLs where the schema
+// says NOT NULL, after dropping the constraint) must still reach the verifier.
+
+fn text(r: &Row, i: usize) -> Result<String, tokio_postgres::Error> {
+    Ok(r.try_get::<_, Option<String>>(i)?.unwrap_or_default())
+}
+
+fn bytes(r: &Row, i: usize) -> Result<Vec<u8>, tokio_postgres::Error> {
+    Ok(r.try_get::<_, Option<Vec<u8>>>(i)?.unwrap_or_default())
+}
+
+fn int(r: &Row, i: usize) -> Result<i64, tokio_postgres::Error> {
+    // -1 fails every check, as a NULL number should.
+    Ok(r.try_get::<_, Option<i64>>(i)?.unwrap_or(-1))
+}
+
+fn stored_row(r: &Row) -> Result<StoredRow, tokio_postgres::Error> {
+    Ok(StoredRow {
+        position: int(r, 0)?,
+        stream: text(r, 1)?,
+        stream_version: int(r, 2)?,
+        event_id: text(r, 3)?,
+        event_type: text(r, 4)?,
+        schema_version: int(r, 5)?,
+        occurred_at: text(r, 6)?,
+        recorded_at: text(r, 7)?,
+        actor_id: text(r, 8)?,
+        actor_name: text(r, 9)?,
+        actor_role: text(r, 10)?,
+        actor_org: text(r, 11)?,
+        payload: text(r, 12)?.into_bytes(),
+        payload_digest: bytes(r, 13)?,
+        prev_hash: bytes(r, 14)?,
+        hash: bytes(r, 15)?,
+    })
+}
+
+fn to_i64(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+async fn read_head<C: GenericClient>(client: &C) -> Result<Option<Head>, StoreError> {
+    client
+        .query_opt(
+            "SELECT position, hash, recorded_at FROM events ORDER BY position DESC LIMIT 1",
+            &[],
+        )
+        .await
+        .map_err(pg("reading the ledger head"))?
+        .as_ref()
+        .map(head_of)
+        .transpose()
+}
+
+/// A head from a `position, hash, recorded_at` row.
+fn head_of(row: &Row) -> Result<Head, StoreError> {
+    let what = "reading the ledger head";
+    let position = int(row, 0).map_err(pg(what))?;
+    let hash = bytes(row, 1).map_err(pg(what))?;
+    Ok(Head {
+        position: u64::try_from(position).map_err(|_| StoreError::Corrupt {
+            position,
+            reason: "negative position".into(),
+        })?,
+        hash: Digest::from_slice(&hash).ok_or(StoreError::Corrupt {
+            position,
+            reason: "hash is not 32 bytes".into(),
+        })?,
+        recorded_at: text(row, 2).map_err(pg(what))?,
+    })
+}
+
+/// The writer task: takes queued callers, commits them together, answers each.
+async fn writer(
+    pool: Pool,
+    mut rx: mpsc::Receiver<Job>,
+    cfg: GroupCommit,
+    clock: Arc<dyn Clock>,
+    lock_key: i64,
+    stats: Arc<Counters>,
+) {
+    let max = cfg.max_requests.max(1);
+    // Callers the previous batch held: how many to wait for. A lone recorder
+    // (previous batch of one) is never delayed; under load the writer waits,
+    // at most `max_wait`, for about as many callers as it saw last time.
+    let mut expected_callers = cfg.min_callers.max(1);
+    while let Some(first) = rx.recv().await {
+        let mut size = first.requests.len();
+        let mut jobs = vec![first];
+        while size < max {
+            match rx.try_recv() {
+                Ok(job) => {
+                    size += job.requests.len();
+                    jobs.push(job);
+                }
+                Err(_) => break,
+            }
+        }
+        if size < max && jobs.len() < expected_callers && !cfg.max_wait.is_zero() {
+            let deadline = tokio::time::Instant::now() + cfg.max_wait;
+            while size < max && jobs.len() < expected_callers {
+                match tokio::time::timeout_at(deadline, rx.recv()).await {
+                    Ok(Some(job)) => {
+                        size += job.requests.len();
+                        jobs.push(job);
+                    }
+                    _ => break,
+                }
+            }
+        }
+        expected_callers = jobs.len().max(cfg.min_callers);
+        let results = commit_jobs(&pool, &jobs, &*clock, lock_key).await;
+        stats.transactions.fetch_add(1, Ordering::Relaxed);
+        stats
+            .callers
+            .fetch_add(jobs.len() as u64, Ordering::Relaxed);
+        for (job, result) in jobs.into_iter().zip(results) {
+            // A caller that went away (cancelled) no longer wants the answer;
+            // its events are committed all the same, and a retry deduplicates.
+            let _ = job.reply.send(result);
+        }
+    }
+}
+
+fn store_failure(e: StoreError) -> BatchError {
+    BatchError {
+        index: 0,
+        error: AppendError::Store(e),
+    }
+}
+
+/// Commits a group of callers; one result per caller, in order.
+async fn commit_jobs(
+    pool: &Pool,
+    jobs: &[Job],
+    clock: &dyn Clock,
+    lock_key: i64,
+) -> Vec<Result<Vec<Appended>, BatchError>> {
+    match try_commit(pool, jobs, clock, lock_key).await {
+        Ok(results) => results,
+        Err(e) if jobs.len() == 1 => vec![Err(store_failure(e))],
+        Err(e) => {
+            // The shared transaction failed as a whole (a lost connection, a
+            // row some other writer inserted without the lock). Retry each
+            // caller alone so one caller's trouble cannot fail the others. If
+            // the failed COMMIT had in fact gone through, the retry finds the
+            // events stored and answers as a deduplicated retry, with the
+            // original positions.
+            tracing::warn!(error = %e, callers = jobs.len(), "group commit failed; retrying callers one by one");
+            let mut out = Vec::with_capacity(jobs.len());
+            for job in jobs {
+                out.push(
+                    match try_commit(pool, std::slice::from_ref(job), clock, lock_key).await {
+                        Ok(mut r) => r.pop().unwrap_or_else(|| Ok(Vec::new())),
+                        Err(e) => Err(store_failure(e)),
+                    },
+                );
+            }
+            out
+        }
+    }
+}
+
+/// What the open transaction already holds or will hold: the facts every later
+/// caller in the same batch must be planned against.
+struct BatchState {
+    tip: Option<Head>,
+    versions: HashMap<String, Option<u64>>,
+    stored: HashMap<uuid::Uuid, ExistingEvent>,
+}
+
+fn existing_of(e: &RecordedEvent) -> ExistingEvent {
+    ExistingEvent {
+        position: e.position,
+        stream: e.stream.clone(),
+        stream_version: e.stream_version,
+        event_type: e.event_type.clone(),
+        schema_version: e.schema_version,
+        occurred_at: e.occurred_at.clone(),
+        actor: e.actor.clone(),
+        payload_digest: e.payload_digest,
+        hash: e.hash,
+    }
+}
+
+/// Plans one caller's requests all-or-nothing: changes go to overlays first
+/// and reach the batch state only if every request of the caller is accepted.
+fn plan_job(
+    requests: &[PreparedRequest],
+    state: &mut BatchState,
+    now: &str,
+    rows: &mut Vec<RecordedEvent>,
+) -> Result<Vec<Appended>, BatchError> {
+    let mut tip = state.tip.clone();
+    let mut versions: HashMap<&str, u64> = HashMap::new();
+    let mut stored: HashMap<uuid::Uuid, ExistingEvent> = HashMap::new();
+    let mut new_rows = Vec::new();
+    let mut out = Vec::with_capacity(requests.len());
+    for (index, request) in requests.iter().enumerate() {
+        let current = versions
+            .get(request.stream.as_str())
+            .copied()
+            .or_else(|| state.versions.get(&request.stream).copied().flatten());
+        let found: Vec<Option<ExistingEvent>> = request
+            .events
+            .iter()
+            .map(|e| {
+                stored
+                    .get(&e.event_id)
+                    .or_else(|| state.stored.get(&e.event_id))
+                    .cloned()
+            })
+            .collect();
+        match plan_append(request, current, &found, &mut tip, now)
+            .map_err(|error| BatchError { index, error })?
+        {
+            Plan::Duplicate(appended) => out.push(appended),
+            Plan::Insert(events) => {
+                if let Some(last) = events.last() {
+                    versions.insert(&request.stream, last.stream_version);
+                }
+                for e in &events {
+                    stored.insert(e.event_id, existing_of(e));
+                }
+                out.push(appended_of(&request.stream, &events));
+                new_rows.extend(events);
+            }
+        }
+    }
+    state.tip = tip;
+    for (stream, v) in versions {
+        state.versions.insert(stream.to_string(), Some(v));
+    }
+    state.stored.extend(stored);
+    rows.extend(new_rows);
+    Ok(out)
+}
+
+/// One transaction for a group of callers. `Err` means nothing was committed
+/// and no caller got an answer yet.
+async fn try_commit(
+    pool: &Pool,
+    jobs: &[Job],
+    clock: &dyn Clock,
+    lock_key: i64,
+) -> Result<Vec<Result<Vec<Appended>, BatchError>>, StoreError> {
+    let mut client = pool.get().await.map_err(pool_err)?;
+    let tx = client
+        .build_transaction()
+        .isolation_level(IsolationLevel::ReadCommitted)
+        .start()
+        .await
+        .map_err(pg("starting the append transaction"))?;
+    let mut streams: Vec<&str> = Vec::new();
+    let mut ids: Vec<uuid::Uuid> = Vec::new();
+    for job in jobs {
+        for r in &job.requests {
+            streams.push(&r.stream);
+            ids.extend(r.events.iter().map(|e| e.event_id));
+        }
+    }
+    streams.sort_unstable();
+    streams.dedup();
+    let lock_stmt = tx
+        .prepare_cached("SELECT pg_advisory_xact_lock($1)")
+        .await
+        .map_err(pg("preparing the head lock"))?;
+    let head_stmt = tx
+        .prepare_cached(
+            "SELECT position, hash, recorded_at FROM events ORDER BY position DESC LIMIT 1",
+        )
+        .await
+        .map_err(pg("preparing the head query"))?;
+    let versions_stmt = tx
+        .prepare_cached(
+            "SELECT s, (SELECT max(stream_version) FROM events WHERE stream = s) \
+             FROM unnest($1::text[]) AS s",
+        )
+        .await
+        .map_err(pg("preparing the stream-version query"))?;
+    let stored_stmt = tx
+        .prepare_cached(
+            "SELECT event_id, position, stream, stream_version, event_type, schema_version, \
+             occurred_at, actor_id, actor_name, actor_role, actor_org, payload_digest, hash \
+             FROM events WHERE event_id = ANY($1::uuid[])",
+        )
+        .await
+        .map_err(pg("preparing the event-id query"))?;
+    // The head lock (see the module docs): everything below, up to COMMIT, is
+    // done by one transaction at a time across all processes. The lock and
+    // the three reads are sent together (pipelined on the one connection, in
+    // this order): the server runs them one after the other, so the reads
+    // still start, and take their READ COMMITTED snapshots, only once the lock
+    // is granted. It saves three round trips inside the serialized section.
+    let (_, head_row, version_rows, stored_rows) = tokio::try_join!(
+        async {
+            tx.execute(&lock_stmt, &[&lock_key])
+                .await
+                .map_err(pg("taking the ledger head lock"))
+        },
+        async {
+            tx.query_opt(&head_stmt, &[])
+                .await
+                .map_err(pg("reading the ledger head"))
+        },
+        async {
+            tx.query(&versions_stmt, &[&streams])
+                .await
+                .map_err(pg("reading stream versions"))
+        },
+        async {
+            tx.query(&stored_stmt, &[&ids])
+                .await
+                .map_err(pg("looking up event ids"))
+        },
+    )?;
+    let now = format_recorded_at(clock.now());
+    let tip = head_row.as_ref().map(head_of).transpose()?;
+    let versions = version_rows
+        .iter()
+        .map(|r| {
+            Ok((
+                r.try_get::<_, String>(0)?,
+                r.try_get::<_, Option<i64>>(1)?
+                    .map(|v| u64::try_from(v).unwrap_or(0)),
+            ))
+        })
+        .collect::<Result<HashMap<_, _>, tokio_postgres::Error>>()
+        .map_err(pg("reading stream versions"))?;
+    let stored = stored_rows
+        .iter()
+        .map(|r| {
+            Ok((
+                r.try_get::<_, uuid::Uuid>(0)?,
+                ExistingEvent {
+                    position: u64::try_from(int(r, 1)?).unwrap_or(0),
+                    stream: text(r, 2)?,
+                    stream_version: u64::try_from(int(r, 3)?).unwrap_or(0),
+                    event_type: text(r, 4)?,
+                    schema_version: u32::try_from(int(r, 5)?).unwrap_or(0),
+                    occurred_at: text(r, 6)?,
+                    actor: Actor {
+                        id: text(r, 7)?,
+                        name: text(r, 8)?,
+                        role: text(r, 9)?,
+                        org: text(r, 10)?,
+                    },
+                    payload_digest: Digest::from_slice(&bytes(r, 11)?).unwrap_or_default(),
+                    hash: Digest::from_slice(&bytes(r, 12)?).unwrap_or_default(),
+                },
+            ))
+        })
+        .collect::<Result<HashMap<_, _>, tokio_postgres::Error>>()
+        .map_err(pg("looking up event ids"))?;
+
+    // Guarded callers: the last position under each prefix, read under the lock.
+    let mut latest_under: HashMap<&str, u64> = HashMap::new();
+    for job in jobs {
+        if let Some(g) = &job.guard {
+            if !latest_under.contains_key(g.prefix.as_str()) {
+                let latest = last_position_under(&*tx, &g.prefix).await?;
+                latest_under.insert(&g.prefix, latest);
+            }
+        }
+    }
+
+    let mut state = BatchState {
+        tip,
+        versions,
+        stored,
+    };
+    let mut rows: Vec<RecordedEvent> = Vec::new();
+    let results: Vec<_> = jobs
+        .iter()
+        .map(|job| {
+            if let Some(g) = &job.guard {
+                // Recorded before this transaction, or by an earlier caller of it.
+                let earlier = rows
+                    .iter()
+                    .filter(|e| g.covers(&e.stream))
+                    .map(|e| e.position)
+                    .max()
+                    .unwrap_or(0);
+                let latest = latest_under
+                    .get(g.prefix.as_str())
+                    .copied()
+                    .unwrap_or(0)
+                    .max(earlier);
+                if latest > g.seen {
+                    return Err(BatchError {
+                        index: 0,
+                        error: AppendError::ScopeChanged {
+                            prefix: g.prefix.clone(),
+                            seen: g.seen,
+                            latest,
+                        },
+                    });
+                }
+            }
+            plan_job(&job.requests, &mut state, &now, &mut rows)
+        })
+        .collect();
+    if !rows.is_empty() {
+        let insert = tx
+            .prepare_cached(
+                "INSERT INTO events (position, stream, stream_version, event_id, event_type, \
+                 schema_version, occurred_at, recorded_at, actor_id, actor_name, actor_role, \
+                 actor_org, payload, payload_digest, prev_hash, hash) \
+                 SELECT * FROM unnest($1::bigint[], $2::text[], $3::bigint[], $4::uuid[], \
+                 $5::text[], $6::bigint[], $7::text[], $8::text[], $9::text[], $10::text[], \
+                 $11::text[], $12::text[], $13::text[], $14::bytea[], $15::bytea[], $16::bytea[])",
+            )
+            .await
+            .map_err(pg("preparing the ledger insert"))?;
+        for chunk in rows.chunks(INSERT_CHUNK) {
+            insert_rows(&tx, &insert, chunk).await?;
+        }
+    }
+    tx.commit()
+        .await
+        .map_err(pg("committing the append transaction"))?;
+    Ok(results)
+}
+
+/// The byte-order bounds of the streams under `prefix` (see
+/// `migrations/postgres/0003_stream_prefix.sql`): such a stream sorts in
+/// `[prefix, prefix + "0")` and is the prefix or sorts at or after
+/// `prefix + "/"`, as no byte lies between `/` and `0`.
+const UNDER_PREFIX: &str = "stream COLLATE \"C\" >= $1 AND stream COLLATE \"C\" < $3 \
+     AND (stream = $1 OR stream COLLATE \"C\" >= $2)";
+
+fn prefix_bounds(prefix: &str) -> (String, String) {
+    (format!("{prefix}/"), format!("{prefix}0"))
+}
+
+async fn last_position_under<C: GenericClient>(
+    client: &C,
+    prefix: &str,
+) -> Result<u64, StoreError> {
+    let what = "reading the last position under a stream prefix";
+    let (slash, end) = prefix_bounds(prefix);
+    let row = client
+        .query_one(
+            &format!("SELECT max(position) FROM events WHERE {UNDER_PREFIX}"),
+            &[&prefix, &slash, &end],
+        )
+        .await
+        .map_err(pg(what))?;
+    let latest: Option<i64> = row.try_get(0).map_err(pg(what))?;
+    Ok(latest.map_or(0, |p| u64::try_from(p).unwrap_or(0)))
+}
+
+async fn insert_rows(
+    tx: &tokio_postgres::Transaction<'_>,
+    insert: &tokio_postgres::Statement,
+    rows: &[RecordedEvent],
+) -> Result<(), StoreError> {
+    let position: Vec<i64> = rows.iter().map(|e| to_i64(e.position)).collect();
+    let stream: Vec<&str> = rows.iter().map(|e| e.stream.as_str()).collect();
+    let version: Vec<i64> = rows.iter().map(|e| to_i64(e.stream_version)).collect();
+    let event_id: Vec<uuid::Uuid> = rows.iter().map(|e| e.event_id).collect();
+    let event_type: Vec<&str> = rows.iter().map(|e| e.event_type.as_str()).collect();
+    let schema: Vec<i64> = rows.iter().map(|e| i64::from(e.schema_version)).collect();
+    let occurred: Vec<&str> = rows.iter().map(|e| e.occurred_at.as_str()).collect();
+    let recorded: Vec<&str> = rows.iter().map(|e| e.recorded_at.as_str()).collect();
+    let actor_id: Vec<&str> = rows.iter().map(|e| e.actor.id.as_str()).collect();
+    let actor_name: Vec<&str> = rows.iter().map(|e| e.actor.name.as_str()).collect();
+    let actor_role: Vec<&str> = rows.iter().map(|e| e.actor.role.as_str()).collect();
+    let actor_org: Vec<&str> = rows.iter().map(|e| e.actor.org.as_str()).collect();
+    let payload: Vec<&str> = rows.iter().map(|e| e.payload.as_str()).collect();
+    let digest: Vec<&[u8]> = rows.iter().map(|e| &e.payload_digest.0[..]).collect();
+    let prev: Vec<&[u8]> = rows.iter().map(|e| &e.prev_hash.0[..]).collect();
+    let hash: Vec<&[u8]> = rows.iter().map(|e| &e.hash.0[..]).collect();
+    let params: [&(dyn ToSql + Sync); 16] = [
+        &position,
+        &stream,
+        &version,
+        &event_id,
+        &event_type,
+        &schema,
+        &occurred,
+        &recorded,
+        &actor_id,
+        &actor_name,
+        &actor_role,
+        &actor_org,
+        &payload,
+        &digest,
+        &prev,
+        &hash,
+    ];
+    tx.execute(insert, &params)
+        .await
+        .map_err(pg("inserting ledger rows"))?;
+    Ok(())
+}
+
+#[async_trait]
+impl EventStore for PostgresStore {
+    fn clock(&self) -> &dyn Clock {
+        &*self.clock
+    }
+
+    async fn append_prepared(
+        &self,
+        requests: Vec<PreparedRequest>,
+    ) -> Result<Vec<Appended>, BatchError> {
+        self.submit(None, requests).await
+    }
+
+    async fn append_guarded(
+        &self,
+        guard: ScopeGuard,
+        requests: Vec<PreparedRequest>,
+    ) -> Result<Vec<Appended>, BatchError> {
+        self.submit(Some(guard), requests).await
+    }
+
+    async fn read_prefix(
+        &self,
+        prefix: &str,
+        from_position: u64,
+        limit: usize,
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
+        let what = "reading streams under a prefix";
+        let client = self.pool.get().await.map_err(pool_err)?;
+        let stmt = client
+            .prepare_cached(&format!(
+                "SELECT {COLUMNS} FROM events WHERE {UNDER_PREFIX} AND position >= $4 \
+                 ORDER BY position LIMIT $5"
+            ))
+            .await
+            .map_err(pg(what))?;
+        let (slash, end) = prefix_bounds(prefix);
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        client
+            .query(
+                &stmt,
+                &[&prefix, &slash, &end, &to_i64(from_position), &limit],
+            )
+            .await
+            .map_err(pg(what))?
+            .iter()
+            .map(|r| stored_row(r).map_err(pg(what))?.into_event())
+            .collect()
+    }
+
+    async fn read_stream(
+        &self,
+        stream: &str,
+        from_version: u64,
+        limit: usize,
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
+        let what = "reading a stream";
+        let client = self.pool.get().await.map_err(pool_err)?;
+        let stmt = client
+            .prepare_cached(&format!(
+                "SELECT {COLUMNS} FROM events WHERE stream = $1 AND stream_version >= $2 \
+                 ORDER BY stream_version LIMIT $3"
+            ))
+            .await
+            .map_err(pg(what))?;
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        client
+            .query(&stmt, &[&stream, &to_i64(from_version), &limit])
+            .await
+            .map_err(pg(what))?
+            .iter()
+            .map(|r| stored_row(r).map_err(pg(what))?.into_event())
+            .collect()
+    }
+
+    /// A primary-key range scan of at most `limit` rows: the verifier pages
+    /// through a ledger of any length in constant memory.
+    async fn read_rows(
+        &self,
+        from_position: u64,
+        limit: usize,
+    ) -> Result<Vec<StoredRow>, StoreError> {
+        let what = "reading ledger rows";
+        let client = self.pool.get().await.map_err(pool_err)?;
+        let stmt = client
+            .prepare_cached(&format!(
+                "SELECT {COLUMNS} FROM events WHERE position >= $1 ORDER BY position LIMIT $2"
+            ))
+            .await
+            .map_err(pg(what))?;
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        client
+            // 0 reads every row, also rows at positions below 1 (tampering).
+            .query(
+                &stmt,
+                &[
+                    &if from_position == 0 {
+                        i64::MIN
+                    } else {
+                        to_i64(from_position)
+                    },
+                    &limit,
+                ],
+            )
+            .await
+            .map_err(pg(what))?
+            .iter()
+            .map(|r| stored_row(r).map_err(pg(what)))
+            .collect()
+    }
+
+    async fn stream_version(&self, stream: &str) -> Result<Option<u64>, StoreError> {
+        let what = "reading a stream version";
+        let client = self.pool.get().await.map_err(pool_err)?;
+        let v: Option<i64> = client
+            .query_one(
+                "SELECT max(stream_version) FROM events WHERE stream = $1",
+                &[&stream],
+            )
+            .await
+            .and_then(|r| r.try_get(0))
+            .map_err(pg(what))?;
+        Ok(v.map(|v| u64::try_from(v).unwrap_or(0)))
+    }
+
+    async fn head(&self) -> Result<Option<Head>, StoreError> {
+        let client = self.pool.get().await.map_err(pool_err)?;
+        read_head(&**client).await
+    }
+}

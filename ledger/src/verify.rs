@@ -324,34 +324,44 @@ async fn walk<S: EventStore + ?Sized>(
     let (mut page, mut nodes) = tokio::try_join!(store.read_rows(0, PAGE), read_nodes(1))?;
     while !page.is_empty() {
         let next_from = page.last().map_or(1, |r| r.position.max(0) as u64 + 1);
-        let (next, (n, fault)) = tokio::join!(
-            async { tokio::try_join!(store.read_rows(next_from, PAGE), read_nodes(next_from)) },
-            async {
-                let mut n = 0u64;
-                let mut stored = nodes.iter().peekable();
-                for row in &page {
-                    if row.position < 1 {
-                        invalid_position.get_or_insert(row.position);
-                        continue;
-                    }
-                    if let Err(fault) = checker.check(row) {
-                        return (n, Some(fault));
-                    }
-                    if let Some(t) = tree.as_mut() {
-                        let leaf = checker.next_position() - 2;
-                        while stored
-                            .next_if(|s: &&StoredLeafNodes| s.leaf < leaf)
-                            .is_some()
-                        {}
-                        let s = stored.next_if(|s| s.leaf == leaf);
-                        // The row passed, so its hash is 32 bytes.
-                        t.feed(&Digest::from_slice(&row.hash).unwrap_or_default(), s);
-                    }
-                    n += 1;
+        // Start reading the next page before checking this one, so that the
+        // store's I/O (a blocking thread for SQLite, the server for
+        // PostgreSQL) runs while this thread hashes.
+        let mut next = Box::pin(async {
+            tokio::try_join!(store.read_rows(next_from, PAGE), read_nodes(next_from))
+        });
+        let early = poll_once(next.as_mut()).await;
+        let (n, fault) = {
+            let mut n = 0u64;
+            let mut fault = None;
+            let mut stored = nodes.iter().peekable();
+            for row in &page {
+                if row.position < 1 {
+                    invalid_position.get_or_insert(row.position);
+                    continue;
                 }
-                (n, None)
+                if let Err(f) = checker.check(row) {
+                    fault = Some(f);
+                    break;
+                }
+                if let Some(t) = tree.as_mut() {
+                    let leaf = checker.next_position() - 2;
+                    while stored
+                        .next_if(|s: &&StoredLeafNodes| s.leaf < leaf)
+                        .is_some()
+                    {}
+                    let s = stored.next_if(|s| s.leaf == leaf);
+                    // The row passed, so its hash is 32 bytes.
+                    t.feed(&Digest::from_slice(&row.hash).unwrap_or_default(), s);
+                }
+                n += 1;
             }
-        );
+            (n, fault)
+        };
+        let next = match early {
+            Some(done) => done,
+            None => next.await,
+        };
         checked += n;
         if fault.is_some() {
             chain_fault = fault;
@@ -402,4 +412,13 @@ async fn walk<S: EventStore + ?Sized>(
         fault: chain_fault,
         tree,
     })
+}
+
+/// Polls a future once: `Some` if it finished, `None` if it is under way.
+async fn poll_once<F: std::future::Future>(mut fut: std::pin::Pin<&mut F>) -> Option<F::Output> {
+    std::future::poll_fn(|cx| match fut.as_mut().poll(cx) {
+        std::task::Poll::Ready(v) => std::task::Poll::Ready(Some(v)),
+        std::task::Poll::Pending => std::task::Poll::Ready(None),
+    })
+    .await
 }

@@ -23,9 +23,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use jishi_ledger::postgres::tokio_postgres::{self, types::ToSql, NoTls};
+use jishi_ledger::postgres::tokio_postgres::{self, NoTls};
 use jishi_ledger::postgres::{GroupCommit, PgOptions, PostgresStore};
-use jishi_ledger::{Actor, AppendRequest, EventStore, ExpectedVersion, NewEvent, RecordedEvent};
+use jishi_ledger::{EventStore, RecordedEvent};
 
 /// What to measure.
 #[derive(Debug, Clone)]
@@ -134,31 +134,6 @@ pub async fn run(bench: &PgBench) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn event(writer: usize, i: usize) -> AppendRequest {
-    AppendRequest {
-        stream: format!("candidate/w{writer}-{}", i % 50),
-        expected: ExpectedVersion::Any,
-        events: vec![NewEvent {
-            event_id: None,
-            event_type: "candidate.nominated".into(),
-            schema_version: 1,
-            occurred_at: Some("2021-03-05T09:30:00+08:00".into()),
-            actor: Actor {
-                id: format!("u{writer}"),
-                name: "张伟".into(),
-                role: "organisation_department".into(),
-                org: "天元区委组织部".into(),
-            },
-            payload: serde_json::json!({
-                "姓名": "李明",
-                "seq": i,
-                "unit": "天元区某镇党委",
-                "reason": "民主推荐得票靠前，经组织考察提名为候选人初步人选",
-            }),
-        }],
-    }
-}
-
 async fn ledger_run(bench: &PgBench, schema: &Schema, writers: usize) -> anyhow::Result<Run> {
     let store = PostgresStore::open_with(
         schema.config()?,
@@ -172,7 +147,7 @@ async fn ledger_run(bench: &PgBench, schema: &Schema, writers: usize) -> anyhow:
     let deadline = Instant::now() + Duration::from_secs_f64(bench.max_seconds);
     let started = Instant::now();
     let mut tasks = Vec::new();
-    for w in 0..writers {
+    for _ in 0..writers {
         let (store, next, total) = (store.clone(), next.clone(), bench.events);
         tasks.push(tokio::spawn(async move {
             let mut latencies = Vec::new();
@@ -182,7 +157,7 @@ async fn ledger_run(bench: &PgBench, schema: &Schema, writers: usize) -> anyhow:
                     break;
                 }
                 let t0 = Instant::now();
-                store.append(event(w, i)).await?;
+                store.append(crate::bench::bench_event(i)).await?;
                 latencies.push(t0.elapsed());
             }
             anyhow::Ok(latencies)
@@ -223,7 +198,9 @@ async fn baseline_run(
     for mut client in clients {
         let (rows, next) = (rows.clone(), next.clone());
         tasks.push(tokio::spawn(async move {
-            let insert = client.prepare(INSERT).await?;
+            let insert = client
+                .prepare(jishi_ledger::postgres::INSERT_EVENTS)
+                .await?;
             loop {
                 let c = next.fetch_add(1, Ordering::Relaxed);
                 if c >= chunks {
@@ -231,7 +208,7 @@ async fn baseline_run(
                 }
                 let chunk = &rows[c * per_tx..((c + 1) * per_tx).min(rows.len())];
                 let tx = client.transaction().await?;
-                insert_plain(&tx, &insert, chunk).await?;
+                jishi_ledger::postgres::insert_rows(&tx, &insert, chunk).await?;
                 tx.commit().await?;
             }
             anyhow::Ok(())
@@ -246,56 +223,6 @@ async fn baseline_run(
         latencies: Vec::new(),
         mean_group: per_tx as f64,
     })
-}
-
-const INSERT: &str = "INSERT INTO events (position, stream, stream_version, event_id, \
-     event_type, schema_version, occurred_at, recorded_at, actor_id, actor_name, actor_role, \
-     actor_org, payload, payload_digest, prev_hash, hash) \
-     SELECT * FROM unnest($1::bigint[], $2::text[], $3::bigint[], $4::uuid[], $5::text[], \
-     $6::bigint[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], \
-     $13::text[], $14::bytea[], $15::bytea[], $16::bytea[])";
-
-async fn insert_plain(
-    tx: &tokio_postgres::Transaction<'_>,
-    insert: &tokio_postgres::Statement,
-    rows: &[RecordedEvent],
-) -> anyhow::Result<()> {
-    let position: Vec<i64> = rows.iter().map(|e| e.position as i64).collect();
-    let stream: Vec<&str> = rows.iter().map(|e| e.stream.as_str()).collect();
-    let version: Vec<i64> = rows.iter().map(|e| e.stream_version as i64).collect();
-    let event_id: Vec<uuid::Uuid> = rows.iter().map(|e| e.event_id).collect();
-    let event_type: Vec<&str> = rows.iter().map(|e| e.event_type.as_str()).collect();
-    let schema: Vec<i64> = rows.iter().map(|e| i64::from(e.schema_version)).collect();
-    let occurred: Vec<&str> = rows.iter().map(|e| e.occurred_at.as_str()).collect();
-    let recorded: Vec<&str> = rows.iter().map(|e| e.recorded_at.as_str()).collect();
-    let actor_id: Vec<&str> = rows.iter().map(|e| e.actor.id.as_str()).collect();
-    let actor_name: Vec<&str> = rows.iter().map(|e| e.actor.name.as_str()).collect();
-    let actor_role: Vec<&str> = rows.iter().map(|e| e.actor.role.as_str()).collect();
-    let actor_org: Vec<&str> = rows.iter().map(|e| e.actor.org.as_str()).collect();
-    let payload: Vec<&str> = rows.iter().map(|e| e.payload.as_str()).collect();
-    let digest: Vec<&[u8]> = rows.iter().map(|e| &e.payload_digest.0[..]).collect();
-    let prev: Vec<&[u8]> = rows.iter().map(|e| &e.prev_hash.0[..]).collect();
-    let hash: Vec<&[u8]> = rows.iter().map(|e| &e.hash.0[..]).collect();
-    let params: [&(dyn ToSql + Sync); 16] = [
-        &position,
-        &stream,
-        &version,
-        &event_id,
-        &event_type,
-        &schema,
-        &occurred,
-        &recorded,
-        &actor_id,
-        &actor_name,
-        &actor_role,
-        &actor_org,
-        &payload,
-        &digest,
-        &prev,
-        &hash,
-    ];
-    tx.execute(insert, &params).await?;
-    Ok(())
 }
 
 async fn connect(config: &tokio_postgres::Config) -> anyhow::Result<tokio_postgres::Client> {

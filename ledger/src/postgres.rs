@@ -858,14 +858,7 @@ async fn try_commit(
         .collect();
     if !rows.is_empty() {
         let insert = tx
-            .prepare_cached(
-                "INSERT INTO events (position, stream, stream_version, event_id, event_type, \
-                 schema_version, occurred_at, recorded_at, actor_id, actor_name, actor_role, \
-                 actor_org, payload, payload_digest, prev_hash, hash) \
-                 SELECT * FROM unnest($1::bigint[], $2::text[], $3::bigint[], $4::uuid[], \
-                 $5::text[], $6::bigint[], $7::text[], $8::text[], $9::text[], $10::text[], \
-                 $11::text[], $12::text[], $13::text[], $14::bytea[], $15::bytea[], $16::bytea[])",
-            )
+            .prepare_cached(INSERT_EVENTS)
             .await
             .map_err(pg("preparing the ledger insert"))?;
         for chunk in rows.chunks(INSERT_CHUNK) {
@@ -906,7 +899,19 @@ async fn last_position_under<C: GenericClient>(
     Ok(latest.map_or(0, |p| u64::try_from(p).unwrap_or(0)))
 }
 
-async fn insert_rows(
+/// The one statement that writes ledger rows: a multi-row insert of arrays,
+/// one per column (`insert_rows` binds them). The benchmark's baseline runs the
+/// same statement, so the two differ only in what the ledger adds around it.
+pub const INSERT_EVENTS: &str = "INSERT INTO events (position, stream, stream_version, \
+     event_id, event_type, schema_version, occurred_at, recorded_at, actor_id, actor_name, \
+     actor_role, actor_org, payload, payload_digest, prev_hash, hash) \
+     SELECT * FROM unnest($1::bigint[], $2::text[], $3::bigint[], $4::uuid[], $5::text[], \
+     $6::bigint[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], \
+     $13::text[], $14::bytea[], $15::bytea[], $16::bytea[])";
+
+/// Writes `rows` as they are (no check, no hashing) with a prepared
+/// [`INSERT_EVENTS`].
+pub async fn insert_rows(
     tx: &tokio_postgres::Transaction<'_>,
     insert: &tokio_postgres::Statement,
     rows: &[RecordedEvent],

@@ -114,6 +114,37 @@ impl SqliteStore {
         .await?
     }
 
+    /// Rows of a `SELECT {COLUMNS} …` on the reader connection.
+    async fn select_rows(
+        &self,
+        sql: String,
+        params: Vec<rusqlite::types::Value>,
+    ) -> Result<Vec<StoredRow>, StoreError> {
+        self.with_reader(move |conn| {
+            let mut stmt = conn.prepare_cached(&sql).map_err(db_err)?;
+            let rows = stmt
+                .query_map(rusqlite::params_from_iter(params), stored_row)
+                .map_err(db_err)?
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(db_err)?;
+            Ok(rows)
+        })
+        .await
+    }
+
+    /// As [`SqliteStore::select_rows`], as events.
+    async fn select_events(
+        &self,
+        sql: String,
+        params: Vec<rusqlite::types::Value>,
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
+        self.select_rows(sql, params)
+            .await?
+            .into_iter()
+            .map(StoredRow::into_event)
+            .collect()
+    }
+
     async fn with_reader<T: Send + 'static>(
         &self,
         f: impl FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
@@ -228,6 +259,11 @@ fn apply_one(conn: &Connection, m: &Migration) -> Result<(), StoreError> {
             )))
         }
     }
+}
+
+/// A row limit as SQLite takes it.
+fn limit_of(limit: usize) -> i64 {
+    i64::try_from(limit).unwrap_or(i64::MAX)
 }
 
 /// The SQL lower bound for `read_rows(from_position)`: 0 means every row.
@@ -501,28 +537,22 @@ impl EventStore for SqliteStore {
         from_position: u64,
         limit: usize,
     ) -> Result<Vec<RecordedEvent>, StoreError> {
-        let prefix = prefix.to_string();
-        let rows = self
-            .with_reader(move |conn| {
-                let (slash, end) = prefix_bounds(&prefix);
-                let mut stmt = conn
-                    .prepare_cached(&format!(
-                        "SELECT {COLUMNS} FROM events WHERE {UNDER_PREFIX} AND position >= ?4 \
-                         ORDER BY position LIMIT ?5"
-                    ))
-                    .map_err(db_err)?;
-                let rows = stmt
-                    .query_map(
-                        params![prefix, slash, end, from_position as i64, limit as i64],
-                        stored_row,
-                    )
-                    .map_err(db_err)?
-                    .collect::<Result<Vec<_>, _>>()
-                    .map_err(db_err)?;
-                Ok(rows)
-            })
-            .await?;
-        rows.into_iter().map(StoredRow::into_event).collect()
+        let (slash, end) = prefix_bounds(prefix);
+        let params: Vec<rusqlite::types::Value> = vec![
+            prefix.to_string().into(),
+            slash.into(),
+            end.into(),
+            lower_bound(from_position).into(),
+            limit_of(limit).into(),
+        ];
+        self.select_events(
+            format!(
+                "SELECT {COLUMNS} FROM events WHERE {UNDER_PREFIX} AND position >= ?4 \
+                 ORDER BY position LIMIT ?5"
+            ),
+            params,
+        )
+        .await
     }
 
     async fn read_stream(
@@ -531,27 +561,19 @@ impl EventStore for SqliteStore {
         from_version: u64,
         limit: usize,
     ) -> Result<Vec<RecordedEvent>, StoreError> {
-        let stream = stream.to_string();
-        let rows = self
-            .with_reader(move |conn| {
-                let mut stmt = conn
-                    .prepare_cached(&format!(
-                        "SELECT {COLUMNS} FROM events WHERE stream = ?1 AND stream_version >= ?2 \
-                         ORDER BY stream_version LIMIT ?3"
-                    ))
-                    .map_err(db_err)?;
-                let rows = stmt
-                    .query_map(
-                        params![stream, from_version as i64, limit as i64],
-                        stored_row,
-                    )
-                    .map_err(db_err)?
-                    .collect::<Result<Vec<_>, _>>()
-                    .map_err(db_err)?;
-                Ok(rows)
-            })
-            .await?;
-        rows.into_iter().map(StoredRow::into_event).collect()
+        let params: Vec<rusqlite::types::Value> = vec![
+            stream.to_string().into(),
+            lower_bound(from_version).into(),
+            limit_of(limit).into(),
+        ];
+        self.select_events(
+            format!(
+                "SELECT {COLUMNS} FROM events WHERE stream = ?1 AND stream_version >= ?2 \
+                 ORDER BY stream_version LIMIT ?3"
+            ),
+            params,
+        )
+        .await
     }
 
     async fn read_rows(
@@ -559,22 +581,12 @@ impl EventStore for SqliteStore {
         from_position: u64,
         limit: usize,
     ) -> Result<Vec<StoredRow>, StoreError> {
-        self.with_reader(move |conn| {
-            let mut stmt = conn
-                .prepare_cached(&format!(
-                    "SELECT {COLUMNS} FROM events WHERE position >= ?1 ORDER BY position LIMIT ?2"
-                ))
-                .map_err(db_err)?;
-            let rows = stmt
-                .query_map(
-                    params![lower_bound(from_position), limit as i64],
-                    stored_row,
-                )
-                .map_err(db_err)?
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(db_err)?;
-            Ok(rows)
-        })
+        let params: Vec<rusqlite::types::Value> =
+            vec![lower_bound(from_position).into(), limit_of(limit).into()];
+        self.select_rows(
+            format!("SELECT {COLUMNS} FROM events WHERE position >= ?1 ORDER BY position LIMIT ?2"),
+            params,
+        )
         .await
     }
 

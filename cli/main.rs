@@ -5,6 +5,7 @@ mod bench;
 mod domain_cmds;
 mod ledger_cmds;
 mod output;
+mod view_cmds;
 
 use std::process::ExitCode;
 
@@ -58,6 +59,16 @@ enum Command {
     Procedure(domain_cmds::ProcedureCmd),
     /// Measure append and verify against baselines in the same run.
     Bench(bench::BenchArgs),
+    /// A candidate's full trail (全程纪实), optionally as of a position or time.
+    Trail(view_cmds::CandidateArgs),
+    /// Who nominated, inspected, checked, decided and approved a candidate.
+    Accountability(view_cmds::CandidateArgs),
+    /// Compliance findings for an election, with evidence positions.
+    Check(view_cmds::ElectionArgs),
+    /// Team statistics for one or more elections.
+    Stats(view_cmds::StatsArgs),
+    /// The candidates of an election and where each stands.
+    Candidates(view_cmds::ElectionArgs),
 }
 
 /// A failure that has its own exit code: 3 when verification found a fault.
@@ -123,5 +134,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Record(args) => domain_cmds::record(&spec, args).await,
         Command::Procedure(cmd) => domain_cmds::procedure(cmd),
         Command::Bench(args) => bench::run(args).await,
+        Command::Trail(args) => view_cmds::trail(&spec, args).await,
+        Command::Accountability(args) => view_cmds::accountability(&spec, args).await,
+        Command::Check(args) => view_cmds::check(&spec, args).await,
+        Command::Stats(args) => view_cmds::stats(&spec, args).await,
+        Command::Candidates(args) => view_cmds::candidates(&spec, args).await,
     }
 }

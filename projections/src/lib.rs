@@ -14,6 +14,7 @@ pub mod events;
 pub mod procedure;
 pub mod rules;
 pub mod state;
+pub mod views;
 
 pub use actor::{org_covers, Actor};
 pub use calendar::WorkCalendar;

@@ -2,6 +2,7 @@
 //! prints; anything a server would need again lives in `ledger` or `projections`.
 
 mod bench;
+mod demo_cmd;
 mod domain_cmds;
 mod ledger_cmds;
 mod output;
@@ -69,6 +70,8 @@ enum Command {
     Stats(view_cmds::StatsArgs),
     /// The candidates of an election and where each stands.
     Candidates(view_cmds::ElectionArgs),
+    /// Record a realistic district transition on a fresh SQLite file and show its views.
+    Demo(demo_cmd::DemoArgs),
 }
 
 /// A failure that has its own exit code: 3 when verification found a fault.
@@ -139,5 +142,6 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Check(args) => view_cmds::check(&spec, args).await,
         Command::Stats(args) => view_cmds::stats(&spec, args).await,
         Command::Candidates(args) => view_cmds::candidates(&spec, args).await,
+        Command::Demo(args) => demo_cmd::run(&cli.db, args).await,
     }
 }

@@ -10,6 +10,7 @@
 //! in `projections`) and no SQL (that is in `ledger`); it only connects them.
 
 pub mod batch;
+pub mod demo;
 pub mod views;
 
 use std::sync::Arc;

@@ -10,6 +10,7 @@ pub mod actor;
 pub mod calendar;
 pub mod command;
 pub mod decide;
+pub mod demo;
 pub mod events;
 pub mod procedure;
 pub mod rules;

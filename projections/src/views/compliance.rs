@@ -185,8 +185,10 @@ pub fn check(entries: &[Entry], procedure: &Procedure, rules: &StructureRules) -
         let overridden = std::mem::take(&mut pending_overrides);
         match &ev.body {
             EventBody::OverrideRecorded(b) => {
-                let act = entries
-                    .get(i + 1)
+                // The act follows the run of overrides decide put before it.
+                let act = entries[i + 1..]
+                    .iter()
+                    .find(|n| !matches!(n.event.body, EventBody::OverrideRecorded(_)))
                     .filter(|n| n.event.event_type() == b.overridden_event_type);
                 let mut evidence = vec![e.position];
                 evidence.extend(act.map(|a| a.position));

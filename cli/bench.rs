@@ -29,6 +29,18 @@ pub struct BenchArgs {
     /// Print the figures as JSON.
     #[arg(long)]
     json: bool,
+    /// Measure the read-side views instead (trail, accountability, rebuild).
+    #[arg(long)]
+    views: bool,
+    /// With --views: events in the generated ledger.
+    #[arg(long, default_value_t = 1_000_000)]
+    views_events: usize,
+    /// With --views: the ledger file to generate once and reuse.
+    #[arg(long)]
+    ledger: Option<std::path::PathBuf>,
+    /// With --views: trail and accountability queries to time.
+    #[arg(long, default_value_t = 200)]
+    queries: usize,
 }
 
 #[derive(Debug, serde::Serialize)]
@@ -86,6 +98,10 @@ fn per_s(n: usize, started: Instant) -> f64 {
 }
 
 pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
+    if args.views {
+        return crate::bench_views::run(args.views_events, args.ledger, args.queries, args.json)
+            .await;
+    }
     let dir = tempfile::tempdir().context("temporary directory")?;
     let store = SqliteStore::open(dir.path().join("bench.db"))?;
     let n = args.events;

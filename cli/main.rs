@@ -2,6 +2,7 @@
 //! prints; anything a server would need again lives in `ledger` or `projections`.
 
 mod bench;
+mod bench_views;
 mod demo_cmd;
 mod domain_cmds;
 mod ledger_cmds;

@@ -69,6 +69,9 @@ pub async fn record_batch(
             .map_err(|e| fail(0, e))?;
         let mut state = election.state;
         let mut requests = Vec::new();
+        // An election's kind never changes, so its procedure is parsed once
+        // per batch rather than once per command.
+        let mut procedure: Option<Procedure> = None;
         for (index, item) in items.iter().enumerate() {
             if item.command.election_id != election_id {
                 return Err(fail(
@@ -89,9 +92,16 @@ pub async fn record_batch(
                 role: item.actor.role.clone(),
                 org: item.actor.org.clone(),
             };
-            let procedure =
-                procedure_for(&state, &item.command, procedure_file).map_err(|e| fail(index, e))?;
-            let decided: Vec<DomainEvent> = decide(&state, &actor, &item.command, &procedure)
+            if procedure.is_none() {
+                procedure = Some(
+                    procedure_for(&state, &item.command, procedure_file)
+                        .map_err(|e| fail(index, e))?,
+                );
+            }
+            let Some(procedure) = procedure.as_ref() else {
+                continue;
+            };
+            let decided: Vec<DomainEvent> = decide(&state, &actor, &item.command, procedure)
                 .map_err(|e| fail(index, e.into()))?;
             for e in &decided {
                 state.apply(e);

@@ -411,7 +411,7 @@ fn township(
         planted.showcase = (election_id.into(), showcase.clone());
         petition_cycle(
             &mut push,
-            &cast,
+            cast,
             &clock,
             election_id,
             showcase,
@@ -612,7 +612,7 @@ fn township(
     if plant(3) {
         petition_cycle(
             &mut push,
-            &cast,
+            cast,
             &clock,
             election_id,
             &open_target,
@@ -641,7 +641,7 @@ fn township(
         planted.petition_after_decision = (election_id.into(), found_true.clone());
         petition_cycle(
             &mut push,
-            &cast,
+            cast,
             &clock,
             election_id,
             &found_true,

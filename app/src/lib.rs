@@ -112,7 +112,7 @@ pub fn decode(e: &RecordedEvent) -> Result<DomainEvent, RecordError> {
             event_type: format!("{} (payload unreadable: {err})", e.event_type),
         })
     })?;
-    DomainEvent::from_parts(&e.event_type, e.schema_version, &payload).map_err(undecodable)
+    DomainEvent::from_payload(&e.event_type, e.schema_version, payload).map_err(undecodable)
 }
 
 /// The procedure an election follows: a file the user gave, or the built-in

@@ -214,22 +214,36 @@ pub async fn catch_up(
     projections: &mut Projections,
 ) -> Result<u64, ViewError> {
     let mut applied = 0;
+    let mut page = store.read_all(projections.last_position + 1, PAGE).await?;
     loop {
-        let page = store.read_all(projections.last_position + 1, PAGE).await?;
+        let Some(last) = page.last().map(|e| e.position) else {
+            return Ok(applied);
+        };
         let full = page.len() == PAGE;
-        let last = page.last().map(|e| e.position);
-        for entry in decode_page(&page) {
+        // Read the next page while this one is decoded: the store reads on a
+        // blocking thread, started at the first poll, which `join!` gives it
+        // before the decoding runs.
+        let (next, decoded) = tokio::join!(
+            async {
+                if full {
+                    store.read_all(last + 1, PAGE).await.map(Some)
+                } else {
+                    Ok(None)
+                }
+            },
+            async { decode_page(&page) }
+        );
+        for entry in decoded {
             if let Some(entry) = entry? {
                 projections.apply(entry)?;
                 applied += 1;
             }
         }
         // Skipped raw events still count as seen.
-        if let Some(last) = last {
-            projections.last_position = projections.last_position.max(last);
-        }
-        if !full {
-            return Ok(applied);
+        projections.last_position = projections.last_position.max(last);
+        match next? {
+            Some(p) => page = p,
+            None => return Ok(applied),
         }
     }
 }

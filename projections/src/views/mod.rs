@@ -126,17 +126,26 @@ impl Projections {
             });
         }
         self.last_position = entry.position;
-        let election = self
-            .elections
-            .entry(entry.event.election_id.clone())
-            .or_default();
+        // Look up before inserting: a rebuild applies millions of entries, and
+        // `entry()` would allocate a key for each.
+        let id = &entry.event.election_id;
+        if !self.elections.contains_key(id) {
+            self.elections
+                .insert(id.clone(), ElectionProjection::default());
+        }
+        let Some(election) = self.elections.get_mut(id) else {
+            return Ok(());
+        };
         election.state.apply(&entry.event);
         if let Some(c) = &entry.event.candidate_id {
-            election
-                .chains
-                .entry(c.clone())
-                .or_insert_with(|| Accountability::new(&entry.event.election_id, c))
-                .push(&entry);
+            match election.chains.get_mut(c) {
+                Some(chain) => chain.push(&entry),
+                None => {
+                    let mut chain = Accountability::new(id, c);
+                    chain.push(&entry);
+                    election.chains.insert(c.clone(), chain);
+                }
+            }
         }
         election.entries.push(entry);
         Ok(())

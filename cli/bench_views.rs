@@ -21,7 +21,7 @@ use jishi_projections::demo::{generate, DemoConfig, Rng};
 use jishi_projections::views;
 
 /// Events per generated township, measured on the generator (for sizing).
-const EVENTS_PER_TOWNSHIP: usize = 172;
+const EVENTS_PER_TOWNSHIP: usize = 144;
 
 #[derive(Debug, serde::Serialize)]
 struct Figures {

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The demo: `jishi demo` records a realistic district transition (18 township
-# party committees, ~250 candidates, ~3,100 events) through the procedure's
+# party committees, ~260 candidates, ~2,750 events) through the procedure's
 # gates on a fresh SQLite file (target/demo/jishi.db), prints one candidate's
 # trail and responsibility chain, the compliance findings and the statistics,
 # and verifies the chain. Extra arguments go to `jishi demo` (e.g. --seed 7).

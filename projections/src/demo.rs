@@ -11,7 +11,7 @@
 //! | 1 | no woman elected; publicity concluded early under an R5 override |
 //! | 2 | nobody under 35; a non-specific petition open at the decision (ignored), its result late under an R4 override |
 //! | 3 | too few members with township experience; a decision over an open specific petition under an R3 override |
-//! | 4 | an elected continuing member aged 58; a vote under R6, R7 and R8 overrides |
+//! | 4 | an elected continuing member aged 58; one nominee too many withdrawn, so a vote under R6, R7 and R8 overrides |
 //! | 5 | vote buying found after the election: the election is declared void |
 //!
 //! Pure like the rest of the crate: it returns commands and the actors who
@@ -308,7 +308,15 @@ fn township(
 
     // Nominees. Index 0 is the showcase; the last `withdrawn` are withdrawn by
     // the nominator before the shortlist.
-    let withdrawn = if plant(4) { 5 } else { 1 };
+    // Nominees beyond the shortlist are withdrawn by the nominator, so that
+    // the ballot carries the 20 % differential (003) rather than every nominee;
+    // township 0 loses two more later (deferral, removal), township 4 one too
+    // many (the R6 case).
+    let withdrawn = match t {
+        0 => 2,
+        4 => 5,
+        _ => 4,
+    };
     let nominator_id = format!("{}-party", election_id.trim_end_matches("-2021"));
     let nominator_name = format!("{unit_name}党委");
     let mut nominees = Vec::new();

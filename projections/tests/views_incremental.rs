@@ -78,7 +78,7 @@ proptest! {
     ) {
         // Given a random valid history, cut at a random position
         let all = history(seed, townships);
-        prop_assert!(all.len() > 150 * townships, "{} events", all.len());
+        prop_assert!(all.len() > 120 * townships, "{} events", all.len());
         let n = ((all.len() as f64) * cut).round() as usize;
         let entries = &all[..n];
 

@@ -56,6 +56,18 @@ pub struct BenchArgs {
     /// Group commit: longest wait for more callers, in milliseconds.
     #[arg(long, default_value_t = 2.0)]
     pg_max_wait_ms: f64,
+    /// Measure the read-side views instead (trail, accountability, rebuild).
+    #[arg(long)]
+    views: bool,
+    /// With --views: events in the generated ledger.
+    #[arg(long, default_value_t = 1_000_000)]
+    views_events: usize,
+    /// With --views: the ledger file to generate once and reuse.
+    #[arg(long)]
+    ledger: Option<std::path::PathBuf>,
+    /// With --views: trail and accountability queries to time.
+    #[arg(long, default_value_t = 200)]
+    queries: usize,
 }
 
 #[derive(Debug, serde::Serialize)]
@@ -125,6 +137,10 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         bench.group_commit.max_wait =
             std::time::Duration::from_secs_f64(args.pg_max_wait_ms.max(0.0) / 1e3);
         return crate::bench_pg::run(&bench).await;
+    }
+    if args.views {
+        return crate::bench_views::run(args.views_events, args.ledger, args.queries, args.json)
+            .await;
     }
     let dir = tempfile::tempdir().context("temporary directory")?;
     let store = SqliteStore::open(dir.path().join("bench.db"))?;

@@ -4,10 +4,13 @@
 mod bench;
 mod bench_pg;
 mod bench_tree;
+mod bench_views;
+mod demo_cmd;
 mod domain_cmds;
 mod ledger_cmds;
 mod output;
 mod proof_cmds;
+mod view_cmds;
 
 use std::process::ExitCode;
 
@@ -77,6 +80,18 @@ enum Command {
     Export(proof_cmds::ExportArgs),
     /// Check a case file offline with the public key(s) only.
     VerifyExport(proof_cmds::VerifyExportArgs),
+    /// A candidate's full trail (全程纪实), optionally as of a position or time.
+    Trail(view_cmds::CandidateArgs),
+    /// Who nominated, inspected, checked, decided and approved a candidate.
+    Accountability(view_cmds::CandidateArgs),
+    /// Compliance findings for an election, with evidence positions.
+    Check(view_cmds::ElectionArgs),
+    /// Team statistics for one or more elections.
+    Stats(view_cmds::StatsArgs),
+    /// The candidates of an election and where each stands.
+    Candidates(view_cmds::ElectionArgs),
+    /// Record a realistic district transition on a fresh SQLite file and show its views.
+    Demo(demo_cmd::DemoArgs),
 }
 
 /// A failure that has its own exit code: 3 when verification found a fault.
@@ -150,5 +165,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::VerifyProof(args) => proof_cmds::verify_proof(args),
         Command::Export(args) => proof_cmds::export_case(&spec, args).await,
         Command::VerifyExport(args) => proof_cmds::verify_export(args),
+        Command::Trail(args) => view_cmds::trail(&spec, args).await,
+        Command::Accountability(args) => view_cmds::accountability(&spec, args).await,
+        Command::Check(args) => view_cmds::check(&spec, args).await,
+        Command::Stats(args) => view_cmds::stats(&spec, args).await,
+        Command::Candidates(args) => view_cmds::candidates(&spec, args).await,
+        Command::Demo(args) => demo_cmd::run(&cli.db, args).await,
     }
 }

@@ -9,6 +9,10 @@
 //! Architecture invariant: this crate holds no rule of the procedure (those are
 //! in `projections`) and no SQL (that is in `ledger`); it only connects them.
 
+pub mod batch;
+pub mod demo;
+pub mod views;
+
 use std::sync::Arc;
 
 use jishi_ledger::store::{prepare_request, ScopeGuard};
@@ -108,7 +112,7 @@ pub fn decode(e: &RecordedEvent) -> Result<DomainEvent, RecordError> {
             event_type: format!("{} (payload unreadable: {err})", e.event_type),
         })
     })?;
-    DomainEvent::from_parts(&e.event_type, e.schema_version, &payload).map_err(undecodable)
+    DomainEvent::from_payload(&e.event_type, e.schema_version, payload).map_err(undecodable)
 }
 
 /// The procedure an election follows: a file the user gave, or the built-in
@@ -188,7 +192,10 @@ pub async fn record(
 
 /// One request per run of consecutive events on the same stream, in order. The
 /// guard, not the stream versions, is what keeps the decision consistent.
-fn requests_for(events: &[DomainEvent], actor: &jishi_ledger::Actor) -> Vec<AppendRequest> {
+pub(crate) fn requests_for(
+    events: &[DomainEvent],
+    actor: &jishi_ledger::Actor,
+) -> Vec<AppendRequest> {
     let mut out: Vec<AppendRequest> = Vec::new();
     for e in events {
         let stream = e.stream();

@@ -10,10 +10,12 @@ pub mod actor;
 pub mod calendar;
 pub mod command;
 pub mod decide;
+pub mod demo;
 pub mod events;
 pub mod procedure;
 pub mod rules;
 pub mod state;
+pub mod views;
 
 pub use actor::{org_covers, Actor};
 pub use calendar::WorkCalendar;

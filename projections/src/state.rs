@@ -165,8 +165,10 @@ pub struct ElectionState {
 }
 
 fn note(map: &mut BTreeMap<String, Recorded>, event_type: &str, at: DateTime<FixedOffset>) {
-    map.entry(event_type.to_string())
-        .and_modify(|r| {
+    // Looked up first so that folding a long history allocates a key only
+    // for the first event of each type.
+    match map.get_mut(event_type) {
+        Some(r) => {
             r.count += 1;
             if at < r.first_at {
                 r.first_at = at;
@@ -174,12 +176,18 @@ fn note(map: &mut BTreeMap<String, Recorded>, event_type: &str, at: DateTime<Fix
             if at > r.last_at {
                 r.last_at = at;
             }
-        })
-        .or_insert(Recorded {
-            first_at: at,
-            last_at: at,
-            count: 1,
-        });
+        }
+        None => {
+            map.insert(
+                event_type.to_string(),
+                Recorded {
+                    first_at: at,
+                    last_at: at,
+                    count: 1,
+                },
+            );
+        }
+    }
 }
 
 impl ElectionState {
@@ -197,8 +205,13 @@ impl ElectionState {
         let event_type = event.event_type();
         let candidate = match &event.candidate_id {
             Some(id) => {
-                let c = self.candidates.entry(id.clone()).or_default();
-                note(&mut c.recorded, event_type, at);
+                if !self.candidates.contains_key(id) {
+                    self.candidates
+                        .insert(id.clone(), CandidateState::default());
+                }
+                if let Some(c) = self.candidates.get_mut(id) {
+                    note(&mut c.recorded, event_type, at);
+                }
                 Some(id.clone())
             }
             None => {

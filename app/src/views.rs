@@ -1,0 +1,287 @@
+//! Reading the views from the ledger: ledger rows become [`Entry`] values for
+//! the pure views in `jishi_projections::views`, "as of" specs become
+//! positions, and [`Projections`] catch up from the last position they saw.
+
+use chrono::{DateTime, FixedOffset, NaiveDate, TimeZone};
+use jishi_ledger::{EventStore, RecordedEvent};
+use jishi_projections::views::{Entry, Projections};
+use jishi_projections::{candidate_stream, election_stream, parse_stream};
+
+use crate::{decode, RecordError};
+
+/// Events read per query.
+const PAGE: usize = 10_000;
+
+/// Why a view could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum ViewError {
+    #[error(transparent)]
+    Record(#[from] RecordError),
+    #[error(transparent)]
+    Store(#[from] jishi_ledger::StoreError),
+    #[error("position {position}: recorded_at {value:?} is not an RFC 3339 time: {reason}")]
+    RecordedAt {
+        position: u64,
+        value: String,
+        reason: String,
+    },
+    #[error("--as-of {0:?}: give a ledger position (e.g. 1200), an RFC 3339 time (2021-05-10T12:00:00+08:00) or a date (2021-05-10)")]
+    AsOf(String),
+    #[error("candidate {0:?}: no stream election/<election>/candidate/{0} in the ledger")]
+    UnknownCandidate(String),
+    #[error("candidate {candidate:?} is in several elections ({}): name one with --election", elections.join(", "))]
+    Ambiguous {
+        candidate: String,
+        elections: Vec<String>,
+    },
+    #[error("election {0:?}: no event in the ledger")]
+    UnknownElection(String),
+    #[error(transparent)]
+    Apply(#[from] jishi_projections::views::ViewError),
+}
+
+/// The view's input for one stored event.
+pub fn entry_of(e: &RecordedEvent) -> Result<Entry, ViewError> {
+    let event = decode(e)?;
+    let recorded_at =
+        DateTime::parse_from_rfc3339(&e.recorded_at).map_err(|err| ViewError::RecordedAt {
+            position: e.position,
+            value: e.recorded_at.clone(),
+            reason: err.to_string(),
+        })?;
+    Ok(Entry {
+        position: e.position,
+        event_id: e.event_id.hyphenated().to_string(),
+        recorded_at,
+        actor: jishi_projections::Actor {
+            id: e.actor.id.clone(),
+            name: e.actor.name.clone(),
+            role: e.actor.role.clone(),
+            org: e.actor.org.clone(),
+        },
+        hash: *e.hash.as_bytes(),
+        event,
+    })
+}
+
+/// An election's entries (its stream and its candidates'), up to `as_of`.
+pub async fn election_entries(
+    store: &dyn EventStore,
+    election_id: &str,
+    as_of: Option<u64>,
+) -> Result<Vec<Entry>, ViewError> {
+    let prefix = election_stream(election_id);
+    let mut out = Vec::new();
+    let mut from = 1;
+    loop {
+        let page = store.read_prefix(&prefix, from, PAGE).await?;
+        let full = page.len() == PAGE;
+        for e in &page {
+            if as_of.is_some_and(|p| e.position > p) {
+                return Ok(out);
+            }
+            out.push(entry_of(e)?);
+            from = e.position + 1;
+        }
+        if !full {
+            return Ok(out);
+        }
+    }
+}
+
+/// One candidate's entries (their stream only: one indexed read), up to `as_of`.
+pub async fn candidate_entries(
+    store: &dyn EventStore,
+    election_id: &str,
+    candidate_id: &str,
+    as_of: Option<u64>,
+) -> Result<Vec<Entry>, ViewError> {
+    let stream = candidate_stream(election_id, candidate_id);
+    let mut out = Vec::new();
+    let mut from = 1;
+    loop {
+        let page = store.read_stream(&stream, from, PAGE).await?;
+        let full = page.len() == PAGE;
+        for e in &page {
+            if as_of.is_some_and(|p| e.position > p) {
+                return Ok(out);
+            }
+            out.push(entry_of(e)?);
+            from = e.stream_version + 1;
+        }
+        if !full {
+            return Ok(out);
+        }
+    }
+}
+
+/// The elections that have a stream for `candidate_id`. The ledger has no
+/// index of stream names by suffix, so this reads every row once; give
+/// `--election` to avoid it on a large ledger.
+pub async fn elections_of(
+    store: &dyn EventStore,
+    candidate_id: &str,
+) -> Result<Vec<String>, ViewError> {
+    let mut found = std::collections::BTreeSet::new();
+    let mut from = 1;
+    loop {
+        let rows = store.read_rows(from, PAGE).await?;
+        let Some(last) = rows.last() else { break };
+        from = (last.position.max(0) as u64) + 1;
+        for r in &rows {
+            if let Some((e, Some(c))) = parse_stream(&r.stream) {
+                if c == candidate_id {
+                    found.insert(e.to_string());
+                }
+            }
+        }
+        if rows.len() < PAGE {
+            break;
+        }
+    }
+    Ok(found.into_iter().collect())
+}
+
+/// The election a candidate belongs to: `given`, or the only one found.
+pub async fn election_of(
+    store: &dyn EventStore,
+    candidate_id: &str,
+    given: Option<&str>,
+) -> Result<String, ViewError> {
+    if let Some(e) = given {
+        return Ok(e.to_string());
+    }
+    let mut found = elections_of(store, candidate_id).await?;
+    match found.len() {
+        0 => Err(ViewError::UnknownCandidate(candidate_id.to_string())),
+        1 => Ok(found.remove(0)),
+        _ => Err(ViewError::Ambiguous {
+            candidate: candidate_id.to_string(),
+            elections: found,
+        }),
+    }
+}
+
+/// Reads `--as-of`: a position as is; a time (or a date, read as the end of
+/// that day in China Standard Time, +08:00) as the last position recorded at
+/// or before it. `recorded_at` never decreases along positions (D5), so a
+/// binary search over positions finds it with ~log2(n) one-row reads.
+pub async fn resolve_as_of(store: &dyn EventStore, spec: &str) -> Result<u64, ViewError> {
+    let spec = spec.trim();
+    if let Ok(p) = spec.parse::<u64>() {
+        return Ok(p);
+    }
+    let time = parse_time(spec).ok_or_else(|| ViewError::AsOf(spec.to_string()))?;
+    let Some(head) = store.head().await? else {
+        return Ok(0);
+    };
+    // Invariant: positions ≤ lo are recorded at or before `time`; > hi after it.
+    let (mut lo, mut hi) = (0u64, head.position);
+    while lo < hi {
+        let mid = lo + (hi - lo).div_ceil(2);
+        let row = store.read_all(mid, 1).await?;
+        let Some(e) = row.first() else { break };
+        let at =
+            DateTime::parse_from_rfc3339(&e.recorded_at).map_err(|err| ViewError::RecordedAt {
+                position: e.position,
+                value: e.recorded_at.clone(),
+                reason: err.to_string(),
+            })?;
+        if at <= time {
+            lo = mid;
+        } else {
+            hi = mid - 1;
+        }
+    }
+    Ok(lo)
+}
+
+fn parse_time(spec: &str) -> Option<DateTime<FixedOffset>> {
+    if let Ok(t) = DateTime::parse_from_rfc3339(spec) {
+        return Some(t);
+    }
+    let day = NaiveDate::parse_from_str(spec, "%Y-%m-%d").ok()?;
+    let cst = FixedOffset::east_opt(8 * 3600)?;
+    cst.from_local_datetime(&day.and_hms_micro_opt(23, 59, 59, 999_999)?)
+        .single()
+}
+
+/// Applies every event after `projections.last_position`; returns how many.
+/// Events outside `election/…` streams (raw appends) are not part of any view
+/// and are skipped.
+pub async fn catch_up(
+    store: &dyn EventStore,
+    projections: &mut Projections,
+) -> Result<u64, ViewError> {
+    let mut applied = 0;
+    let mut page = store.read_all(projections.last_position + 1, PAGE).await?;
+    loop {
+        let Some(last) = page.last().map(|e| e.position) else {
+            return Ok(applied);
+        };
+        let full = page.len() == PAGE;
+        // Read the next page while this one is decoded: the store reads on a
+        // blocking thread, started at the first poll, which `join!` gives it
+        // before the decoding runs.
+        let (next, decoded) = tokio::join!(
+            async {
+                if full {
+                    store.read_all(last + 1, PAGE).await.map(Some)
+                } else {
+                    Ok(None)
+                }
+            },
+            async { decode_page(&page) }
+        );
+        for entry in decoded {
+            if let Some(entry) = entry? {
+                projections.apply(entry)?;
+                applied += 1;
+            }
+        }
+        // Skipped raw events still count as seen.
+        projections.last_position = projections.last_position.max(last);
+        match next? {
+            Some(p) => page = p,
+            None => return Ok(applied),
+        }
+    }
+}
+
+/// Every projection rebuilt from position 1.
+pub async fn rebuild(store: &dyn EventStore) -> Result<Projections, ViewError> {
+    let mut p = Projections::default();
+    catch_up(store, &mut p).await?;
+    Ok(p)
+}
+
+/// Decodes a page of events (JSON payload to typed event), on every core for
+/// a large page: decoding, not reading or folding, is most of a rebuild's
+/// time. Events outside `election/…` streams decode to `None`. The order of
+/// the page is kept; folding stays sequential.
+fn decode_page(page: &[RecordedEvent]) -> Vec<Result<Option<Entry>, ViewError>> {
+    let one = |e: &RecordedEvent| match parse_stream(&e.stream) {
+        None => Ok(None),
+        Some(_) => entry_of(e).map(Some),
+    };
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(8));
+    if threads < 2 || page.len() < 2_000 {
+        return page.iter().map(one).collect();
+    }
+    let chunk = page.len().div_ceil(threads);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = page
+            .chunks(chunk)
+            .map(|part| scope.spawn(move || part.iter().map(one).collect::<Vec<_>>()))
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| match h.join() {
+                Ok(decoded) => decoded,
+                // A decoding thread cannot panic on data (errors are values),
+                // so this is a bug; surface it rather than lose events.
+                Err(panic) => std::panic::resume_unwind(panic),
+            })
+            .collect()
+    })
+}

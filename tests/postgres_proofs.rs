@@ -307,3 +307,68 @@ async fn checkpoint_export_and_verify_export_round_trip() {
         .expect("run verify-export");
     assert!(verify.status.success(), "{}", common::text(&verify));
 }
+
+/// Under the application role the tree grows with appends, checkpoints are
+/// stored (the sequence is usable), and the nodes and checkpoints cannot be
+/// changed or removed: refused by privilege, and by trigger for the owner.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_application_role_appends_nodes_and_checkpoints_only() {
+    use jishi_ledger::postgres::{tokio_postgres, PgOptions};
+    use jishi_ledger::{Checkpoint, ProofStore};
+    let Some(c) = case(3).await else {
+        return;
+    };
+    let mut config = c.fx.schema.config();
+    config.options(format!(
+        "-csearch_path={} -crole=jishi_app",
+        c.fx.schema.name
+    ));
+    let app = PostgresStore::open_with(
+        config.clone(),
+        PgOptions {
+            create: false,
+            ..PgOptions::default()
+        },
+    )
+    .await
+    .expect("open as jishi_app");
+    app.append(common::request("candidate/app", ExpectedVersion::Any, 2))
+        .await
+        .expect("append as jishi_app");
+    assert_eq!(app.tree_size().await.expect("tree size"), 5);
+    let root = app.tree_root(5).await.expect("root");
+    let note = Checkpoint::new("jishi.example/log", 5, root)
+        .expect("checkpoint")
+        .sign(&log_signer())
+        .expect("sign");
+    app.save_checkpoint(&note.to_string())
+        .await
+        .expect("store a checkpoint as jishi_app");
+    let report = jishi_ledger::verify_with_proofs(&app, &jishi_ledger::verify::Quiet)
+        .await
+        .expect("verify");
+    assert!(report.is_ok(), "{report:?}");
+
+    let as_app = common::pg_connect(&config).await;
+    let owner = c.fx.schema.connect().await;
+    for sql in [
+        "UPDATE tree_nodes SET hashes = hashes WHERE leaf = 0",
+        "DELETE FROM tree_nodes WHERE leaf = 4",
+        "TRUNCATE tree_nodes",
+        "UPDATE checkpoints SET size = 1",
+        "DELETE FROM checkpoints",
+        "TRUNCATE checkpoints",
+    ] {
+        let err = as_app.execute(sql, &[]).await.expect_err(sql);
+        assert_eq!(
+            err.code(),
+            Some(&tokio_postgres::error::SqlState::INSUFFICIENT_PRIVILEGE),
+            "{sql}: {err:?}"
+        );
+        let err = owner.execute(sql, &[]).await.expect_err(sql);
+        assert!(
+            err.to_string().contains("append-only") || format!("{err:?}").contains("append-only"),
+            "{sql}: {err:?}"
+        );
+    }
+}

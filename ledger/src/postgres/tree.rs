@@ -138,6 +138,36 @@ impl PendingNodes {
         self.hashes.clear();
         Ok(())
     }
+
+    /// Writes the rows and the frontier `f`. In the usual case (one append
+    /// transaction's leaves fit in one chunk) that is a single statement, so
+    /// the tree costs one round trip inside the serialised section.
+    async fn write_with_frontier<C: GenericClient>(
+        &mut self,
+        client: &C,
+        f: &Frontier,
+    ) -> Result<(), StoreError> {
+        if self.leaves.is_empty() || self.leaves.len() > INSERT_CHUNK {
+            self.write(client).await?;
+            return save_frontier(client, f).await;
+        }
+        let what = "inserting tree nodes and the frontier";
+        let stmt = client
+            .prepare_cached(
+                "WITH nodes AS (INSERT INTO tree_nodes (leaf, hashes) \
+                 SELECT * FROM unnest($1::bigint[], $2::bytea[])) \
+                 INSERT INTO tree_state (id, frontier) VALUES (1, $3) \
+                 ON CONFLICT (id) DO UPDATE SET frontier = excluded.frontier",
+            )
+            .await
+            .map_err(pg(what))?;
+        let frontier = f.to_bytes();
+        let params: [&(dyn ToSql + Sync); 3] = [&self.leaves, &self.hashes, &frontier];
+        client.execute(&stmt, &params).await.map_err(pg(what))?;
+        self.leaves.clear();
+        self.hashes.clear();
+        Ok(())
+    }
 }
 
 /// Adds the leaves of events `(f.size(), upto]` from their stored hashes,
@@ -214,8 +244,7 @@ pub(super) async fn extend<C: GenericClient>(
     for h in hashes {
         pending.push(&mut f, h)?;
     }
-    pending.write(client).await?;
-    save_frontier(client, &f).await
+    pending.write_with_frontier(client, &f).await
 }
 
 /// Brings the tree up to the head when it lags (see [`catch_up`]), under the

@@ -1,12 +1,18 @@
-//! The Merkle tree the SQLite store keeps in its append transactions: equal
-//! to the tree computed from scratch over the stored hashes, for any sequence
-//! of appends and batches, across reopening, and serving proofs that verify.
+//! The Merkle tree each store keeps in its append transactions: equal to the
+//! tree computed from scratch over the stored hashes, for any sequence of
+//! appends and batches (and, on PostgreSQL, concurrent appends grouped into
+//! one transaction), across reopening, and serving proofs that verify. The
+//! store-level checks are generic and run against SQLite and PostgreSQL (the
+//! latter only with DATABASE_URL set).
 
 mod common;
 
 use jishi_ledger::merkle::{merkle_tree_hash, verify_consistency};
+use jishi_ledger::postgres::{GroupCommit, PgOptions, PostgresStore};
 use jishi_ledger::verify::Quiet;
-use jishi_ledger::{Digest, EventStore, ExpectedVersion, ProofError, ProofStore, SqliteStore};
+use jishi_ledger::{
+    AppendRequest, Digest, EventStore, ExpectedVersion, ProofError, ProofStore, SqliteStore,
+};
 use proptest::prelude::*;
 
 fn rt() -> tokio::runtime::Runtime {
@@ -16,7 +22,7 @@ fn rt() -> tokio::runtime::Runtime {
         .expect("runtime")
 }
 
-async fn stored_hashes(store: &SqliteStore) -> Vec<Digest> {
+async fn stored_hashes<S: EventStore + ?Sized>(store: &S) -> Vec<Digest> {
     store
         .read_all(1, usize::MAX >> 1)
         .await
@@ -28,7 +34,7 @@ async fn stored_hashes(store: &SqliteStore) -> Vec<Digest> {
 
 /// Checks the store's tree against `merkle_tree_hash` at every size, and
 /// every inclusion and consistency proof against those roots.
-async fn assert_tree_matches(store: &SqliteStore) {
+async fn assert_tree_matches<S: ProofStore + ?Sized>(store: &S) {
     let hashes = stored_hashes(store).await;
     let n = hashes.len() as u64;
     assert_eq!(store.tree_size().await.unwrap(), n);
@@ -103,7 +109,11 @@ proptest! {
 fn a_refused_batch_adds_no_leaf() {
     let fx = common::sqlite();
     let store = SqliteStore::open(&fx.path).unwrap();
-    rt().block_on(async {
+    rt().block_on(refused_batch_adds_no_leaf(&store));
+}
+
+async fn refused_batch_adds_no_leaf<S: ProofStore>(store: &S) {
+    {
         store
             .append(common::request("s/a", ExpectedVersion::NoStream, 2))
             .await
@@ -117,8 +127,8 @@ fn a_refused_batch_adds_no_leaf() {
             .unwrap_err();
         assert_eq!(err.index, 1);
         assert_eq!(store.tree_size().await.unwrap(), 2);
-        assert_tree_matches(&store).await;
-    });
+        assert_tree_matches(store).await;
+    }
 }
 
 /// A ledger appended to without the tree (as one created before schema
@@ -183,7 +193,11 @@ fn appends_refuse_a_tree_ahead_of_the_events() {
 fn proofs_beyond_the_tree_are_refused_by_name() {
     let fx = common::sqlite();
     let store = SqliteStore::open(&fx.path).unwrap();
-    rt().block_on(async {
+    rt().block_on(proofs_beyond_the_tree_are_refused(&store));
+}
+
+async fn proofs_beyond_the_tree_are_refused<S: ProofStore>(store: &S) {
+    {
         store
             .append(common::request("s/a", ExpectedVersion::Any, 4))
             .await
@@ -216,17 +230,21 @@ fn proofs_beyond_the_tree_are_refused_by_name() {
                 size: 4
             })
         ));
-    });
+    }
 }
 
 /// The store keeps only checkpoints of its own history, of one origin.
 #[test]
 fn checkpoints_are_checked_before_they_are_stored() {
-    use jishi_ledger::{Checkpoint, SignerKey};
     let fx = common::sqlite();
     let store = SqliteStore::open(&fx.path).unwrap();
+    rt().block_on(checkpoints_are_checked(&store));
+}
+
+async fn checkpoints_are_checked<S: ProofStore>(store: &S) {
+    use jishi_ledger::{Checkpoint, SignerKey};
     let key = SignerKey::from_seed("jishi.example/log", &[1; 32]).unwrap();
-    rt().block_on(async {
+    {
         store
             .append(common::request("s/a", ExpectedVersion::Any, 3))
             .await
@@ -275,5 +293,183 @@ fn checkpoints_are_checked_before_they_are_stored() {
             Err(ProofError::Note(_))
         ));
         assert_eq!(store.checkpoints().await.unwrap(), vec![saved]);
-    });
+    }
+}
+
+// ---------------------------------------------------------------- PostgreSQL
+
+/// Batches shaped like the property test's (several requests of several
+/// events, streams shared between requests), appended through the writer
+/// task; reopened halfway and at the end.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pg_the_kept_tree_is_the_tree_of_the_stored_hashes() {
+    let Some(fx) = common::postgres().await else {
+        return;
+    };
+    let shapes: [&[usize]; 5] = [&[1], &[3, 1, 2], &[2, 2], &[1, 1, 1], &[3]];
+    let mut store = fx.pg.clone();
+    for (i, batch) in shapes.iter().enumerate() {
+        let requests = batch
+            .iter()
+            .enumerate()
+            .map(|(j, n)| common::request(&format!("s/{}", (i + j) % 3), ExpectedVersion::Any, *n))
+            .collect();
+        store.append_batch(requests).await.unwrap();
+        assert_eq!(store.tree_size().await.unwrap(), store_head(&store).await);
+        if i == 2 {
+            store = PostgresStore::open_with(fx.schema.config(), PgOptions::default())
+                .await
+                .unwrap();
+        }
+    }
+    assert_tree_matches(&store).await;
+    let store = PostgresStore::open_with(fx.schema.config(), PgOptions::default())
+        .await
+        .unwrap();
+    assert_tree_matches(&store).await;
+    let report = jishi_ledger::verify_with_proofs(&store, &Quiet)
+        .await
+        .unwrap();
+    assert!(report.is_ok(), "{report:?}");
+    assert!(report.tree.is_some(), "{report:?}");
+}
+
+async fn store_head<S: EventStore + ?Sized>(store: &S) -> u64 {
+    store.head().await.unwrap().map_or(0, |h| h.position)
+}
+
+/// Many tasks appending at once: the writer groups them into shared
+/// transactions (each extends the tree for all its callers' rows in position
+/// order), and the tree is still the tree of the stored hashes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn pg_concurrent_appends_keep_the_tree() {
+    let Some(fx) = common::postgres_with(PgOptions {
+        group_commit: GroupCommit {
+            max_wait: std::time::Duration::from_millis(20),
+            min_callers: 4,
+            ..GroupCommit::default()
+        },
+        ..PgOptions::default()
+    })
+    .await
+    else {
+        return;
+    };
+    let mut tasks = Vec::new();
+    for t in 0..8usize {
+        let store = fx.pg.clone();
+        tasks.push(tokio::spawn(async move {
+            for k in 0..4usize {
+                let request: AppendRequest =
+                    common::request(&format!("s/{t}"), ExpectedVersion::Any, 1 + (t + k) % 2);
+                store.append(request).await.expect("append");
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.expect("task");
+    }
+    let stats = fx.pg.group_stats();
+    assert!(
+        stats.transactions < stats.callers,
+        "appends were not grouped: {stats:?}"
+    );
+    assert_eq!(fx.pg.tree_size().await.unwrap(), 48);
+    assert_tree_matches(&fx.pg).await;
+    let report = jishi_ledger::verify_with_proofs(&fx.pg, &Quiet)
+        .await
+        .unwrap();
+    assert!(report.is_ok(), "{report:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pg_a_refused_batch_adds_no_leaf() {
+    let Some(fx) = common::postgres().await else {
+        return;
+    };
+    refused_batch_adds_no_leaf(&fx.pg).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pg_proofs_beyond_the_tree_are_refused_by_name() {
+    let Some(fx) = common::postgres().await else {
+        return;
+    };
+    proofs_beyond_the_tree_are_refused(&fx.pg).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pg_checkpoints_are_checked_before_they_are_stored() {
+    let Some(fx) = common::postgres().await else {
+        return;
+    };
+    checkpoints_are_checked(&fx.pg).await;
+}
+
+/// Runs SQL in the fixture's schema as the superuser, with the append-only
+/// triggers bypassed (as a hostile DBA would).
+async fn pg_dba(schema: &common::PgSchema, sql: &str) {
+    let c = schema.connect().await;
+    c.batch_execute(&format!(
+        "SET session_replication_role = replica; {sql}; SET session_replication_role = origin"
+    ))
+    .await
+    .unwrap_or_else(|e| panic!("{sql}: {e:?}"));
+}
+
+/// A tree that lags the events (as after upgrading a ledger from before
+/// schema version 4) catches up from the stored hashes: inside the next
+/// append transaction, and when the store is opened.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pg_a_lagging_tree_catches_up() {
+    let Some(fx) = common::postgres().await else {
+        return;
+    };
+    let forget_tree = "DELETE FROM tree_nodes; DELETE FROM tree_state";
+    fx.pg
+        .append(common::request("s/a", ExpectedVersion::Any, 5))
+        .await
+        .unwrap();
+    pg_dba(&fx.schema, forget_tree).await;
+    assert_eq!(fx.pg.tree_size().await.unwrap(), 0);
+    fx.pg
+        .append(common::request("s/a", ExpectedVersion::Any, 2))
+        .await
+        .unwrap();
+    assert_eq!(fx.pg.tree_size().await.unwrap(), 7);
+    assert_tree_matches(&fx.pg).await;
+
+    pg_dba(&fx.schema, forget_tree).await;
+    let reopened = PostgresStore::open_with(fx.schema.config(), PgOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(reopened.tree_size().await.unwrap(), 7);
+    assert_tree_matches(&reopened).await;
+}
+
+/// A tree longer than the ledger means rows were cut off: the writer refuses
+/// to append onto it and says why.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pg_appends_refuse_a_tree_ahead_of_the_events() {
+    let Some(fx) = common::postgres().await else {
+        return;
+    };
+    fx.pg
+        .append(common::request("s/a", ExpectedVersion::Any, 5))
+        .await
+        .unwrap();
+    pg_dba(&fx.schema, "DELETE FROM events WHERE position > 3").await;
+    let store = PostgresStore::open_with(fx.schema.config(), PgOptions::default())
+        .await
+        .unwrap();
+    let err = store
+        .append(common::request("s/a", ExpectedVersion::Any, 1))
+        .await
+        .unwrap_err();
+    let msg = err.to_string();
+    assert!(
+        msg.contains("tree holds 5 events but the ledger only 3"),
+        "{msg}"
+    );
+    assert_eq!(store.head().await.unwrap().unwrap().position, 3);
 }

@@ -119,17 +119,17 @@ pub async fn open_store(
 
 /// As [`open_store`], for the commands that need the Merkle tree and the
 /// checkpoints (checkpoint, cosign, prove, export, verify). A sibling rather
-/// than a change of `open_store`, so that a store can record events before it
-/// implements [`ProofStore`]; such a store is refused here, by name.
+/// than a change of `open_store`, so that a future store can record events
+/// before it implements [`ProofStore`]; both stores implement it today.
 pub async fn open_proof_store(
     spec: &StoreSpec,
     create: bool,
 ) -> Result<std::sync::Arc<dyn ProofStore>, StoreError> {
     match spec {
         StoreSpec::Sqlite(path) => Ok(std::sync::Arc::new(open_sqlite(path, create).await?)),
-        StoreSpec::Postgres(_) => Err(StoreError::Schema(
-            "the PostgreSQL store does not keep the Merkle tree and checkpoints yet".into(),
-        )),
+        StoreSpec::Postgres(url) => {
+            Ok(std::sync::Arc::new(PostgresStore::open(url, create).await?))
+        }
     }
 }
 

@@ -55,6 +55,11 @@ pub const POSTGRES: &[Migration] = &[
         name: "stream_prefix",
         sql: include_str!("../../migrations/postgres/0003_stream_prefix.sql"),
     },
+    Migration {
+        version: 4,
+        name: "tree",
+        sql: include_str!("../../migrations/postgres/0004_tree.sql"),
+    },
 ];
 
 /// Checks a database's recorded migrations against the binary's list and

@@ -32,6 +32,16 @@
 //! whose request conflicts (stream version, reused event id) gets its own
 //! error and contributes nothing; the others commit. A caller's reply is sent
 //! only after COMMIT returned: acknowledged means committed.
+//!
+//! # The Merkle tree
+//!
+//! The same transaction extends the RFC 9162 tree over the new rows' hashes
+//! ([`tree`], docs/FORMAT-merkle.md §7): the frontier row is read with the
+//! head, under the head lock, the new leaves' nodes are inserted with one
+//! multi-row INSERT and the frontier row is rewritten before COMMIT, so the
+//! tree and the events commit together or not at all.
+
+mod tree;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -268,6 +278,9 @@ impl PostgresStore {
             .map_err(pg("finding the ledger table"))?
             .try_get(0)
             .map_err(pg("finding the ledger table"))?;
+        // A ledger from before schema version 4 gets its tree now, rather
+        // than inside the first append transaction.
+        tree::catch_up_to_head(&mut client, APPEND_LOCK_PREFIX | oid).await?;
         drop(client);
         let (jobs, rx) = mpsc::channel(options.group_commit.queue.max(1));
         let stats = Arc::new(Counters::default());
@@ -742,13 +755,17 @@ async fn try_commit(
         )
         .await
         .map_err(pg("preparing the event-id query"))?;
+    let frontier_stmt = tx
+        .prepare_cached(tree::FRONTIER_QUERY)
+        .await
+        .map_err(pg("preparing the tree frontier query"))?;
     // The head lock (see the module docs): everything below, up to COMMIT, is
     // done by one transaction at a time across all processes. The lock and
-    // the three reads are sent together (pipelined on the one connection, in
+    // the four reads are sent together (pipelined on the one connection, in
     // this order): the server runs them one after the other, so the reads
     // still start, and take their READ COMMITTED snapshots, only once the lock
     // is granted. It saves three round trips inside the serialized section.
-    let (_, head_row, version_rows, stored_rows) = tokio::try_join!(
+    let (_, head_row, version_rows, stored_rows, frontier_row) = tokio::try_join!(
         async {
             tx.execute(&lock_stmt, &[&lock_key])
                 .await
@@ -769,9 +786,15 @@ async fn try_commit(
                 .await
                 .map_err(pg("looking up event ids"))
         },
+        async {
+            tx.query_opt(&frontier_stmt, &[])
+                .await
+                .map_err(pg("reading the tree frontier"))
+        },
     )?;
     let now = format_recorded_at(clock.now());
     let tip = head_row.as_ref().map(head_of).transpose()?;
+    let head_before = tip.as_ref().map_or(0, |h| h.position);
     let versions = version_rows
         .iter()
         .map(|r| {
@@ -864,6 +887,15 @@ async fn try_commit(
         for chunk in rows.chunks(INSERT_CHUNK) {
             insert_rows(&tx, &insert, chunk).await?;
         }
+        // The tree commits with the events or not at all.
+        let hashes: Vec<Digest> = rows.iter().map(|e| e.hash).collect();
+        tree::extend(
+            &tx,
+            tree::frontier_blob(frontier_row.as_ref())?,
+            head_before,
+            &hashes,
+        )
+        .await?;
     }
     tx.commit()
         .await

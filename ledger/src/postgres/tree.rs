@@ -1,0 +1,580 @@
+//! The Merkle tree and checkpoints in the PostgreSQL schema (version 4):
+//! [`ProofStore`] for [`PostgresStore`], and the few functions the writer's
+//! append transaction calls.
+//!
+//! Layout (migrations/postgres/0004_tree.sql), identical to SQLite's: one
+//! `tree_nodes` row per leaf holding the nodes that leaf's append completed,
+//! one `tree_state` row with the frontier, one `checkpoints` row per signed or
+//! cosigned note. The functions mirror `sqlite/tree.rs` one for one.
+//!
+//! Proof generation ([`merkle::prove_inclusion`] and friends) reads nodes
+//! through the synchronous [`NodeSource`], while the driver is async. Which
+//! nodes a proof asks for depends only on the leaf index and the tree sizes
+//! (the recursions in `merkle.rs` branch on `lo`, `hi`, `m` and the split
+//! point, never on a hash), so a proof is made twice: once against a source
+//! that records the addresses asked for and answers placeholders, then, after
+//! one query fetched exactly those rows, against the fetched rows. Two round
+//! trips per proof, whatever its length.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use async_trait::async_trait;
+use deadpool_postgres::GenericClient;
+use tokio_postgres::types::ToSql;
+use tokio_postgres::{IsolationLevel, Row};
+
+use super::{bytes, int, pg, pool_err, read_head, text, to_i64, PostgresStore, INSERT_CHUNK};
+use crate::checkpoint::Checkpoint;
+use crate::merkle::{self, ConsistencyProof, Frontier, InclusionProof, NodeSource};
+use crate::note::Note;
+use crate::prepare::format_recorded_at;
+use crate::store::StoreError;
+use crate::tree::{
+    leaf_row, node_location, ProofError, ProofStore, StoredCheckpoint, StoredLeafNodes,
+};
+use crate::Digest;
+
+/// High 32 bits of the bigint advisory-lock key that serialises storing
+/// checkpoints (the origin check reads the last one, then inserts); the low
+/// 32 bits are the checkpoints table's oid.
+const CHECKPOINT_LOCK_PREFIX: i64 = 0x6A69_7363 << 32;
+
+/// Event rows read per query when the tree catches up with the events.
+const CATCH_UP_PAGE: i64 = 8192;
+
+fn corrupt(position: u64, reason: impl Into<String>) -> StoreError {
+    StoreError::Corrupt {
+        position: i64::try_from(position).unwrap_or(i64::MAX),
+        reason: reason.into(),
+    }
+}
+
+/// Reads the frontier from the `frontier` column's value (`None`: no row,
+/// the empty tree, as before the first append).
+pub(super) fn parse_frontier(blob: Option<Vec<u8>>) -> Result<Frontier, StoreError> {
+    match blob {
+        None => Ok(Frontier::new()),
+        Some(b) => Frontier::from_bytes(&b).map_err(|e| {
+            StoreError::Schema(format!(
+                "the stored tree frontier cannot be read: {e} (run `jishi verify`)"
+            ))
+        }),
+    }
+}
+
+/// The query that reads the frontier row; the append transaction pipelines
+/// it with its other reads under the head lock.
+pub(super) const FRONTIER_QUERY: &str = "SELECT frontier FROM tree_state WHERE id = 1";
+
+/// The `frontier` column of the row [`FRONTIER_QUERY`] returned.
+pub(super) fn frontier_blob(row: Option<&Row>) -> Result<Option<Vec<u8>>, StoreError> {
+    row.map(|r| bytes(r, 0))
+        .transpose()
+        .map_err(pg("reading the tree frontier"))
+}
+
+/// The stored frontier; the empty tree when no event was ever appended.
+async fn load_frontier<C: GenericClient>(client: &C) -> Result<Frontier, StoreError> {
+    let row = client
+        .query_opt(FRONTIER_QUERY, &[])
+        .await
+        .map_err(pg("reading the tree frontier"))?;
+    parse_frontier(frontier_blob(row.as_ref())?)
+}
+
+async fn save_frontier<C: GenericClient>(client: &C, f: &Frontier) -> Result<(), StoreError> {
+    client
+        .execute(
+            "INSERT INTO tree_state (id, frontier) VALUES (1, $1) \
+             ON CONFLICT (id) DO UPDATE SET frontier = excluded.frontier",
+            &[&f.to_bytes()],
+        )
+        .await
+        .map_err(pg("saving the tree frontier"))?;
+    Ok(())
+}
+
+/// `tree_nodes` rows not yet written: leaf indexes and their nodes.
+#[derive(Default)]
+struct PendingNodes {
+    leaves: Vec<i64>,
+    hashes: Vec<Vec<u8>>,
+}
+
+impl PendingNodes {
+    fn push(&mut self, f: &mut Frontier, hash: &Digest) -> Result<(), StoreError> {
+        let leaf = f.size();
+        let nodes = f
+            .append(hash)
+            .map_err(|e| StoreError::Schema(format!("the Merkle tree cannot grow: {e}")))?;
+        self.leaves.push(to_i64(leaf));
+        self.hashes.push(leaf_row(&nodes));
+        Ok(())
+    }
+
+    /// Writes the rows with one multi-row INSERT per few thousand leaves.
+    async fn write<C: GenericClient>(&mut self, client: &C) -> Result<(), StoreError> {
+        let what = "inserting tree nodes";
+        if self.leaves.is_empty() {
+            return Ok(());
+        }
+        let stmt = client
+            .prepare_cached(
+                "INSERT INTO tree_nodes (leaf, hashes) \
+                 SELECT * FROM unnest($1::bigint[], $2::bytea[])",
+            )
+            .await
+            .map_err(pg(what))?;
+        for (leaves, hashes) in self
+            .leaves
+            .chunks(INSERT_CHUNK)
+            .zip(self.hashes.chunks(INSERT_CHUNK))
+        {
+            let params: [&(dyn ToSql + Sync); 2] = [&leaves, &hashes];
+            client.execute(&stmt, &params).await.map_err(pg(what))?;
+        }
+        self.leaves.clear();
+        self.hashes.clear();
+        Ok(())
+    }
+
+    /// Writes the rows and the frontier `f`. In the usual case (one append
+    /// transaction's leaves fit in one chunk) that is a single statement, so
+    /// the tree costs one round trip inside the serialised section.
+    async fn write_with_frontier<C: GenericClient>(
+        &mut self,
+        client: &C,
+        f: &Frontier,
+    ) -> Result<(), StoreError> {
+        if self.leaves.is_empty() || self.leaves.len() > INSERT_CHUNK {
+            self.write(client).await?;
+            return save_frontier(client, f).await;
+        }
+        let what = "inserting tree nodes and the frontier";
+        let stmt = client
+            .prepare_cached(
+                "WITH nodes AS (INSERT INTO tree_nodes (leaf, hashes) \
+                 SELECT * FROM unnest($1::bigint[], $2::bytea[])) \
+                 INSERT INTO tree_state (id, frontier) VALUES (1, $3) \
+                 ON CONFLICT (id) DO UPDATE SET frontier = excluded.frontier",
+            )
+            .await
+            .map_err(pg(what))?;
+        let frontier = f.to_bytes();
+        let params: [&(dyn ToSql + Sync); 3] = [&self.leaves, &self.hashes, &frontier];
+        client.execute(&stmt, &params).await.map_err(pg(what))?;
+        self.leaves.clear();
+        self.hashes.clear();
+        Ok(())
+    }
+}
+
+/// Adds the leaves of events `(f.size(), upto]` from their stored hashes,
+/// page by page: a ledger created before schema version 4 gets its tree here.
+async fn catch_up<C: GenericClient>(
+    client: &C,
+    f: &mut Frontier,
+    upto: u64,
+) -> Result<(), StoreError> {
+    let what = "reading event hashes for the Merkle tree";
+    let stmt = client
+        .prepare_cached(
+            "SELECT position, hash FROM events WHERE position > $1 AND position <= $2 \
+             ORDER BY position LIMIT $3",
+        )
+        .await
+        .map_err(pg(what))?;
+    while f.size() < upto {
+        let rows = client
+            .query(&stmt, &[&to_i64(f.size()), &to_i64(upto), &CATCH_UP_PAGE])
+            .await
+            .map_err(pg(what))?;
+        if rows.is_empty() {
+            break;
+        }
+        let mut pending = PendingNodes::default();
+        for r in &rows {
+            let position = int(r, 0).map_err(pg(what))?;
+            let due = f.size() + 1;
+            if position != to_i64(due) {
+                return Err(corrupt(
+                    due,
+                    "the row is missing, so the tree cannot be built past it",
+                ));
+            }
+            let hash = Digest::from_slice(&bytes(r, 1).map_err(pg(what))?)
+                .ok_or_else(|| corrupt(due, "hash is not 32 bytes, so it cannot be a tree leaf"))?;
+            pending.push(f, &hash)?;
+        }
+        pending.write(client).await?;
+    }
+    if f.size() != upto {
+        return Err(corrupt(
+            f.size() + 1,
+            "the row is missing, so the tree cannot be built past it",
+        ));
+    }
+    Ok(())
+}
+
+/// Called in the writer's append transaction, under the head lock, after the
+/// events were inserted: `frontier` is the frontier row read under the lock,
+/// `head_before` the position the transaction started from and `hashes` the
+/// hashes it inserted, in position order. Extends the tree and the frontier
+/// in the same transaction, so both commit with the events or not at all.
+pub(super) async fn extend<C: GenericClient>(
+    client: &C,
+    frontier: Option<Vec<u8>>,
+    head_before: u64,
+    hashes: &[Digest],
+) -> Result<(), StoreError> {
+    let mut f = parse_frontier(frontier)?;
+    if f.size() > head_before {
+        return Err(StoreError::Schema(format!(
+            "the Merkle tree holds {} events but the ledger only {head_before}: events were \
+             removed; refusing to append (run `jishi verify`)",
+            f.size()
+        )));
+    }
+    if f.size() < head_before {
+        catch_up(client, &mut f, head_before).await?;
+    }
+    let mut pending = PendingNodes::default();
+    for h in hashes {
+        pending.push(&mut f, h)?;
+    }
+    pending.write_with_frontier(client, &f).await
+}
+
+/// Brings the tree up to the head when it lags (see [`catch_up`]), under the
+/// append lock so that no append runs meanwhile; does nothing when the tree
+/// is current, and leaves a tree that is *ahead* of the events alone, for
+/// `jishi verify` to report.
+pub(super) async fn catch_up_to_head(
+    client: &mut deadpool_postgres::Client,
+    lock_key: i64,
+) -> Result<(), StoreError> {
+    let tx = client
+        .build_transaction()
+        .isolation_level(IsolationLevel::ReadCommitted)
+        .start()
+        .await
+        .map_err(pg("starting the tree catch-up"))?;
+    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&lock_key])
+        .await
+        .map_err(pg("taking the ledger head lock"))?;
+    // An unreadable head or frontier is left for `jishi verify` to report:
+    // refusing to open would stop the very command that explains what is wrong.
+    let head = match read_head(&*tx).await {
+        Ok(h) => h.map_or(0, |h| h.position),
+        Err(StoreError::Corrupt { .. }) => return Ok(()),
+        Err(e) => return Err(e),
+    };
+    let Ok(mut f) = load_frontier(&tx).await else {
+        return Ok(());
+    };
+    if f.size() >= head {
+        return Ok(());
+    }
+    // Likewise a ledger whose rows cannot be made into leaves: the
+    // transaction rolls back and verify names the row.
+    let caught = match catch_up(&tx, &mut f, head).await {
+        Ok(()) => save_frontier(&tx, &f).await,
+        Err(e) => Err(e),
+    };
+    if let Err(e) = caught {
+        tracing::warn!("the Merkle tree could not be brought up to the head: {e}");
+        return Ok(());
+    }
+    tx.commit()
+        .await
+        .map_err(pg("committing the tree catch-up"))
+}
+
+/// A [`NodeSource`] in one of two modes: recording (answers placeholders and
+/// notes the `tree_nodes` rows asked for) or serving rows fetched since.
+struct FetchedNodes {
+    rows: Option<HashMap<u64, Vec<u8>>>,
+    asked: Mutex<Vec<u64>>,
+}
+
+impl FetchedNodes {
+    fn recording() -> FetchedNodes {
+        FetchedNodes {
+            rows: None,
+            asked: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// The distinct rows asked for while recording.
+    fn asked(self) -> Vec<i64> {
+        let mut leaves: Vec<i64> = self
+            .asked
+            .into_inner()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .into_iter()
+            .map(to_i64)
+            .collect();
+        leaves.sort_unstable();
+        leaves.dedup();
+        leaves
+    }
+}
+
+impl NodeSource for FetchedNodes {
+    type Error = StoreError;
+    fn node(&self, level: u32, index: u64) -> Result<Digest, StoreError> {
+        let missing = || {
+            StoreError::Schema(format!(
+                "tree node at level {level}, index {index} is missing or cut short (run `jishi verify`)"
+            ))
+        };
+        let (leaf, offset) = node_location(level, index).ok_or_else(missing)?;
+        match &self.rows {
+            None => {
+                self.asked
+                    .lock()
+                    .unwrap_or_else(|poisoned| poisoned.into_inner())
+                    .push(leaf);
+                Ok(Digest::ZERO)
+            }
+            Some(rows) => rows
+                .get(&leaf)
+                .and_then(|b| b.get(offset..offset + 32))
+                .and_then(Digest::from_slice)
+                .ok_or_else(missing),
+        }
+    }
+}
+
+/// Runs `make` (a proof or root computation over a [`NodeSource`]) on the
+/// stored nodes: a recording pass, one query for the rows it named, and the
+/// real pass. Errors that do not depend on node values (a position out of
+/// range) come out of the first pass, before any query.
+async fn with_nodes<C, T, F>(client: &C, make: F) -> Result<T, ProofError>
+where
+    C: GenericClient,
+    F: Fn(&FetchedNodes) -> Result<T, ProofError> + Send,
+{
+    let what = "reading tree nodes";
+    let leaves = {
+        let recorder = FetchedNodes::recording();
+        make(&recorder)?;
+        recorder.asked()
+    };
+    let mut rows = HashMap::with_capacity(leaves.len());
+    if !leaves.is_empty() {
+        let stmt = client
+            .prepare_cached("SELECT leaf, hashes FROM tree_nodes WHERE leaf = ANY($1::bigint[])")
+            .await
+            .map_err(pg(what))?;
+        for r in client.query(&stmt, &[&leaves]).await.map_err(pg(what))? {
+            let leaf = int(&r, 0).map_err(pg(what))?;
+            let hashes = bytes(&r, 1).map_err(pg(what))?;
+            if let Ok(leaf) = u64::try_from(leaf) {
+                rows.insert(leaf, hashes);
+            }
+        }
+    }
+    make(&FetchedNodes {
+        rows: Some(rows),
+        asked: Mutex::new(Vec::new()),
+    })
+}
+
+async fn within_tree<C: GenericClient>(client: &C, size: u64) -> Result<Frontier, ProofError> {
+    let f = load_frontier(client).await?;
+    if size > f.size() {
+        return Err(ProofError::BeyondTree {
+            requested: size,
+            size: f.size(),
+        });
+    }
+    Ok(f)
+}
+
+async fn tree_root<C: GenericClient>(client: &C, size: u64) -> Result<Digest, ProofError> {
+    let f = within_tree(client, size).await?;
+    if size == f.size() {
+        return Ok(f.root());
+    }
+    with_nodes(client, |src| Ok(merkle::root_at(src, size)?)).await
+}
+
+const CHECKPOINT_COLUMNS: &str = "id, origin, size, root, note, recorded_at";
+
+fn to_stored(r: &Row) -> Result<StoredCheckpoint, StoreError> {
+    let what = "reading checkpoints";
+    let id = int(r, 0).map_err(pg(what))?;
+    let bad = |why: &str| {
+        StoreError::Schema(format!(
+            "stored checkpoint #{id} cannot be read: {why} (run `jishi verify`)"
+        ))
+    };
+    Ok(StoredCheckpoint {
+        id: u64::try_from(id).map_err(|_| bad("negative id"))?,
+        origin: text(r, 1).map_err(pg(what))?,
+        size: u64::try_from(int(r, 2).map_err(pg(what))?).map_err(|_| bad("negative size"))?,
+        root: Digest::from_slice(&bytes(r, 3).map_err(pg(what))?)
+            .ok_or_else(|| bad("root is not 32 bytes"))?,
+        note: text(r, 4).map_err(pg(what))?,
+        recorded_at: text(r, 5).map_err(pg(what))?,
+    })
+}
+
+async fn latest<C: GenericClient>(client: &C) -> Result<Option<StoredCheckpoint>, StoreError> {
+    client
+        .query_opt(
+            &format!("SELECT {CHECKPOINT_COLUMNS} FROM checkpoints ORDER BY id DESC LIMIT 1"),
+            &[],
+        )
+        .await
+        .map_err(pg("reading the latest checkpoint"))?
+        .as_ref()
+        .map(to_stored)
+        .transpose()
+}
+
+#[async_trait]
+impl ProofStore for PostgresStore {
+    async fn frontier(&self) -> Result<Frontier, StoreError> {
+        let client = self.pool.get().await.map_err(pool_err)?;
+        load_frontier(&client).await
+    }
+
+    async fn tree_root(&self, size: u64) -> Result<Digest, ProofError> {
+        let client = self.pool.get().await.map_err(pool_err)?;
+        tree_root(&client, size).await
+    }
+
+    async fn inclusion_proof(
+        &self,
+        leaf_index: u64,
+        tree_size: u64,
+    ) -> Result<InclusionProof, ProofError> {
+        let client = self.pool.get().await.map_err(pool_err)?;
+        within_tree(&client, tree_size).await?;
+        with_nodes(&client, |src| {
+            merkle::prove_inclusion(src, leaf_index, tree_size).map_err(ProofError::from_prove)
+        })
+        .await
+    }
+
+    async fn consistency_proof(
+        &self,
+        first: u64,
+        second: u64,
+    ) -> Result<ConsistencyProof, ProofError> {
+        let client = self.pool.get().await.map_err(pool_err)?;
+        within_tree(&client, second).await?;
+        with_nodes(&client, |src| {
+            merkle::prove_consistency(src, first, second).map_err(ProofError::from_prove)
+        })
+        .await
+    }
+
+    async fn read_tree_nodes(
+        &self,
+        from_leaf: u64,
+        limit: usize,
+    ) -> Result<Vec<StoredLeafNodes>, StoreError> {
+        let what = "reading tree nodes";
+        let client = self.pool.get().await.map_err(pool_err)?;
+        let stmt = client
+            .prepare_cached(
+                "SELECT leaf, hashes FROM tree_nodes WHERE leaf >= $1 ORDER BY leaf LIMIT $2",
+            )
+            .await
+            .map_err(pg(what))?;
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        client
+            .query(&stmt, &[&to_i64(from_leaf), &limit])
+            .await
+            .map_err(pg(what))?
+            .iter()
+            .map(|r| {
+                Ok(StoredLeafNodes {
+                    // A negative leaf cannot match any expected leaf; the verifier names it.
+                    leaf: u64::try_from(int(r, 0)?).unwrap_or(u64::MAX),
+                    hashes: bytes(r, 1)?,
+                })
+            })
+            .collect::<Result<_, tokio_postgres::Error>>()
+            .map_err(pg(what))
+    }
+
+    async fn save_checkpoint(&self, note: &str) -> Result<StoredCheckpoint, ProofError> {
+        let parsed = Note::parse(note)?;
+        let cp = Checkpoint::from_body(parsed.text())?;
+        let now = format_recorded_at(self.clock.now());
+        let mut client = self.pool.get().await.map_err(pool_err)?;
+        let tx = client
+            .build_transaction()
+            .isolation_level(IsolationLevel::ReadCommitted)
+            .start()
+            .await
+            .map_err(pg("starting to store a checkpoint"))?;
+        // One checkpoint at a time: the origin check below must see the one
+        // stored just before.
+        tx.execute(
+            "SELECT pg_advisory_xact_lock($1 | 'checkpoints'::regclass::oid::bigint)",
+            &[&CHECKPOINT_LOCK_PREFIX],
+        )
+        .await
+        .map_err(pg("taking the checkpoint lock"))?;
+        let ledger_root = tree_root(&tx, cp.size).await?;
+        if ledger_root != cp.root {
+            return Err(ProofError::RootMismatch {
+                size: cp.size,
+                note_root: cp.root,
+                ledger_root,
+            });
+        }
+        if let Some(last) = latest(&tx).await? {
+            if last.origin != cp.origin {
+                return Err(ProofError::OriginMismatch {
+                    expected: last.origin,
+                    got: cp.origin,
+                });
+            }
+        }
+        let id: i64 = tx
+            .query_one(
+                "INSERT INTO checkpoints (origin, size, root, note, recorded_at) \
+                 VALUES ($1, $2, $3, $4, $5) RETURNING id",
+                &[&cp.origin, &to_i64(cp.size), &&cp.root.0[..], &note, &now],
+            )
+            .await
+            .and_then(|r| r.try_get(0))
+            .map_err(pg("storing a checkpoint"))?;
+        tx.commit().await.map_err(pg("committing a checkpoint"))?;
+        Ok(StoredCheckpoint {
+            id: u64::try_from(id).unwrap_or(0),
+            origin: cp.origin,
+            size: cp.size,
+            root: cp.root,
+            note: note.to_string(),
+            recorded_at: now,
+        })
+    }
+
+    async fn checkpoints(&self) -> Result<Vec<StoredCheckpoint>, StoreError> {
+        let client = self.pool.get().await.map_err(pool_err)?;
+        client
+            .query(
+                &format!("SELECT {CHECKPOINT_COLUMNS} FROM checkpoints ORDER BY id"),
+                &[],
+            )
+            .await
+            .map_err(pg("reading checkpoints"))?
+            .iter()
+            .map(to_stored)
+            .collect()
+    }
+
+    async fn latest_checkpoint(&self) -> Result<Option<StoredCheckpoint>, StoreError> {
+        let client = self.pool.get().await.map_err(pool_err)?;
+        latest(&client).await
+    }
+}

@@ -65,6 +65,10 @@ pub struct BenchArgs {
     /// With --views: the ledger file to generate once and reuse.
     #[arg(long)]
     ledger: Option<std::path::PathBuf>,
+    /// With --views: keep the generated ledger on this PostgreSQL server
+    /// instead (schema jishi_bench_views).
+    #[arg(long, value_name = "URL")]
+    views_postgres: Option<String>,
     /// With --views: trail and accountability queries to time.
     #[arg(long, default_value_t = 200)]
     queries: usize,
@@ -141,8 +145,14 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         return crate::bench_pg::run(&bench).await;
     }
     if args.views {
-        return crate::bench_views::run(args.views_events, args.ledger, args.queries, args.json)
-            .await;
+        return crate::bench_views::run(
+            args.views_events,
+            args.ledger,
+            args.views_postgres,
+            args.queries,
+            args.json,
+        )
+        .await;
     }
     let dir = tempfile::tempdir().context("temporary directory")?;
     let store = SqliteStore::open(dir.path().join("bench.db"))?;

@@ -1,4 +1,5 @@
-//! `jishi bench --views`: the read side on a large generated ledger (SQLite).
+//! `jishi bench --views`: the read side on a large generated ledger (SQLite,
+//! or PostgreSQL with `--views-postgres URL`).
 //!
 //! * trail and accountability of one candidate: median and p95 over random
 //!   candidates, each query reading the candidate's stream (one indexed read),
@@ -48,42 +49,128 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted.get(i).copied().unwrap_or_default()
 }
 
+/// The PostgreSQL schema the views benchmark keeps its ledger in.
+const PG_SCHEMA: &str = "jishi_bench_views";
+
+/// Where the benchmark's ledger lives.
+enum Ledger {
+    Sqlite(PathBuf),
+    /// A server URL; the ledger is kept in the schema [`PG_SCHEMA`].
+    Postgres(String),
+}
+
+impl Ledger {
+    fn describe(&self) -> String {
+        match self {
+            Ledger::Sqlite(p) => p.display().to_string(),
+            Ledger::Postgres(_) => format!("PostgreSQL schema {PG_SCHEMA}"),
+        }
+    }
+
+    async fn open(&self) -> anyhow::Result<Arc<dyn EventStore>> {
+        Ok(match self {
+            Ledger::Sqlite(p) => Arc::new(SqliteStore::open(p)?),
+            Ledger::Postgres(url) => {
+                let sep = if url.contains('?') { '&' } else { '?' };
+                let url = format!("{url}{sep}options=-csearch_path%3D{PG_SCHEMA}");
+                Arc::new(jishi_ledger::PostgresStore::open(&url, true).await?)
+            }
+        })
+    }
+
+    /// Events already in the kept ledger (0 if there is none).
+    async fn existing(&self) -> anyhow::Result<u64> {
+        let present = match self {
+            Ledger::Sqlite(p) => p.exists(),
+            Ledger::Postgres(url) => {
+                let client = pg_client(url).await?;
+                client
+                    .query_opt(
+                        "SELECT 1 FROM information_schema.tables \
+                         WHERE table_schema = $1 AND table_name = 'events'",
+                        &[&PG_SCHEMA],
+                    )
+                    .await?
+                    .is_some()
+            }
+        };
+        if !present {
+            return Ok(0);
+        }
+        Ok(self.open().await?.head().await?.map_or(0, |h| h.position))
+    }
+
+    /// Removes the kept ledger so that a fresh one can be generated.
+    async fn reset(&self) -> anyhow::Result<()> {
+        match self {
+            Ledger::Sqlite(path) => {
+                for suffix in ["", "-wal", "-shm"] {
+                    let p = PathBuf::from(format!("{}{suffix}", path.display()));
+                    if p.exists() {
+                        std::fs::remove_file(&p)?;
+                    }
+                }
+            }
+            Ledger::Postgres(url) => {
+                let client = pg_client(url).await?;
+                client
+                    .batch_execute(&format!(
+                        "DROP SCHEMA IF EXISTS {PG_SCHEMA} CASCADE; CREATE SCHEMA {PG_SCHEMA}"
+                    ))
+                    .await?;
+            }
+        }
+        Ok(())
+    }
+}
+
+async fn pg_client(url: &str) -> anyhow::Result<jishi_ledger::postgres::tokio_postgres::Client> {
+    use jishi_ledger::postgres::tokio_postgres;
+    let (client, conn) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+        .await
+        .context("connecting to PostgreSQL")?;
+    tokio::spawn(async move {
+        if let Err(e) = conn.await {
+            tracing::warn!(error = %e, "benchmark connection");
+        }
+    });
+    Ok(client)
+}
+
 pub async fn run(
     events: usize,
     ledger: Option<PathBuf>,
+    postgres: Option<String>,
     queries: usize,
     json: bool,
 ) -> anyhow::Result<()> {
-    let path = ledger.unwrap_or_else(|| PathBuf::from("target/bench-views/ledger.db"));
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    }
+    let ledger = match postgres {
+        Some(url) => Ledger::Postgres(url),
+        None => {
+            let path = ledger.unwrap_or_else(|| PathBuf::from("target/bench-views/ledger.db"));
+            if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                std::fs::create_dir_all(dir)
+                    .with_context(|| format!("creating {}", dir.display()))?;
+            }
+            Ledger::Sqlite(path)
+        }
+    };
     let townships = events.div_ceil(EVENTS_PER_TOWNSHIP).max(1);
     let config = DemoConfig { seed: 1, townships };
     let demo = generate(&config)?;
 
-    let existing = if path.exists() {
-        let store = SqliteStore::open(&path)?;
-        store.head().await?.map_or(0, |h| h.position)
-    } else {
-        0
-    };
+    let existing = ledger.existing().await?;
     let mut generated_per_s = None;
     if existing < events as u64 {
-        for suffix in ["", "-wal", "-shm"] {
-            let p = PathBuf::from(format!("{}{suffix}", path.display()));
-            if p.exists() {
-                std::fs::remove_file(&p)?;
-            }
-        }
-        let store: Arc<dyn EventStore> = Arc::new(SqliteStore::open(&path)?);
+        ledger.reset().await?;
+        let store = ledger.open().await?;
         let bar = crate::output::progress(demo.commands() as u64, "generating (through the gates)");
         let started = Instant::now();
         let written = jishi_app::demo::record_demo(&store, &demo, &|n| bar.set_position(n)).await?;
         bar.finish_and_clear();
         generated_per_s = Some(written as f64 / started.elapsed().as_secs_f64());
     }
-    let store: Arc<dyn EventStore> = Arc::new(SqliteStore::open(&path)?);
+    let store = ledger.open().await?;
     let head = store.head().await?.map_or(0, |h| h.position);
 
     // Random candidates of the generated district.
@@ -169,7 +256,7 @@ pub async fn run(
     }
     println!(
         "views on {} ({} events, {} elections, {} candidates)",
-        path.display(),
+        ledger.describe(),
         f.events,
         f.elections,
         f.candidates

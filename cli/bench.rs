@@ -322,7 +322,10 @@ fn print_figures(f: &Figures) {
     t.add_row(vec![
         "verify, hash chain".to_string(),
         format!("{:.0} events/s", f.verify_per_s),
-        format!("{:.0} events/s (BLAKE3 of the same bytes)", f.hash_only_per_s),
+        format!(
+            "{:.0} events/s (BLAKE3 of the same bytes)",
+            f.hash_only_per_s
+        ),
         format!("{:.2}", f.verify_ratio),
     ]);
     t.add_row(vec![

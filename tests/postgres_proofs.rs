@@ -10,7 +10,6 @@ use std::path::{Path, PathBuf};
 
 use common::PgSchema;
 use jishi_ledger::merkle::Frontier;
-use jishi_ledger::store::seal;
 use jishi_ledger::{Digest, EventStore, ExpectedVersion, PostgresStore, SignerKey};
 
 fn log_signer() -> SignerKey {
@@ -94,42 +93,11 @@ async fn dba(schema: &PgSchema, sql: &str) {
 /// it and every later event resealed with recomputed hashes.
 async fn reseal_from(store: &PostgresStore, schema: &PgSchema, position: u64) {
     let events = store.read_all(1, 1 << 20).await.expect("read");
-    let mut prev = if position == 1 {
-        Digest::ZERO
-    } else {
-        events[position as usize - 2].hash
-    };
     let c = schema.connect().await;
     c.batch_execute("SET session_replication_role = replica")
         .await
         .expect("bypass triggers");
-    for e in events.iter().filter(|e| e.position >= position) {
-        let payload = if e.position == position {
-            serde_json::json!({"姓名": "伪造", "seq": 99})
-        } else {
-            e.payload.to_value().expect("payload")
-        };
-        let prepared = jishi_ledger::prepare::prepare(
-            jishi_ledger::NewEvent {
-                event_id: Some(e.event_id),
-                event_type: e.event_type.clone(),
-                schema_version: e.schema_version,
-                occurred_at: Some(e.occurred_at.clone()),
-                actor: e.actor.clone(),
-                payload,
-            },
-            chrono::Utc::now(),
-        )
-        .expect("prepare");
-        let f = seal(
-            &e.stream,
-            e.stream_version,
-            &prepared,
-            e.position,
-            prev,
-            e.recorded_at.clone(),
-        );
-        prev = f.hash;
+    for f in common::forged_tail(&events, position) {
         c.execute(
             "UPDATE events SET payload = $1, payload_digest = $2, prev_hash = $3, hash = $4 \
              WHERE position = $5",

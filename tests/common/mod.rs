@@ -223,3 +223,49 @@ pub async fn postgres_with(options: PgOptions) -> Option<PgFixture> {
         schema,
     })
 }
+
+/// The perfect forgery of a chain, as a DBA holding the format documentation
+/// makes it: the payload of the event at `position` replaced, and it and every
+/// later event resealed with recomputed hashes. Returns the forged events from
+/// `position` on, for the caller to write into its store.
+pub fn forged_tail(
+    events: &[jishi_ledger::RecordedEvent],
+    position: u64,
+) -> Vec<jishi_ledger::RecordedEvent> {
+    let mut prev = if position == 1 {
+        jishi_ledger::Digest::ZERO
+    } else {
+        events[position as usize - 2].hash
+    };
+    let mut out = Vec::new();
+    for e in events.iter().filter(|e| e.position >= position) {
+        let payload = if e.position == position {
+            serde_json::json!({"姓名": "伪造", "seq": 99})
+        } else {
+            e.payload.to_value().expect("payload")
+        };
+        let prepared = jishi_ledger::prepare::prepare(
+            NewEvent {
+                event_id: Some(e.event_id),
+                event_type: e.event_type.clone(),
+                schema_version: e.schema_version,
+                occurred_at: Some(e.occurred_at.clone()),
+                actor: e.actor.clone(),
+                payload,
+            },
+            chrono::Utc::now(),
+        )
+        .expect("prepare");
+        let f = jishi_ledger::store::seal(
+            &e.stream,
+            e.stream_version,
+            &prepared,
+            e.position,
+            prev,
+            e.recorded_at.clone(),
+        );
+        prev = f.hash;
+        out.push(f);
+    }
+    out
+}

@@ -5,7 +5,6 @@
 use std::path::{Path, PathBuf};
 
 use jishi_ledger::merkle::Frontier;
-use jishi_ledger::store::seal;
 use jishi_ledger::{Digest, EventStore, ExpectedVersion, RecordedEvent, SignerKey, VerifierKey};
 use rusqlite::params;
 
@@ -134,39 +133,8 @@ pub fn stored_events(path: &Path) -> Vec<RecordedEvent> {
 /// the format documentation does it.
 pub fn reseal_from(path: &Path, position: u64) {
     let events = stored_events(path);
-    let mut prev = if position == 1 {
-        Digest::ZERO
-    } else {
-        events[position as usize - 2].hash
-    };
     let conn = common::dba(path);
-    for e in events.iter().filter(|e| e.position >= position) {
-        let payload = if e.position == position {
-            serde_json::json!({"姓名": "伪造", "seq": 99})
-        } else {
-            e.payload.to_value().expect("payload")
-        };
-        let prepared = jishi_ledger::prepare::prepare(
-            jishi_ledger::NewEvent {
-                event_id: Some(e.event_id),
-                event_type: e.event_type.clone(),
-                schema_version: e.schema_version,
-                occurred_at: Some(e.occurred_at.clone()),
-                actor: e.actor.clone(),
-                payload,
-            },
-            chrono::Utc::now(),
-        )
-        .expect("prepare");
-        let f = seal(
-            &e.stream,
-            e.stream_version,
-            &prepared,
-            e.position,
-            prev,
-            e.recorded_at.clone(),
-        );
-        prev = f.hash;
+    for f in common::forged_tail(&events, position) {
         conn.execute(
             "INSERT OR REPLACE INTO events VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16)",
             params![

@@ -934,7 +934,13 @@ async fn last_position_under<C: GenericClient>(
     let (slash, end) = prefix_bounds(prefix);
     let row = client
         .query_one(
-            &format!("SELECT max(position) FROM events WHERE {UNDER_PREFIX}"),
+            // The OFFSET 0 fence keeps the planner from turning max() into a
+            // backward walk of the position index filtered by stream, which
+            // for an election with few or no events reads the whole ledger.
+            &format!(
+                "SELECT max(position) FROM \
+                 (SELECT position FROM events WHERE {UNDER_PREFIX} OFFSET 0) AS under"
+            ),
             &[&prefix, &slash, &end],
         )
         .await
@@ -1031,7 +1037,11 @@ impl EventStore for PostgresStore {
         let client = self.pool.get().await.map_err(pool_err)?;
         let stmt = client
             .prepare_cached(&format!(
-                "SELECT {COLUMNS} FROM events WHERE {UNDER_PREFIX} AND position >= $4 \
+                // As in `last_position_under`: read the election's range of the
+                // stream index and sort it, rather than walk the whole ledger
+                // in position order looking for the election's rows.
+                "SELECT * FROM (SELECT {COLUMNS} FROM events \
+                 WHERE {UNDER_PREFIX} AND position >= $4 OFFSET 0) AS under \
                  ORDER BY position LIMIT $5"
             ))
             .await

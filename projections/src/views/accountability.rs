@@ -253,7 +253,10 @@ impl Accountability {
             label,
             responsible,
             recorded_by: e.actor.clone(),
-            occurred_at: e.event.occurred_at.to_rfc3339(),
+            occurred_at: e
+                .event
+                .occurred_at
+                .to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true),
             position: e.position,
             detail,
         });

@@ -142,8 +142,15 @@ impl Trail {
             step: kind_of(event_type)
                 .map(|k| k.label.to_string())
                 .unwrap_or_default(),
-            occurred_at: e.event.occurred_at.to_rfc3339(),
-            recorded_at: e.recorded_at.to_rfc3339(),
+            occurred_at: e
+                .event
+                .occurred_at
+                .to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true),
+            // The forms the ledger stores (docs/FORMAT.md §3), so a reader can
+            // match a row to the envelope byte for byte.
+            recorded_at: e
+                .recorded_at
+                .to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
             actor: e.actor.clone(),
             facts: key_facts(&e.event.body),
             hash: e.short_hash(),

@@ -351,3 +351,15 @@ pub fn node_location(level: u32, index: u64) -> Option<(u64, usize)> {
     }
     Some((end - 1, 32 * level as usize))
 }
+
+/// Refuses to extend a tree that holds more leaves than the ledger has events
+/// before this append: rows were removed, and appending would hide it.
+pub(crate) fn refuse_tree_ahead(tree_size: u64, head_before: u64) -> Result<(), StoreError> {
+    if tree_size > head_before {
+        return Err(StoreError::Schema(format!(
+            "the Merkle tree holds {tree_size} events but the ledger only {head_before}: events \
+             were removed; refusing to append (run `jishi verify`)"
+        )));
+    }
+    Ok(())
+}

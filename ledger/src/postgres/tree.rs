@@ -230,13 +230,7 @@ pub(super) async fn extend<C: GenericClient>(
     hashes: &[Digest],
 ) -> Result<(), StoreError> {
     let mut f = parse_frontier(frontier)?;
-    if f.size() > head_before {
-        return Err(StoreError::Schema(format!(
-            "the Merkle tree holds {} events but the ledger only {head_before}: events were \
-             removed; refusing to append (run `jishi verify`)",
-            f.size()
-        )));
-    }
+    crate::tree::refuse_tree_ahead(f.size(), head_before)?;
     if f.size() < head_before {
         catch_up(client, &mut f, head_before).await?;
     }

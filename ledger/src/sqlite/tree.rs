@@ -112,13 +112,7 @@ pub(super) fn extend(
     hashes: &[Digest],
 ) -> Result<(), StoreError> {
     let mut f = load_frontier(conn)?;
-    if f.size() > head_before {
-        return Err(StoreError::Schema(format!(
-            "the Merkle tree holds {} events but the ledger only {head_before}: events were \
-             removed; refusing to append (run `jishi verify`)",
-            f.size()
-        )));
-    }
+    crate::tree::refuse_tree_ahead(f.size(), head_before)?;
     if f.size() < head_before {
         catch_up(conn, &mut f, head_before)?;
     }

@@ -147,17 +147,7 @@ async fn sixteen_recorders_keep_positions_gapless() {
 /// in the same transaction is committed.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_callers_failure_does_not_fail_its_group() {
-    let Some(fx) = common::postgres_with(PgOptions {
-        // A long wait so that the callers below land in one batch.
-        group_commit: GroupCommit {
-            max_wait: Duration::from_millis(300),
-            min_callers: CALLERS,
-            ..GroupCommit::default()
-        },
-        ..PgOptions::default()
-    })
-    .await
-    else {
+    let Some(fx) = common::postgres_with(one_group()).await else {
         return;
     };
     let s = fx.store.clone();
@@ -230,16 +220,7 @@ async fn one_callers_failure_does_not_fail_its_group() {
 /// refused (other content); never stored twice.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn same_new_event_id_twice_in_one_group() {
-    let Some(fx) = common::postgres_with(PgOptions {
-        group_commit: GroupCommit {
-            max_wait: Duration::from_millis(300),
-            min_callers: CALLERS,
-            ..GroupCommit::default()
-        },
-        ..PgOptions::default()
-    })
-    .await
-    else {
+    let Some(fx) = common::postgres_with(one_group()).await else {
         return;
     };
     let s = fx.store.clone();
@@ -259,4 +240,17 @@ async fn same_new_event_id_twice_in_one_group() {
         })
     ));
     assert_eq!(s.head().await.expect("head").map(|h| h.position), Some(1));
+}
+
+/// Options under which concurrent callers land in one group: the writer waits
+/// long enough for all `CALLERS` of a test.
+fn one_group() -> PgOptions {
+    PgOptions {
+        group_commit: GroupCommit {
+            max_wait: Duration::from_millis(300),
+            min_callers: CALLERS,
+            ..GroupCommit::default()
+        },
+        ..PgOptions::default()
+    }
 }

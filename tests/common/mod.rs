@@ -269,3 +269,29 @@ pub fn forged_tail(
     }
     out
 }
+
+/// What `jishi verify` must say about a history rewritten from position 5 of
+/// 10 with every later hash recomputed (see [`forged_tail`]): the chain passes,
+/// the checkpoint of size 10 does not, and the stored tree differs unless the
+/// forger rebuilt it too.
+pub fn assert_rewrite_caught(code: i32, out: &str, tree_rebuilt: bool) {
+    assert_eq!(code, 3, "{out}");
+    for want in [
+        "the hash chain of 10 events verifies",
+        "FAILED: checkpoint #1 of size 10: it signs root",
+        "at or before position 10 was changed",
+    ] {
+        assert!(out.contains(want), "expected {want:?} in: {out}");
+    }
+    if tree_rebuilt {
+        assert!(
+            !out.contains("Merkle tree:"),
+            "the forger rebuilt the tree: {out}"
+        );
+    } else {
+        assert!(
+            out.contains("FAILED: Merkle tree: the stored tree nodes of position 5 differ"),
+            "{out}"
+        );
+    }
+}

@@ -10,6 +10,7 @@ mod domain_cmds;
 mod ledger_cmds;
 mod output;
 mod proof_cmds;
+mod server_cmds;
 mod view_cmds;
 
 use std::process::ExitCode;
@@ -92,6 +93,11 @@ enum Command {
     Candidates(view_cmds::ElectionArgs),
     /// Record a realistic district transition on a fresh SQLite file and show its views.
     Demo(demo_cmd::DemoArgs),
+    /// Serve the JSON API and the pages (http://127.0.0.1:8080 by default).
+    Serve(server_cmds::ServeArgs),
+    /// Users of the server: add (prints a token), list, revoke.
+    #[command(subcommand)]
+    User(server_cmds::UserCmd),
 }
 
 /// A failure that has its own exit code: 3 when verification found a fault.
@@ -171,5 +177,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Stats(args) => view_cmds::stats(&spec, args).await,
         Command::Candidates(args) => view_cmds::candidates(&spec, args).await,
         Command::Demo(args) => demo_cmd::run(&cli.db, args).await,
+        Command::Serve(args) => server_cmds::serve(&spec, args).await,
+        Command::User(cmd) => server_cmds::user(&spec, cmd).await,
     }
 }

@@ -9,9 +9,8 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
 use clap::Args;
-use jishi_ledger::export::{
-    self, CaseExport, ExportError, ExportedEvent, InclusionDocument, ProofDocument, Selector,
-};
+use jishi_ledger::export::{self, ExportError, InclusionDocument, ProofDocument, Selector};
+use jishi_ledger::publish::{build_case, sign_checkpoint, Case, SignError};
 use jishi_ledger::{open_proof_store, Checkpoint, Digest, Note, SignerKey, StoreSpec, VerifierKey};
 
 use crate::VerifyFailed;
@@ -123,7 +122,7 @@ pub struct VerifyExportArgs {
 }
 
 /// A private key from a file written by `jishi keygen`.
-fn read_signer(path: &Path) -> anyhow::Result<SignerKey> {
+pub fn read_signer(path: &Path) -> anyhow::Result<SignerKey> {
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("--key {}: cannot read the private key file", path.display()))?;
     text.trim()
@@ -218,25 +217,25 @@ pub async fn checkpoint(spec: &StoreSpec, args: CheckpointArgs) -> anyhow::Resul
     let key = read_signer(&args.key)?;
     let origin = args.origin.unwrap_or_else(|| key.name().to_string());
     let store = open_proof_store(spec, false).await?;
-    let report =
-        jishi_ledger::verify_with_proofs(&*store, &crate::output::VerifyBar::new()).await?;
-    if !report.is_ok() {
-        crate::ledger_cmds::print_verify_failure(&report);
-        eprintln!("refusing to sign a checkpoint of a ledger that does not verify");
-        return Err(VerifyFailed.into());
-    }
-    let frontier = store.frontier().await?;
-    let cp = Checkpoint::new(&origin, frontier.size(), frontier.root()).context("--origin")?;
-    let note = cp.sign(&key)?.to_string();
-    let stored = store.save_checkpoint(&note).await?;
+    let signed =
+        match sign_checkpoint(&*store, &key, &origin, &crate::output::VerifyBar::new()).await {
+            Ok(s) => s,
+            Err(SignError::NotVerified(report)) => {
+                crate::ledger_cmds::print_verify_failure(&report);
+                eprintln!("refusing to sign a checkpoint of a ledger that does not verify");
+                return Err(VerifyFailed.into());
+            }
+            Err(SignError::Origin(e)) => return Err(anyhow::Error::new(e).context("--origin")),
+            Err(e) => return Err(e.into()),
+        };
     if let Some(out) = &args.out {
-        write_atomically(out, note.as_bytes())?;
+        write_atomically(out, signed.note.as_bytes())?;
     }
     eprintln!(
         "checkpoint #{} stored: {} events, root {} ({} events verified first)",
-        stored.id, stored.size, stored.root, report.checked
+        signed.stored.id, signed.stored.size, signed.stored.root, signed.verified
     );
-    print!("{note}");
+    print!("{}", signed.note);
     Ok(())
 }
 
@@ -528,47 +527,10 @@ pub async fn export_case(spec: &StoreSpec, args: ExportArgs) -> anyhow::Result<(
         _ => bail!("give the STREAM to export, or --prefix PREFIX"),
     };
     let store = open_proof_store(spec, false).await?;
-    let events = match &selector {
-        Selector::Stream(s) => store.read_stream(s, 1, usize::MAX >> 1).await?,
-        Selector::Prefix(_) => {
-            // No index by prefix yet: a scan, page by page, in position order.
-            let mut out = Vec::new();
-            let mut from = 1;
-            loop {
-                let page = store.read_all(from, 10_000).await?;
-                let Some(last) = page.last() else { break };
-                from = last.position + 1;
-                out.extend(page.into_iter().filter(|e| selector.matches(&e.stream)));
-            }
-            out
-        }
-    };
-    let Some(max_position) = events.iter().map(|e| e.position).max() else {
-        bail!("{selector}: no events to export");
-    };
-    let covering = store
-        .checkpoints()
-        .await?
-        .into_iter()
-        .filter(|c| c.size >= max_position)
-        .max_by_key(|c| c.id);
-    let Some(cp) = covering else {
-        bail!(
-            "no stored checkpoint covers position {max_position}, the last event of {selector}: \
-             run `jishi checkpoint` first"
-        );
-    };
-    let mut exported = Vec::with_capacity(events.len());
-    for e in &events {
-        let proof = store.inclusion_proof(e.position - 1, cp.size).await?;
-        exported.push(ExportedEvent::new(e, proof.path)?);
-    }
-    let case = CaseExport {
-        format: export::FORMAT.into(),
-        selector: selector.clone(),
-        checkpoint: cp.note.clone(),
-        events: exported,
-    };
+    let Case {
+        export: case,
+        checkpoint: cp,
+    } = build_case(&*store, &selector).await?;
     write_atomically(&args.out, case.to_json()?.as_bytes())?;
     // Check what was written against the checkpoint (signatures are for the
     // investigator's keys): a file that fails says the ledger changed after

@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::Args;
 use comfy_table::{presets::UTF8_FULL_CONDENSED, ContentArrangement, Table};
-use jishi_app::views::{candidate_entries, election_entries, election_of, resolve_as_of};
+use jishi_app::views as views_io;
 use jishi_ledger::{open_store, EventStore, StoreSpec};
 use jishi_projections::views::{self, Accountability, ComplianceReport, Entry, Trail};
 use jishi_projections::{fold, Procedure};
@@ -74,28 +74,18 @@ fn print_json<T: serde::Serialize>(value: &T) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn as_of(store: &dyn EventStore, spec: Option<&str>) -> anyhow::Result<Option<u64>> {
-    match spec {
-        Some(s) => Ok(Some(resolve_as_of(store, s).await?)),
-        None => Ok(None),
-    }
-}
-
 /// A candidate's entries and the election they belong to.
 async fn candidate_view(
     store: &dyn EventStore,
     args: &CandidateArgs,
 ) -> anyhow::Result<(String, Vec<Entry>)> {
-    let election = election_of(store, &args.candidate, args.election.as_deref()).await?;
-    let as_of = as_of(store, args.as_of.as_deref()).await?;
-    let entries = candidate_entries(store, &election, &args.candidate, as_of).await?;
-    if entries.is_empty() && as_of.is_none() {
-        anyhow::bail!(
-            "candidate {:?}: no event in election {election:?}",
-            args.candidate
-        );
-    }
-    Ok((election, entries))
+    Ok(views_io::candidate_view(
+        store,
+        &args.candidate,
+        args.election.as_deref(),
+        args.as_of.as_deref(),
+    )
+    .await?)
 }
 
 pub async fn trail(spec: &StoreSpec, args: CandidateArgs) -> anyhow::Result<()> {
@@ -208,21 +198,23 @@ pub fn print_accountability(a: &Accountability) {
 
 /// The procedure an election was recorded under: a file, or the built-in one
 /// of the kind its opening names.
-fn procedure_of(entries: &[Entry], file: Option<&PathBuf>) -> anyhow::Result<Procedure> {
-    if let Some(path) = file {
-        let text = std::fs::read_to_string(path)
-            .with_context(|| format!("reading procedure file {}", path.display()))?;
-        return Ok(Procedure::from_toml_str(
-            &text,
-            &path.display().to_string(),
-        )?);
-    }
-    let state = fold(entries.iter().map(|e| &e.event));
-    let kind = state
-        .opened
-        .map(|o| o.kind)
-        .context("the election has no election.opened event, so its procedure is unknown")?;
-    Ok(Procedure::builtin(&kind)?)
+fn procedure_of(
+    election: &str,
+    entries: &[Entry],
+    file: Option<&PathBuf>,
+) -> anyhow::Result<Procedure> {
+    let given = match file {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("reading procedure file {}", path.display()))?;
+            Some(Procedure::from_toml_str(
+                &text,
+                &path.display().to_string(),
+            )?)
+        }
+        None => None,
+    };
+    Ok(views_io::procedure_of(election, entries, given)?)
 }
 
 async fn election_view(
@@ -230,18 +222,13 @@ async fn election_view(
     election: &str,
     as_of_spec: Option<&str>,
 ) -> anyhow::Result<Vec<Entry>> {
-    let as_of = as_of(store, as_of_spec).await?;
-    let entries = election_entries(store, election, as_of).await?;
-    if entries.is_empty() && as_of.is_none() {
-        return Err(jishi_app::views::ViewError::UnknownElection(election.to_string()).into());
-    }
-    Ok(entries)
+    Ok(views_io::election_view(store, election, as_of_spec).await?)
 }
 
 pub async fn check(spec: &StoreSpec, args: ElectionArgs) -> anyhow::Result<()> {
     let store = open_store(spec, false).await?;
     let entries = election_view(store.as_ref(), &args.election, args.as_of.as_deref()).await?;
-    let procedure = procedure_of(&entries, args.procedure.as_ref())?;
+    let procedure = procedure_of(&args.election, &entries, args.procedure.as_ref())?;
     let mut report = views::check(&entries, &procedure, &views::StructureRules::default());
     report.election_id = args.election.clone();
     if args.json {

@@ -9,8 +9,10 @@
 //! Architecture invariant: this crate holds no rule of the procedure (those are
 //! in `projections`) and no SQL (that is in `ledger`); it only connects them.
 
+pub mod access;
 pub mod batch;
 pub mod demo;
+pub mod users;
 pub mod views;
 
 use std::sync::Arc;

@@ -5,7 +5,7 @@
 use chrono::{DateTime, FixedOffset, NaiveDate, TimeZone};
 use jishi_ledger::{EventStore, RecordedEvent};
 use jishi_projections::views::{Entry, Projections};
-use jishi_projections::{candidate_stream, election_stream, parse_stream};
+use jishi_projections::{candidate_stream, election_stream, fold, parse_stream, Procedure};
 
 use crate::{decode, RecordError};
 
@@ -36,6 +36,12 @@ pub enum ViewError {
     },
     #[error("election {0:?}: no event in the ledger")]
     UnknownElection(String),
+    #[error("candidate {candidate:?}: no event in election {election:?}")]
+    NoCandidateEvents { election: String, candidate: String },
+    #[error("election {0:?} has no election.opened event, so its procedure is unknown")]
+    NotOpened(String),
+    #[error(transparent)]
+    Procedure(#[from] jishi_projections::ProcedureError),
     #[error(transparent)]
     Apply(#[from] jishi_projections::views::ViewError),
 }
@@ -60,6 +66,7 @@ pub fn entry_of(e: &RecordedEvent) -> Result<Entry, ViewError> {
             org: e.actor.org.clone(),
         },
         hash: *e.hash.as_bytes(),
+        payload_digest: *e.payload_digest.as_bytes(),
         event,
     })
 }
@@ -113,6 +120,72 @@ pub async fn candidate_entries(
             return Ok(out);
         }
     }
+}
+
+/// `as_of` read by [`resolve_as_of`], when given.
+pub async fn as_of_position(
+    store: &dyn EventStore,
+    spec: Option<&str>,
+) -> Result<Option<u64>, ViewError> {
+    match spec {
+        Some(s) => Ok(Some(resolve_as_of(store, s).await?)),
+        None => Ok(None),
+    }
+}
+
+/// A candidate's entries (as of `as_of_spec`) and the election they belong
+/// to. A candidate with no event today is an error (a mistyped id must not
+/// look like an empty trail); as of an early moment, an empty trail is an
+/// answer.
+pub async fn candidate_view(
+    store: &dyn EventStore,
+    candidate: &str,
+    election: Option<&str>,
+    as_of_spec: Option<&str>,
+) -> Result<(String, Vec<Entry>), ViewError> {
+    let election = election_of(store, candidate, election).await?;
+    let as_of = as_of_position(store, as_of_spec).await?;
+    let entries = candidate_entries(store, &election, candidate, as_of).await?;
+    if entries.is_empty() && as_of.is_none() {
+        return Err(ViewError::NoCandidateEvents {
+            election,
+            candidate: candidate.to_string(),
+        });
+    }
+    Ok((election, entries))
+}
+
+/// An election's entries as of `as_of_spec`; an election with no event today
+/// is an error, as for [`candidate_view`].
+pub async fn election_view(
+    store: &dyn EventStore,
+    election: &str,
+    as_of_spec: Option<&str>,
+) -> Result<Vec<Entry>, ViewError> {
+    let as_of = as_of_position(store, as_of_spec).await?;
+    let entries = election_entries(store, election, as_of).await?;
+    if entries.is_empty() && as_of.is_none() {
+        return Err(ViewError::UnknownElection(election.to_string()));
+    }
+    Ok(entries)
+}
+
+/// The procedure an election was recorded under: the one given (a file the
+/// user named), or the built-in one of the kind its opening names.
+pub fn procedure_of(
+    election: &str,
+    entries: &[Entry],
+    given: Option<Procedure>,
+) -> Result<Procedure, ViewError> {
+    if let Some(p) = given {
+        return Ok(p);
+    }
+    let state = fold(entries.iter().map(|e| &e.event));
+    let kind = state
+        .opened
+        .map(|o| o.kind)
+        .ok_or_else(|| ViewError::NotOpened(election.to_string()))?;
+    Ok(Procedure::builtin(&kind)?)
 }
 
 /// The elections that have a stream for `candidate_id`. The ledger has no

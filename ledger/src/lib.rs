@@ -21,6 +21,7 @@ pub mod migrations;
 pub mod note;
 pub mod postgres;
 pub mod prepare;
+pub mod publish;
 pub mod row;
 pub mod sqlite;
 pub mod store;

@@ -100,6 +100,34 @@ impl Command {
         }
     }
 
+    /// The JSON object [`Command::from_json`] reads back into this command: a
+    /// client (the load benchmark, a script) sends exactly what the CLI takes.
+    pub fn to_json(&self) -> Value {
+        let event = crate::events::DomainEvent {
+            election_id: self.election_id.clone(),
+            candidate_id: self.candidate_id.clone(),
+            occurred_at: self.occurred_at,
+            body: self.body.clone(),
+        };
+        let mut value = event.to_payload();
+        if !self.overrides.is_empty() {
+            if let Value::Object(map) = &mut value {
+                let list = self
+                    .overrides
+                    .iter()
+                    .map(|o| {
+                        serde_json::json!({
+                            "rule": o.rule.as_str(),
+                            "justification": o.justification,
+                        })
+                    })
+                    .collect();
+                map.insert("override".into(), Value::Array(list));
+            }
+        }
+        value
+    }
+
     pub fn with_override(mut self, rule: RuleId, justification: &str) -> Command {
         self.overrides.push(OverrideRequest {
             rule,
@@ -240,6 +268,19 @@ mod tests {
         assert_eq!(cmd.candidate_id.as_deref(), Some("c1"));
         assert_eq!(cmd.overrides[0].rule, RuleId::R1);
         assert_eq!(cmd.kind(), "candidate.shortlisted");
+    }
+
+    #[test]
+    fn to_json_reads_back_as_the_same_command() {
+        let text = json!({
+            "election_id": "e1", "candidate_id": "c1",
+            "occurred_at": "2021-04-01T09:00:00+08:00",
+            "basis": "会议推荐得票靠前",
+            "override": [{"rule": "R1", "justification": "经党委研究"}]
+        });
+        let cmd = Command::from_json("candidate.shortlisted", text).unwrap();
+        let again = Command::from_json(cmd.kind(), cmd.to_json()).unwrap();
+        assert_eq!(again, cmd);
     }
 
     #[test]

@@ -739,6 +739,60 @@ impl Header {
     }
 }
 
+/// Who may read an event's content (DOMAIN.md §7). The chain commits to every
+/// payload's digest, so a reader who may not see the content still sees that
+/// the event exists, who recorded it, when, and its digest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Sensitivity {
+    /// Process facts anyone entitled to the election may read.
+    Process,
+    /// Personal-matters reports and the personnel archive (个人有关事项、人事档案):
+    /// the organisation department's own checks, discipline inspection and
+    /// investigators.
+    PersonalMatters,
+    /// Petitions, clues and publicity objections (举报内容): discipline
+    /// inspection and investigators only. The whistleblower's identity is never
+    /// in these payloads at all (it is kept beside the election, not in it).
+    Petition,
+}
+
+impl Sensitivity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Sensitivity::Process => "process",
+            Sensitivity::PersonalMatters => "personal_matters",
+            Sensitivity::Petition => "petition",
+        }
+    }
+
+    /// Chinese and English label, for pages.
+    pub fn label(self) -> &'static str {
+        match self {
+            Sensitivity::Process => "过程信息 process",
+            Sensitivity::PersonalMatters => "个人有关事项 personal matters",
+            Sensitivity::Petition => "信访举报 petition",
+        }
+    }
+}
+
+/// The sensitivity of an event type's content. Conclusions that decisions rest
+/// on (the discipline opinion's verdict, a joint review's outcome) stay
+/// process facts: decision-makers must see them (DOMAIN-DETAIL.md §6).
+pub fn sensitivity_of(event_type: &str) -> Sensitivity {
+    match event_type {
+        "check.archive_reviewed" | "check.personal_matters_verified" => {
+            Sensitivity::PersonalMatters
+        }
+        "petition.received"
+        | "petition.investigated"
+        | "petition.closed"
+        | "publicity.objection_received"
+        | "publicity.objection_resolved" => Sensitivity::Petition,
+        _ => Sensitivity::Process,
+    }
+}
+
 /// The catalogue entry for an event type.
 pub fn kind_of(event_type: &str) -> Option<&'static EventKind> {
     CATALOGUE.iter().find(|k| k.event_type == event_type)
@@ -796,6 +850,23 @@ impl fmt::Display for EventKind {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_restricted_type_is_in_the_catalogue() {
+        let restricted: Vec<&str> = CATALOGUE
+            .iter()
+            .map(|k| k.event_type)
+            .filter(|t| sensitivity_of(t) != Sensitivity::Process)
+            .collect();
+        // A misspelt type in `sensitivity_of` would silently fall to Process.
+        assert_eq!(restricted.len(), 7, "{restricted:?}");
+        assert_eq!(
+            sensitivity_of("check.personal_matters_verified"),
+            Sensitivity::PersonalMatters
+        );
+        assert_eq!(sensitivity_of("petition.received"), Sensitivity::Petition);
+        assert_eq!(sensitivity_of("committee.decided"), Sensitivity::Process);
+    }
 
     #[test]
     fn streams_parse_by_segment() {

@@ -22,8 +22,8 @@ pub use calendar::WorkCalendar;
 pub use command::{Command, CommandError, OverrideRequest};
 pub use decide::{decide, Refusal};
 pub use events::{
-    candidate_stream, election_stream, kind_of, parse_stream, stream_in_election, DomainEvent,
-    EventBody, EventError, EventKind, FieldDoc, Scope, CATALOGUE,
+    candidate_stream, election_stream, kind_of, parse_stream, sensitivity_of, stream_in_election,
+    DomainEvent, EventBody, EventError, EventKind, FieldDoc, Scope, Sensitivity, CATALOGUE,
 };
 pub use procedure::{Procedure, ProcedureError, Role, Stage, Step, BUILTIN, FOUR_CHECKS};
 pub use rules::{RuleId, Source, Violation};

@@ -28,6 +28,7 @@ fn entries(w: &World) -> Vec<Entry> {
                 _ => w.recorder(e.event_type()),
             },
             hash: [i as u8; 32],
+            payload_digest: [i as u8; 32],
             event: e.clone(),
         })
         .collect()

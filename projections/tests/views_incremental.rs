@@ -60,6 +60,7 @@ fn history(seed: u64, townships: usize) -> Vec<Entry> {
                 recorded_at: base + Duration::milliseconds(position as i64 * 7),
                 actor: actor.clone(),
                 hash: [(position % 251) as u8; 32],
+                payload_digest: [(position % 241) as u8; 32],
                 event: event.clone(),
             });
         }

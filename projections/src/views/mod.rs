@@ -17,6 +17,7 @@
 pub mod accountability;
 pub mod compliance;
 pub mod facts;
+pub mod redact;
 pub mod stats;
 pub mod trail;
 
@@ -30,6 +31,7 @@ use crate::state::ElectionState;
 
 pub use accountability::{accountability, Accountability, Duty};
 pub use compliance::{check, ComplianceReport, Finding, FindingKind, StructureRules};
+pub use redact::{redact_accountability, redact_trail, Restricted};
 pub use stats::{candidates, stats, summarise, CandidateRow, DistrictStats, TeamStats};
 pub use trail::{trail, Trail, TrailRow};
 
@@ -47,6 +49,9 @@ pub struct Entry {
     pub actor: Actor,
     /// The event hash (BLAKE3), so a reader can match a row against `jishi verify`.
     pub hash: [u8; 32],
+    /// The BLAKE3 digest of the payload's canonical bytes: what a reader who may
+    /// not see a restricted payload is shown instead of it.
+    pub payload_digest: [u8; 32],
     pub event: DomainEvent,
 }
 

@@ -52,6 +52,9 @@ pub struct TrailRow {
     pub corrections: Vec<CorrectionNote>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub overrides: Vec<OverrideNote>,
+    /// Set when the reader may not see this row's content (see [`super::redact`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub restricted: Option<super::redact::Restricted>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -157,6 +160,7 @@ impl Trail {
             corrects,
             corrections: Vec::new(),
             overrides,
+            restricted: None,
         });
     }
 }

@@ -1,0 +1,188 @@
+//! Reads of sensitive records, recorded as events (DOMAIN-DETAIL.md §6: "log
+//! every read of a sensitive record as its own event"), and the confidential
+//! annex that holds a whistleblower's identity apart from the candidate.
+//!
+//! * `access.read` / `access.exported` in `access/<election>/<candidate>`:
+//!   who read or exported which candidate's trail, as of which position. Kept
+//!   out of the `election/…` streams so that a read never makes a recorder's
+//!   command decide again (the election's guard does not see it), and so that
+//!   the candidate's own trail never shows who investigated it.
+//! * `petition.source_recorded` in `confidential/<election>/<petition>`: the
+//!   identity and contact of whoever filed a petition (举报人). The petition's
+//!   own events (on the candidate's stream) never carry it; only the roles
+//!   that handle petitions may read this stream, and each read is recorded.
+//!
+//! An access event is appended *before* the data is handed out: a read that
+//! could not be recorded is not served.
+
+use jishi_ledger::{AppendError, AppendRequest, EventStore, ExpectedVersion, NewEvent, StoreError};
+use serde::{Deserialize, Serialize};
+
+pub const ACCESS_PREFIX: &str = "access";
+pub const CONFIDENTIAL_PREFIX: &str = "confidential";
+pub const ACCESS_READ: &str = "access.read";
+pub const ACCESS_EXPORTED: &str = "access.exported";
+pub const PETITION_SOURCE: &str = "petition.source_recorded";
+
+/// What was read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum View {
+    Trail,
+    Accountability,
+    CaseExport,
+    PetitionSource,
+}
+
+/// The payload of an access event.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AccessRecord {
+    pub election_id: String,
+    pub candidate_id: String,
+    pub view: View,
+    /// The as-of position asked for; `None` for "now".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub as_of: Option<u64>,
+    /// The petition, for a read of its source.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub petition_id: Option<String>,
+}
+
+/// The payload of `petition.source_recorded`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PetitionSource {
+    pub election_id: String,
+    pub candidate_id: String,
+    pub petition_id: String,
+    /// Name or description of the petitioner; `匿名` for an anonymous one.
+    pub identity: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub contact: Option<String>,
+}
+
+/// `access/<election>/<candidate>`.
+pub fn access_stream(election_id: &str, candidate_id: &str) -> String {
+    format!("{ACCESS_PREFIX}/{election_id}/{candidate_id}")
+}
+
+/// `confidential/<election>/<petition>`.
+pub fn source_stream(election_id: &str, petition_id: &str) -> String {
+    format!("{CONFIDENTIAL_PREFIX}/{election_id}/{petition_id}")
+}
+
+fn event<T: Serialize>(
+    event_type: &str,
+    actor: &jishi_ledger::Actor,
+    payload: &T,
+) -> Result<NewEvent, AppendError> {
+    let payload = serde_json::to_value(payload).map_err(|e| {
+        AppendError::Invalid(jishi_ledger::InvalidField::new("payload", e.to_string()))
+    })?;
+    Ok(NewEvent {
+        event_id: None,
+        event_type: event_type.to_string(),
+        schema_version: 1,
+        occurred_at: None,
+        actor: actor.clone(),
+        payload,
+    })
+}
+
+/// Records that `actor` read (or exported) a candidate's records; returns the
+/// position of the access event.
+pub async fn record_access(
+    store: &dyn EventStore,
+    actor: &jishi_ledger::Actor,
+    record: &AccessRecord,
+) -> Result<u64, AppendError> {
+    let event_type = match record.view {
+        View::CaseExport => ACCESS_EXPORTED,
+        _ => ACCESS_READ,
+    };
+    let appended = store
+        .append(AppendRequest {
+            stream: access_stream(&record.election_id, &record.candidate_id),
+            expected: ExpectedVersion::Any,
+            events: vec![event(event_type, actor, record)?],
+        })
+        .await?;
+    Ok(appended.events.first().map_or(0, |e| e.position))
+}
+
+/// One recorded read, as a page shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AccessEntry {
+    pub position: u64,
+    pub recorded_at: String,
+    pub actor: jishi_ledger::Actor,
+    pub event_type: String,
+    pub record: AccessRecord,
+}
+
+/// Every recorded read of a candidate's records, oldest first.
+pub async fn accesses(
+    store: &dyn EventStore,
+    election_id: &str,
+    candidate_id: &str,
+) -> Result<Vec<AccessEntry>, StoreError> {
+    let rows = store
+        .read_stream(
+            &access_stream(election_id, candidate_id),
+            1,
+            usize::MAX >> 1,
+        )
+        .await?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|e| {
+            let record = serde_json::from_value(e.payload.to_value().ok()?).ok()?;
+            Some(AccessEntry {
+                position: e.position,
+                recorded_at: e.recorded_at,
+                actor: e.actor,
+                event_type: e.event_type,
+                record,
+            })
+        })
+        .collect())
+}
+
+/// Records a petitioner's identity in the confidential annex.
+pub async fn record_source(
+    store: &dyn EventStore,
+    actor: &jishi_ledger::Actor,
+    source: &PetitionSource,
+) -> Result<u64, AppendError> {
+    let appended = store
+        .append(AppendRequest {
+            stream: source_stream(&source.election_id, &source.petition_id),
+            expected: ExpectedVersion::Any,
+            events: vec![event(PETITION_SOURCE, actor, source)?],
+        })
+        .await?;
+    Ok(appended.events.first().map_or(0, |e| e.position))
+}
+
+/// The recorded sources of a petition (a later one adds to, never replaces,
+/// an earlier one), with the position each was recorded at.
+pub async fn sources(
+    store: &dyn EventStore,
+    election_id: &str,
+    petition_id: &str,
+) -> Result<Vec<(u64, PetitionSource)>, StoreError> {
+    let rows = store
+        .read_stream(&source_stream(election_id, petition_id), 1, usize::MAX >> 1)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .filter(|e| e.event_type == PETITION_SOURCE)
+        .filter_map(|e| {
+            Some((
+                e.position,
+                serde_json::from_value(e.payload.to_value().ok()?).ok()?,
+            ))
+        })
+        .collect())
+}

@@ -1,0 +1,199 @@
+//! `jishi serve` and `jishi user`: start the service, and manage who may use
+//! it. Users live in the ledger (`user/<id>` streams), so `jishi user add`
+//! works with the server running or not, on either store.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::Context;
+use clap::{Args, Subcommand};
+use comfy_table::{presets::UTF8_FULL_CONDENSED, Table};
+use jishi_app::users::{self, AccessRole, NewUser};
+use jishi_ledger::input::parse_actor;
+use jishi_ledger::{open_proof_store, open_store, StoreSpec};
+use jishi_server::{AppState, Limits};
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub bind: SocketAddr,
+    /// The log's private key (from `jishi keygen`), so that admins can sign
+    /// checkpoints through the API.
+    #[arg(long)]
+    pub key: Option<PathBuf>,
+    /// The log's name in checkpoints; defaults to the key's name.
+    #[arg(long)]
+    pub origin: Option<String>,
+    /// Largest request body, in bytes.
+    #[arg(long, default_value_t = 1 << 20)]
+    pub max_body: usize,
+    /// Seconds before a request is answered 408.
+    #[arg(long, default_value_t = 30)]
+    pub timeout: u64,
+}
+
+pub async fn serve(spec: &StoreSpec, args: ServeArgs) -> anyhow::Result<()> {
+    let store = open_proof_store(spec, true).await?;
+    let signer = match &args.key {
+        Some(path) => Some(crate::proof_cmds::read_signer(path)?),
+        None => None,
+    };
+    let origin = args
+        .origin
+        .or_else(|| signer.as_ref().map(|k| k.name().to_string()))
+        .unwrap_or_default();
+    let state = Arc::new(AppState::new(store, signer, origin));
+    let known = users::load_users(state.events.as_ref()).await?;
+    if known.is_empty() {
+        eprintln!(
+            "no users yet: add one with `jishi --db {} user add ID --name NAME --role admin --org ORG`",
+            spec
+        );
+    }
+    *state.users.write().await = known;
+    let listener = tokio::net::TcpListener::bind(args.bind)
+        .await
+        .with_context(|| format!("--bind {}", args.bind))?;
+    eprintln!(
+        "jishi serving {} on http://{} (API /api, pages /elections, OpenAPI /openapi.json); Ctrl-C stops",
+        spec,
+        listener.local_addr()?
+    );
+    let limits = Limits {
+        body_bytes: args.max_body,
+        timeout: std::time::Duration::from_secs(args.timeout),
+    };
+    let shutdown = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    jishi_server::serve(listener, state, limits, shutdown).await?;
+    Ok(())
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserCmd {
+    /// Add a user and print its token (shown once; only its hash is stored).
+    Add(UserAddArgs),
+    /// List users.
+    List {
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Revoke a user's token; the user stays in the ledger.
+    Revoke {
+        id: String,
+        #[arg(long)]
+        reason: String,
+        /// Who revokes (default: the local operator).
+        #[arg(long, env = "JISHI_ACTOR")]
+        actor: Option<String>,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct UserAddArgs {
+    /// The user's id (letters, digits, '-', '_', '.'), e.g. zzb-wang.
+    pub id: String,
+    /// Display name; defaults to the id.
+    #[arg(long)]
+    pub name: Option<String>,
+    /// recorder, inspector, investigator or admin.
+    #[arg(long)]
+    pub role: String,
+    /// Organisation path, e.g. 天元区/青山镇; the user's scope is this and below.
+    #[arg(long)]
+    pub org: String,
+    /// The procedure role stamped on events the user records (default:
+    /// organisation_department for a recorder, discipline_inspection for an
+    /// inspector).
+    #[arg(long = "acts-as")]
+    pub acts_as: Option<String>,
+    /// Who adds the user (default: the local operator).
+    #[arg(long, env = "JISHI_ACTOR")]
+    pub actor: Option<String>,
+}
+
+/// The actor of a user command: the one given, or the local operator (the
+/// OS user at this machine, who can write to the ledger directly anyway).
+fn operator(given: Option<&str>) -> anyhow::Result<jishi_ledger::Actor> {
+    if let Some(text) = given {
+        return Ok(parse_actor(text)?);
+    }
+    let who = std::env::var("USER")
+        .or_else(|_| std::env::var("USERNAME"))
+        .unwrap_or_else(|_| "operator".into());
+    Ok(jishi_ledger::Actor {
+        id: format!("local:{who}"),
+        name: who,
+        role: "admin".into(),
+        org: "本机 local".into(),
+    })
+}
+
+pub async fn user(spec: &StoreSpec, cmd: UserCmd) -> anyhow::Result<()> {
+    match cmd {
+        UserCmd::Add(a) => {
+            let store = open_store(spec, false).await?;
+            let role: AccessRole = a.role.parse()?;
+            let by = operator(a.actor.as_deref())?;
+            let (user, token) = users::add_user(
+                store.as_ref(),
+                &by,
+                NewUser {
+                    name: a.name.unwrap_or_else(|| a.id.clone()),
+                    id: a.id,
+                    role,
+                    org: a.org,
+                    acts_as: a.acts_as,
+                },
+            )
+            .await?;
+            eprintln!(
+                "added {} ({}, {}, acts as {}) at position {}; its token (shown once):",
+                user.id, user.role, user.org, user.acts_as, user.added_at
+            );
+            println!("{token}");
+            Ok(())
+        }
+        UserCmd::List { json } => {
+            let store = open_store(spec, false).await?;
+            let all = users::load_users(store.as_ref()).await?;
+            let list: Vec<_> = all.all().collect();
+            if json {
+                println!("{}", serde_json::to_string_pretty(&list)?);
+                return Ok(());
+            }
+            let mut t = Table::new();
+            t.load_preset(UTF8_FULL_CONDENSED).set_header(vec![
+                "用户 Id",
+                "姓名 Name",
+                "权限 Role",
+                "组织 Org",
+                "程序角色 Acts as",
+                "状态 Status",
+            ]);
+            for u in list {
+                t.add_row(vec![
+                    u.id.clone(),
+                    u.name.clone(),
+                    u.role.to_string(),
+                    u.org.clone(),
+                    u.acts_as.clone(),
+                    if u.revoked { "revoked" } else { "active" }.to_string(),
+                ]);
+            }
+            println!("{t}");
+            Ok(())
+        }
+        UserCmd::Revoke { id, reason, actor } => {
+            let store = open_store(spec, false).await?;
+            let by = operator(actor.as_deref())?;
+            users::revoke_user(store.as_ref(), &by, &id, &reason).await?;
+            println!("revoked {id}");
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,152 @@
+//! What the ledger hands to outsiders: signed checkpoints of its tree and case
+//! files of selected events with their inclusion proofs. Shared by the command
+//! line and the server, so that both refuse the same things: no checkpoint is
+//! signed over a ledger that does not verify, and no case is exported without
+//! a stored checkpoint that covers every event in it.
+
+use crate::export::{CaseExport, ExportError, ExportedEvent, Selector, FORMAT};
+use crate::tree::{ProofError, ProofStore, StoredCheckpoint};
+use crate::verify::{verify_with_proofs, Progress, VerifyReport};
+use crate::{Checkpoint, CheckpointError, SignerKey, StoreError};
+
+/// Events read per query while collecting a case.
+const PAGE: usize = 10_000;
+
+/// Why a checkpoint was not signed. Nothing was stored in any case.
+#[derive(Debug, thiserror::Error)]
+pub enum SignError {
+    /// The ledger failed verification; the report names the first fault.
+    #[error("refusing to sign a checkpoint of a ledger that does not verify")]
+    NotVerified(Box<VerifyReport>),
+    #[error("origin: {0}")]
+    Origin(CheckpointError),
+    #[error("signing the checkpoint: {0}")]
+    Sign(CheckpointError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Proof(#[from] ProofError),
+}
+
+/// A checkpoint that was signed and stored, and what was verified first.
+#[derive(Debug, Clone)]
+pub struct Signed {
+    pub stored: StoredCheckpoint,
+    /// The signed note, as stored.
+    pub note: String,
+    /// Events verified (chain and tree) before signing.
+    pub verified: u64,
+}
+
+/// Verifies the whole ledger (chain and tree), then signs its current tree
+/// head with `key` under `origin` and stores the checkpoint.
+pub async fn sign_checkpoint(
+    store: &dyn ProofStore,
+    key: &SignerKey,
+    origin: &str,
+    progress: &dyn Progress,
+) -> Result<Signed, SignError> {
+    let report = verify_with_proofs(store, progress).await?;
+    if !report.is_ok() {
+        return Err(SignError::NotVerified(Box::new(report)));
+    }
+    let frontier = store.frontier().await?;
+    let cp =
+        Checkpoint::new(origin, frontier.size(), frontier.root()).map_err(SignError::Origin)?;
+    let note = cp.sign(key).map_err(SignError::Sign)?.to_string();
+    let stored = store.save_checkpoint(&note).await?;
+    Ok(Signed {
+        stored,
+        note,
+        verified: report.checked,
+    })
+}
+
+/// Why a case file could not be assembled.
+#[derive(Debug, thiserror::Error)]
+pub enum CaseError {
+    #[error("{0}: no events to export")]
+    Empty(Selector),
+    #[error(
+        "no stored checkpoint covers position {position}, the last event of {selector}: \
+         sign one first (`jishi checkpoint`)"
+    )]
+    NoCheckpoint { position: u64, selector: Selector },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Proof(#[from] ProofError),
+    #[error(transparent)]
+    Export(#[from] ExportError),
+}
+
+/// A case file and the stored checkpoint its proofs lead to.
+#[derive(Debug, Clone)]
+pub struct Case {
+    pub export: CaseExport,
+    pub checkpoint: StoredCheckpoint,
+}
+
+/// Collects the events `selector` names, in position order, with their
+/// inclusion proofs in the newest stored checkpoint that covers them all.
+pub async fn build_case(store: &dyn ProofStore, selector: &Selector) -> Result<Case, CaseError> {
+    let events = match selector {
+        Selector::Stream(s) => store.read_stream(s, 1, usize::MAX >> 1).await?,
+        // Same meaning as the store's prefix read (the stream itself or below
+        // it), which an index answers without scanning the ledger.
+        Selector::Prefix(p) if !p.ends_with('/') => {
+            let mut out = Vec::new();
+            let mut from = 1;
+            loop {
+                let page = store.read_prefix(p, from, PAGE).await?;
+                let full = page.len() == PAGE;
+                if let Some(last) = page.last() {
+                    from = last.position + 1;
+                }
+                out.extend(page);
+                if !full {
+                    break out;
+                }
+            }
+        }
+        Selector::Prefix(_) => {
+            let mut out = Vec::new();
+            let mut from = 1;
+            loop {
+                let page = store.read_all(from, PAGE).await?;
+                let Some(last) = page.last() else { break out };
+                from = last.position + 1;
+                out.extend(page.into_iter().filter(|e| selector.matches(&e.stream)));
+            }
+        }
+    };
+    let Some(max_position) = events.iter().map(|e| e.position).max() else {
+        return Err(CaseError::Empty(selector.clone()));
+    };
+    let checkpoint = store
+        .checkpoints()
+        .await?
+        .into_iter()
+        .filter(|c| c.size >= max_position)
+        .max_by_key(|c| c.id)
+        .ok_or_else(|| CaseError::NoCheckpoint {
+            position: max_position,
+            selector: selector.clone(),
+        })?;
+    let mut exported = Vec::with_capacity(events.len());
+    for e in &events {
+        let proof = store
+            .inclusion_proof(e.position - 1, checkpoint.size)
+            .await?;
+        exported.push(ExportedEvent::new(e, proof.path)?);
+    }
+    Ok(Case {
+        export: CaseExport {
+            format: FORMAT.into(),
+            selector: selector.clone(),
+            checkpoint: checkpoint.note.clone(),
+            events: exported,
+        },
+        checkpoint,
+    })
+}

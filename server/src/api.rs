@@ -1,0 +1,481 @@
+//! The JSON API under `/api`: one handler per CLI capability. Every handler
+//! authenticates (`ApiUser`), asks the policy, and calls the same use cases
+//! as the command line (`jishi-app`, `jishi-ledger::publish`).
+
+use std::sync::Arc;
+
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use jishi_app::access::{self, AccessRecord, PetitionSource, View};
+use jishi_app::users::{self, NewUser};
+use jishi_ledger::export::Selector;
+use jishi_ledger::publish::{build_case, sign_checkpoint, CaseError, SignError};
+use jishi_projections::{candidate_stream, Command};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use crate::auth::ApiUser;
+use crate::error::ApiError;
+use crate::state::{election_org, AppState};
+use crate::{policy, queries};
+
+type Shared = State<Arc<AppState>>;
+
+pub fn routes() -> Router<Arc<AppState>> {
+    Router::new()
+        .route("/api/health", get(health))
+        .route("/api/me", get(me))
+        .route("/api/record/{kind}", post(record))
+        .route("/api/elections", get(elections))
+        .route("/api/elections/{election}", get(election))
+        .route("/api/elections/{election}/check", get(check))
+        .route("/api/elections/{election}/stats", get(stats))
+        .route("/api/elections/{election}/candidates", get(candidates))
+        .route(
+            "/api/elections/{election}/candidates/{candidate}/trail",
+            get(trail),
+        )
+        .route(
+            "/api/elections/{election}/candidates/{candidate}/accountability",
+            get(accountability),
+        )
+        .route(
+            "/api/elections/{election}/candidates/{candidate}/accesses",
+            get(accesses),
+        )
+        .route(
+            "/api/elections/{election}/petitions/{petition}/source",
+            get(read_source).post(record_source),
+        )
+        .route("/api/verify", get(verify_status).post(verify_now))
+        .route(
+            "/api/checkpoint",
+            get(latest_checkpoint).post(new_checkpoint),
+        )
+        .route("/api/export", post(export))
+        .route("/api/users", get(list_users).post(add_user))
+        .route("/api/users/{user}/revoke", post(revoke_user))
+}
+
+/// The body as JSON, or a 400 that says what is wrong with it.
+fn body<T>(b: Result<Json<T>, JsonRejection>) -> Result<T, ApiError> {
+    b.map(|Json(v)| v).map_err(|e| {
+        let text = e.body_text();
+        // serde's messages name the field ("missing field `identity`"); pass
+        // the field on so that a client can point at it.
+        let field = text
+            .split('`')
+            .nth(1)
+            .filter(|_| text.contains("field"))
+            .unwrap_or("body")
+            .to_string();
+        ApiError::bad(field, text)
+    })
+}
+
+#[derive(Debug, Deserialize)]
+pub struct AsOf {
+    /// A ledger position, an RFC 3339 time or a date.
+    pub as_of: Option<String>,
+}
+
+async fn health(State(state): Shared) -> Result<Json<Value>, ApiError> {
+    let head = state.store.head().await?;
+    Ok(Json(json!({
+        "status": "ok",
+        "head": head.map(|h| h.position).unwrap_or(0),
+    })))
+}
+
+async fn me(ApiUser(user): ApiUser) -> Json<Value> {
+    Json(json!(user.as_ref()))
+}
+
+/// `POST /api/record/{kind}` with the command's JSON (as `jishi record KIND
+/// --json`). The actor is the signed-in user; the body cannot name one
+/// (an `actor` key is an unknown field of the command, hence a 400).
+async fn record(
+    State(state): Shared,
+    ApiUser(user): ApiUser,
+    Path(kind): Path<String>,
+    json: Result<Json<Value>, JsonRejection>,
+) -> Result<Response, ApiError> {
+    let command = Command::from_json(&kind, body(json)?)?;
+    let org = match &command.body {
+        jishi_projections::EventBody::ElectionOpened(b) => b.unit_org.clone(),
+        _ => state
+            .with_views(|v| v.elections.get(&command.election_id).map(election_org))
+            .await?
+            .ok_or_else(|| {
+                ApiError::NotFound(format!(
+                    "election {:?} has not been opened: record election.opened first",
+                    command.election_id
+                ))
+            })?,
+    };
+    policy::may_record(&user, &kind, &org, !command.overrides.is_empty())?;
+    let recorded = jishi_app::record(&state.events, None, &user.actor(), &command).await?;
+    let events: Vec<Value> = recorded
+        .events
+        .iter()
+        .map(|(e, at)| {
+            json!({
+                "event_type": e.event_type(),
+                "stream": e.stream(),
+                "position": at.position,
+                "event_id": at.event_id,
+                "hash": at.hash.to_string(),
+            })
+        })
+        .collect();
+    Ok((StatusCode::CREATED, Json(json!({ "events": events }))).into_response())
+}
+
+async fn elections(
+    State(state): Shared,
+    ApiUser(user): ApiUser,
+) -> Result<Json<Vec<queries::ElectionSummary>>, ApiError> {
+    Ok(Json(queries::elections(&state, &user).await?))
+}
+
+async fn election(
+    State(state): Shared,
+    ApiUser(user): ApiUser,
+    Path(id): Path<String>,
+    Query(q): Query<AsOf>,
+) -> Result<Json<queries::ElectionDetail>, ApiError> {
+    Ok(Json(
+        queries::election(&state, &user, &id, q.as_of.as_deref()).await?,
+    ))
+}
+
+async fn check(
+    State(state): Shared,
+    ApiUser(user): ApiUser,
+    Path(id): Path<String>,
+    Query(q): Query<AsOf>,
+) -> Result<Json<Value>, ApiError> {
+    let d = queries::election(&state, &user, &id, q.as_of.as_deref()).await?;
+    let report = d.compliance.ok_or_else(|| {
+        ApiError::NotFound(format!(
+            "election {id:?} has no election.opened event, so its procedure is unknown"
+        ))
+    })?;
+    Ok(Json(json!(report)))
+}
+
+async fn stats(
+    State(state): Shared,
+    ApiUser(user): ApiUser,
+    Path(id): Path<String>,
+    Query(q): Query<AsOf>,
+) -> Result<Json<Value>, ApiError> {
+    let d = queries::election(&state, &user, &id, q.as_of.as_deref()).await?;
+    Ok(Json(json!(d.stats)))
+}
+
+async fn candidates(
+    State(state): Shared,
+    ApiUser(user): ApiUser,
+    Path(id): Path<String>,
+    Query(q): Query<AsOf>,
+) -> Result<Json<Value>, ApiError> {
+    let d = queries::election(&state, &user, &id, q.as_of.as_deref()).await?;
+    Ok(Json(json!(d.candidates)))
+}
+
+async fn trail(
+    State(state): Shared,
+    ApiUser(user): ApiUser,
+    Path((e, c)): Path<(String, String)>,
+    Query(q): Query<AsOf>,
+) -> Result<Json<Value>, ApiError> {
+    let v = queries::candidate(&state, &user, &e, &c, q.as_of.as_deref(), View::Trail).await?;
+    Ok(Json(json!({
+        "trail": v.trail,
+        "as_of": v.as_of,
+        "recorded_read_at": v.recorded_read_at,
+    })))
+}
+
+async fn accountability(
+    State(state): Shared,
+    ApiUser(user): ApiUser,
+    Path((e, c)): Path<(String, String)>,
+    Query(q): Query<AsOf>,
+) -> Result<Json<Value>, ApiError> {
+    let v = queries::candidate(
+        &state,
+        &user,
+        &e,
+        &c,
+        q.as_of.as_deref(),
+        View::Accountability,
+    )
+    .await?;
+    Ok(Json(json!({
+        "accountability": v.accountability,
+        "as_of": v.as_of,
+        "recorded_read_at": v.recorded_read_at,
+    })))
+}
+
+async fn accesses(
+    State(state): Shared,
+    ApiUser(user): ApiUser,
+    Path((e, c)): Path<(String, String)>,
+) -> Result<Json<Value>, ApiError> {
+    Ok(Json(json!(queries::accesses(&state, &user, &e, &c).await?)))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SourceBody {
+    candidate_id: String,
+    identity: String,
+    #[serde(default)]
+    contact: Option<String>,
+}
+
+async fn record_source(
+    State(state): Shared,
+    ApiUser(user): ApiUser,
+    Path((e, p)): Path<(String, String)>,
+    json: Result<Json<SourceBody>, JsonRejection>,
+) -> Result<Response, ApiError> {
+    let b = body(json)?;
+    policy::may_record_source(&user)?;
+    if b.identity.trim().is_empty() {
+        return Err(ApiError::bad(
+            "identity",
+            "must not be empty (write 匿名 for an anonymous petition)",
+        ));
+    }
+    state
+        .with_election(&user, &e, |el| {
+            if el.state.candidates.contains_key(&b.candidate_id) {
+                Ok(())
+            } else {
+                Err(ApiError::bad(
+                    "candidate_id",
+                    format!("{:?} is not a candidate of election {e:?}", b.candidate_id),
+                ))
+            }
+        })
+        .await?;
+    let position = access::record_source(
+        state.events.as_ref(),
+        &user.actor(),
+        &PetitionSource {
+            election_id: e,
+            candidate_id: b.candidate_id,
+            petition_id: p,
+            identity: b.identity.trim().to_string(),
+            contact: b.contact,
+        },
+    )
+    .await?;
+    Ok((StatusCode::CREATED, Json(json!({ "position": position }))).into_response())
+}
+
+async fn read_source(
+    State(state): Shared,
+    ApiUser(user): ApiUser,
+    Path((e, p)): Path<(String, String)>,
+) -> Result<Json<Value>, ApiError> {
+    policy::may_read_source(&user)?;
+    state.with_election(&user, &e, |_| Ok(())).await?;
+    let sources = access::sources(state.events.as_ref(), &e, &p).await?;
+    let Some((_, first)) = sources.first() else {
+        return Err(ApiError::NotFound(format!(
+            "petition {p:?} of election {e:?}: no source recorded"
+        )));
+    };
+    let recorded_read_at = access::record_access(
+        state.events.as_ref(),
+        &user.actor(),
+        &AccessRecord {
+            election_id: e.clone(),
+            candidate_id: first.candidate_id.clone(),
+            view: View::PetitionSource,
+            as_of: None,
+            petition_id: Some(p.clone()),
+        },
+    )
+    .await?;
+    let list: Vec<Value> = sources
+        .iter()
+        .map(|(position, s)| json!({ "position": position, "source": s }))
+        .collect();
+    Ok(Json(
+        json!({ "sources": list, "recorded_read_at": recorded_read_at }),
+    ))
+}
+
+async fn verify_status(
+    State(state): Shared,
+    ApiUser(_): ApiUser,
+) -> Result<Json<queries::Badge>, ApiError> {
+    Ok(Json(queries::badge(&state).await?))
+}
+
+async fn verify_now(State(state): Shared, ApiUser(user): ApiUser) -> Result<Json<Value>, ApiError> {
+    policy::may_run_verify(&user)?;
+    Ok(Json(json!(queries::run_verify(&state).await?)))
+}
+
+async fn latest_checkpoint(
+    State(state): Shared,
+    ApiUser(_): ApiUser,
+) -> Result<Json<Value>, ApiError> {
+    let cp = state
+        .store
+        .latest_checkpoint()
+        .await?
+        .ok_or_else(|| ApiError::NotFound("no checkpoint has been signed yet".into()))?;
+    Ok(Json(json!(queries::checkpoint_info(&cp))))
+}
+
+async fn new_checkpoint(
+    State(state): Shared,
+    ApiUser(user): ApiUser,
+) -> Result<Response, ApiError> {
+    policy::may_administer(&user)?;
+    let Some(key) = &state.signer else {
+        return Err(ApiError::Unavailable(
+            "this server has no signing key: start it with `jishi serve --key FILE`".into(),
+        ));
+    };
+    let _one = state.verifying.lock().await;
+    let signed = sign_checkpoint(
+        state.store.as_ref(),
+        key,
+        &state.origin,
+        &jishi_ledger::verify::Quiet,
+    )
+    .await
+    .map_err(|e| match e {
+        SignError::NotVerified(r) => ApiError::Conflict(format!(
+            "refusing to sign: the ledger does not verify ({})",
+            r.fault
+                .map(|f| f.to_string())
+                .unwrap_or_else(|| "tree or checkpoint fault".into())
+        )),
+        other => ApiError::Internal(other.to_string()),
+    })?;
+    *state.verified.write().await = Some(crate::state::Verified {
+        at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        ok: true,
+        checked: signed.verified,
+        fault: None,
+    });
+    Ok((
+        StatusCode::CREATED,
+        Json(json!(queries::checkpoint_info(&signed.stored))),
+    )
+        .into_response())
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ExportBody {
+    election_id: String,
+    candidate_id: String,
+}
+
+/// A candidate's case file (every event of its stream, with inclusion proofs
+/// in a stored checkpoint), as `jishi export --prefix` writes it.
+async fn export(
+    State(state): Shared,
+    ApiUser(user): ApiUser,
+    json: Result<Json<ExportBody>, JsonRejection>,
+) -> Result<Response, ApiError> {
+    let b = body(json)?;
+    policy::may_export(&user)?;
+    state
+        .with_election(&user, &b.election_id, |_| Ok(()))
+        .await?;
+    let selector = Selector::Prefix(candidate_stream(&b.election_id, &b.candidate_id));
+    let case = build_case(state.store.as_ref(), &selector)
+        .await
+        .map_err(|e| match e {
+            CaseError::Empty(_) => ApiError::NotFound(e.to_string()),
+            CaseError::NoCheckpoint { .. } => ApiError::Conflict(e.to_string()),
+            other => ApiError::Internal(other.to_string()),
+        })?;
+    access::record_access(
+        state.events.as_ref(),
+        &user.actor(),
+        &AccessRecord {
+            election_id: b.election_id,
+            candidate_id: b.candidate_id,
+            view: View::CaseExport,
+            as_of: Some(case.checkpoint.size),
+            petition_id: None,
+        },
+    )
+    .await?;
+    let text = case
+        .export
+        .to_json()
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    Ok((
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        text,
+    )
+        .into_response())
+}
+
+async fn list_users(State(state): Shared, ApiUser(user): ApiUser) -> Result<Json<Value>, ApiError> {
+    policy::may_administer(&user)?;
+    let mut users = state.users.write().await;
+    users
+        .catch_up(state.events.as_ref())
+        .await
+        .map_err(ApiError::from)?;
+    Ok(Json(json!(users.all().collect::<Vec<_>>())))
+}
+
+async fn add_user(
+    State(state): Shared,
+    ApiUser(user): ApiUser,
+    json: Result<Json<NewUser>, JsonRejection>,
+) -> Result<Response, ApiError> {
+    let new = body(json)?;
+    policy::may_administer(&user)?;
+    let (added, token) = users::add_user(state.events.as_ref(), &user.actor(), new).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({ "user": added, "token": token })),
+    )
+        .into_response())
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RevokeBody {
+    reason: String,
+}
+
+async fn revoke_user(
+    State(state): Shared,
+    ApiUser(user): ApiUser,
+    Path(id): Path<String>,
+    json: Result<Json<RevokeBody>, JsonRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let b = body(json)?;
+    policy::may_administer(&user)?;
+    users::revoke_user(state.events.as_ref(), &user.actor(), &id, &b.reason).await?;
+    // Forget the revoked user at once, not at the next unknown token.
+    state
+        .users
+        .write()
+        .await
+        .catch_up(state.events.as_ref())
+        .await?;
+    Ok(Json(json!({ "revoked": id })))
+}

@@ -1,0 +1,74 @@
+//! Who is asking. The JSON API takes only `Authorization: Bearer <token>`;
+//! the pages take only the `jishi_token` cookie set by the sign-in form
+//! (HttpOnly, SameSite=Strict). Keeping the two apart means a page in another
+//! site can never make a browser send an API write with the cookie (no CSRF
+//! surface), and a script never needs the cookie.
+
+use std::sync::Arc;
+
+use axum::extract::FromRequestParts;
+use axum::http::header;
+use axum::http::request::Parts;
+use axum::response::{IntoResponse, Redirect, Response};
+use jishi_app::users::User;
+
+use crate::error::ApiError;
+use crate::state::AppState;
+
+pub const COOKIE: &str = "jishi_token";
+
+/// The authenticated user of an API request.
+pub struct ApiUser(pub Arc<User>);
+
+impl FromRequestParts<Arc<AppState>> for ApiUser {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &Arc<AppState>,
+    ) -> Result<Self, Self::Rejection> {
+        let token = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .ok_or(ApiError::Unauthenticated)?;
+        Ok(ApiUser(state.user_by_token(token).await?))
+    }
+}
+
+/// The signed-in user of a page; anyone else is sent to the sign-in page.
+pub struct PageUser(pub Arc<User>);
+
+/// The token in the request's cookie, if any.
+pub fn cookie_token(parts: &Parts) -> Option<String> {
+    parts
+        .headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|kv| kv.trim().split_once('='))
+        .find(|(k, _)| *k == COOKIE)
+        .map(|(_, v)| v.trim().to_string())
+}
+
+impl FromRequestParts<Arc<AppState>> for PageUser {
+    type Rejection = Response;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &Arc<AppState>,
+    ) -> Result<Self, Self::Rejection> {
+        let Some(token) = cookie_token(parts) else {
+            return Err(Redirect::to("/signin").into_response());
+        };
+        match state.user_by_token(&token).await {
+            Ok(u) => Ok(PageUser(u)),
+            Err(ApiError::Unauthenticated) => Err(Redirect::to("/signin").into_response()),
+            Err(e) => Err(crate::pages::error_page(&e)),
+        }
+    }
+}

@@ -1,0 +1,107 @@
+//! `jishi-server`: the service organisation departments and inspectors use
+//! at the same time from many offices (`jishi serve`).
+//!
+//! * [`api`]: the JSON API, one operation per CLI capability, documented in
+//!   [`openapi`] and served at `/openapi.json`;
+//! * [`pages`]: server-rendered HTML for people who want to look;
+//! * [`policy`]: who may do what (access role × organisation scope ×
+//!   sensitivity), pure and unit-tested;
+//! * [`auth`]: bearer tokens for the API, a cookie for the pages;
+//! * [`queries`]: the reads both share, with redaction and recorded reads.
+//!
+//! Architecture invariant: no rule of the procedure lives here (that is
+//! `projections`), no SQL (that is `ledger`), and no use case the command
+//! line also has (that is `jishi-app`). Recording goes through the store's
+//! own writer (group commit on PostgreSQL), so the server adds no lock of
+//! its own around appends.
+
+pub mod api;
+pub mod auth;
+pub mod error;
+pub mod openapi;
+pub mod pages;
+pub mod policy;
+pub mod queries;
+pub mod state;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::DefaultBodyLimit;
+use axum::http::{StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use tower_http::timeout::TimeoutLayer;
+
+pub use error::ApiError;
+pub use state::AppState;
+
+/// Limits a client cannot exceed.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// Largest request body; the ledger refuses payloads over 1 MiB anyway.
+    pub body_bytes: usize,
+    /// Longest a request may take before it is answered 408.
+    pub timeout: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            body_bytes: 1 << 20,
+            timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+async fn not_found(uri: Uri) -> Response {
+    let e = ApiError::NotFound(format!("no such route: {}", uri.path()));
+    if uri.path().starts_with("/api/") {
+        e.into_response()
+    } else {
+        pages::error_page(&e)
+    }
+}
+
+/// The whole service.
+pub fn router(state: Arc<AppState>, limits: &Limits) -> Router {
+    Router::new()
+        .route("/openapi.json", get(|| async { Json(openapi::document()) }))
+        .merge(api::routes())
+        .merge(pages::routes())
+        .fallback(not_found)
+        .layer(DefaultBodyLimit::max(limits.body_bytes))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            limits.timeout,
+        ))
+        .with_state(state)
+}
+
+/// Serves on `listener` until `shutdown` resolves. Verifies the ledger in
+/// the background first, so that the badge has something to say.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: Arc<AppState>,
+    limits: Limits,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    {
+        let state = state.clone();
+        tokio::spawn(async move {
+            match queries::run_verify(&state).await {
+                Ok(v) if v.ok => tracing::info!(checked = v.checked, "ledger verified"),
+                Ok(v) => tracing::error!(fault = ?v.fault, "ledger does NOT verify"),
+                Err(e) => tracing::error!(error = %e, "verification could not run"),
+            }
+        });
+    }
+    axum::serve(
+        listener,
+        router(state, &limits).into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
+}

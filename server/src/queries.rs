@@ -1,0 +1,279 @@
+//! The reads the API and the pages share: each takes the signed-in user,
+//! applies the policy (scope, redaction), records the read where the rules
+//! say a read must be recorded, and returns typed values that the API turns
+//! into JSON and the pages into HTML.
+
+use std::sync::Arc;
+
+use jishi_app::access::{self, AccessEntry, AccessRecord, View};
+use jishi_app::users::User;
+use jishi_app::views::{procedure_of, resolve_as_of};
+use jishi_ledger::StoredCheckpoint;
+use jishi_projections::views::{
+    self, redact_accountability, redact_trail, Accountability, CandidateRow, ComplianceReport,
+    ElectionProjection, Entry, TeamStats, Trail,
+};
+use jishi_projections::{fold, Sensitivity};
+use serde::Serialize;
+
+use crate::error::ApiError;
+use crate::policy;
+use crate::state::{election_org, AppState, Verified};
+
+/// One line of the list of elections.
+#[derive(Debug, Clone, Serialize)]
+pub struct ElectionSummary {
+    pub election_id: String,
+    pub unit_name: String,
+    pub unit_org: String,
+    pub kind: String,
+    pub body: String,
+    pub candidates: usize,
+    pub events: usize,
+    pub last_position: u64,
+    /// Compliance findings today; `None` when the procedure is unknown.
+    pub findings: Option<usize>,
+}
+
+fn summary(id: &str, e: &ElectionProjection) -> ElectionSummary {
+    let opened = e.state.opened.as_ref();
+    let findings = procedure_of(id, &e.entries, None).ok().map(|p| {
+        views::check(&e.entries, &p, &views::StructureRules::default())
+            .findings
+            .len()
+    });
+    ElectionSummary {
+        election_id: id.to_string(),
+        unit_name: opened.map(|o| o.unit_name.clone()).unwrap_or_default(),
+        unit_org: election_org(e),
+        kind: opened.map(|o| o.kind.clone()).unwrap_or_default(),
+        body: opened.map(|o| o.body.clone()).unwrap_or_default(),
+        candidates: e.state.candidates.len(),
+        events: e.entries.len(),
+        last_position: e.entries.last().map_or(0, |x| x.position),
+        findings,
+    }
+}
+
+/// The elections `user` may read, with their compliance status.
+pub async fn elections(state: &AppState, user: &User) -> Result<Vec<ElectionSummary>, ApiError> {
+    state
+        .with_views(|v| {
+            v.elections
+                .iter()
+                .filter(|(_, e)| policy::may_read_election(user, &election_org(e)).is_ok())
+                .map(|(id, e)| summary(id, e))
+                .collect()
+        })
+        .await
+}
+
+/// An `as_of` query value read as a position (a number, or the last
+/// position recorded at or before a time or date); blank means now.
+pub async fn as_of(state: &AppState, spec: Option<&str>) -> Result<Option<u64>, ApiError> {
+    match spec.map(str::trim).filter(|s| !s.is_empty()) {
+        Some(s) => Ok(Some(resolve_as_of(state.events.as_ref(), s).await?)),
+        None => Ok(None),
+    }
+}
+
+fn upto(entries: &[Entry], as_of: Option<u64>) -> &[Entry] {
+    match as_of {
+        Some(p) => views::as_of(entries, p),
+        None => entries,
+    }
+}
+
+/// An election's page: its summary, candidates, compliance and statistics.
+#[derive(Debug, Clone, Serialize)]
+pub struct ElectionDetail {
+    pub summary: ElectionSummary,
+    pub as_of: Option<u64>,
+    pub candidates: Vec<CandidateRow>,
+    pub compliance: Option<ComplianceReport>,
+    pub stats: TeamStats,
+}
+
+pub async fn election(
+    state: &AppState,
+    user: &User,
+    election_id: &str,
+    as_of_spec: Option<&str>,
+) -> Result<ElectionDetail, ApiError> {
+    let as_of = as_of(state, as_of_spec).await?;
+    state
+        .with_election(user, election_id, |e| {
+            let entries = upto(&e.entries, as_of);
+            let folded = fold(entries.iter().map(|x| &x.event));
+            let mut stats = views::stats(&folded);
+            stats.election_id = election_id.to_string();
+            let candidates = views::candidates(&folded, stats.on);
+            let compliance = procedure_of(election_id, entries, None).ok().map(|p| {
+                let mut r = views::check(entries, &p, &views::StructureRules::default());
+                r.election_id = election_id.to_string();
+                r
+            });
+            Ok(ElectionDetail {
+                summary: summary(election_id, e),
+                as_of,
+                candidates,
+                compliance,
+                stats,
+            })
+        })
+        .await
+}
+
+/// A candidate's trail and responsibility chain, redacted for `user`, with
+/// the position of the access event that recorded this read.
+#[derive(Debug, Clone, Serialize)]
+pub struct CandidateView {
+    pub trail: Trail,
+    pub accountability: Accountability,
+    /// The as-of position asked for (`None`: now).
+    pub as_of: Option<u64>,
+    /// The ledger's head when read: the right end of the as-of slider.
+    pub head: u64,
+    /// Where this read was recorded (`access.read`).
+    pub recorded_read_at: u64,
+}
+
+pub async fn candidate(
+    state: &AppState,
+    user: &User,
+    election_id: &str,
+    candidate_id: &str,
+    as_of_spec: Option<&str>,
+    view: View,
+) -> Result<CandidateView, ApiError> {
+    let as_of = as_of(state, as_of_spec).await?;
+    let may_see = |s: Sensitivity| policy::may_see(user, s);
+    let (trail, accountability, head) = state
+        .with_election(user, election_id, |e| {
+            if !e.state.candidates.contains_key(candidate_id) {
+                return Err(ApiError::NotFound(format!(
+                    "candidate {candidate_id:?}: not in election {election_id:?}"
+                )));
+            }
+            let entries = upto(&e.entries, as_of);
+            let mut t = views::trail(entries, candidate_id);
+            t.election_id = election_id.to_string();
+            redact_trail(&mut t, entries, &may_see);
+            let mut a = views::accountability(entries, candidate_id);
+            a.election_id = election_id.to_string();
+            redact_accountability(&mut a, entries, &may_see);
+            Ok((t, a, e.entries.last().map_or(0, |x| x.position)))
+        })
+        .await?;
+    // Recorded before anything is handed out: an unrecorded read is not served.
+    let recorded_read_at = access::record_access(
+        state.events.as_ref(),
+        &user.actor(),
+        &AccessRecord {
+            election_id: election_id.to_string(),
+            candidate_id: candidate_id.to_string(),
+            view,
+            as_of,
+            petition_id: None,
+        },
+    )
+    .await?;
+    Ok(CandidateView {
+        trail,
+        accountability,
+        as_of,
+        head,
+        recorded_read_at,
+    })
+}
+
+/// Who read a candidate's records, and when.
+pub async fn accesses(
+    state: &AppState,
+    user: &User,
+    election_id: &str,
+    candidate_id: &str,
+) -> Result<Vec<AccessEntry>, ApiError> {
+    policy::may_read_accesses(user)?;
+    state.with_election(user, election_id, |_| Ok(())).await?;
+    Ok(access::accesses(state.events.as_ref(), election_id, candidate_id).await?)
+}
+
+/// The "verified up to checkpoint N, signed by …" badge.
+#[derive(Debug, Clone, Serialize)]
+pub struct Badge {
+    pub verified: Option<Verified>,
+    /// The newest stored checkpoint the last successful verification covers.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub checkpoint: Option<CheckpointInfo>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct CheckpointInfo {
+    pub id: u64,
+    pub origin: String,
+    pub size: u64,
+    pub root: String,
+    pub recorded_at: String,
+    /// The names of the keys that signed the note (the log's, witnesses').
+    pub signed_by: Vec<String>,
+    pub note: String,
+}
+
+pub fn checkpoint_info(c: &StoredCheckpoint) -> CheckpointInfo {
+    let signed_by = jishi_ledger::Note::parse(&c.note)
+        .map(|n| n.signatures().iter().map(|s| s.name.clone()).collect())
+        .unwrap_or_default();
+    CheckpointInfo {
+        id: c.id,
+        origin: c.origin.clone(),
+        size: c.size,
+        root: c.root.to_string(),
+        recorded_at: c.recorded_at.clone(),
+        signed_by,
+        note: c.note.clone(),
+    }
+}
+
+pub async fn badge(state: &AppState) -> Result<Badge, ApiError> {
+    let verified = state.verified.read().await.clone();
+    let checkpoint = match &verified {
+        Some(v) if v.ok => state
+            .store
+            .checkpoints()
+            .await?
+            .into_iter()
+            .filter(|c| c.size <= v.checked)
+            .max_by_key(|c| c.id)
+            .map(|c| checkpoint_info(&c)),
+        _ => None,
+    };
+    Ok(Badge {
+        verified,
+        checkpoint,
+    })
+}
+
+/// Verifies the whole ledger (chain and tree) and keeps the outcome for the
+/// badge. One at a time; a second caller waits and then runs its own.
+pub async fn run_verify(state: &Arc<AppState>) -> Result<Verified, ApiError> {
+    let _one = state.verifying.lock().await;
+    let report =
+        jishi_ledger::verify_with_proofs(state.store.as_ref(), &jishi_ledger::verify::Quiet)
+            .await?;
+    let fault = report.fault.as_ref().map(|f| f.to_string()).or_else(|| {
+        let tree = report.tree.as_ref()?;
+        tree.checkpoint_fault
+            .as_ref()
+            .map(|c| c.to_string())
+            .or_else(|| tree.tree_fault.clone())
+    });
+    let outcome = Verified {
+        at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        ok: report.is_ok(),
+        checked: report.checked,
+        fault,
+    };
+    *state.verified.write().await = Some(outcome.clone());
+    Ok(outcome)
+}

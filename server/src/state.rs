@@ -1,0 +1,111 @@
+//! What every request shares: the store, the projections kept in memory and
+//! caught up from the ledger before each read, the users (also from the
+//! ledger), the signing key, and the outcome of the last verification.
+
+use std::sync::Arc;
+
+use jishi_app::users::{User, Users};
+use jishi_app::views::catch_up;
+use jishi_ledger::{EventStore, ProofStore, SignerKey};
+use jishi_projections::views::{ElectionProjection, Projections};
+use serde::Serialize;
+use tokio::sync::{Mutex, RwLock};
+
+use crate::error::ApiError;
+use crate::policy;
+
+/// The outcome of one full verification (chain and tree).
+#[derive(Debug, Clone, Serialize)]
+pub struct Verified {
+    /// When it finished (RFC 3339, UTC).
+    pub at: String,
+    pub ok: bool,
+    /// Events checked: all of them when `ok`.
+    pub checked: u64,
+    /// The first fault, when not `ok`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fault: Option<String>,
+}
+
+pub struct AppState {
+    pub store: Arc<dyn ProofStore>,
+    /// The same store, as the use cases of `jishi-app` take it.
+    pub events: Arc<dyn EventStore>,
+    pub views: Mutex<Projections>,
+    pub users: RwLock<Users>,
+    /// The log's key, for `POST /api/checkpoint`; none when the server was
+    /// started without `--key`.
+    pub signer: Option<SignerKey>,
+    pub origin: String,
+    pub verified: RwLock<Option<Verified>>,
+    /// Held while a verification runs, so that two do not run at once.
+    pub verifying: Mutex<()>,
+}
+
+impl AppState {
+    pub fn new(store: Arc<dyn ProofStore>, signer: Option<SignerKey>, origin: String) -> AppState {
+        let events: Arc<dyn EventStore> = store.clone();
+        AppState {
+            store,
+            events,
+            views: Mutex::new(Projections::default()),
+            users: RwLock::new(Users::default()),
+            signer,
+            origin,
+            verified: RwLock::new(None),
+            verifying: Mutex::new(()),
+        }
+    }
+
+    /// The active user a token belongs to. A token not known yet may belong
+    /// to a user added since (by `jishi user add` in another process), so the
+    /// users are caught up once before the token is refused.
+    pub async fn user_by_token(&self, token: &str) -> Result<Arc<User>, ApiError> {
+        if let Some(u) = self.users.read().await.by_token(token) {
+            return Ok(Arc::new(u.clone()));
+        }
+        let mut users = self.users.write().await;
+        users
+            .catch_up(self.events.as_ref())
+            .await
+            .map_err(|e| ApiError::Internal(e.to_string()))?;
+        users
+            .by_token(token)
+            .cloned()
+            .map(Arc::new)
+            .ok_or(ApiError::Unauthenticated)
+    }
+
+    /// Runs `f` on the projections, caught up to the ledger's head first.
+    pub async fn with_views<T>(&self, f: impl FnOnce(&Projections) -> T) -> Result<T, ApiError> {
+        let mut views = self.views.lock().await;
+        catch_up(self.events.as_ref(), &mut views).await?;
+        Ok(f(&views))
+    }
+
+    /// Runs `f` on one election's projection, if `user` may read it.
+    pub async fn with_election<T>(
+        &self,
+        user: &User,
+        election_id: &str,
+        f: impl FnOnce(&ElectionProjection) -> Result<T, ApiError>,
+    ) -> Result<T, ApiError> {
+        let mut views = self.views.lock().await;
+        catch_up(self.events.as_ref(), &mut views).await?;
+        let election = views.elections.get(election_id).ok_or_else(|| {
+            ApiError::NotFound(format!("election {election_id:?}: no event in the ledger"))
+        })?;
+        policy::may_read_election(user, &election_org(election))?;
+        f(election)
+    }
+}
+
+/// The organisation an election belongs to (its unit's), empty before it is
+/// opened (then only the roles that read everywhere may read it).
+pub fn election_org(e: &ElectionProjection) -> String {
+    e.state
+        .opened
+        .as_ref()
+        .map(|o| o.unit_org.clone())
+        .unwrap_or_default()
+}

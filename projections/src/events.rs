@@ -253,6 +253,13 @@ macro_rules! catalogue {
                 /// Names the first field whose value does not fit its type, so that
                 /// a user learns which `--set key=value` is wrong.
                 fn diagnose(map: &Map<String, Value>) -> Option<(String, String)> {
+                    const NAMES: &[&str] = &[$( stringify!($field) ),*];
+                    if let Some(unknown) = map.keys().find(|k| !NAMES.contains(&k.as_str())) {
+                        return Some((
+                            unknown.clone(),
+                            format!("unknown field; the fields are {}", NAMES.join(", ")),
+                        ));
+                    }
                     $(
                         if let Some(v) = map.get(stringify!($field)) {
                             if let Err(e) = serde_json::from_value::<$ty>(v.clone()) {

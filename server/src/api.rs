@@ -65,6 +65,9 @@ pub fn routes() -> Router<Arc<AppState>> {
 fn body<T>(b: Result<Json<T>, JsonRejection>) -> Result<T, ApiError> {
     b.map(|Json(v)| v).map_err(|e| {
         let text = e.body_text();
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            return ApiError::TooLarge(text);
+        }
         // serde's messages name the field ("missing field `identity`"); pass
         // the field on so that a client can point at it.
         let field = text

@@ -25,6 +25,8 @@ pub enum ApiError {
     BadRequest { field: String, reason: String },
     #[error("{0}")]
     NotFound(String),
+    #[error("the request body is larger than this server accepts ({0})")]
+    TooLarge(String),
     /// The procedure refuses the act: the rule, and its source in the seeds.
     #[error("{refusal}")]
     Refused { refusal: Refusal },
@@ -50,6 +52,7 @@ impl ApiError {
             ApiError::Denied(_) => StatusCode::FORBIDDEN,
             ApiError::BadRequest { .. } => StatusCode::BAD_REQUEST,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::Refused { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
@@ -63,6 +66,7 @@ impl ApiError {
             ApiError::Denied(_) => "forbidden",
             ApiError::BadRequest { .. } => "bad_request",
             ApiError::NotFound(_) => "not_found",
+            ApiError::TooLarge(_) => "too_large",
             ApiError::Refused { .. } => "refused",
             ApiError::Conflict(_) => "conflict",
             ApiError::Unavailable(_) => "unavailable",

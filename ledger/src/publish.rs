@@ -69,7 +69,7 @@ pub enum CaseError {
     Empty(Selector),
     #[error(
         "no stored checkpoint covers position {position}, the last event of {selector}: \
-         sign one first (`jishi checkpoint`)"
+         run `jishi checkpoint` first (on a server: POST /api/checkpoint)"
     )]
     NoCheckpoint { position: u64, selector: Selector },
     #[error(transparent)]

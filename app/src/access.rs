@@ -15,8 +15,10 @@
 //! An access event is appended *before* the data is handed out: a read that
 //! could not be recorded is not served.
 
-use jishi_ledger::{AppendError, AppendRequest, EventStore, ExpectedVersion, NewEvent, StoreError};
+use jishi_ledger::{AppendError, EventStore, ExpectedVersion, StoreError};
 use serde::{Deserialize, Serialize};
+
+use crate::{append_one, plain_event};
 
 pub const ACCESS_PREFIX: &str = "access";
 pub const CONFIDENTIAL_PREFIX: &str = "confidential";
@@ -72,24 +74,6 @@ pub fn source_stream(election_id: &str, petition_id: &str) -> String {
     format!("{CONFIDENTIAL_PREFIX}/{election_id}/{petition_id}")
 }
 
-fn event<T: Serialize>(
-    event_type: &str,
-    actor: &jishi_ledger::Actor,
-    payload: &T,
-) -> Result<NewEvent, AppendError> {
-    let payload = serde_json::to_value(payload).map_err(|e| {
-        AppendError::Invalid(jishi_ledger::InvalidField::new("payload", e.to_string()))
-    })?;
-    Ok(NewEvent {
-        event_id: None,
-        event_type: event_type.to_string(),
-        schema_version: 1,
-        occurred_at: None,
-        actor: actor.clone(),
-        payload,
-    })
-}
-
 /// Records that `actor` read (or exported) a candidate's records; returns the
 /// position of the access event.
 pub async fn record_access(
@@ -101,14 +85,13 @@ pub async fn record_access(
         View::CaseExport => ACCESS_EXPORTED,
         _ => ACCESS_READ,
     };
-    let appended = store
-        .append(AppendRequest {
-            stream: access_stream(&record.election_id, &record.candidate_id),
-            expected: ExpectedVersion::Any,
-            events: vec![event(event_type, actor, record)?],
-        })
-        .await?;
-    Ok(appended.events.first().map_or(0, |e| e.position))
+    append_one(
+        store,
+        access_stream(&record.election_id, &record.candidate_id),
+        ExpectedVersion::Any,
+        plain_event(event_type, actor, record)?,
+    )
+    .await
 }
 
 /// One recorded read, as a page shows it.
@@ -155,14 +138,13 @@ pub async fn record_source(
     actor: &jishi_ledger::Actor,
     source: &PetitionSource,
 ) -> Result<u64, AppendError> {
-    let appended = store
-        .append(AppendRequest {
-            stream: source_stream(&source.election_id, &source.petition_id),
-            expected: ExpectedVersion::Any,
-            events: vec![event(PETITION_SOURCE, actor, source)?],
-        })
-        .await?;
-    Ok(appended.events.first().map_or(0, |e| e.position))
+    append_one(
+        store,
+        source_stream(&source.election_id, &source.petition_id),
+        ExpectedVersion::Any,
+        plain_event(PETITION_SOURCE, actor, source)?,
+    )
+    .await
 }
 
 /// The recorded sources of a petition (a later one adds to, never replaces,

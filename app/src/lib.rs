@@ -137,6 +137,43 @@ pub fn procedure_for(
     Ok(Procedure::builtin(&kind)?)
 }
 
+/// A non-domain event (users, recorded reads) by `actor`, with `payload`
+/// serialised: the ledger stamps its time and id.
+pub(crate) fn plain_event<T: serde::Serialize>(
+    event_type: &str,
+    actor: &jishi_ledger::Actor,
+    payload: &T,
+) -> Result<NewEvent, AppendError> {
+    let payload = serde_json::to_value(payload).map_err(|e| {
+        AppendError::Invalid(jishi_ledger::InvalidField::new("payload", e.to_string()))
+    })?;
+    Ok(NewEvent {
+        event_id: None,
+        event_type: event_type.to_string(),
+        schema_version: 1,
+        occurred_at: None,
+        actor: actor.clone(),
+        payload,
+    })
+}
+
+/// Appends one event to `stream` (with `expected`) and returns its position.
+pub(crate) async fn append_one(
+    store: &dyn EventStore,
+    stream: String,
+    expected: ExpectedVersion,
+    event: NewEvent,
+) -> Result<u64, AppendError> {
+    let appended = store
+        .append(AppendRequest {
+            stream,
+            expected,
+            events: vec![event],
+        })
+        .await?;
+    Ok(appended.events.first().map_or(0, |e| e.position))
+}
+
 /// What `record` appended: each domain event with where it landed.
 #[derive(Debug, Clone)]
 pub struct Recorded {

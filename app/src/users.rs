@@ -12,9 +12,11 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use jishi_ledger::{AppendError, AppendRequest, EventStore, ExpectedVersion, NewEvent, StoreError};
+use jishi_ledger::{AppendError, EventStore, ExpectedVersion, StoreError};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
+
+use crate::{append_one, plain_event};
 
 /// The streams of users are `user/<id>`.
 pub const USER_PREFIX: &str = "user";
@@ -262,18 +264,19 @@ pub async fn add_user(
         acts_as: acts_as.trim().to_string(),
         token_sha256: token_sha256(&token),
     };
-    let request = AppendRequest {
-        stream: user_stream(&new.id),
+    let position = match append_one(
+        store,
+        user_stream(&new.id),
         // An id names one person for ever: a revoked id is not handed out again.
-        expected: ExpectedVersion::NoStream,
-        events: vec![new_event(USER_ADDED, by, &payload)?],
-    };
-    let appended = match store.append(request).await {
-        Ok(a) => a,
+        ExpectedVersion::NoStream,
+        plain_event(USER_ADDED, by, &payload)?,
+    )
+    .await
+    {
+        Ok(p) => p,
         Err(AppendError::Conflict { .. }) => return Err(UserError::Exists(new.id)),
         Err(e) => return Err(e.into()),
     };
-    let position = appended.events.first().map_or(0, |e| e.position);
     let user = user_of(&payload, position, &by.id);
     Ok((user, token))
 }
@@ -299,33 +302,14 @@ pub async fn revoke_user(
         user_id: id.to_string(),
         reason: reason.trim().to_string(),
     };
-    store
-        .append(AppendRequest {
-            stream: user_stream(id),
-            expected: ExpectedVersion::Exact(version),
-            events: vec![new_event(USER_REVOKED, by, &payload)?],
-        })
-        .await?;
+    append_one(
+        store,
+        user_stream(id),
+        ExpectedVersion::Exact(version),
+        plain_event(USER_REVOKED, by, &payload)?,
+    )
+    .await?;
     Ok(())
-}
-
-fn new_event<T: Serialize>(
-    event_type: &str,
-    by: &jishi_ledger::Actor,
-    payload: &T,
-) -> Result<NewEvent, UserError> {
-    let payload = serde_json::to_value(payload).map_err(|e| UserError::Field {
-        field: "payload",
-        reason: e.to_string(),
-    })?;
-    Ok(NewEvent {
-        event_id: None,
-        event_type: event_type.to_string(),
-        schema_version: 1,
-        occurred_at: None,
-        actor: by.clone(),
-        payload,
-    })
 }
 
 fn user_of(a: &UserAdded, position: u64, by: &str) -> User {

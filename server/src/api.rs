@@ -156,19 +156,32 @@ async fn election(
     ))
 }
 
+/// One part of an election's detail, as its own resource.
+async fn part(
+    state: &AppState,
+    user: &jishi_app::users::User,
+    id: &str,
+    q: AsOf,
+    pick: impl FnOnce(queries::ElectionDetail) -> Result<Value, ApiError>,
+) -> Result<Json<Value>, ApiError> {
+    let detail = queries::election(state, user, id, q.as_of.as_deref()).await?;
+    Ok(Json(pick(detail)?))
+}
+
 async fn check(
     State(state): Shared,
     ApiUser(user): ApiUser,
     Path(id): Path<String>,
     Query(q): Query<AsOf>,
 ) -> Result<Json<Value>, ApiError> {
-    let d = queries::election(&state, &user, &id, q.as_of.as_deref()).await?;
-    let report = d.compliance.ok_or_else(|| {
-        ApiError::NotFound(format!(
-            "election {id:?} has no election.opened event, so its procedure is unknown"
-        ))
-    })?;
-    Ok(Json(json!(report)))
+    part(&state, &user, &id, q, |d| {
+        d.compliance.map(|r| json!(r)).ok_or_else(|| {
+            ApiError::NotFound(format!(
+                "election {id:?} has no election.opened event, so its procedure is unknown"
+            ))
+        })
+    })
+    .await
 }
 
 async fn stats(
@@ -177,8 +190,7 @@ async fn stats(
     Path(id): Path<String>,
     Query(q): Query<AsOf>,
 ) -> Result<Json<Value>, ApiError> {
-    let d = queries::election(&state, &user, &id, q.as_of.as_deref()).await?;
-    Ok(Json(json!(d.stats)))
+    part(&state, &user, &id, q, |d| Ok(json!(d.stats))).await
 }
 
 async fn candidates(
@@ -187,8 +199,7 @@ async fn candidates(
     Path(id): Path<String>,
     Query(q): Query<AsOf>,
 ) -> Result<Json<Value>, ApiError> {
-    let d = queries::election(&state, &user, &id, q.as_of.as_deref()).await?;
-    Ok(Json(json!(d.candidates)))
+    part(&state, &user, &id, q, |d| Ok(json!(d.candidates))).await
 }
 
 async fn trail(

@@ -132,6 +132,16 @@ fn page(m: Markup) -> Response {
     Html(m.into_string()).into_response()
 }
 
+/// `data` and the badge, or the error page of whichever failed.
+async fn with_badge<T>(
+    state: &AppState,
+    data: impl std::future::Future<Output = Result<T, ApiError>>,
+) -> Result<(T, Badge), Response> {
+    let data = data.await.map_err(|e| error_page(&e))?;
+    let badge = queries::badge(state).await.map_err(|e| error_page(&e))?;
+    Ok((data, badge))
+}
+
 async fn signin_form() -> Response {
     page(signin_markup(None))
 }
@@ -201,15 +211,9 @@ async fn signout() -> Response {
 }
 
 async fn elections(State(state): Shared, PageUser(user): PageUser) -> Response {
-    let result = async {
-        let list = queries::elections(&state, &user).await?;
-        let badge = queries::badge(&state).await?;
-        Ok::<_, ApiError>((list, badge))
-    }
-    .await;
-    let (list, badge) = match result {
+    let (list, badge) = match with_badge(&state, queries::elections(&state, &user)).await {
         Ok(x) => x,
-        Err(e) => return error_page(&e),
+        Err(page) => return page,
     };
     page(layout(
         "换届 elections",
@@ -273,15 +277,10 @@ async fn election(
     Path(id): Path<String>,
     Query(q): Query<AsOf>,
 ) -> Response {
-    let result = async {
-        let d = queries::election(&state, &user, &id, q.as_of.as_deref()).await?;
-        let badge = queries::badge(&state).await?;
-        Ok::<_, ApiError>((d, badge))
-    }
-    .await;
-    let (d, badge) = match result {
+    let read = queries::election(&state, &user, &id, q.as_of.as_deref());
+    let (d, badge) = match with_badge(&state, read).await {
         Ok(x) => x,
-        Err(e) => return error_page(&e),
+        Err(page) => return page,
     };
     let action = format!("/elections/{id}");
     page(layout(
@@ -377,15 +376,10 @@ async fn candidate(
     Path((e, c)): Path<(String, String)>,
     Query(q): Query<AsOf>,
 ) -> Response {
-    let result = async {
-        let v = queries::candidate(&state, &user, &e, &c, q.as_of.as_deref(), View::Trail).await?;
-        let badge = queries::badge(&state).await?;
-        Ok::<_, ApiError>((v, badge))
-    }
-    .await;
-    let (v, badge) = match result {
+    let read = queries::candidate(&state, &user, &e, &c, q.as_of.as_deref(), View::Trail);
+    let (v, badge) = match with_badge(&state, read).await {
         Ok(x) => x,
-        Err(err) => return error_page(&err),
+        Err(page) => return page,
     };
     let action = format!("/elections/{e}/candidates/{c}");
     let name = v.trail.name.clone().unwrap_or_default();

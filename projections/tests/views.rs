@@ -10,7 +10,7 @@ use jishi_projections::events::*;
 use jishi_projections::views::{
     self, as_of, position_at, Entry, FindingKind, Projections, StructureRules,
 };
-use jishi_projections::{EventBody, RuleId};
+use jishi_projections::{EventBody, RuleId, Sensitivity};
 
 /// The world's events as ledger entries: position = index + 1, recorded a
 /// second apart, recorded by the role `World` records each kind with.
@@ -161,6 +161,70 @@ fn a_correction_is_shown_beside_the_row_it_corrects() {
     assert_eq!(row.corrections[0].reason, "参加工作时间笔误");
     let last = t.rows.last().expect("rows");
     assert_eq!(last.corrects, Some(archive));
+}
+
+#[test]
+fn redaction_hides_restricted_content_and_corrections_of_it_but_not_who_or_when() {
+    // Given c1's archive review (personal matters) and a correction of it
+    let mut w = World::new("township_party_committee");
+    w.walk_until(Some("deliberation.round"));
+    let archive = position_of(&entries(&w), "c1", "check.archive_reviewed");
+    w.tick(1);
+    let cmd = w.cmd(
+        Some("c1"),
+        EventBody::CorrectionRecorded(CorrectionRecorded {
+            corrects_event_id: archive.to_string(),
+            reason: "参加工作时间笔误".into(),
+            corrected: Some(serde_json::json!({"work_start_date": "2010-08-01"})),
+        }),
+    );
+    w.record(&actor("organisation_department"), cmd);
+    let es = entries(&w);
+    let correction = es.last().expect("correction").position;
+    let full = views::trail(&es, "c1");
+
+    // When a reader who may not see personal matters reads the trail
+    let mut t = full.clone();
+    views::redact_trail(&mut t, &es, &|s| s != Sensitivity::PersonalMatters);
+    let mut a = views::accountability(&es, "c1");
+    views::redact_accountability(&mut a, &es, &|s| s != Sensitivity::PersonalMatters);
+
+    // Then the archive row and the correction row show only the digest...
+    for p in [archive, correction] {
+        let row = t.rows.iter().find(|r| r.position == p).expect("row");
+        let r = row.restricted.as_ref().expect("restricted");
+        assert_eq!(r.sensitivity, Sensitivity::PersonalMatters);
+        let digest: String = (0..32).map(|_| format!("{:02x}", (p - 1) as u8)).collect();
+        assert_eq!(r.payload_digest, digest);
+        assert!(row.facts.contains("restricted"), "{}", row.facts);
+        assert!(!row.facts.contains("2010"), "{}", row.facts);
+    }
+    let row = t.rows.iter().find(|r| r.position == archive).expect("row");
+    assert!(row.corrections[0].corrected.is_none());
+    assert!(!row.corrections[0].reason.contains("笔误"));
+    // ...while step, actor, times and hash are unchanged, as are other rows.
+    let before = full.rows.iter().find(|r| r.position == archive).expect("row");
+    assert_eq!(
+        (&row.step, &row.actor, &row.occurred_at, &row.hash),
+        (&before.step, &before.actor, &before.occurred_at, &before.hash)
+    );
+    let others = |t: &views::Trail| {
+        t.rows
+            .iter()
+            .filter(|r| {
+                r.position != correction
+                    && jishi_projections::sensitivity_of(&r.event_type) == Sensitivity::Process
+            })
+            .map(|r| r.facts.clone())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(others(&t), others(&full));
+    let duty = a.duties.iter().find(|d| d.position == archive).expect("duty");
+    assert!(duty.detail.contains("restricted"), "{}", duty.detail);
+    // A reader who may see everything gets the trail unchanged.
+    let mut all = full.clone();
+    views::redact_trail(&mut all, &es, &|_| true);
+    assert_eq!(all, full);
 }
 
 #[test]

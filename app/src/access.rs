@@ -36,6 +36,18 @@ pub enum View {
     PetitionSource,
 }
 
+impl View {
+    /// Chinese and English, for pages.
+    pub fn label(self) -> &'static str {
+        match self {
+            View::Trail => "全程纪实 trail",
+            View::Accountability => "责任链 responsibility chain",
+            View::CaseExport => "导出案卷 case export",
+            View::PetitionSource => "举报人信息 petitioner's identity",
+        }
+    }
+}
+
 /// The payload of an access event.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

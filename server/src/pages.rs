@@ -381,6 +381,15 @@ async fn candidate(
         Ok(x) => x,
         Err(page) => return page,
     };
+    // Who read this record: for the roles that may see it.
+    let reads = if crate::policy::may_read_accesses(&user).is_ok() {
+        match queries::accesses(&state, &user, &e, &c).await {
+            Ok(list) => Some(list),
+            Err(err) => return error_page(&err),
+        }
+    } else {
+        None
+    };
     let action = format!("/elections/{e}/candidates/{c}");
     let name = v.trail.name.clone().unwrap_or_default();
     page(layout(
@@ -411,6 +420,21 @@ async fn candidate(
                         td { (d.occurred_at) }
                         td { "#" (d.position) }
                         td { (d.detail) }
+                    }
+                }
+            }
+            @if let Some(reads) = &reads {
+                h2 { "查阅记录 Reads of this record" }
+                table id="reads" {
+                    tr { th { "时间 When" } th { "谁 Who" } th { "查阅 What" } th { "截至 As of" } th { "位置 Position" } }
+                    @for r in reads {
+                        tr {
+                            td { (r.recorded_at) }
+                            td { (r.actor.name) " (" (r.actor.id) ", " (r.actor.role) ", " (r.actor.org) ")" }
+                            td { (r.record.view.label()) }
+                            td { (r.record.as_of.map(|p| format!("#{p}")).unwrap_or_else(|| "现在 now".into())) }
+                            td { "#" (r.position) }
+                        }
                     }
                 }
             }

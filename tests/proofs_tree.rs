@@ -10,8 +10,11 @@ mod common;
 use jishi_ledger::merkle::{merkle_tree_hash, verify_consistency};
 use jishi_ledger::postgres::{GroupCommit, PgOptions, PostgresStore};
 use jishi_ledger::verify::Quiet;
+use std::sync::Arc;
+
 use jishi_ledger::{
-    AppendRequest, Digest, EventStore, ExpectedVersion, ProofError, ProofStore, SqliteStore,
+    AppendRequest, Checkpoint, Digest, EventStore, ExpectedVersion, ProofError, ProofStore,
+    SignerKey, SqliteStore,
 };
 use proptest::prelude::*;
 
@@ -472,4 +475,87 @@ async fn pg_appends_refuse_a_tree_ahead_of_the_events() {
         "{msg}"
     );
     assert_eq!(store.head().await.unwrap().unwrap().position, 3);
+}
+
+/// `verify` on a ledger that is being appended to: the walk stops at the
+/// head it read, after reading the checkpoints and the frontier, so appends
+/// (and a checkpoint signed) meanwhile are never taken for faults. Found by
+/// `jishi bench --http`, where the server verifies while clients record.
+async fn verify_while_appending(reader: &dyn ProofStore, writer: Arc<dyn ProofStore>) {
+    writer
+        .append(common::request("s/start", ExpectedVersion::Any, 3))
+        .await
+        .unwrap();
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    let stop = Arc::new(AtomicBool::new(false));
+    let appended = Arc::new(AtomicUsize::new(0));
+    let appender = {
+        let (writer, stop, appended) = (writer.clone(), stop.clone(), appended.clone());
+        tokio::spawn(async move {
+            let mut n = 0usize;
+            while !stop.load(Ordering::Relaxed) {
+                let request =
+                    common::request(&format!("s/{}", n % 7), ExpectedVersion::Any, 1 + n % 3);
+                writer.append(request).await.expect("append");
+                if n % 50 == 25 {
+                    let frontier = writer.frontier().await.unwrap();
+                    let key = SignerKey::generate("test.example/log").unwrap();
+                    let cp = Checkpoint::new("test.example/log", frontier.size(), frontier.root())
+                        .unwrap();
+                    writer
+                        .save_checkpoint(&cp.sign(&key).unwrap().to_string())
+                        .await
+                        .expect("checkpoint");
+                }
+                n += 1;
+                appended.store(n, Ordering::Relaxed);
+            }
+        })
+    };
+    // Verify over and over while at least 300 appends (and 6 checkpoints)
+    // land in between.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let mut rounds = 0;
+    while (rounds < 20 || appended.load(Ordering::Relaxed) < 300)
+        && std::time::Instant::now() < deadline
+    {
+        let report = jishi_ledger::verify_with_proofs(reader, &Quiet)
+            .await
+            .unwrap();
+        assert!(report.is_ok(), "round {rounds}: {report:?}");
+        rounds += 1;
+    }
+    stop.store(true, Ordering::Relaxed);
+    appender.await.expect("appender");
+    assert!(
+        appended.load(Ordering::Relaxed) >= 300,
+        "the appender barely ran"
+    );
+    let report = jishi_ledger::verify_with_proofs(reader, &Quiet)
+        .await
+        .unwrap();
+    assert!(report.is_ok(), "{report:?}");
+    assert_eq!(report.checked, store_head(reader).await);
+}
+
+#[test]
+fn verify_while_appending_finds_no_false_fault() {
+    let fx = common::sqlite();
+    let reader = SqliteStore::open(&fx.path).unwrap();
+    let writer: Arc<dyn ProofStore> = Arc::new(SqliteStore::open(&fx.path).unwrap());
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(verify_while_appending(&reader, writer));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pg_verify_while_appending_finds_no_false_fault() {
+    let Some(fx) = common::postgres().await else {
+        return;
+    };
+    let writer: Arc<dyn ProofStore> = Arc::new(fx.pg.clone());
+    verify_while_appending(&fx.pg, writer).await;
 }

@@ -185,9 +185,19 @@ impl TreeReport {
 /// Rebuilds the tree from the event hashes as `verify` walks the chain, and
 /// compares it with the stored nodes, the stored frontier and every stored
 /// checkpoint. Pure: the caller feeds it rows and stored nodes.
+///
+/// On a ledger that is being appended to, the caller reads the checkpoints,
+/// then the frontier, then the head, and walks up to that head: each read
+/// can only be behind the next (rows, nodes and frontier commit together),
+/// so the stored frontier is compared when the walk reaches its size, and
+/// a frontier beyond the walked head is a fault, not a race.
 #[derive(Debug)]
 pub struct TreeChecker {
     frontier: Frontier,
+    /// The stored frontier, once given ([`TreeChecker::expect_frontier`]),
+    /// and whether the walk has reached its size.
+    stored_frontier: Option<Result<Frontier, String>>,
+    frontier_compared: bool,
     /// Checkpoints sorted by size (then store order); `next` is the first
     /// not yet reached.
     checkpoints: Vec<StoredCheckpoint>,
@@ -201,6 +211,8 @@ impl TreeChecker {
         checkpoints.sort_by_key(|c| (c.size, c.id));
         let mut t = TreeChecker {
             frontier: Frontier::new(),
+            stored_frontier: None,
+            frontier_compared: false,
             report: TreeReport {
                 checkpoints: checkpoints.len(),
                 ..TreeReport::default()
@@ -211,6 +223,41 @@ impl TreeChecker {
         };
         t.check_checkpoints_at_size();
         t
+    }
+
+    /// The frontier the store holds (`Err` with the reason when it could not
+    /// be read), read before the head the walk stops at.
+    pub fn expect_frontier(&mut self, stored: Result<Frontier, String>) {
+        self.stored_frontier = Some(stored);
+        self.compare_frontier_at_size();
+    }
+
+    /// The frontier read again after the walk: it commits with the rows, so
+    /// once the head at `head` was read it cannot be for fewer events. One
+    /// that is has been set back (the next append would extend a wrong tree).
+    pub fn frontier_after_walk(&mut self, size_now: u64, head: u64) {
+        if size_now < head {
+            self.note_tree_fault(format!(
+                "the stored frontier is for {size_now} events but the ledger holds {head}"
+            ));
+        }
+    }
+
+    fn compare_frontier_at_size(&mut self) {
+        let Some(Ok(stored)) = &self.stored_frontier else {
+            return;
+        };
+        if self.frontier_compared || stored.size() != self.frontier.size() {
+            return;
+        }
+        self.frontier_compared = true;
+        if *stored != self.frontier {
+            self.note_tree_fault(
+                "the stored frontier's subtree roots differ from the ones recomputed from the \
+                 event hashes"
+                    .to_string(),
+            );
+        }
     }
 
     /// Feeds the next event's stored hash (only after the chain check passed
@@ -256,6 +303,7 @@ impl TreeChecker {
             }
         }
         self.check_checkpoints_at_size();
+        self.compare_frontier_at_size();
     }
 
     fn note_tree_fault(&mut self, detail: String) {
@@ -288,15 +336,11 @@ impl TreeChecker {
         }
     }
 
-    /// Ends the walk. `chain_complete` is true when every row was checked (no
-    /// chain fault); only then can a checkpoint beyond the end, or a frontier
-    /// that differs, be blamed on the ledger.
-    /// `stored_frontier` is `Err` with the reason when it could not be read.
-    pub fn finish(
-        mut self,
-        stored_frontier: Result<Frontier, String>,
-        chain_complete: bool,
-    ) -> TreeReport {
+    /// Ends the walk. `chain_complete` is true when every row up to the head
+    /// was checked (no chain fault); only then can a checkpoint beyond the
+    /// end, or a stored frontier the walk never reached, be blamed on the
+    /// ledger.
+    pub fn finish(mut self, chain_complete: bool) -> TreeReport {
         if chain_complete {
             let size = self.frontier.size();
             if let Some(c) = self.checkpoints.get(self.next) {
@@ -312,19 +356,13 @@ impl TreeChecker {
                     });
                 }
             }
-            match stored_frontier {
-                Err(reason) => self.note_tree_fault(reason),
-                Ok(stored) if stored == self.frontier => {}
-                Ok(stored) => self.note_tree_fault(if stored.size() != size {
-                    format!(
-                        "the stored frontier is for {} events but the ledger holds {size}",
-                        stored.size()
-                    )
-                } else {
-                    "the stored frontier's subtree roots differ from the ones recomputed from \
-                     the event hashes"
-                        .to_string()
-                }),
+            match self.stored_frontier.take() {
+                Some(Err(reason)) => self.note_tree_fault(reason),
+                Some(Ok(stored)) if !self.frontier_compared => self.note_tree_fault(format!(
+                    "the stored frontier is for {} events but the ledger holds {size}",
+                    stored.size()
+                )),
+                _ => {}
             }
         }
         self.report

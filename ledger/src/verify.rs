@@ -297,6 +297,22 @@ async fn walk<S: EventStore + ?Sized>(
     proofs: Option<&dyn ProofStore>,
     progress: &dyn Progress,
 ) -> Result<VerifyReport, StoreError> {
+    // Checkpoints, then the frontier, then the head: appends may go on while
+    // the walk runs, and each of these reads can only be behind the next, so
+    // everything read before the head is covered by the walk up to it (see
+    // `TreeChecker`). Rows after that head are left for the next verify.
+    let mut tree = match proofs {
+        Some(p) => {
+            let mut t = TreeChecker::new(p.checkpoints().await?);
+            t.expect_frontier(match p.frontier().await {
+                Ok(f) => Ok(f),
+                Err(StoreError::Schema(reason)) => Err(reason),
+                Err(e) => return Err(e),
+            });
+            Some(t)
+        }
+        None => None,
+    };
     // A head row whose position was mangled cannot be read as a head; the
     // chain pass below finds and names that row, so carry on without one.
     let head = match store.head().await {
@@ -304,11 +320,8 @@ async fn walk<S: EventStore + ?Sized>(
         Err(StoreError::Corrupt { .. }) => None,
         Err(e) => return Err(e),
     };
+    let end = head.as_ref().map_or(u64::MAX, |h| h.position);
     progress.start(head.as_ref().map_or(0, |h| h.position));
-    let mut tree = match proofs {
-        Some(p) => Some(TreeChecker::new(p.checkpoints().await?)),
-        None => None,
-    };
     let read_nodes = |from: u64| async move {
         match proofs {
             Some(p) => p.read_tree_nodes(from.saturating_sub(1), PAGE).await,
@@ -321,6 +334,8 @@ async fn walk<S: EventStore + ?Sized>(
     // Rows whose position is not a valid position (0 or less) sort first; no
     // event can be stored there, so one means a row's position was changed.
     let mut invalid_position = None;
+    // Set once a row after the head read above is reached.
+    let mut past_end = false;
     let (mut page, mut nodes) = tokio::try_join!(store.read_rows(0, PAGE), read_nodes(1))?;
     while !page.is_empty() {
         let next_from = page.last().map_or(1, |r| r.position.max(0) as u64 + 1);
@@ -339,6 +354,10 @@ async fn walk<S: EventStore + ?Sized>(
                 if row.position < 1 {
                     invalid_position.get_or_insert(row.position);
                     continue;
+                }
+                if row.position as u64 > end {
+                    past_end = true;
+                    break;
                 }
                 if let Err(f) = checker.check(row) {
                     fault = Some(f);
@@ -365,6 +384,9 @@ async fn walk<S: EventStore + ?Sized>(
         checked += n;
         if fault.is_some() {
             chain_fault = fault;
+            break;
+        }
+        if past_end {
             break;
         }
         progress.advance(checked);
@@ -394,17 +416,16 @@ async fn walk<S: EventStore + ?Sized>(
         );
         chain_fault = Some(f);
     }
-    let tree = match (tree, proofs) {
-        (Some(t), Some(p)) => {
-            let stored = match p.frontier().await {
-                Ok(f) => Ok(f),
-                Err(StoreError::Schema(reason)) => Err(reason),
+    if let (Some(t), Some(p), Some(h)) = (tree.as_mut(), proofs, head.as_ref()) {
+        if chain_fault.is_none() {
+            match p.frontier().await {
+                Ok(f) => t.frontier_after_walk(f.size(), h.position),
+                Err(StoreError::Schema(_)) => {} // reported by `expect_frontier`
                 Err(e) => return Err(e),
-            };
-            Some(t.finish(stored, chain_fault.is_none()))
+            }
         }
-        _ => None,
-    };
+    }
+    let tree = tree.map(|t| t.finish(chain_fault.is_none()));
     progress.finish();
     Ok(VerifyReport {
         checked,

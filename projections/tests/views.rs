@@ -203,10 +203,19 @@ fn redaction_hides_restricted_content_and_corrections_of_it_but_not_who_or_when(
     assert!(row.corrections[0].corrected.is_none());
     assert!(!row.corrections[0].reason.contains("笔误"));
     // ...while step, actor, times and hash are unchanged, as are other rows.
-    let before = full.rows.iter().find(|r| r.position == archive).expect("row");
+    let before = full
+        .rows
+        .iter()
+        .find(|r| r.position == archive)
+        .expect("row");
     assert_eq!(
         (&row.step, &row.actor, &row.occurred_at, &row.hash),
-        (&before.step, &before.actor, &before.occurred_at, &before.hash)
+        (
+            &before.step,
+            &before.actor,
+            &before.occurred_at,
+            &before.hash
+        )
     );
     let others = |t: &views::Trail| {
         t.rows
@@ -219,7 +228,11 @@ fn redaction_hides_restricted_content_and_corrections_of_it_but_not_who_or_when(
             .collect::<Vec<_>>()
     };
     assert_eq!(others(&t), others(&full));
-    let duty = a.duties.iter().find(|d| d.position == archive).expect("duty");
+    let duty = a
+        .duties
+        .iter()
+        .find(|d| d.position == archive)
+        .expect("duty");
     assert!(duty.detail.contains("restricted"), "{}", duty.detail);
     // A reader who may see everything gets the trail unchanged.
     let mut all = full.clone();

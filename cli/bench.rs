@@ -72,6 +72,22 @@ pub struct BenchArgs {
     /// With --views: trail and accountability queries to time.
     #[arg(long, default_value_t = 200)]
     queries: usize,
+    /// Measure the server instead: clients recording over HTTP on loopback
+    /// (`jishi serve` in this process), then verify and a check that every
+    /// acknowledged event is in the ledger; the same commands recorded
+    /// directly are the baseline.
+    #[arg(long)]
+    http: bool,
+    /// With --http: concurrent clients, one request in flight each.
+    #[arg(long, default_value_t = 32)]
+    http_clients: usize,
+    /// With --http: how long the clients record, in seconds.
+    #[arg(long, default_value_t = 30.0)]
+    http_seconds: f64,
+    /// With --http: run the server on the PostgreSQL store at this URL
+    /// (fresh schemas, dropped after) instead of a temporary SQLite file.
+    #[arg(long, value_name = "URL")]
+    http_postgres: Option<String>,
 }
 
 #[derive(Debug, serde::Serialize)]
@@ -133,6 +149,14 @@ fn per_s(n: usize, started: Instant) -> f64 {
 pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     if args.tree {
         return crate::bench_tree::run(args).await;
+    }
+    if args.http {
+        return crate::bench_http::run(&crate::bench_http::HttpBench {
+            clients: args.http_clients,
+            seconds: args.http_seconds,
+            postgres: args.http_postgres,
+        })
+        .await;
     }
     if let Some(url) = args.postgres {
         let mut bench = crate::bench_pg::PgBench::new(url);

@@ -239,13 +239,13 @@ async fn connect(config: &tokio_postgres::Config) -> anyhow::Result<tokio_postgr
 }
 
 /// A throw-away schema for one run.
-struct Schema {
+pub(crate) struct Schema {
     url: String,
-    name: String,
+    pub(crate) name: String,
 }
 
 impl Schema {
-    async fn create(url: &str, kind: &str, writers: usize) -> anyhow::Result<Schema> {
+    pub(crate) async fn create(url: &str, kind: &str, writers: usize) -> anyhow::Result<Schema> {
         let name = format!("jishi_bench_{}_{kind}_{writers}", std::process::id());
         let admin = connect(&url.parse().context("parsing the PostgreSQL URL")?).await?;
         admin
@@ -260,14 +260,14 @@ impl Schema {
         })
     }
 
-    fn config(&self) -> anyhow::Result<tokio_postgres::Config> {
+    pub(crate) fn config(&self) -> anyhow::Result<tokio_postgres::Config> {
         let mut c: tokio_postgres::Config =
             self.url.parse().context("parsing the PostgreSQL URL")?;
         c.options(format!("-csearch_path={}", self.name));
         Ok(c)
     }
 
-    async fn drop(self) -> anyhow::Result<()> {
+    pub(crate) async fn drop(self) -> anyhow::Result<()> {
         let admin = connect(&self.url.parse()?).await?;
         admin
             .batch_execute(&format!("DROP SCHEMA IF EXISTS {} CASCADE", self.name))

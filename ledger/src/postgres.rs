@@ -52,7 +52,7 @@ use async_trait::async_trait;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use tokio::sync::{mpsc, oneshot};
 use tokio_postgres::types::ToSql;
-use tokio_postgres::{GenericClient, IsolationLevel, NoTls, Row};
+use tokio_postgres::{GenericClient, IsolationLevel, NoTls, Row, Statement};
 
 /// Re-exported so that tests and the benchmark talk to the same driver
 /// version as the store without a dependency of their own.
@@ -717,21 +717,134 @@ fn plan_job(
     Ok(out)
 }
 
+/// The append transaction's statements. They are prepared (or found in the
+/// connection's statement cache) before the transaction starts because the
+/// transaction pipelines them: a statement goes out on its future's first
+/// poll only if it is already prepared. One that still needed its Parse round
+/// trip would let the statements queued after it, COMMIT above all, reach the
+/// server first.
+struct AppendStatements {
+    lock: Statement,
+    head: Statement,
+    versions: Statement,
+    stored: Statement,
+    frontier: Statement,
+    under: Statement,
+    write: Statement,
+    insert: Statement,
+}
+
+impl AppendStatements {
+    async fn prepare(conn: &deadpool_postgres::Client) -> Result<Self, StoreError> {
+        let prepare = |sql: &'static str, what: &'static str| async move {
+            conn.prepare_cached(sql).await.map_err(pg(what))
+        };
+        Ok(AppendStatements {
+            lock: prepare(
+                "SELECT pg_advisory_xact_lock($1)",
+                "preparing the head lock",
+            )
+            .await?,
+            head: prepare(
+                "SELECT position, hash, recorded_at FROM events ORDER BY position DESC LIMIT 1",
+                "preparing the head query",
+            )
+            .await?,
+            versions: prepare(
+                "SELECT s, (SELECT max(stream_version) FROM events WHERE stream = s) \
+                 FROM unnest($1::text[]) AS s",
+                "preparing the stream-version query",
+            )
+            .await?,
+            stored: prepare(
+                "SELECT event_id, position, stream, stream_version, event_type, schema_version, \
+                 occurred_at, actor_id, actor_name, actor_role, actor_org, payload_digest, hash \
+                 FROM events WHERE event_id = ANY($1::uuid[])",
+                "preparing the event-id query",
+            )
+            .await?,
+            frontier: prepare(tree::FRONTIER_QUERY, "preparing the tree frontier query").await?,
+            under: prepare(LAST_POSITIONS_UNDER, "preparing the stream-prefix query").await?,
+            write: prepare(WRITE_GROUP, "preparing the ledger write").await?,
+            insert: prepare(INSERT_EVENTS, "preparing the ledger insert").await?,
+        })
+    }
+}
+
+/// Starts the append transaction. READ COMMITTED explicitly, whatever the
+/// server's default: each read must take its snapshot after the head lock
+/// was granted (see the module docs).
+const BEGIN: &str = "BEGIN ISOLATION LEVEL READ COMMITTED";
+const COMMIT: &str = "COMMIT";
+
+/// A pooled connection inside a transaction the writer opened itself, with a
+/// plain BEGIN, so that BEGIN can travel in the same write as the statements
+/// after it (`tokio_postgres::Transaction` waits for BEGIN's answer first).
+/// Unless [`OpenTransaction::ended`] says the transaction is over, dropping
+/// it (an error, a cancelled writer) closes the connection instead of
+/// returning it to the pool: the server then rolls back whatever is still
+/// open and releases the head lock, and no later user of the pool can find
+/// itself inside a transaction it did not start. Errors are rare, so the
+/// price, a new connection, is paid rarely; a ROLLBACK round trip would also
+/// have to cope with a connection in an unknown state.
+struct OpenTransaction(Option<deadpool_postgres::Client>);
+
+impl OpenTransaction {
+    fn conn(&self) -> &deadpool_postgres::Client {
+        match &self.0 {
+            Some(conn) => conn,
+            // Only `ended` and `drop` empty it, and both consume the value.
+            None => unreachable!("an OpenTransaction keeps its connection until it ends"),
+        }
+    }
+
+    /// COMMIT was answered: the connection is idle and may go back to the pool.
+    fn ended(mut self) {
+        drop(self.0.take());
+    }
+}
+
+impl Drop for OpenTransaction {
+    fn drop(&mut self) {
+        if let Some(conn) = self.0.take() {
+            // Detached from the pool and dropped, the client closes its
+            // connection.
+            drop(deadpool_postgres::Object::take(conn));
+        }
+    }
+}
+
 /// One transaction for a group of callers. `Err` means nothing was committed
-/// and no caller got an answer yet.
+/// (or, if the connection broke during COMMIT, that nobody knows: the retry
+/// in [`commit_jobs`] then finds the events and answers as a deduplicated
+/// retry) and no caller got an answer yet.
 async fn try_commit(
     pool: &Pool,
     jobs: &[Job],
     clock: &dyn Clock,
     lock_key: i64,
 ) -> Result<Vec<Result<Vec<Appended>, BatchError>>, StoreError> {
-    let mut client = pool.get().await.map_err(pool_err)?;
-    let tx = client
-        .build_transaction()
-        .isolation_level(IsolationLevel::ReadCommitted)
-        .start()
-        .await
-        .map_err(pg("starting the append transaction"))?;
+    let conn = pool.get().await.map_err(pool_err)?;
+    let statements = AppendStatements::prepare(&conn).await?;
+    let open = OpenTransaction(Some(conn));
+    let results = in_transaction(open.conn(), &statements, jobs, clock, lock_key).await?;
+    open.ended();
+    Ok(results)
+}
+
+/// The append transaction from BEGIN to COMMIT, in two round trips in the
+/// usual case: (1) BEGIN, the head lock and every read the planning needs,
+/// pipelined; (2) one statement writing the events and the tree, pipelined
+/// with COMMIT. `Ok` only once COMMIT was answered after every statement
+/// before it succeeded.
+async fn in_transaction(
+    conn: &deadpool_postgres::Client,
+    s: &AppendStatements,
+    jobs: &[Job],
+    clock: &dyn Clock,
+    lock_key: i64,
+) -> Result<Vec<Result<Vec<Appended>, BatchError>>, StoreError> {
+    let client: &tokio_postgres::Client = conn;
     let mut streams: Vec<&str> = Vec::new();
     let mut ids: Vec<uuid::Uuid> = Vec::new();
     for job in jobs {
@@ -742,66 +855,69 @@ async fn try_commit(
     }
     streams.sort_unstable();
     streams.dedup();
-    let lock_stmt = tx
-        .prepare_cached("SELECT pg_advisory_xact_lock($1)")
-        .await
-        .map_err(pg("preparing the head lock"))?;
-    let head_stmt = tx
-        .prepare_cached(
-            "SELECT position, hash, recorded_at FROM events ORDER BY position DESC LIMIT 1",
-        )
-        .await
-        .map_err(pg("preparing the head query"))?;
-    let versions_stmt = tx
-        .prepare_cached(
-            "SELECT s, (SELECT max(stream_version) FROM events WHERE stream = s) \
-             FROM unnest($1::text[]) AS s",
-        )
-        .await
-        .map_err(pg("preparing the stream-version query"))?;
-    let stored_stmt = tx
-        .prepare_cached(
-            "SELECT event_id, position, stream, stream_version, event_type, schema_version, \
-             occurred_at, actor_id, actor_name, actor_role, actor_org, payload_digest, hash \
-             FROM events WHERE event_id = ANY($1::uuid[])",
-        )
-        .await
-        .map_err(pg("preparing the event-id query"))?;
-    let frontier_stmt = tx
-        .prepare_cached(tree::FRONTIER_QUERY)
-        .await
-        .map_err(pg("preparing the tree frontier query"))?;
-    // The head lock (see the module docs): everything below, up to COMMIT, is
-    // done by one transaction at a time across all processes. The lock and
-    // the four reads are sent together (pipelined on the one connection, in
-    // this order): the server runs them one after the other, so the reads
-    // still start, and take their READ COMMITTED snapshots, only once the lock
-    // is granted. It saves three round trips inside the serialized section.
-    let (_, head_row, version_rows, stored_rows, frontier_row) = tokio::try_join!(
+    // Guarded callers' prefixes, each once: the guards are known before the
+    // transaction starts, so their reads go out with the others.
+    let mut prefixes: Vec<&str> = jobs
+        .iter()
+        .filter_map(|j| j.guard.as_ref().map(|g| g.prefix.as_str()))
+        .collect();
+    prefixes.sort_unstable();
+    prefixes.dedup();
+    let (slashes, ends): (Vec<String>, Vec<String>) =
+        prefixes.iter().map(|p| prefix_bounds(p)).unzip();
+
+    // BEGIN, the head lock (see the module docs) and the reads, sent together
+    // (pipelined on the one connection; `biased` polls the futures in this
+    // order, and each sends its statement on its first poll). The server runs
+    // them one after the other, so the reads start, and take their READ
+    // COMMITTED snapshots, only once the lock is granted. If one fails, the
+    // transaction is aborted and the connection discarded (`OpenTransaction`).
+    let (_, _, head_row, version_rows, stored_rows, frontier_row, under_rows) = tokio::try_join!(
+        biased;
         async {
-            tx.execute(&lock_stmt, &[&lock_key])
+            client
+                .batch_execute(BEGIN)
+                .await
+                .map_err(pg("starting the append transaction"))
+        },
+        async {
+            client
+                .execute(&s.lock, &[&lock_key])
                 .await
                 .map_err(pg("taking the ledger head lock"))
         },
         async {
-            tx.query_opt(&head_stmt, &[])
+            client
+                .query_opt(&s.head, &[])
                 .await
                 .map_err(pg("reading the ledger head"))
         },
         async {
-            tx.query(&versions_stmt, &[&streams])
+            client
+                .query(&s.versions, &[&streams])
                 .await
                 .map_err(pg("reading stream versions"))
         },
         async {
-            tx.query(&stored_stmt, &[&ids])
+            client
+                .query(&s.stored, &[&ids])
                 .await
                 .map_err(pg("looking up event ids"))
         },
         async {
-            tx.query_opt(&frontier_stmt, &[])
+            client
+                .query_opt(&s.frontier, &[])
                 .await
                 .map_err(pg("reading the tree frontier"))
+        },
+        async {
+            if prefixes.is_empty() {
+                return Ok(Vec::new());
+            }
+            client
+                .query(&s.under, &[&prefixes, &slashes, &ends])
+                .await
+                .map_err(pg("reading the last position under a stream prefix"))
         },
     )?;
     let now = format_recorded_at(clock.now());
@@ -843,17 +959,18 @@ async fn try_commit(
         })
         .collect::<Result<HashMap<_, _>, tokio_postgres::Error>>()
         .map_err(pg("looking up event ids"))?;
-
     // Guarded callers: the last position under each prefix, read under the lock.
-    let mut latest_under: HashMap<&str, u64> = HashMap::new();
-    for job in jobs {
-        if let Some(g) = &job.guard {
-            if !latest_under.contains_key(g.prefix.as_str()) {
-                let latest = last_position_under(&*tx, &g.prefix).await?;
-                latest_under.insert(&g.prefix, latest);
-            }
-        }
-    }
+    let latest_under = under_rows
+        .iter()
+        .map(|r| {
+            Ok((
+                r.try_get::<_, String>(0)?,
+                r.try_get::<_, Option<i64>>(1)?
+                    .map_or(0, |p| u64::try_from(p).unwrap_or(0)),
+            ))
+        })
+        .collect::<Result<HashMap<_, _>, tokio_postgres::Error>>()
+        .map_err(pg("reading the last position under a stream prefix"))?;
 
     let mut state = BatchState {
         tip,
@@ -891,31 +1008,60 @@ async fn try_commit(
             plan_job(&job.requests, &mut state, &now, &mut rows)
         })
         .collect();
-    if !rows.is_empty() {
-        let insert = tx
-            .prepare_cached(INSERT_EVENTS)
+
+    let commit = async {
+        client
+            .batch_execute(COMMIT)
             .await
-            .map_err(pg("preparing the ledger insert"))?;
-        // The tree commits with the events or not at all. Its nodes depend
-        // only on the hashes, not on the insert's result, so both statements
-        // are sent together (pipelined on the one connection, run in order):
-        // one round trip less inside the serialised section. If the insert
-        // fails, the tree statement fails with it and nothing commits.
-        let hashes: Vec<Digest> = rows.iter().map(|e| e.hash).collect();
-        let frontier = tree::frontier_blob(frontier_row.as_ref())?;
-        tokio::try_join!(
-            async {
-                for chunk in rows.chunks(INSERT_CHUNK) {
-                    insert_rows(&tx, &insert, chunk).await?;
-                }
-                Ok::<(), StoreError>(())
-            },
-            tree::extend(&tx, frontier, head_before, &hashes),
-        )?;
+            .map_err(pg("committing the append transaction"))
+    };
+    if rows.is_empty() {
+        // Nothing to write (every caller refused, or deduplicated): COMMIT
+        // ends the transaction and releases the lock.
+        commit.await?;
+        return Ok(results);
     }
-    tx.commit()
-        .await
-        .map_err(pg("committing the append transaction"))?;
+    let hashes: Vec<Digest> = rows.iter().map(|e| e.hash).collect();
+    let frontier = tree::frontier_blob(frontier_row.as_ref())?;
+    if rows.len() > INSERT_CHUNK {
+        // More rows than one statement takes: the statements one after the
+        // other, then COMMIT on its own. Such groups are large enough for
+        // the extra round trips not to matter.
+        for chunk in rows.chunks(INSERT_CHUNK) {
+            insert_rows(client, &s.insert, chunk).await?;
+        }
+        tree::extend(conn, frontier, head_before, &hashes).await?;
+        commit.await?;
+        return Ok(results);
+    }
+    // The tree commits with the events or not at all. Its rows depend only on
+    // the hashes, so one statement writes both, and COMMIT goes out with it.
+    // If the statement fails on the server, the transaction is aborted and
+    // the server answers that COMMIT with a rollback, not an error: success
+    // is both answers being Ok, never COMMIT's alone. If it fails before
+    // being sent (a parameter the driver cannot encode), COMMIT commits a
+    // transaction that wrote nothing. Being a single statement is what makes
+    // both cases safe: with two, the second could commit without the first.
+    let tree = tree::extension(conn, frontier, head_before, &hashes).await?;
+    let columns = EventColumns::of(&rows);
+    let mut params: Vec<&(dyn ToSql + Sync)> = columns.params().to_vec();
+    params.extend([
+        &tree.leaves as &(dyn ToSql + Sync),
+        &tree.nodes,
+        &tree.frontier,
+    ]);
+    let (written, committed) = tokio::join!(
+        biased;
+        async {
+            client
+                .execute(&s.write, &params)
+                .await
+                .map_err(pg("writing the events and the Merkle tree"))
+        },
+        commit,
+    );
+    written?;
+    committed?;
     Ok(results)
 }
 
@@ -930,81 +1076,123 @@ fn prefix_bounds(prefix: &str) -> (String, String) {
     (format!("{prefix}/"), format!("{prefix}0"))
 }
 
-async fn last_position_under<C: GenericClient>(
-    client: &C,
-    prefix: &str,
-) -> Result<u64, StoreError> {
-    let what = "reading the last position under a stream prefix";
-    let (slash, end) = prefix_bounds(prefix);
-    let row = client
-        .query_one(
-            // The OFFSET 0 fence keeps the planner from turning max() into a
-            // backward walk of the position index filtered by stream, which
-            // for an election with few or no events reads the whole ledger.
-            &format!(
-                "SELECT max(position) FROM \
-                 (SELECT position FROM events WHERE {UNDER_PREFIX} OFFSET 0) AS under"
-            ),
-            &[&prefix, &slash, &end],
-        )
-        .await
-        .map_err(pg(what))?;
-    let latest: Option<i64> = row.try_get(0).map_err(pg(what))?;
-    Ok(latest.map_or(0, |p| u64::try_from(p).unwrap_or(0)))
+/// The last position under each of the prefixes `$1` (with their bounds `$2`
+/// and `$3`, see [`UNDER_PREFIX`]), for the guarded callers of a group, in
+/// one statement. The OFFSET 0 fence keeps the planner from turning max()
+/// into a backward walk of the position index filtered by stream, which for
+/// an election with few or no events reads the whole ledger.
+const LAST_POSITIONS_UNDER: &str = "SELECT u.prefix, (SELECT max(position) FROM \
+     (SELECT position FROM events WHERE stream COLLATE \"C\" >= u.prefix \
+     AND stream COLLATE \"C\" < u.upper AND (stream = u.prefix OR stream COLLATE \"C\" >= u.slash) \
+     OFFSET 0) AS under) \
+     FROM unnest($1::text[], $2::text[], $3::text[]) AS u(prefix, slash, upper)";
+
+/// The statement of [`INSERT_EVENTS`], as a literal so that [`WRITE_GROUP`]
+/// can embed it.
+macro_rules! insert_events {
+    () => {
+        "INSERT INTO events (position, stream, stream_version, \
+         event_id, event_type, schema_version, occurred_at, recorded_at, actor_id, actor_name, \
+         actor_role, actor_org, payload, payload_digest, prev_hash, hash) \
+         SELECT * FROM unnest($1::bigint[], $2::text[], $3::bigint[], $4::uuid[], $5::text[], \
+         $6::bigint[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], \
+         $13::text[], $14::bytea[], $15::bytea[], $16::bytea[])"
+    };
 }
 
 /// The one statement that writes ledger rows: a multi-row insert of arrays,
 /// one per column (`insert_rows` binds them). The benchmark's baseline runs the
 /// same statement, so the two differ only in what the ledger adds around it.
-pub const INSERT_EVENTS: &str = "INSERT INTO events (position, stream, stream_version, \
-     event_id, event_type, schema_version, occurred_at, recorded_at, actor_id, actor_name, \
-     actor_role, actor_org, payload, payload_digest, prev_hash, hash) \
-     SELECT * FROM unnest($1::bigint[], $2::text[], $3::bigint[], $4::uuid[], $5::text[], \
-     $6::bigint[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], \
-     $13::text[], $14::bytea[], $15::bytea[], $16::bytea[])";
+pub const INSERT_EVENTS: &str = insert_events!();
+
+/// What a group transaction writes, as one statement: the events (the very
+/// [`INSERT_EVENTS`], `$1`–`$16`), the new leaves' tree nodes (`$17`, `$18`)
+/// and the frontier (`$19`). One statement, so that COMMIT can be sent with
+/// it safely (see `in_transaction`).
+const WRITE_GROUP: &str = concat!(
+    "WITH written AS (",
+    insert_events!(),
+    "), nodes AS (INSERT INTO tree_nodes (leaf, hashes) \
+     SELECT * FROM unnest($17::bigint[], $18::bytea[])) \
+     INSERT INTO tree_state (id, frontier) VALUES (1, $19) \
+     ON CONFLICT (id) DO UPDATE SET frontier = excluded.frontier"
+);
+
+/// The columns of some ledger rows as the arrays [`INSERT_EVENTS`] binds.
+struct EventColumns<'a> {
+    position: Vec<i64>,
+    stream: Vec<&'a str>,
+    version: Vec<i64>,
+    event_id: Vec<uuid::Uuid>,
+    event_type: Vec<&'a str>,
+    schema: Vec<i64>,
+    occurred: Vec<&'a str>,
+    recorded: Vec<&'a str>,
+    actor_id: Vec<&'a str>,
+    actor_name: Vec<&'a str>,
+    actor_role: Vec<&'a str>,
+    actor_org: Vec<&'a str>,
+    payload: Vec<&'a str>,
+    digest: Vec<&'a [u8]>,
+    prev: Vec<&'a [u8]>,
+    hash: Vec<&'a [u8]>,
+}
+
+impl<'a> EventColumns<'a> {
+    fn of(rows: &'a [RecordedEvent]) -> Self {
+        EventColumns {
+            position: rows.iter().map(|e| to_i64(e.position)).collect(),
+            stream: rows.iter().map(|e| e.stream.as_str()).collect(),
+            version: rows.iter().map(|e| to_i64(e.stream_version)).collect(),
+            event_id: rows.iter().map(|e| e.event_id).collect(),
+            event_type: rows.iter().map(|e| e.event_type.as_str()).collect(),
+            schema: rows.iter().map(|e| i64::from(e.schema_version)).collect(),
+            occurred: rows.iter().map(|e| e.occurred_at.as_str()).collect(),
+            recorded: rows.iter().map(|e| e.recorded_at.as_str()).collect(),
+            actor_id: rows.iter().map(|e| e.actor.id.as_str()).collect(),
+            actor_name: rows.iter().map(|e| e.actor.name.as_str()).collect(),
+            actor_role: rows.iter().map(|e| e.actor.role.as_str()).collect(),
+            actor_org: rows.iter().map(|e| e.actor.org.as_str()).collect(),
+            payload: rows.iter().map(|e| e.payload.as_str()).collect(),
+            digest: rows.iter().map(|e| &e.payload_digest.0[..]).collect(),
+            prev: rows.iter().map(|e| &e.prev_hash.0[..]).collect(),
+            hash: rows.iter().map(|e| &e.hash.0[..]).collect(),
+        }
+    }
+
+    /// `$1`–`$16` of [`INSERT_EVENTS`], in order.
+    fn params(&self) -> [&(dyn ToSql + Sync); 16] {
+        [
+            &self.position,
+            &self.stream,
+            &self.version,
+            &self.event_id,
+            &self.event_type,
+            &self.schema,
+            &self.occurred,
+            &self.recorded,
+            &self.actor_id,
+            &self.actor_name,
+            &self.actor_role,
+            &self.actor_org,
+            &self.payload,
+            &self.digest,
+            &self.prev,
+            &self.hash,
+        ]
+    }
+}
 
 /// Writes `rows` as they are (no check, no hashing) with a prepared
 /// [`INSERT_EVENTS`].
-pub async fn insert_rows(
-    tx: &tokio_postgres::Transaction<'_>,
+pub async fn insert_rows<C: GenericClient>(
+    client: &C,
     insert: &tokio_postgres::Statement,
     rows: &[RecordedEvent],
 ) -> Result<(), StoreError> {
-    let position: Vec<i64> = rows.iter().map(|e| to_i64(e.position)).collect();
-    let stream: Vec<&str> = rows.iter().map(|e| e.stream.as_str()).collect();
-    let version: Vec<i64> = rows.iter().map(|e| to_i64(e.stream_version)).collect();
-    let event_id: Vec<uuid::Uuid> = rows.iter().map(|e| e.event_id).collect();
-    let event_type: Vec<&str> = rows.iter().map(|e| e.event_type.as_str()).collect();
-    let schema: Vec<i64> = rows.iter().map(|e| i64::from(e.schema_version)).collect();
-    let occurred: Vec<&str> = rows.iter().map(|e| e.occurred_at.as_str()).collect();
-    let recorded: Vec<&str> = rows.iter().map(|e| e.recorded_at.as_str()).collect();
-    let actor_id: Vec<&str> = rows.iter().map(|e| e.actor.id.as_str()).collect();
-    let actor_name: Vec<&str> = rows.iter().map(|e| e.actor.name.as_str()).collect();
-    let actor_role: Vec<&str> = rows.iter().map(|e| e.actor.role.as_str()).collect();
-    let actor_org: Vec<&str> = rows.iter().map(|e| e.actor.org.as_str()).collect();
-    let payload: Vec<&str> = rows.iter().map(|e| e.payload.as_str()).collect();
-    let digest: Vec<&[u8]> = rows.iter().map(|e| &e.payload_digest.0[..]).collect();
-    let prev: Vec<&[u8]> = rows.iter().map(|e| &e.prev_hash.0[..]).collect();
-    let hash: Vec<&[u8]> = rows.iter().map(|e| &e.hash.0[..]).collect();
-    let params: [&(dyn ToSql + Sync); 16] = [
-        &position,
-        &stream,
-        &version,
-        &event_id,
-        &event_type,
-        &schema,
-        &occurred,
-        &recorded,
-        &actor_id,
-        &actor_name,
-        &actor_role,
-        &actor_org,
-        &payload,
-        &digest,
-        &prev,
-        &hash,
-    ];
-    tx.execute(insert, &params)
+    let columns = EventColumns::of(rows);
+    client
+        .execute(insert, &columns.params())
         .await
         .map_err(pg("inserting ledger rows"))?;
     Ok(())

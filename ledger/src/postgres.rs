@@ -8,7 +8,8 @@
 //! # Ordering and gapless positions
 //!
 //! Every append transaction first takes a transaction-scoped advisory lock
-//! keyed on the ledger table's oid, then reads the head. The lock is held until
+//! keyed on the ledger table's oid, then reads the head (or checks that it is
+//! the head the writer planned from, see below). The lock is held until
 //! COMMIT or ROLLBACK, so across every process that appends to this ledger at
 //! most one transaction at a time is between "read the head" and "commit":
 //! the chain cannot fork, and positions cannot repeat or skip (a transaction
@@ -17,7 +18,8 @@
 //! commit is visible, a transaction writing position `n + 1` cannot commit
 //! before the one that wrote `n`: a reader never sees a position unless every
 //! smaller position is already committed. This needs READ COMMITTED (a fresh
-//! snapshot per statement, so the head is read *after* the lock is granted);
+//! snapshot per statement, so the head is read or checked *after* the lock
+//! is granted);
 //! the write transaction sets it explicitly, whatever the server's default.
 //!
 //! # Group commit
@@ -33,13 +35,47 @@
 //! error and contributes nothing; the others commit. A caller's reply is sent
 //! only after COMMIT returned: acknowledged means committed.
 //!
+//! # Round trips per group (docs/DECISIONS.md D30)
+//!
+//! Groups commit one after the other (each needs the previous hash), so the
+//! round trips of a group are the store's throughput. The writer opens its
+//! transactions itself, with a plain BEGIN, so that statements can be sent
+//! together (pipelined on one connection: the server runs them in order, each
+//! after the previous one finished):
+//!
+//! * **From what it knows** (the usual case): the writer remembers what its
+//!   last transaction left, head, frontier and the stream versions it read
+//!   or wrote, and plans the group from that without reading. BEGIN, the head
+//!   lock, one statement writing events, tree nodes and frontier, and COMMIT
+//!   go out together: **one round trip**. The write statement checks, in the
+//!   snapshot it takes after the lock was granted, that the head and the
+//!   frontier are the ones planned from, and writes nothing otherwise; a
+//!   stream version or event id someone else took meanwhile makes a unique
+//!   index refuse the rows. Either way nothing commits and the group runs
+//!   the full transaction below (another process appended, a DBA changed the
+//!   tables). Groups with a guarded caller, a stream the writer has not seen,
+//!   or a caller the known state would refuse take the full transaction too:
+//!   a refusal is only ever given on fresh reads.
+//! * **Full transaction**: BEGIN, the lock and every read (head, stream
+//!   versions, event ids, frontier, guarded prefixes) in one round trip; the
+//!   write statement and COMMIT in a second.
+//!
+//! COMMIT sent behind a statement that failed is answered as a rollback, not
+//! as an error, so a group succeeds only if every answer was a success (and
+//! the write reported its row). Writing in one statement is what makes
+//! sending COMMIT with it safe: had the driver failed to send one of two
+//! statements, COMMIT would have committed the other alone. A connection
+//! whose transaction did not end cleanly is closed, never returned to the
+//! pool.
+//!
 //! # The Merkle tree
 //!
 //! The same transaction extends the RFC 9162 tree over the new rows' hashes
 //! ([`tree`], docs/FORMAT-merkle.md §7): the frontier row is read with the
-//! head, under the head lock, the new leaves' nodes are inserted with one
-//! multi-row INSERT and the frontier row is rewritten before COMMIT, so the
-//! tree and the events commit together or not at all.
+//! head (or, planned from what the writer knows, checked by the write), under
+//! the head lock; the new leaves' nodes and the frontier row are written by
+//! the statement that inserts the events, so the tree and the events commit
+//! together or not at all.
 
 mod tree;
 
@@ -565,6 +601,8 @@ async fn writer(
     // (previous batch of one) is never delayed; under load the writer waits,
     // at most `max_wait`, for about as many callers as it saw last time.
     let mut expected_callers = cfg.min_callers.max(1);
+    // Nothing known before the first transaction has read the ledger.
+    let mut known = None;
     while let Some(first) = rx.recv().await {
         let mut size = first.requests.len();
         let mut jobs = vec![first];
@@ -590,7 +628,7 @@ async fn writer(
             }
         }
         expected_callers = jobs.len().max(cfg.min_callers);
-        let results = commit_jobs(&pool, &jobs, &*clock, lock_key).await;
+        let results = commit_jobs(&pool, &jobs, &*clock, lock_key, &mut known).await;
         stats.transactions.fetch_add(1, Ordering::Relaxed);
         stats
             .callers
@@ -616,8 +654,9 @@ async fn commit_jobs(
     jobs: &[Job],
     clock: &dyn Clock,
     lock_key: i64,
+    known: &mut Option<Known>,
 ) -> Vec<Result<Vec<Appended>, BatchError>> {
-    match try_commit(pool, jobs, clock, lock_key).await {
+    match try_commit(pool, jobs, clock, lock_key, known).await {
         Ok(results) => results,
         Err(e) if jobs.len() == 1 => vec![Err(store_failure(e))],
         Err(e) => {
@@ -631,7 +670,8 @@ async fn commit_jobs(
             let mut out = Vec::with_capacity(jobs.len());
             for job in jobs {
                 out.push(
-                    match try_commit(pool, std::slice::from_ref(job), clock, lock_key).await {
+                    match try_commit(pool, std::slice::from_ref(job), clock, lock_key, known).await
+                    {
                         Ok(mut r) => r.pop().unwrap_or_else(|| Ok(Vec::new())),
                         Err(e) => Err(store_failure(e)),
                     },
@@ -814,22 +854,195 @@ impl Drop for OpenTransaction {
     }
 }
 
-/// One transaction for a group of callers. `Err` means nothing was committed
-/// (or, if the connection broke during COMMIT, that nobody knows: the retry
-/// in [`commit_jobs`] then finds the events and answers as a deduplicated
-/// retry) and no caller got an answer yet.
+/// What the writer's last transaction left behind: the head, the tree's
+/// frontier and the versions of the streams it read or wrote. With it, the
+/// next group can be planned without reading anything first (see
+/// [`commit_from_known`]).
+///
+/// It can go stale only through another process appending to the same
+/// ledger, and then the write planned from it cannot succeed: the ledger's
+/// unique indexes make every such write collide with what the other process
+/// wrote. Another append took position `head + 1` (primary key), and the
+/// leaf after the frontier (`tree_nodes` primary key); another append to a
+/// stream took the version after the known one, since versions are gapless
+/// from 1 (`(stream, stream_version)`); an event id already stored is refused
+/// by `events_event_id`. Rows are never changed (triggers), so what was
+/// known about a row stays true.
+struct Known {
+    tip: Option<Head>,
+    frontier: Option<Vec<u8>>,
+    /// `None`: the stream had no event.
+    versions: HashMap<String, Option<u64>>,
+}
+
+/// Streams whose versions [`Known`] keeps at most; past that it starts
+/// afresh, which costs one full transaction per stream seen again.
+const KNOWN_STREAMS: usize = 100_000;
+
+impl Known {
+    /// After a transaction planned from `known` committed.
+    fn learn_in(known: &mut Known, state: BatchState, frontier: Vec<u8>) {
+        known.tip = state.tip;
+        known.frontier = Some(frontier);
+        known.versions.extend(state.versions);
+    }
+
+    /// After a committed transaction: the state it planned against and left.
+    fn learn(known: &mut Option<Known>, state: BatchState, frontier: Option<Vec<u8>>) {
+        match known {
+            Some(k) => {
+                k.tip = state.tip;
+                k.frontier = frontier;
+                if k.versions.len() + state.versions.len() > KNOWN_STREAMS {
+                    k.versions.clear();
+                }
+                k.versions.extend(state.versions);
+            }
+            None => {
+                *known = Some(Known {
+                    tip: state.tip,
+                    frontier,
+                    versions: state.versions,
+                })
+            }
+        }
+    }
+}
+
+/// One transaction for a group of callers (two if the known state proved
+/// stale). `Err` means nothing was committed (or, if the connection broke
+/// during COMMIT, that nobody knows: the retry in [`commit_jobs`] then finds
+/// the events and answers as a deduplicated retry) and no caller got an
+/// answer yet. `known` is updated after a commit and forgotten on an error.
 async fn try_commit(
     pool: &Pool,
     jobs: &[Job],
     clock: &dyn Clock,
     lock_key: i64,
+    known: &mut Option<Known>,
 ) -> Result<Vec<Result<Vec<Appended>, BatchError>>, StoreError> {
-    let conn = pool.get().await.map_err(pool_err)?;
-    let statements = AppendStatements::prepare(&conn).await?;
-    let open = OpenTransaction(Some(conn));
-    let results = in_transaction(open.conn(), &statements, jobs, clock, lock_key).await?;
-    open.ended();
-    Ok(results)
+    let outcome = async {
+        let conn = pool.get().await.map_err(pool_err)?;
+        let statements = AppendStatements::prepare(&conn).await?;
+        let open = OpenTransaction(Some(conn));
+        let mut results = None;
+        if let Some(k) = known.as_mut() {
+            results = commit_from_known(open.conn(), &statements, jobs, clock, lock_key, k).await?;
+        }
+        let results = match results {
+            Some(r) => r,
+            None => in_transaction(open.conn(), &statements, jobs, clock, lock_key, known).await?,
+        };
+        open.ended();
+        Ok(results)
+    }
+    .await;
+    if outcome.is_err() {
+        *known = None;
+    }
+    outcome
+}
+
+/// The group in one round trip: planned against what the writer knows
+/// ([`Known`]), then BEGIN, the head lock, the write and COMMIT are sent
+/// together. `Ok(None)` when that is not possible, with nothing committed
+/// and the connection idle: a stream the writer knows nothing about, a
+/// guarded caller (its prefix needs a read), a caller refused (a refusal is
+/// only given on fresh reads), a group too large for one statement, or the
+/// server refusing the write because the known state was stale. The caller
+/// then runs the full transaction ([`in_transaction`]).
+async fn commit_from_known(
+    conn: &deadpool_postgres::Client,
+    s: &AppendStatements,
+    jobs: &[Job],
+    clock: &dyn Clock,
+    lock_key: i64,
+    known: &mut Known,
+) -> Result<Option<Vec<Result<Vec<Appended>, BatchError>>>, StoreError> {
+    let client: &tokio_postgres::Client = conn;
+    if jobs.iter().any(|j| j.guard.is_some()) {
+        return Ok(None);
+    }
+    let mut versions = HashMap::new();
+    for r in jobs.iter().flat_map(|j| &j.requests) {
+        match known.versions.get(&r.stream) {
+            Some(v) => versions.insert(r.stream.clone(), *v),
+            None => return Ok(None),
+        };
+    }
+    let mut state = BatchState {
+        tip: known.tip.clone(),
+        versions,
+        stored: HashMap::new(),
+    };
+    let head_before = state.tip.as_ref().map_or(0, |h| h.position);
+    let now = format_recorded_at(clock.now());
+    let (results, rows) = plan_group(jobs, &mut state, &HashMap::new(), &now);
+    if rows.is_empty() || rows.len() > INSERT_CHUNK || results.iter().any(Result::is_err) {
+        return Ok(None);
+    }
+    let hashes: Vec<Digest> = rows.iter().map(|e| e.hash).collect();
+    let Some(tree) = tree::extension_of(known.frontier.clone(), head_before, &hashes)? else {
+        return Ok(None);
+    };
+    let write = GroupWrite::new(&rows, &tree, known.tip.as_ref(), known.frontier.clone());
+    let params = write.params();
+    // In this order on the wire (`biased`: each future sends on its first
+    // poll). As in `in_transaction`, the write is one statement, so COMMIT
+    // either commits all of it or, after any failure, nothing; and COMMIT in
+    // an aborted transaction is answered as a rollback, not an error.
+    let (begun, locked, written, committed) = tokio::join!(
+        biased;
+        async {
+            client
+                .batch_execute(BEGIN)
+                .await
+                .map_err(pg("starting the append transaction"))
+        },
+        async {
+            client
+                .execute(&s.lock, &[&lock_key])
+                .await
+                .map_err(pg("taking the ledger head lock"))
+        },
+        async {
+            client
+                .execute(&s.write, &params)
+                .await
+                .map_err(pg("writing the events and the Merkle tree"))
+        },
+        async {
+            client
+                .batch_execute(COMMIT)
+                .await
+                .map_err(pg("committing the append transaction"))
+        },
+    );
+    match (begun, locked, written, committed) {
+        (Ok(()), Ok(_), Ok(1), Ok(())) => {
+            drop(params);
+            drop(write);
+            Known::learn_in(known, state, tree.frontier);
+            Ok(Some(results))
+        }
+        // The head or the frontier was not as known: the statement wrote
+        // nothing, and COMMIT committed nothing.
+        (Ok(()), Ok(_), Ok(_), Ok(())) => {
+            known.versions.clear();
+            Ok(None)
+        }
+        // The transaction was open and COMMIT was answered, so a failed
+        // lock or write rolled it back: nothing committed. A stream version
+        // or event id taken meanwhile (a unique index refused the row), or
+        // a real fault, which the full transaction then meets again.
+        (Ok(()), Err(e), _, Ok(())) | (Ok(()), Ok(_), Err(e), Ok(())) => {
+            tracing::debug!(error = %e, "write from the known ledger state refused; reading afresh");
+            known.versions.clear();
+            Ok(None)
+        }
+        // BEGIN or COMMIT not answered: what happened is not known.
+        (Err(e), ..) | (_, _, _, Err(e)) => Err(e),
+    }
 }
 
 /// The append transaction from BEGIN to COMMIT, in two round trips in the
@@ -843,6 +1056,7 @@ async fn in_transaction(
     jobs: &[Job],
     clock: &dyn Clock,
     lock_key: i64,
+    known: &mut Option<Known>,
 ) -> Result<Vec<Result<Vec<Appended>, BatchError>>, StoreError> {
     let client: &tokio_postgres::Client = conn;
     let mut streams: Vec<&str> = Vec::new();
@@ -923,6 +1137,7 @@ async fn in_transaction(
     let now = format_recorded_at(clock.now());
     let tip = head_row.as_ref().map(head_of).transpose()?;
     let head_before = tip.as_ref().map_or(0, |h| h.position);
+    let head_read = tip.clone();
     let versions = version_rows
         .iter()
         .map(|r| {
@@ -977,8 +1192,84 @@ async fn in_transaction(
         versions,
         stored,
     };
+    let (results, rows) = plan_group(jobs, &mut state, &latest_under, &now);
+
+    let commit = async {
+        client
+            .batch_execute(COMMIT)
+            .await
+            .map_err(pg("committing the append transaction"))
+    };
+    let frontier = tree::frontier_blob(frontier_row.as_ref())?;
+    if rows.is_empty() {
+        // Nothing to write (every caller refused, or deduplicated): COMMIT
+        // ends the transaction and releases the lock.
+        commit.await?;
+        Known::learn(known, state, frontier);
+        return Ok(results);
+    }
+    let hashes: Vec<Digest> = rows.iter().map(|e| e.hash).collect();
+    if rows.len() > INSERT_CHUNK {
+        // More rows than one statement takes: the statements one after the
+        // other, then COMMIT on its own. Such groups are large enough for
+        // the extra round trips not to matter. (The new frontier is not at
+        // hand here: the next group reads everything again.)
+        for chunk in rows.chunks(INSERT_CHUNK) {
+            insert_rows(client, &s.insert, chunk).await?;
+        }
+        tree::extend(conn, frontier, head_before, &hashes).await?;
+        commit.await?;
+        return Ok(results);
+    }
+    // The tree commits with the events or not at all. Its rows depend only on
+    // the hashes, so one statement writes both, and COMMIT goes out with it.
+    // If the statement fails on the server, the transaction is aborted and
+    // the server answers that COMMIT with a rollback, not an error: success
+    // is both answers being Ok, never COMMIT's alone. If it fails before
+    // being sent (a parameter the driver cannot encode), COMMIT commits a
+    // transaction that wrote nothing. Being a single statement is what makes
+    // both cases safe: with two, the second could commit without the first.
+    let tree = tree::extension(conn, frontier.clone(), head_before, &hashes).await?;
+    let write = GroupWrite::new(&rows, &tree, head_read.as_ref(), frontier);
+    let params = write.params();
+    let (written, committed) = tokio::join!(
+        biased;
+        async {
+            client
+                .execute(&s.write, &params)
+                .await
+                .map_err(pg("writing the events and the Merkle tree"))
+        },
+        commit,
+    );
+    let written = written?;
+    committed?;
+    if written != 1 {
+        // Read under the lock, changed before the write under the same lock:
+        // only a writer ignoring the lock can do that. Nothing was written.
+        return Err(StoreError::Schema(
+            "the ledger changed under the head lock (a writer that does not take it?); \
+             nothing was written"
+                .into(),
+        ));
+    }
+    drop(params);
+    drop(write);
+    Known::learn(known, state, Some(tree.frontier));
+    Ok(results)
+}
+
+/// Plans every caller of a group against `state` (the ledger as read, or as
+/// known), guarded callers against `latest_under` first: one result per
+/// caller, in order, and the rows to write.
+fn plan_group(
+    jobs: &[Job],
+    state: &mut BatchState,
+    latest_under: &HashMap<String, u64>,
+    now: &str,
+) -> (Vec<Result<Vec<Appended>, BatchError>>, Vec<RecordedEvent>) {
     let mut rows: Vec<RecordedEvent> = Vec::new();
-    let results: Vec<_> = jobs
+    let results = jobs
         .iter()
         .map(|job| {
             if let Some(g) = &job.guard {
@@ -1005,64 +1296,10 @@ async fn in_transaction(
                     });
                 }
             }
-            plan_job(&job.requests, &mut state, &now, &mut rows)
+            plan_job(&job.requests, state, now, &mut rows)
         })
         .collect();
-
-    let commit = async {
-        client
-            .batch_execute(COMMIT)
-            .await
-            .map_err(pg("committing the append transaction"))
-    };
-    if rows.is_empty() {
-        // Nothing to write (every caller refused, or deduplicated): COMMIT
-        // ends the transaction and releases the lock.
-        commit.await?;
-        return Ok(results);
-    }
-    let hashes: Vec<Digest> = rows.iter().map(|e| e.hash).collect();
-    let frontier = tree::frontier_blob(frontier_row.as_ref())?;
-    if rows.len() > INSERT_CHUNK {
-        // More rows than one statement takes: the statements one after the
-        // other, then COMMIT on its own. Such groups are large enough for
-        // the extra round trips not to matter.
-        for chunk in rows.chunks(INSERT_CHUNK) {
-            insert_rows(client, &s.insert, chunk).await?;
-        }
-        tree::extend(conn, frontier, head_before, &hashes).await?;
-        commit.await?;
-        return Ok(results);
-    }
-    // The tree commits with the events or not at all. Its rows depend only on
-    // the hashes, so one statement writes both, and COMMIT goes out with it.
-    // If the statement fails on the server, the transaction is aborted and
-    // the server answers that COMMIT with a rollback, not an error: success
-    // is both answers being Ok, never COMMIT's alone. If it fails before
-    // being sent (a parameter the driver cannot encode), COMMIT commits a
-    // transaction that wrote nothing. Being a single statement is what makes
-    // both cases safe: with two, the second could commit without the first.
-    let tree = tree::extension(conn, frontier, head_before, &hashes).await?;
-    let columns = EventColumns::of(&rows);
-    let mut params: Vec<&(dyn ToSql + Sync)> = columns.params().to_vec();
-    params.extend([
-        &tree.leaves as &(dyn ToSql + Sync),
-        &tree.nodes,
-        &tree.frontier,
-    ]);
-    let (written, committed) = tokio::join!(
-        biased;
-        async {
-            client
-                .execute(&s.write, &params)
-                .await
-                .map_err(pg("writing the events and the Merkle tree"))
-        },
-        commit,
-    );
-    written?;
-    committed?;
-    Ok(results)
+    (results, rows)
 }
 
 /// The byte-order bounds of the streams under `prefix` (see
@@ -1109,14 +1346,66 @@ pub const INSERT_EVENTS: &str = insert_events!();
 /// [`INSERT_EVENTS`], `$1`–`$16`), the new leaves' tree nodes (`$17`, `$18`)
 /// and the frontier (`$19`). One statement, so that COMMIT can be sent with
 /// it safely (see `in_transaction`).
+///
+/// It writes only if the ledger is still as the group was planned: the head
+/// at position `$20` (0: no event) with hash `$21`, and the frontier row
+/// `$22` (NULL: none). Otherwise it writes nothing and reports 0 rows, where
+/// a write reports 1 (the `tree_state` row). Under the head lock that can
+/// only be false for a group planned from what the writer knew
+/// ([`commit_from_known`]) after another process appended, or after someone
+/// changed the tables by hand. All parts read the statement's one snapshot,
+/// taken after the lock was granted.
 const WRITE_GROUP: &str = concat!(
-    "WITH written AS (",
+    "WITH ok AS (SELECT 1 WHERE COALESCE((SELECT position = $20 AND hash = $21 FROM events \
+     ORDER BY position DESC LIMIT 1), $20 = 0) \
+     AND (SELECT frontier FROM tree_state WHERE id = 1) IS NOT DISTINCT FROM $22::bytea), \
+     written AS (",
     insert_events!(),
-    "), nodes AS (INSERT INTO tree_nodes (leaf, hashes) \
-     SELECT * FROM unnest($17::bigint[], $18::bytea[])) \
-     INSERT INTO tree_state (id, frontier) VALUES (1, $19) \
+    " WHERE EXISTS (SELECT FROM ok)), \
+     nodes AS (INSERT INTO tree_nodes (leaf, hashes) \
+     SELECT * FROM unnest($17::bigint[], $18::bytea[]) WHERE EXISTS (SELECT FROM ok)) \
+     INSERT INTO tree_state (id, frontier) SELECT 1, $19::bytea FROM ok \
      ON CONFLICT (id) DO UPDATE SET frontier = excluded.frontier"
 );
+
+/// The parameters of [`WRITE_GROUP`].
+struct GroupWrite<'a> {
+    columns: EventColumns<'a>,
+    tree: &'a tree::Extension,
+    head_position: i64,
+    head_hash: Vec<u8>,
+    frontier_before: Option<Vec<u8>>,
+}
+
+impl<'a> GroupWrite<'a> {
+    fn new(
+        rows: &'a [RecordedEvent],
+        tree: &'a tree::Extension,
+        head: Option<&Head>,
+        frontier_before: Option<Vec<u8>>,
+    ) -> Self {
+        GroupWrite {
+            columns: EventColumns::of(rows),
+            tree,
+            head_position: head.map_or(0, |h| to_i64(h.position)),
+            head_hash: head.map_or_else(Vec::new, |h| h.hash.0.to_vec()),
+            frontier_before,
+        }
+    }
+
+    fn params(&self) -> Vec<&(dyn ToSql + Sync)> {
+        let mut params: Vec<&(dyn ToSql + Sync)> = self.columns.params().to_vec();
+        params.extend([
+            &self.tree.leaves as &(dyn ToSql + Sync),
+            &self.tree.nodes,
+            &self.tree.frontier,
+            &self.head_position,
+            &self.head_hash,
+            &self.frontier_before,
+        ]);
+        params
+    }
+}
 
 /// The columns of some ledger rows as the arrays [`INSERT_EVENTS`] binds.
 struct EventColumns<'a> {

@@ -268,6 +268,25 @@ pub(super) async fn extension<C: GenericClient>(
     if f.size() < head_before {
         catch_up(client, &mut f, head_before).await?;
     }
+    grow(f, hashes)
+}
+
+/// [`extension`] without a database: `None` when the frontier is not the
+/// tree of exactly `head_before` events (it would need catching up, or is
+/// ahead), for the caller to take the path that reads and checks.
+pub(super) fn extension_of(
+    frontier: Option<Vec<u8>>,
+    head_before: u64,
+    hashes: &[Digest],
+) -> Result<Option<Extension>, StoreError> {
+    let f = parse_frontier(frontier)?;
+    if f.size() != head_before {
+        return Ok(None);
+    }
+    grow(f, hashes).map(Some)
+}
+
+fn grow(mut f: Frontier, hashes: &[Digest]) -> Result<Extension, StoreError> {
     let mut pending = PendingNodes::default();
     for h in hashes {
         pending.push(&mut f, h)?;

@@ -322,9 +322,17 @@ async fn a_stale_known_state_is_noticed() {
         ),
         "{err:?}"
     );
+    // Nothing else happened since: this one is planned from what a knows.
+    assert_eq!(a.group_stats().from_known, 0);
+    let r = a
+        .append(request("x", ExpectedVersion::Exact(6), 1))
+        .await
+        .expect("a appends x at version 7");
+    assert_eq!(position(&r), Some(8));
+    assert_eq!(a.group_stats().from_known, 1);
 
     let all = fx.store.read_all(1, usize::MAX).await.expect("read all");
-    assert_eq!(all.len(), 7);
+    assert_eq!(all.len(), 8);
     let report = jishi_ledger::verify_with_proofs(&fx.pg, &Quiet)
         .await
         .expect("verify");

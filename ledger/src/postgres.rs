@@ -243,6 +243,7 @@ pub struct PostgresStore {
 struct Counters {
     transactions: AtomicU64,
     callers: AtomicU64,
+    from_known: AtomicU64,
 }
 
 /// A snapshot of [`PostgresStore::group_stats`].
@@ -252,6 +253,9 @@ pub struct GroupStats {
     pub transactions: u64,
     /// Callers (append calls) those transactions answered.
     pub callers: u64,
+    /// Transactions committed in one round trip, planned from what the
+    /// writer knew (see the module docs); the others read first.
+    pub from_known: u64,
 }
 
 impl std::fmt::Debug for PostgresStore {
@@ -390,6 +394,7 @@ impl PostgresStore {
         GroupStats {
             transactions: self.stats.transactions.load(Ordering::Relaxed),
             callers: self.stats.callers.load(Ordering::Relaxed),
+            from_known: self.stats.from_known.load(Ordering::Relaxed),
         }
     }
 
@@ -628,7 +633,7 @@ async fn writer(
             }
         }
         expected_callers = jobs.len().max(cfg.min_callers);
-        let results = commit_jobs(&pool, &jobs, &*clock, lock_key, &mut known).await;
+        let results = commit_jobs(&pool, &jobs, &*clock, lock_key, &mut known, &stats).await;
         stats.transactions.fetch_add(1, Ordering::Relaxed);
         stats
             .callers
@@ -655,8 +660,9 @@ async fn commit_jobs(
     clock: &dyn Clock,
     lock_key: i64,
     known: &mut Option<Known>,
+    stats: &Counters,
 ) -> Vec<Result<Vec<Appended>, BatchError>> {
-    match try_commit(pool, jobs, clock, lock_key, known).await {
+    match try_commit(pool, jobs, clock, lock_key, known, stats).await {
         Ok(results) => results,
         Err(e) if jobs.len() == 1 => vec![Err(store_failure(e))],
         Err(e) => {
@@ -670,7 +676,15 @@ async fn commit_jobs(
             let mut out = Vec::with_capacity(jobs.len());
             for job in jobs {
                 out.push(
-                    match try_commit(pool, std::slice::from_ref(job), clock, lock_key, known).await
+                    match try_commit(
+                        pool,
+                        std::slice::from_ref(job),
+                        clock,
+                        lock_key,
+                        known,
+                        stats,
+                    )
+                    .await
                     {
                         Ok(mut r) => r.pop().unwrap_or_else(|| Ok(Vec::new())),
                         Err(e) => Err(store_failure(e)),
@@ -920,6 +934,7 @@ async fn try_commit(
     clock: &dyn Clock,
     lock_key: i64,
     known: &mut Option<Known>,
+    stats: &Counters,
 ) -> Result<Vec<Result<Vec<Appended>, BatchError>>, StoreError> {
     let outcome = async {
         let conn = pool.get().await.map_err(pool_err)?;
@@ -930,7 +945,10 @@ async fn try_commit(
             results = commit_from_known(open.conn(), &statements, jobs, clock, lock_key, k).await?;
         }
         let results = match results {
-            Some(r) => r,
+            Some(r) => {
+                stats.from_known.fetch_add(1, Ordering::Relaxed);
+                r
+            }
             None => in_transaction(open.conn(), &statements, jobs, clock, lock_key, known).await?,
         };
         open.ended();

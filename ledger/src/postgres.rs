@@ -1536,7 +1536,7 @@ impl EventStore for PostgresStore {
         let client = self.pool.get().await.map_err(pool_err)?;
         let stmt = client
             .prepare_cached(&format!(
-                // As in `last_position_under`: read the election's range of the
+                // As in `LAST_POSITIONS_UNDER`: read the election's range of the
                 // stream index and sort it, rather than walk the whole ledger
                 // in position order looking for the election's rows.
                 "SELECT * FROM (SELECT {COLUMNS} FROM events \

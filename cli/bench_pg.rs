@@ -56,6 +56,9 @@ struct Run {
     elapsed: Duration,
     latencies: Vec<Duration>,
     mean_group: f64,
+    /// Share of the ledger's transactions planned from what the writer knew
+    /// (one round trip, see `jishi_ledger::postgres`).
+    from_known: f64,
 }
 
 impl Run {
@@ -95,6 +98,7 @@ pub async fn run(bench: &PgBench) -> anyhow::Result<()> {
         "serial ev/s",
         "ratio"
     );
+    let mut one_trip = Vec::new();
     for &writers in &bench.writers {
         let ledger_schema = Schema::create(&bench.url, "ledger", writers).await?;
         let ledger = ledger_run(bench, &ledger_schema, writers).await?;
@@ -124,12 +128,20 @@ pub async fn run(bench: &PgBench) -> anyhow::Result<()> {
             serial.rate(),
             100.0 * ledger.rate() / serial.rate().max(1e-9)
         );
+        one_trip.push(format!(
+            "{writers} writers {:.1}%",
+            100.0 * ledger.from_known
+        ));
     }
     println!(
         "group: mean events per ledger transaction; baseline: the same rows, same number of \
          connections in parallel, same rows per transaction, plain INSERT … SELECT FROM unnest, \
          no hashing; serial: the same on one connection (one transaction at a time, as a hash \
          chain must commit)"
+    );
+    println!(
+        "ledger transactions in one round trip (planned from the known head): {}",
+        one_trip.join(", ")
     );
     Ok(())
 }
@@ -175,6 +187,7 @@ async fn ledger_run(bench: &PgBench, schema: &Schema, writers: usize) -> anyhow:
         elapsed,
         latencies,
         mean_group: stats.callers as f64 / stats.transactions.max(1) as f64,
+        from_known: stats.from_known as f64 / stats.transactions.max(1) as f64,
     })
 }
 
@@ -222,6 +235,7 @@ async fn baseline_run(
         elapsed: started.elapsed(),
         latencies: Vec::new(),
         mean_group: per_tx as f64,
+        from_known: 0.0,
     })
 }
 

@@ -254,3 +254,87 @@ fn one_group() -> PgOptions {
         ..PgOptions::default()
     }
 }
+
+/// The writer plans a group from what its last transaction left (head,
+/// frontier, stream versions) without reading. Another store on the same
+/// schema (another process) appending in between makes that stale: the next
+/// append must still see the other's events, get the right position and
+/// stream version, and be judged on fresh reads (an expected version that is
+/// right now must not be refused for what the writer remembered).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stale_known_state_is_noticed() {
+    let Some(fx) = common::postgres().await else {
+        return;
+    };
+    let other = PostgresStore::open_with(fx.schema.config(), PgOptions::default())
+        .await
+        .expect("second store");
+    let a = &fx.pg;
+    let position = |r: &jishi_ledger::Appended| r.events.last().map(|e| e.position);
+    // a learns stream x at version 1.
+    let r = a.append(request("x", ExpectedVersion::NoStream, 1)).await;
+    assert_eq!(position(&r.expect("a appends x")), Some(1));
+    // The other store appends to x (version 2) and to y.
+    other
+        .append(request("x", ExpectedVersion::Exact(1), 1))
+        .await
+        .expect("other appends x");
+    other
+        .append(request("y", ExpectedVersion::Any, 1))
+        .await
+        .expect("other appends y");
+    // Right on fresh reads, wrong against what a remembered (x at 1).
+    let r = a
+        .append(request("x", ExpectedVersion::Exact(2), 1))
+        .await
+        .expect("a appends x at version 3");
+    assert_eq!(position(&r), Some(4));
+    assert_eq!(r.events[0].stream_version, 3);
+    // a knows the head again; the other store's x version 3 is stale for it.
+    other
+        .append(request("x", ExpectedVersion::Any, 1))
+        .await
+        .expect("other appends x again");
+    let r = a
+        .append(request("x", ExpectedVersion::Any, 2))
+        .await
+        .expect("a appends x twice");
+    assert_eq!(position(&r), Some(7));
+    assert_eq!(
+        r.events
+            .iter()
+            .map(|e| e.stream_version)
+            .collect::<Vec<_>>(),
+        vec![5, 6]
+    );
+    // A refusal from what a knows is checked on fresh reads too.
+    let err = a
+        .append(request("x", ExpectedVersion::Exact(5), 1))
+        .await
+        .expect_err("x is at 6");
+    assert!(
+        matches!(
+            err,
+            AppendError::Conflict {
+                actual: Some(6),
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    // Nothing else happened since: this one is planned from what a knows.
+    assert_eq!(a.group_stats().from_known, 0);
+    let r = a
+        .append(request("x", ExpectedVersion::Exact(6), 1))
+        .await
+        .expect("a appends x at version 7");
+    assert_eq!(position(&r), Some(8));
+    assert_eq!(a.group_stats().from_known, 1);
+
+    let all = fx.store.read_all(1, usize::MAX).await.expect("read all");
+    assert_eq!(all.len(), 8);
+    let report = jishi_ledger::verify_with_proofs(&fx.pg, &Quiet)
+        .await
+        .expect("verify");
+    assert!(report.is_ok(), "{:?}", report.fault);
+}

@@ -8,7 +8,8 @@
 //! # Ordering and gapless positions
 //!
 //! Every append transaction first takes a transaction-scoped advisory lock
-//! keyed on the ledger table's oid, then reads the head. The lock is held until
+//! keyed on the ledger table's oid, then reads the head (or checks that it is
+//! the head the writer planned from, see below). The lock is held until
 //! COMMIT or ROLLBACK, so across every process that appends to this ledger at
 //! most one transaction at a time is between "read the head" and "commit":
 //! the chain cannot fork, and positions cannot repeat or skip (a transaction
@@ -17,7 +18,8 @@
 //! commit is visible, a transaction writing position `n + 1` cannot commit
 //! before the one that wrote `n`: a reader never sees a position unless every
 //! smaller position is already committed. This needs READ COMMITTED (a fresh
-//! snapshot per statement, so the head is read *after* the lock is granted);
+//! snapshot per statement, so the head is read or checked *after* the lock
+//! is granted);
 //! the write transaction sets it explicitly, whatever the server's default.
 //!
 //! # Group commit
@@ -33,13 +35,47 @@
 //! error and contributes nothing; the others commit. A caller's reply is sent
 //! only after COMMIT returned: acknowledged means committed.
 //!
+//! # Round trips per group (docs/DECISIONS.md D30)
+//!
+//! Groups commit one after the other (each needs the previous hash), so the
+//! round trips of a group are the store's throughput. The writer opens its
+//! transactions itself, with a plain BEGIN, so that statements can be sent
+//! together (pipelined on one connection: the server runs them in order, each
+//! after the previous one finished):
+//!
+//! * **From what it knows** (the usual case): the writer remembers what its
+//!   last transaction left, head, frontier and the stream versions it read
+//!   or wrote, and plans the group from that without reading. BEGIN, the head
+//!   lock, one statement writing events, tree nodes and frontier, and COMMIT
+//!   go out together: **one round trip**. The write statement checks, in the
+//!   snapshot it takes after the lock was granted, that the head and the
+//!   frontier are the ones planned from, and writes nothing otherwise; a
+//!   stream version or event id someone else took meanwhile makes a unique
+//!   index refuse the rows. Either way nothing commits and the group runs
+//!   the full transaction below (another process appended, a DBA changed the
+//!   tables). Groups with a guarded caller, a stream the writer has not seen,
+//!   or a caller the known state would refuse take the full transaction too:
+//!   a refusal is only ever given on fresh reads.
+//! * **Full transaction**: BEGIN, the lock and every read (head, stream
+//!   versions, event ids, frontier, guarded prefixes) in one round trip; the
+//!   write statement and COMMIT in a second.
+//!
+//! COMMIT sent behind a statement that failed is answered as a rollback, not
+//! as an error, so a group succeeds only if every answer was a success (and
+//! the write reported its row). Writing in one statement is what makes
+//! sending COMMIT with it safe: had the driver failed to send one of two
+//! statements, COMMIT would have committed the other alone. A connection
+//! whose transaction did not end cleanly is closed, never returned to the
+//! pool.
+//!
 //! # The Merkle tree
 //!
 //! The same transaction extends the RFC 9162 tree over the new rows' hashes
 //! ([`tree`], docs/FORMAT-merkle.md §7): the frontier row is read with the
-//! head, under the head lock, the new leaves' nodes are inserted with one
-//! multi-row INSERT and the frontier row is rewritten before COMMIT, so the
-//! tree and the events commit together or not at all.
+//! head (or, planned from what the writer knows, checked by the write), under
+//! the head lock; the new leaves' nodes and the frontier row are written by
+//! the statement that inserts the events, so the tree and the events commit
+//! together or not at all.
 
 mod tree;
 
@@ -52,7 +88,7 @@ use async_trait::async_trait;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use tokio::sync::{mpsc, oneshot};
 use tokio_postgres::types::ToSql;
-use tokio_postgres::{GenericClient, IsolationLevel, NoTls, Row};
+use tokio_postgres::{GenericClient, IsolationLevel, NoTls, Row, Statement};
 
 /// Re-exported so that tests and the benchmark talk to the same driver
 /// version as the store without a dependency of their own.
@@ -207,6 +243,7 @@ pub struct PostgresStore {
 struct Counters {
     transactions: AtomicU64,
     callers: AtomicU64,
+    from_known: AtomicU64,
 }
 
 /// A snapshot of [`PostgresStore::group_stats`].
@@ -216,6 +253,9 @@ pub struct GroupStats {
     pub transactions: u64,
     /// Callers (append calls) those transactions answered.
     pub callers: u64,
+    /// Transactions committed in one round trip, planned from what the
+    /// writer knew (see the module docs); the others read first.
+    pub from_known: u64,
 }
 
 impl std::fmt::Debug for PostgresStore {
@@ -354,6 +394,7 @@ impl PostgresStore {
         GroupStats {
             transactions: self.stats.transactions.load(Ordering::Relaxed),
             callers: self.stats.callers.load(Ordering::Relaxed),
+            from_known: self.stats.from_known.load(Ordering::Relaxed),
         }
     }
 
@@ -565,6 +606,8 @@ async fn writer(
     // (previous batch of one) is never delayed; under load the writer waits,
     // at most `max_wait`, for about as many callers as it saw last time.
     let mut expected_callers = cfg.min_callers.max(1);
+    // Nothing known before the first transaction has read the ledger.
+    let mut known = None;
     while let Some(first) = rx.recv().await {
         let mut size = first.requests.len();
         let mut jobs = vec![first];
@@ -590,7 +633,7 @@ async fn writer(
             }
         }
         expected_callers = jobs.len().max(cfg.min_callers);
-        let results = commit_jobs(&pool, &jobs, &*clock, lock_key).await;
+        let results = commit_jobs(&pool, &jobs, &*clock, lock_key, &mut known, &stats).await;
         stats.transactions.fetch_add(1, Ordering::Relaxed);
         stats
             .callers
@@ -616,8 +659,10 @@ async fn commit_jobs(
     jobs: &[Job],
     clock: &dyn Clock,
     lock_key: i64,
+    known: &mut Option<Known>,
+    stats: &Counters,
 ) -> Vec<Result<Vec<Appended>, BatchError>> {
-    match try_commit(pool, jobs, clock, lock_key).await {
+    match try_commit(pool, jobs, clock, lock_key, known, stats).await {
         Ok(results) => results,
         Err(e) if jobs.len() == 1 => vec![Err(store_failure(e))],
         Err(e) => {
@@ -631,7 +676,16 @@ async fn commit_jobs(
             let mut out = Vec::with_capacity(jobs.len());
             for job in jobs {
                 out.push(
-                    match try_commit(pool, std::slice::from_ref(job), clock, lock_key).await {
+                    match try_commit(
+                        pool,
+                        std::slice::from_ref(job),
+                        clock,
+                        lock_key,
+                        known,
+                        stats,
+                    )
+                    .await
+                    {
                         Ok(mut r) => r.pop().unwrap_or_else(|| Ok(Vec::new())),
                         Err(e) => Err(store_failure(e)),
                     },
@@ -717,21 +771,312 @@ fn plan_job(
     Ok(out)
 }
 
-/// One transaction for a group of callers. `Err` means nothing was committed
-/// and no caller got an answer yet.
+/// The append transaction's statements. They are prepared (or found in the
+/// connection's statement cache) before the transaction starts because the
+/// transaction pipelines them: a statement goes out on its future's first
+/// poll only if it is already prepared. One that still needed its Parse round
+/// trip would let the statements queued after it, COMMIT above all, reach the
+/// server first.
+struct AppendStatements {
+    lock: Statement,
+    head: Statement,
+    versions: Statement,
+    stored: Statement,
+    frontier: Statement,
+    under: Statement,
+    write: Statement,
+    insert: Statement,
+}
+
+impl AppendStatements {
+    async fn prepare(conn: &deadpool_postgres::Client) -> Result<Self, StoreError> {
+        let prepare = |sql: &'static str, what: &'static str| async move {
+            conn.prepare_cached(sql).await.map_err(pg(what))
+        };
+        Ok(AppendStatements {
+            lock: prepare(
+                "SELECT pg_advisory_xact_lock($1)",
+                "preparing the head lock",
+            )
+            .await?,
+            head: prepare(
+                "SELECT position, hash, recorded_at FROM events ORDER BY position DESC LIMIT 1",
+                "preparing the head query",
+            )
+            .await?,
+            versions: prepare(
+                "SELECT s, (SELECT max(stream_version) FROM events WHERE stream = s) \
+                 FROM unnest($1::text[]) AS s",
+                "preparing the stream-version query",
+            )
+            .await?,
+            stored: prepare(
+                "SELECT event_id, position, stream, stream_version, event_type, schema_version, \
+                 occurred_at, actor_id, actor_name, actor_role, actor_org, payload_digest, hash \
+                 FROM events WHERE event_id = ANY($1::uuid[])",
+                "preparing the event-id query",
+            )
+            .await?,
+            frontier: prepare(tree::FRONTIER_QUERY, "preparing the tree frontier query").await?,
+            under: prepare(LAST_POSITIONS_UNDER, "preparing the stream-prefix query").await?,
+            write: prepare(WRITE_GROUP, "preparing the ledger write").await?,
+            insert: prepare(INSERT_EVENTS, "preparing the ledger insert").await?,
+        })
+    }
+}
+
+/// Starts the append transaction. READ COMMITTED explicitly, whatever the
+/// server's default: each read must take its snapshot after the head lock
+/// was granted (see the module docs).
+const BEGIN: &str = "BEGIN ISOLATION LEVEL READ COMMITTED";
+const COMMIT: &str = "COMMIT";
+
+/// A pooled connection inside a transaction the writer opened itself, with a
+/// plain BEGIN, so that BEGIN can travel in the same write as the statements
+/// after it (`tokio_postgres::Transaction` waits for BEGIN's answer first).
+/// Unless [`OpenTransaction::ended`] says the transaction is over, dropping
+/// it (an error, a cancelled writer) closes the connection instead of
+/// returning it to the pool: the server then rolls back whatever is still
+/// open and releases the head lock, and no later user of the pool can find
+/// itself inside a transaction it did not start. Errors are rare, so the
+/// price, a new connection, is paid rarely; a ROLLBACK round trip would also
+/// have to cope with a connection in an unknown state.
+struct OpenTransaction(Option<deadpool_postgres::Client>);
+
+impl OpenTransaction {
+    fn conn(&self) -> &deadpool_postgres::Client {
+        match &self.0 {
+            Some(conn) => conn,
+            // Only `ended` and `drop` empty it, and both consume the value.
+            None => unreachable!("an OpenTransaction keeps its connection until it ends"),
+        }
+    }
+
+    /// COMMIT was answered: the connection is idle and may go back to the pool.
+    fn ended(mut self) {
+        drop(self.0.take());
+    }
+}
+
+impl Drop for OpenTransaction {
+    fn drop(&mut self) {
+        if let Some(conn) = self.0.take() {
+            // Detached from the pool and dropped, the client closes its
+            // connection.
+            drop(deadpool_postgres::Object::take(conn));
+        }
+    }
+}
+
+/// What the writer's last transaction left behind: the head, the tree's
+/// frontier and the versions of the streams it read or wrote. With it, the
+/// next group can be planned without reading anything first (see
+/// [`commit_from_known`]).
+///
+/// It can go stale only through another process appending to the same
+/// ledger, and then the write planned from it cannot succeed: the ledger's
+/// unique indexes make every such write collide with what the other process
+/// wrote. Another append took position `head + 1` (primary key), and the
+/// leaf after the frontier (`tree_nodes` primary key); another append to a
+/// stream took the version after the known one, since versions are gapless
+/// from 1 (`(stream, stream_version)`); an event id already stored is refused
+/// by `events_event_id`. Rows are never changed (triggers), so what was
+/// known about a row stays true.
+struct Known {
+    tip: Option<Head>,
+    frontier: Option<Vec<u8>>,
+    /// `None`: the stream had no event.
+    versions: HashMap<String, Option<u64>>,
+}
+
+/// Streams whose versions [`Known`] keeps at most; past that it starts
+/// afresh, which costs one full transaction per stream seen again.
+const KNOWN_STREAMS: usize = 100_000;
+
+impl Known {
+    /// After a transaction planned from `known` committed.
+    fn learn_in(known: &mut Known, state: BatchState, frontier: Vec<u8>) {
+        known.tip = state.tip;
+        known.frontier = Some(frontier);
+        known.versions.extend(state.versions);
+    }
+
+    /// After a committed transaction: the state it planned against and left.
+    fn learn(known: &mut Option<Known>, state: BatchState, frontier: Option<Vec<u8>>) {
+        match known {
+            Some(k) => {
+                k.tip = state.tip;
+                k.frontier = frontier;
+                if k.versions.len() + state.versions.len() > KNOWN_STREAMS {
+                    k.versions.clear();
+                }
+                k.versions.extend(state.versions);
+            }
+            None => {
+                *known = Some(Known {
+                    tip: state.tip,
+                    frontier,
+                    versions: state.versions,
+                })
+            }
+        }
+    }
+}
+
+/// One transaction for a group of callers (two if the known state proved
+/// stale). `Err` means nothing was committed (or, if the connection broke
+/// during COMMIT, that nobody knows: the retry in [`commit_jobs`] then finds
+/// the events and answers as a deduplicated retry) and no caller got an
+/// answer yet. `known` is updated after a commit and forgotten on an error.
 async fn try_commit(
     pool: &Pool,
     jobs: &[Job],
     clock: &dyn Clock,
     lock_key: i64,
+    known: &mut Option<Known>,
+    stats: &Counters,
 ) -> Result<Vec<Result<Vec<Appended>, BatchError>>, StoreError> {
-    let mut client = pool.get().await.map_err(pool_err)?;
-    let tx = client
-        .build_transaction()
-        .isolation_level(IsolationLevel::ReadCommitted)
-        .start()
-        .await
-        .map_err(pg("starting the append transaction"))?;
+    let outcome = async {
+        let conn = pool.get().await.map_err(pool_err)?;
+        let statements = AppendStatements::prepare(&conn).await?;
+        let open = OpenTransaction(Some(conn));
+        let mut results = None;
+        if let Some(k) = known.as_mut() {
+            results = commit_from_known(open.conn(), &statements, jobs, clock, lock_key, k).await?;
+        }
+        let results = match results {
+            Some(r) => {
+                stats.from_known.fetch_add(1, Ordering::Relaxed);
+                r
+            }
+            None => in_transaction(open.conn(), &statements, jobs, clock, lock_key, known).await?,
+        };
+        open.ended();
+        Ok(results)
+    }
+    .await;
+    if outcome.is_err() {
+        *known = None;
+    }
+    outcome
+}
+
+/// The group in one round trip: planned against what the writer knows
+/// ([`Known`]), then BEGIN, the head lock, the write and COMMIT are sent
+/// together. `Ok(None)` when that is not possible, with nothing committed
+/// and the connection idle: a stream the writer knows nothing about, a
+/// guarded caller (its prefix needs a read), a caller refused (a refusal is
+/// only given on fresh reads), a group too large for one statement, or the
+/// server refusing the write because the known state was stale. The caller
+/// then runs the full transaction ([`in_transaction`]).
+async fn commit_from_known(
+    conn: &deadpool_postgres::Client,
+    s: &AppendStatements,
+    jobs: &[Job],
+    clock: &dyn Clock,
+    lock_key: i64,
+    known: &mut Known,
+) -> Result<Option<Vec<Result<Vec<Appended>, BatchError>>>, StoreError> {
+    let client: &tokio_postgres::Client = conn;
+    if jobs.iter().any(|j| j.guard.is_some()) {
+        return Ok(None);
+    }
+    let mut versions = HashMap::new();
+    for r in jobs.iter().flat_map(|j| &j.requests) {
+        match known.versions.get(&r.stream) {
+            Some(v) => versions.insert(r.stream.clone(), *v),
+            None => return Ok(None),
+        };
+    }
+    let mut state = BatchState {
+        tip: known.tip.clone(),
+        versions,
+        stored: HashMap::new(),
+    };
+    let head_before = state.tip.as_ref().map_or(0, |h| h.position);
+    let now = format_recorded_at(clock.now());
+    let (results, rows) = plan_group(jobs, &mut state, &HashMap::new(), &now);
+    if rows.is_empty() || rows.len() > INSERT_CHUNK || results.iter().any(Result::is_err) {
+        return Ok(None);
+    }
+    let hashes: Vec<Digest> = rows.iter().map(|e| e.hash).collect();
+    let Some(tree) = tree::extension_of(known.frontier.clone(), head_before, &hashes)? else {
+        return Ok(None);
+    };
+    let write = GroupWrite::new(&rows, &tree, known.tip.as_ref(), known.frontier.clone());
+    let params = write.params();
+    // In this order on the wire (`biased`: each future sends on its first
+    // poll). As in `in_transaction`, the write is one statement, so COMMIT
+    // either commits all of it or, after any failure, nothing; and COMMIT in
+    // an aborted transaction is answered as a rollback, not an error.
+    let (begun, locked, written, committed) = tokio::join!(
+        biased;
+        async {
+            client
+                .batch_execute(BEGIN)
+                .await
+                .map_err(pg("starting the append transaction"))
+        },
+        async {
+            client
+                .execute(&s.lock, &[&lock_key])
+                .await
+                .map_err(pg("taking the ledger head lock"))
+        },
+        async {
+            client
+                .execute(&s.write, &params)
+                .await
+                .map_err(pg("writing the events and the Merkle tree"))
+        },
+        async {
+            client
+                .batch_execute(COMMIT)
+                .await
+                .map_err(pg("committing the append transaction"))
+        },
+    );
+    match (begun, locked, written, committed) {
+        (Ok(()), Ok(_), Ok(1), Ok(())) => {
+            drop(params);
+            drop(write);
+            Known::learn_in(known, state, tree.frontier);
+            Ok(Some(results))
+        }
+        // The head or the frontier was not as known: the statement wrote
+        // nothing, and COMMIT committed nothing.
+        (Ok(()), Ok(_), Ok(_), Ok(())) => {
+            known.versions.clear();
+            Ok(None)
+        }
+        // The transaction was open and COMMIT was answered, so a failed
+        // lock or write rolled it back: nothing committed. A stream version
+        // or event id taken meanwhile (a unique index refused the row), or
+        // a real fault, which the full transaction then meets again.
+        (Ok(()), Err(e), _, Ok(())) | (Ok(()), Ok(_), Err(e), Ok(())) => {
+            tracing::debug!(error = %e, "write from the known ledger state refused; reading afresh");
+            known.versions.clear();
+            Ok(None)
+        }
+        // BEGIN or COMMIT not answered: what happened is not known.
+        (Err(e), ..) | (_, _, _, Err(e)) => Err(e),
+    }
+}
+
+/// The append transaction from BEGIN to COMMIT, in two round trips in the
+/// usual case: (1) BEGIN, the head lock and every read the planning needs,
+/// pipelined; (2) one statement writing the events and the tree, pipelined
+/// with COMMIT. `Ok` only once COMMIT was answered after every statement
+/// before it succeeded.
+async fn in_transaction(
+    conn: &deadpool_postgres::Client,
+    s: &AppendStatements,
+    jobs: &[Job],
+    clock: &dyn Clock,
+    lock_key: i64,
+    known: &mut Option<Known>,
+) -> Result<Vec<Result<Vec<Appended>, BatchError>>, StoreError> {
+    let client: &tokio_postgres::Client = conn;
     let mut streams: Vec<&str> = Vec::new();
     let mut ids: Vec<uuid::Uuid> = Vec::new();
     for job in jobs {
@@ -742,71 +1087,75 @@ async fn try_commit(
     }
     streams.sort_unstable();
     streams.dedup();
-    let lock_stmt = tx
-        .prepare_cached("SELECT pg_advisory_xact_lock($1)")
-        .await
-        .map_err(pg("preparing the head lock"))?;
-    let head_stmt = tx
-        .prepare_cached(
-            "SELECT position, hash, recorded_at FROM events ORDER BY position DESC LIMIT 1",
-        )
-        .await
-        .map_err(pg("preparing the head query"))?;
-    let versions_stmt = tx
-        .prepare_cached(
-            "SELECT s, (SELECT max(stream_version) FROM events WHERE stream = s) \
-             FROM unnest($1::text[]) AS s",
-        )
-        .await
-        .map_err(pg("preparing the stream-version query"))?;
-    let stored_stmt = tx
-        .prepare_cached(
-            "SELECT event_id, position, stream, stream_version, event_type, schema_version, \
-             occurred_at, actor_id, actor_name, actor_role, actor_org, payload_digest, hash \
-             FROM events WHERE event_id = ANY($1::uuid[])",
-        )
-        .await
-        .map_err(pg("preparing the event-id query"))?;
-    let frontier_stmt = tx
-        .prepare_cached(tree::FRONTIER_QUERY)
-        .await
-        .map_err(pg("preparing the tree frontier query"))?;
-    // The head lock (see the module docs): everything below, up to COMMIT, is
-    // done by one transaction at a time across all processes. The lock and
-    // the four reads are sent together (pipelined on the one connection, in
-    // this order): the server runs them one after the other, so the reads
-    // still start, and take their READ COMMITTED snapshots, only once the lock
-    // is granted. It saves three round trips inside the serialized section.
-    let (_, head_row, version_rows, stored_rows, frontier_row) = tokio::try_join!(
+    // Guarded callers' prefixes, each once: the guards are known before the
+    // transaction starts, so their reads go out with the others.
+    let mut prefixes: Vec<&str> = jobs
+        .iter()
+        .filter_map(|j| j.guard.as_ref().map(|g| g.prefix.as_str()))
+        .collect();
+    prefixes.sort_unstable();
+    prefixes.dedup();
+    let (slashes, ends): (Vec<String>, Vec<String>) =
+        prefixes.iter().map(|p| prefix_bounds(p)).unzip();
+
+    // BEGIN, the head lock (see the module docs) and the reads, sent together
+    // (pipelined on the one connection; `biased` polls the futures in this
+    // order, and each sends its statement on its first poll). The server runs
+    // them one after the other, so the reads start, and take their READ
+    // COMMITTED snapshots, only once the lock is granted. If one fails, the
+    // transaction is aborted and the connection discarded (`OpenTransaction`).
+    let (_, _, head_row, version_rows, stored_rows, frontier_row, under_rows) = tokio::try_join!(
+        biased;
         async {
-            tx.execute(&lock_stmt, &[&lock_key])
+            client
+                .batch_execute(BEGIN)
+                .await
+                .map_err(pg("starting the append transaction"))
+        },
+        async {
+            client
+                .execute(&s.lock, &[&lock_key])
                 .await
                 .map_err(pg("taking the ledger head lock"))
         },
         async {
-            tx.query_opt(&head_stmt, &[])
+            client
+                .query_opt(&s.head, &[])
                 .await
                 .map_err(pg("reading the ledger head"))
         },
         async {
-            tx.query(&versions_stmt, &[&streams])
+            client
+                .query(&s.versions, &[&streams])
                 .await
                 .map_err(pg("reading stream versions"))
         },
         async {
-            tx.query(&stored_stmt, &[&ids])
+            client
+                .query(&s.stored, &[&ids])
                 .await
                 .map_err(pg("looking up event ids"))
         },
         async {
-            tx.query_opt(&frontier_stmt, &[])
+            client
+                .query_opt(&s.frontier, &[])
                 .await
                 .map_err(pg("reading the tree frontier"))
+        },
+        async {
+            if prefixes.is_empty() {
+                return Ok(Vec::new());
+            }
+            client
+                .query(&s.under, &[&prefixes, &slashes, &ends])
+                .await
+                .map_err(pg("reading the last position under a stream prefix"))
         },
     )?;
     let now = format_recorded_at(clock.now());
     let tip = head_row.as_ref().map(head_of).transpose()?;
     let head_before = tip.as_ref().map_or(0, |h| h.position);
+    let head_read = tip.clone();
     let versions = version_rows
         .iter()
         .map(|r| {
@@ -843,25 +1192,102 @@ async fn try_commit(
         })
         .collect::<Result<HashMap<_, _>, tokio_postgres::Error>>()
         .map_err(pg("looking up event ids"))?;
-
     // Guarded callers: the last position under each prefix, read under the lock.
-    let mut latest_under: HashMap<&str, u64> = HashMap::new();
-    for job in jobs {
-        if let Some(g) = &job.guard {
-            if !latest_under.contains_key(g.prefix.as_str()) {
-                let latest = last_position_under(&*tx, &g.prefix).await?;
-                latest_under.insert(&g.prefix, latest);
-            }
-        }
-    }
+    let latest_under = under_rows
+        .iter()
+        .map(|r| {
+            Ok((
+                r.try_get::<_, String>(0)?,
+                r.try_get::<_, Option<i64>>(1)?
+                    .map_or(0, |p| u64::try_from(p).unwrap_or(0)),
+            ))
+        })
+        .collect::<Result<HashMap<_, _>, tokio_postgres::Error>>()
+        .map_err(pg("reading the last position under a stream prefix"))?;
 
     let mut state = BatchState {
         tip,
         versions,
         stored,
     };
+    let (results, rows) = plan_group(jobs, &mut state, &latest_under, &now);
+
+    let commit = async {
+        client
+            .batch_execute(COMMIT)
+            .await
+            .map_err(pg("committing the append transaction"))
+    };
+    let frontier = tree::frontier_blob(frontier_row.as_ref())?;
+    if rows.is_empty() {
+        // Nothing to write (every caller refused, or deduplicated): COMMIT
+        // ends the transaction and releases the lock.
+        commit.await?;
+        Known::learn(known, state, frontier);
+        return Ok(results);
+    }
+    let hashes: Vec<Digest> = rows.iter().map(|e| e.hash).collect();
+    if rows.len() > INSERT_CHUNK {
+        // More rows than one statement takes: the statements one after the
+        // other, then COMMIT on its own. Such groups are large enough for
+        // the extra round trips not to matter. (The new frontier is not at
+        // hand here: the next group reads everything again.)
+        for chunk in rows.chunks(INSERT_CHUNK) {
+            insert_rows(client, &s.insert, chunk).await?;
+        }
+        tree::extend(conn, frontier, head_before, &hashes).await?;
+        commit.await?;
+        return Ok(results);
+    }
+    // The tree commits with the events or not at all. Its rows depend only on
+    // the hashes, so one statement writes both, and COMMIT goes out with it.
+    // If the statement fails on the server, the transaction is aborted and
+    // the server answers that COMMIT with a rollback, not an error: success
+    // is both answers being Ok, never COMMIT's alone. If it fails before
+    // being sent (a parameter the driver cannot encode), COMMIT commits a
+    // transaction that wrote nothing. Being a single statement is what makes
+    // both cases safe: with two, the second could commit without the first.
+    let tree = tree::extension(conn, frontier.clone(), head_before, &hashes).await?;
+    let write = GroupWrite::new(&rows, &tree, head_read.as_ref(), frontier);
+    let params = write.params();
+    let (written, committed) = tokio::join!(
+        biased;
+        async {
+            client
+                .execute(&s.write, &params)
+                .await
+                .map_err(pg("writing the events and the Merkle tree"))
+        },
+        commit,
+    );
+    let written = written?;
+    committed?;
+    if written != 1 {
+        // Read under the lock, changed before the write under the same lock:
+        // only a writer ignoring the lock can do that. Nothing was written.
+        return Err(StoreError::Schema(
+            "the ledger changed under the head lock (a writer that does not take it?); \
+             nothing was written"
+                .into(),
+        ));
+    }
+    drop(params);
+    drop(write);
+    Known::learn(known, state, Some(tree.frontier));
+    Ok(results)
+}
+
+/// Plans every caller of a group against `state` (the ledger as read, or as
+/// known), guarded callers against `latest_under` first: one result per
+/// caller, in order, and the rows to write.
+fn plan_group(
+    jobs: &[Job],
+    state: &mut BatchState,
+    latest_under: &HashMap<String, u64>,
+    now: &str,
+) -> (Vec<Result<Vec<Appended>, BatchError>>, Vec<RecordedEvent>) {
     let mut rows: Vec<RecordedEvent> = Vec::new();
-    let results: Vec<_> = jobs
+    let results = jobs
         .iter()
         .map(|job| {
             if let Some(g) = &job.guard {
@@ -888,35 +1314,10 @@ async fn try_commit(
                     });
                 }
             }
-            plan_job(&job.requests, &mut state, &now, &mut rows)
+            plan_job(&job.requests, state, now, &mut rows)
         })
         .collect();
-    if !rows.is_empty() {
-        let insert = tx
-            .prepare_cached(INSERT_EVENTS)
-            .await
-            .map_err(pg("preparing the ledger insert"))?;
-        // The tree commits with the events or not at all. Its nodes depend
-        // only on the hashes, not on the insert's result, so both statements
-        // are sent together (pipelined on the one connection, run in order):
-        // one round trip less inside the serialised section. If the insert
-        // fails, the tree statement fails with it and nothing commits.
-        let hashes: Vec<Digest> = rows.iter().map(|e| e.hash).collect();
-        let frontier = tree::frontier_blob(frontier_row.as_ref())?;
-        tokio::try_join!(
-            async {
-                for chunk in rows.chunks(INSERT_CHUNK) {
-                    insert_rows(&tx, &insert, chunk).await?;
-                }
-                Ok::<(), StoreError>(())
-            },
-            tree::extend(&tx, frontier, head_before, &hashes),
-        )?;
-    }
-    tx.commit()
-        .await
-        .map_err(pg("committing the append transaction"))?;
-    Ok(results)
+    (results, rows)
 }
 
 /// The byte-order bounds of the streams under `prefix` (see
@@ -930,81 +1331,175 @@ fn prefix_bounds(prefix: &str) -> (String, String) {
     (format!("{prefix}/"), format!("{prefix}0"))
 }
 
-async fn last_position_under<C: GenericClient>(
-    client: &C,
-    prefix: &str,
-) -> Result<u64, StoreError> {
-    let what = "reading the last position under a stream prefix";
-    let (slash, end) = prefix_bounds(prefix);
-    let row = client
-        .query_one(
-            // The OFFSET 0 fence keeps the planner from turning max() into a
-            // backward walk of the position index filtered by stream, which
-            // for an election with few or no events reads the whole ledger.
-            &format!(
-                "SELECT max(position) FROM \
-                 (SELECT position FROM events WHERE {UNDER_PREFIX} OFFSET 0) AS under"
-            ),
-            &[&prefix, &slash, &end],
-        )
-        .await
-        .map_err(pg(what))?;
-    let latest: Option<i64> = row.try_get(0).map_err(pg(what))?;
-    Ok(latest.map_or(0, |p| u64::try_from(p).unwrap_or(0)))
+/// The last position under each of the prefixes `$1` (with their bounds `$2`
+/// and `$3`, see [`UNDER_PREFIX`]), for the guarded callers of a group, in
+/// one statement. The OFFSET 0 fence keeps the planner from turning max()
+/// into a backward walk of the position index filtered by stream, which for
+/// an election with few or no events reads the whole ledger.
+const LAST_POSITIONS_UNDER: &str = "SELECT u.prefix, (SELECT max(position) FROM \
+     (SELECT position FROM events WHERE stream COLLATE \"C\" >= u.prefix \
+     AND stream COLLATE \"C\" < u.upper AND (stream = u.prefix OR stream COLLATE \"C\" >= u.slash) \
+     OFFSET 0) AS under) \
+     FROM unnest($1::text[], $2::text[], $3::text[]) AS u(prefix, slash, upper)";
+
+/// The statement of [`INSERT_EVENTS`], as a literal so that [`WRITE_GROUP`]
+/// can embed it.
+macro_rules! insert_events {
+    () => {
+        "INSERT INTO events (position, stream, stream_version, \
+         event_id, event_type, schema_version, occurred_at, recorded_at, actor_id, actor_name, \
+         actor_role, actor_org, payload, payload_digest, prev_hash, hash) \
+         SELECT * FROM unnest($1::bigint[], $2::text[], $3::bigint[], $4::uuid[], $5::text[], \
+         $6::bigint[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], \
+         $13::text[], $14::bytea[], $15::bytea[], $16::bytea[])"
+    };
 }
 
 /// The one statement that writes ledger rows: a multi-row insert of arrays,
 /// one per column (`insert_rows` binds them). The benchmark's baseline runs the
 /// same statement, so the two differ only in what the ledger adds around it.
-pub const INSERT_EVENTS: &str = "INSERT INTO events (position, stream, stream_version, \
-     event_id, event_type, schema_version, occurred_at, recorded_at, actor_id, actor_name, \
-     actor_role, actor_org, payload, payload_digest, prev_hash, hash) \
-     SELECT * FROM unnest($1::bigint[], $2::text[], $3::bigint[], $4::uuid[], $5::text[], \
-     $6::bigint[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], \
-     $13::text[], $14::bytea[], $15::bytea[], $16::bytea[])";
+pub const INSERT_EVENTS: &str = insert_events!();
+
+/// What a group transaction writes, as one statement: the events (the very
+/// [`INSERT_EVENTS`], `$1`–`$16`), the new leaves' tree nodes (`$17`, `$18`)
+/// and the frontier (`$19`). One statement, so that COMMIT can be sent with
+/// it safely (see `in_transaction`).
+///
+/// It writes only if the ledger is still as the group was planned: the head
+/// at position `$20` (0: no event) with hash `$21`, and the frontier row
+/// `$22` (NULL: none). Otherwise it writes nothing and reports 0 rows, where
+/// a write reports 1 (the `tree_state` row). Under the head lock that can
+/// only be false for a group planned from what the writer knew
+/// ([`commit_from_known`]) after another process appended, or after someone
+/// changed the tables by hand. All parts read the statement's one snapshot,
+/// taken after the lock was granted.
+const WRITE_GROUP: &str = concat!(
+    "WITH ok AS (SELECT 1 WHERE COALESCE((SELECT position = $20 AND hash = $21 FROM events \
+     ORDER BY position DESC LIMIT 1), $20 = 0) \
+     AND (SELECT frontier FROM tree_state WHERE id = 1) IS NOT DISTINCT FROM $22::bytea), \
+     written AS (",
+    insert_events!(),
+    " WHERE EXISTS (SELECT FROM ok)), \
+     nodes AS (INSERT INTO tree_nodes (leaf, hashes) \
+     SELECT * FROM unnest($17::bigint[], $18::bytea[]) WHERE EXISTS (SELECT FROM ok)) \
+     INSERT INTO tree_state (id, frontier) SELECT 1, $19::bytea FROM ok \
+     ON CONFLICT (id) DO UPDATE SET frontier = excluded.frontier"
+);
+
+/// The parameters of [`WRITE_GROUP`].
+struct GroupWrite<'a> {
+    columns: EventColumns<'a>,
+    tree: &'a tree::Extension,
+    head_position: i64,
+    head_hash: Vec<u8>,
+    frontier_before: Option<Vec<u8>>,
+}
+
+impl<'a> GroupWrite<'a> {
+    fn new(
+        rows: &'a [RecordedEvent],
+        tree: &'a tree::Extension,
+        head: Option<&Head>,
+        frontier_before: Option<Vec<u8>>,
+    ) -> Self {
+        GroupWrite {
+            columns: EventColumns::of(rows),
+            tree,
+            head_position: head.map_or(0, |h| to_i64(h.position)),
+            head_hash: head.map_or_else(Vec::new, |h| h.hash.0.to_vec()),
+            frontier_before,
+        }
+    }
+
+    fn params(&self) -> Vec<&(dyn ToSql + Sync)> {
+        let mut params: Vec<&(dyn ToSql + Sync)> = self.columns.params().to_vec();
+        params.extend([
+            &self.tree.leaves as &(dyn ToSql + Sync),
+            &self.tree.nodes,
+            &self.tree.frontier,
+            &self.head_position,
+            &self.head_hash,
+            &self.frontier_before,
+        ]);
+        params
+    }
+}
+
+/// The columns of some ledger rows as the arrays [`INSERT_EVENTS`] binds.
+struct EventColumns<'a> {
+    position: Vec<i64>,
+    stream: Vec<&'a str>,
+    version: Vec<i64>,
+    event_id: Vec<uuid::Uuid>,
+    event_type: Vec<&'a str>,
+    schema: Vec<i64>,
+    occurred: Vec<&'a str>,
+    recorded: Vec<&'a str>,
+    actor_id: Vec<&'a str>,
+    actor_name: Vec<&'a str>,
+    actor_role: Vec<&'a str>,
+    actor_org: Vec<&'a str>,
+    payload: Vec<&'a str>,
+    digest: Vec<&'a [u8]>,
+    prev: Vec<&'a [u8]>,
+    hash: Vec<&'a [u8]>,
+}
+
+impl<'a> EventColumns<'a> {
+    fn of(rows: &'a [RecordedEvent]) -> Self {
+        EventColumns {
+            position: rows.iter().map(|e| to_i64(e.position)).collect(),
+            stream: rows.iter().map(|e| e.stream.as_str()).collect(),
+            version: rows.iter().map(|e| to_i64(e.stream_version)).collect(),
+            event_id: rows.iter().map(|e| e.event_id).collect(),
+            event_type: rows.iter().map(|e| e.event_type.as_str()).collect(),
+            schema: rows.iter().map(|e| i64::from(e.schema_version)).collect(),
+            occurred: rows.iter().map(|e| e.occurred_at.as_str()).collect(),
+            recorded: rows.iter().map(|e| e.recorded_at.as_str()).collect(),
+            actor_id: rows.iter().map(|e| e.actor.id.as_str()).collect(),
+            actor_name: rows.iter().map(|e| e.actor.name.as_str()).collect(),
+            actor_role: rows.iter().map(|e| e.actor.role.as_str()).collect(),
+            actor_org: rows.iter().map(|e| e.actor.org.as_str()).collect(),
+            payload: rows.iter().map(|e| e.payload.as_str()).collect(),
+            digest: rows.iter().map(|e| &e.payload_digest.0[..]).collect(),
+            prev: rows.iter().map(|e| &e.prev_hash.0[..]).collect(),
+            hash: rows.iter().map(|e| &e.hash.0[..]).collect(),
+        }
+    }
+
+    /// `$1`–`$16` of [`INSERT_EVENTS`], in order.
+    fn params(&self) -> [&(dyn ToSql + Sync); 16] {
+        [
+            &self.position,
+            &self.stream,
+            &self.version,
+            &self.event_id,
+            &self.event_type,
+            &self.schema,
+            &self.occurred,
+            &self.recorded,
+            &self.actor_id,
+            &self.actor_name,
+            &self.actor_role,
+            &self.actor_org,
+            &self.payload,
+            &self.digest,
+            &self.prev,
+            &self.hash,
+        ]
+    }
+}
 
 /// Writes `rows` as they are (no check, no hashing) with a prepared
 /// [`INSERT_EVENTS`].
-pub async fn insert_rows(
-    tx: &tokio_postgres::Transaction<'_>,
+pub async fn insert_rows<C: GenericClient>(
+    client: &C,
     insert: &tokio_postgres::Statement,
     rows: &[RecordedEvent],
 ) -> Result<(), StoreError> {
-    let position: Vec<i64> = rows.iter().map(|e| to_i64(e.position)).collect();
-    let stream: Vec<&str> = rows.iter().map(|e| e.stream.as_str()).collect();
-    let version: Vec<i64> = rows.iter().map(|e| to_i64(e.stream_version)).collect();
-    let event_id: Vec<uuid::Uuid> = rows.iter().map(|e| e.event_id).collect();
-    let event_type: Vec<&str> = rows.iter().map(|e| e.event_type.as_str()).collect();
-    let schema: Vec<i64> = rows.iter().map(|e| i64::from(e.schema_version)).collect();
-    let occurred: Vec<&str> = rows.iter().map(|e| e.occurred_at.as_str()).collect();
-    let recorded: Vec<&str> = rows.iter().map(|e| e.recorded_at.as_str()).collect();
-    let actor_id: Vec<&str> = rows.iter().map(|e| e.actor.id.as_str()).collect();
-    let actor_name: Vec<&str> = rows.iter().map(|e| e.actor.name.as_str()).collect();
-    let actor_role: Vec<&str> = rows.iter().map(|e| e.actor.role.as_str()).collect();
-    let actor_org: Vec<&str> = rows.iter().map(|e| e.actor.org.as_str()).collect();
-    let payload: Vec<&str> = rows.iter().map(|e| e.payload.as_str()).collect();
-    let digest: Vec<&[u8]> = rows.iter().map(|e| &e.payload_digest.0[..]).collect();
-    let prev: Vec<&[u8]> = rows.iter().map(|e| &e.prev_hash.0[..]).collect();
-    let hash: Vec<&[u8]> = rows.iter().map(|e| &e.hash.0[..]).collect();
-    let params: [&(dyn ToSql + Sync); 16] = [
-        &position,
-        &stream,
-        &version,
-        &event_id,
-        &event_type,
-        &schema,
-        &occurred,
-        &recorded,
-        &actor_id,
-        &actor_name,
-        &actor_role,
-        &actor_org,
-        &payload,
-        &digest,
-        &prev,
-        &hash,
-    ];
-    tx.execute(insert, &params)
+    let columns = EventColumns::of(rows);
+    client
+        .execute(insert, &columns.params())
         .await
         .map_err(pg("inserting ledger rows"))?;
     Ok(())
@@ -1041,7 +1536,7 @@ impl EventStore for PostgresStore {
         let client = self.pool.get().await.map_err(pool_err)?;
         let stmt = client
             .prepare_cached(&format!(
-                // As in `last_position_under`: read the election's range of the
+                // As in `LAST_POSITIONS_UNDER`: read the election's range of the
                 // stream index and sort it, rather than walk the whole ledger
                 // in position order looking for the election's rows.
                 "SELECT * FROM (SELECT {COLUMNS} FROM events \

@@ -241,6 +241,63 @@ pub(super) async fn extend<C: GenericClient>(
     pending.write_with_frontier(client, &f).await
 }
 
+/// The tree's rows for one append transaction, computed but not yet written:
+/// the append transaction writes them in the same statement as its events
+/// (see `WRITE_GROUP` in `postgres.rs`).
+pub(super) struct Extension {
+    /// Leaf indexes of the new `tree_nodes` rows.
+    pub(super) leaves: Vec<i64>,
+    /// Their `hashes` column, one entry per leaf.
+    pub(super) nodes: Vec<Vec<u8>>,
+    /// The frontier after the new leaves, for `tree_state`.
+    pub(super) frontier: Vec<u8>,
+}
+
+/// Like [`extend`], but returns the rows instead of writing them, so that the
+/// caller can send them with the events in one statement. A tree that lags
+/// the events is caught up here first (written at once, in the caller's
+/// transaction): only the new leaves are left for the caller to write.
+pub(super) async fn extension<C: GenericClient>(
+    client: &C,
+    frontier: Option<Vec<u8>>,
+    head_before: u64,
+    hashes: &[Digest],
+) -> Result<Extension, StoreError> {
+    let mut f = parse_frontier(frontier)?;
+    crate::tree::refuse_tree_ahead(f.size(), head_before)?;
+    if f.size() < head_before {
+        catch_up(client, &mut f, head_before).await?;
+    }
+    grow(f, hashes)
+}
+
+/// [`extension`] without a database: `None` when the frontier is not the
+/// tree of exactly `head_before` events (it would need catching up, or is
+/// ahead), for the caller to take the path that reads and checks.
+pub(super) fn extension_of(
+    frontier: Option<Vec<u8>>,
+    head_before: u64,
+    hashes: &[Digest],
+) -> Result<Option<Extension>, StoreError> {
+    let f = parse_frontier(frontier)?;
+    if f.size() != head_before {
+        return Ok(None);
+    }
+    grow(f, hashes).map(Some)
+}
+
+fn grow(mut f: Frontier, hashes: &[Digest]) -> Result<Extension, StoreError> {
+    let mut pending = PendingNodes::default();
+    for h in hashes {
+        pending.push(&mut f, h)?;
+    }
+    Ok(Extension {
+        leaves: pending.leaves,
+        nodes: pending.hashes,
+        frontier: f.to_bytes(),
+    })
+}
+
 /// Brings the tree up to the head when it lags (see [`catch_up`]), under the
 /// append lock so that no append runs meanwhile; does nothing when the tree
 /// is current, and leaves a tree that is *ahead* of the events alone, for

@@ -50,6 +50,10 @@ pub struct BenchArgs {
     /// Longest a PostgreSQL run may take, in seconds (it stops early).
     #[arg(long, default_value_t = 60.0)]
     pg_max_seconds: f64,
+    /// Events per append call in the PostgreSQL runs (1: a recorder's step;
+    /// more: an import, one `append_batch` per call).
+    #[arg(long, default_value_t = 1)]
+    pg_batch: usize,
     /// Group commit: most requests in one transaction.
     #[arg(long, default_value_t = 512)]
     pg_max_batch: usize,
@@ -163,6 +167,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         bench.events = args.pg_events;
         bench.writers = args.pg_writers;
         bench.max_seconds = args.pg_max_seconds;
+        bench.batch = args.pg_batch;
         bench.group_commit.max_requests = args.pg_max_batch;
         bench.group_commit.max_wait =
             std::time::Duration::from_secs_f64(args.pg_max_wait_ms.max(0.0) / 1e3);

@@ -34,6 +34,9 @@ pub struct PgBench {
     pub events: usize,
     pub writers: Vec<usize>,
     pub max_seconds: f64,
+    /// Events each writer appends per call (one `append_batch` of that many
+    /// one-event requests): 1 is a recorder's step, more is an import.
+    pub batch: usize,
     /// The group-commit settings under test.
     pub group_commit: GroupCommit,
 }
@@ -45,6 +48,7 @@ impl PgBench {
             events: 200_000,
             writers: vec![1, 8, 32],
             max_seconds: 60.0,
+            batch: 1,
             group_commit: GroupCommit::default(),
         }
     }
@@ -78,9 +82,10 @@ impl Run {
 /// Runs every writer count and prints one line each.
 pub async fn run(bench: &PgBench) -> anyhow::Result<()> {
     println!(
-        "PostgreSQL append: up to {} events per run, at most {:.0} s per run, group commit \
-         max {} requests / {:?} wait",
+        "PostgreSQL append: up to {} events per run, {} per call, at most {:.0} s per run, \
+         group commit max {} requests / {:?} wait",
         bench.events,
+        bench.batch.max(1),
         bench.max_seconds,
         bench.group_commit.max_requests,
         bench.group_commit.max_wait
@@ -161,32 +166,41 @@ async fn ledger_run(bench: &PgBench, schema: &Schema, writers: usize) -> anyhow:
     let mut tasks = Vec::new();
     for _ in 0..writers {
         let (store, next, total) = (store.clone(), next.clone(), bench.events);
+        let batch = bench.batch.max(1);
         tasks.push(tokio::spawn(async move {
             let mut latencies = Vec::new();
+            let mut events = 0usize;
             loop {
-                let i = next.fetch_add(1, Ordering::Relaxed);
+                let i = next.fetch_add(batch, Ordering::Relaxed);
                 if i >= total || Instant::now() >= deadline {
                     break;
                 }
+                let requests: Vec<_> = (i..(i + batch).min(total))
+                    .map(crate::bench::bench_event)
+                    .collect();
+                events += requests.len();
                 let t0 = Instant::now();
-                store.append(crate::bench::bench_event(i)).await?;
+                store.append_batch(requests).await?;
                 latencies.push(t0.elapsed());
             }
-            anyhow::Ok(latencies)
+            anyhow::Ok((latencies, events))
         }));
     }
     let mut latencies = Vec::new();
+    let mut events = 0;
     for t in tasks {
-        latencies.extend(t.await.context("ledger writer task")??);
+        let (l, n) = t.await.context("ledger writer task")??;
+        latencies.extend(l);
+        events += n;
     }
     let elapsed = started.elapsed();
     latencies.sort_unstable();
     let stats = store.group_stats();
     Ok(Run {
-        events: latencies.len(),
+        events,
         elapsed,
         latencies,
-        mean_group: stats.callers as f64 / stats.transactions.max(1) as f64,
+        mean_group: events as f64 / stats.transactions.max(1) as f64,
         from_known: stats.from_known as f64 / stats.transactions.max(1) as f64,
     })
 }

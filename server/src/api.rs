@@ -20,7 +20,7 @@ use serde_json::{json, Value};
 
 use crate::auth::ApiUser;
 use crate::error::ApiError;
-use crate::state::{election_org, AppState};
+use crate::state::AppState;
 use crate::{policy, queries};
 
 type Shared = State<Arc<AppState>>;
@@ -111,7 +111,7 @@ async fn record(
     let org = match &command.body {
         jishi_projections::EventBody::ElectionOpened(b) => b.unit_org.clone(),
         _ => state
-            .with_views(|v| v.elections.get(&command.election_id).map(election_org))
+            .election_org_of(&command.election_id)
             .await?
             .ok_or_else(|| {
                 ApiError::NotFound(format!(

@@ -2,12 +2,14 @@
 //! caught up from the ledger before each read, the users (also from the
 //! ledger), the signing key, and the outcome of the last verification.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use jishi_app::users::{User, Users};
 use jishi_app::views::catch_up;
 use jishi_ledger::{EventStore, ProofStore, SignerKey};
 use jishi_projections::views::{ElectionProjection, Projections};
+use jishi_projections::{election_stream, EventBody};
 use serde::Serialize;
 use tokio::sync::{Mutex, RwLock};
 
@@ -40,6 +42,11 @@ pub struct AppState {
     pub verified: RwLock<Option<Verified>>,
     /// Held while a verification runs, so that two do not run at once.
     pub verifying: Mutex<()>,
+    /// Each opened election's organisation. An election is opened once and
+    /// its organisation never changes, so recording looks it up here rather
+    /// than catching the projections up under their lock on every request
+    /// (measured: that halved the recording rate on PostgreSQL).
+    orgs: RwLock<HashMap<String, String>>,
 }
 
 impl AppState {
@@ -54,6 +61,7 @@ impl AppState {
             origin,
             verified: RwLock::new(None),
             verifying: Mutex::new(()),
+            orgs: RwLock::new(HashMap::new()),
         }
     }
 
@@ -74,6 +82,33 @@ impl AppState {
             .cloned()
             .map(Arc::new)
             .ok_or(ApiError::Unauthenticated)
+    }
+
+    /// The organisation of an opened election, `None` when it has not been
+    /// opened: read from its first event, once.
+    pub async fn election_org_of(&self, election_id: &str) -> Result<Option<String>, ApiError> {
+        if let Some(org) = self.orgs.read().await.get(election_id) {
+            return Ok(Some(org.clone()));
+        }
+        let first = self
+            .events
+            .read_stream(&election_stream(election_id), 1, 1)
+            .await?;
+        let Some(e) = first.first() else {
+            return Ok(None);
+        };
+        let opened = match jishi_app::decode(e).map(|d| d.body) {
+            Ok(EventBody::ElectionOpened(b)) => b,
+            // The first event of an election stream is always its opening
+            // (`decide` refuses anything else first); a raw append may break
+            // that, and then the election is not one the server can scope.
+            _ => return Ok(None),
+        };
+        self.orgs
+            .write()
+            .await
+            .insert(election_id.to_string(), opened.unit_org.clone());
+        Ok(Some(opened.unit_org))
     }
 
     /// Runs `f` on the projections, caught up to the ledger's head first.

@@ -125,5 +125,9 @@ pub async fn run(db: &str, args: DemoArgs) -> anyhow::Result<()> {
         return Err(crate::VerifyFailed.into());
     }
     println!("\nverify: ok — {written} events, every digest, hash and link recomputed");
+    let db = path.display();
+    println!(
+        "\nto look at it in a browser:\n  jishi --db {db} user add me --role investigator --org 天元区   # prints a token\n  jishi --db {db} serve                                          # http://127.0.0.1:8080, sign in with the token"
+    );
     Ok(())
 }

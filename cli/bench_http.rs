@@ -107,15 +107,6 @@ fn actors(elections: &[DemoElection]) -> BTreeMap<String, (jishi_projections::Ac
     out
 }
 
-fn ledger_actor(a: &jishi_projections::Actor) -> jishi_ledger::Actor {
-    jishi_ledger::Actor {
-        id: a.id.clone(),
-        name: a.name.clone(),
-        role: a.role.clone(),
-        org: a.org.clone(),
-    }
-}
-
 /// One command a client recorded, kept for the baseline's replay.
 #[derive(Clone)]
 struct Done {
@@ -487,7 +478,8 @@ async fn direct(store: &Arc<dyn EventStore>, done: &[Done]) -> ClientRun {
         for p in &d.election.commands[..d.commands] {
             let t0 = Instant::now();
             let recorded =
-                jishi_app::record(store, None, &ledger_actor(&p.actor), &p.command).await;
+                jishi_app::record(store, None, &jishi_app::ledger_actor(&p.actor), &p.command)
+                    .await;
             run.latencies.push(t0.elapsed());
             match recorded {
                 Ok(r) => run.acknowledged.extend(

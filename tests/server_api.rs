@@ -73,12 +73,7 @@ impl Harness {
             .commands
             .iter()
             .map(|p| BatchItem {
-                actor: jishi_ledger::Actor {
-                    id: p.actor.id.clone(),
-                    name: p.actor.name.clone(),
-                    role: p.actor.role.clone(),
-                    org: p.actor.org.clone(),
-                },
+                actor: jishi_app::ledger_actor(&p.actor),
                 command: p.command.clone(),
             })
             .collect();

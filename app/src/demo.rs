@@ -27,15 +27,6 @@ pub enum DemoError {
     Record(#[from] crate::RecordError),
 }
 
-fn ledger_actor(a: &jishi_projections::Actor) -> jishi_ledger::Actor {
-    jishi_ledger::Actor {
-        id: a.id.clone(),
-        name: a.name.clone(),
-        role: a.role.clone(),
-        org: a.org.clone(),
-    }
-}
-
 /// Records every election of `demo`, then a correction of the showcase
 /// candidate's archive review (a correction names a position, known only once
 /// recorded). `progress` is called with the events written so far. Returns
@@ -51,7 +42,7 @@ pub async fn record_demo(
             .commands
             .iter()
             .map(|p| BatchItem {
-                actor: ledger_actor(&p.actor),
+                actor: crate::ledger_actor(&p.actor),
                 command: p.command.clone(),
             })
             .collect();
@@ -82,7 +73,7 @@ pub async fn record_demo(
                     corrected: Some(serde_json::json!({ "party_join_date": "2007-07-01" })),
                 }),
             );
-            let actor = ledger_actor(&archive.actor);
+            let actor = crate::ledger_actor(&archive.actor);
             let recorded = crate::record(store, None, &actor, &command).await?;
             written += recorded.events.len() as u64;
         }

@@ -137,6 +137,27 @@ pub fn procedure_for(
     Ok(Procedure::builtin(&kind)?)
 }
 
+/// The domain's actor for the ledger's (the same four fields; the domain
+/// keeps its own type so that it stays free of storage).
+pub fn domain_actor(a: &jishi_ledger::Actor) -> jishi_projections::Actor {
+    jishi_projections::Actor {
+        id: a.id.clone(),
+        name: a.name.clone(),
+        role: a.role.clone(),
+        org: a.org.clone(),
+    }
+}
+
+/// The ledger's actor for the domain's.
+pub fn ledger_actor(a: &jishi_projections::Actor) -> jishi_ledger::Actor {
+    jishi_ledger::Actor {
+        id: a.id.clone(),
+        name: a.name.clone(),
+        role: a.role.clone(),
+        org: a.org.clone(),
+    }
+}
+
 /// A non-domain event (users, recorded reads) by `actor`, with `payload`
 /// serialised: the ledger stamps its time and id.
 pub(crate) fn plain_event<T: serde::Serialize>(
@@ -189,17 +210,12 @@ pub async fn record(
     actor: &jishi_ledger::Actor,
     command: &Command,
 ) -> Result<Recorded, RecordError> {
-    let domain_actor = jishi_projections::Actor {
-        id: actor.id.clone(),
-        name: actor.name.clone(),
-        role: actor.role.clone(),
-        org: actor.org.clone(),
-    };
+    let acting = domain_actor(actor);
     let prefix = election_stream(&command.election_id);
     for attempt in 1..=MAX_ATTEMPTS {
         let election = load_election(store.as_ref(), &command.election_id, None).await?;
         let procedure = procedure_for(&election.state, command, procedure_file)?;
-        let decided = decide(&election.state, &domain_actor, command, &procedure)?;
+        let decided = decide(&election.state, &acting, command, &procedure)?;
         let requests = requests_for(&decided, actor);
         let now = store.clock().now();
         let prepared = requests

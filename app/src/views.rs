@@ -59,12 +59,7 @@ pub fn entry_of(e: &RecordedEvent) -> Result<Entry, ViewError> {
         position: e.position,
         event_id: e.event_id.hyphenated().to_string(),
         recorded_at,
-        actor: jishi_projections::Actor {
-            id: e.actor.id.clone(),
-            name: e.actor.name.clone(),
-            role: e.actor.role.clone(),
-            org: e.actor.org.clone(),
-        },
+        actor: crate::domain_actor(&e.actor),
         hash: *e.hash.as_bytes(),
         payload_digest: *e.payload_digest.as_bytes(),
         event,

@@ -788,6 +788,27 @@ struct AppendStatements {
     insert: Statement,
 }
 
+/// BEGIN, as the first statement of a pipelined append transaction (it is
+/// sent when the future is first polled, as are the others).
+async fn begin(client: &tokio_postgres::Client) -> Result<(), StoreError> {
+    client
+        .batch_execute(BEGIN)
+        .await
+        .map_err(pg("starting the append transaction"))
+}
+
+/// The head lock (see the module docs), right after [`begin`].
+async fn take_lock(
+    client: &tokio_postgres::Client,
+    s: &AppendStatements,
+    lock_key: i64,
+) -> Result<u64, StoreError> {
+    client
+        .execute(&s.lock, &[&lock_key])
+        .await
+        .map_err(pg("taking the ledger head lock"))
+}
+
 impl AppendStatements {
     async fn prepare(conn: &deadpool_postgres::Client) -> Result<Self, StoreError> {
         let prepare = |sql: &'static str, what: &'static str| async move {
@@ -1011,18 +1032,8 @@ async fn commit_from_known(
     // an aborted transaction is answered as a rollback, not an error.
     let (begun, locked, written, committed) = tokio::join!(
         biased;
-        async {
-            client
-                .batch_execute(BEGIN)
-                .await
-                .map_err(pg("starting the append transaction"))
-        },
-        async {
-            client
-                .execute(&s.lock, &[&lock_key])
-                .await
-                .map_err(pg("taking the ledger head lock"))
-        },
+        begin(client),
+        take_lock(client, s, lock_key),
         async {
             client
                 .execute(&s.write, &params)
@@ -1106,18 +1117,8 @@ async fn in_transaction(
     // transaction is aborted and the connection discarded (`OpenTransaction`).
     let (_, _, head_row, version_rows, stored_rows, frontier_row, under_rows) = tokio::try_join!(
         biased;
-        async {
-            client
-                .batch_execute(BEGIN)
-                .await
-                .map_err(pg("starting the append transaction"))
-        },
-        async {
-            client
-                .execute(&s.lock, &[&lock_key])
-                .await
-                .map_err(pg("taking the ledger head lock"))
-        },
+        begin(client),
+        take_lock(client, s, lock_key),
         async {
             client
                 .query_opt(&s.head, &[])

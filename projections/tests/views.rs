@@ -128,9 +128,9 @@ fn a_full_walk_has_a_complete_trail_chain_and_no_findings() {
     assert!(r.findings.is_empty(), "{:#?}", r.findings);
 }
 
-#[test]
-fn a_correction_is_shown_beside_the_row_it_corrects() {
-    // Given c1's archive review and a later correction pointing at its position
+/// A walked election's entries where c1's archive review is corrected by a
+/// later event: (entries, archive position, correction position).
+fn corrected_archive() -> (Vec<Entry>, u64, u64) {
     let mut w = World::new("township_party_committee");
     w.walk_until(Some("deliberation.round"));
     let archive = position_of(&entries(&w), "c1", "check.archive_reviewed");
@@ -146,6 +146,13 @@ fn a_correction_is_shown_beside_the_row_it_corrects() {
     w.record(&actor("organisation_department"), cmd);
     let es = entries(&w);
     let correction = es.last().expect("correction").position;
+    (es, archive, correction)
+}
+
+#[test]
+fn a_correction_is_shown_beside_the_row_it_corrects() {
+    // Given c1's archive review and a later correction pointing at its position
+    let (es, archive, correction) = corrected_archive();
 
     // When the trail is read
     let t = views::trail(&es, "c1");
@@ -166,21 +173,7 @@ fn a_correction_is_shown_beside_the_row_it_corrects() {
 #[test]
 fn redaction_hides_restricted_content_and_corrections_of_it_but_not_who_or_when() {
     // Given c1's archive review (personal matters) and a correction of it
-    let mut w = World::new("township_party_committee");
-    w.walk_until(Some("deliberation.round"));
-    let archive = position_of(&entries(&w), "c1", "check.archive_reviewed");
-    w.tick(1);
-    let cmd = w.cmd(
-        Some("c1"),
-        EventBody::CorrectionRecorded(CorrectionRecorded {
-            corrects_event_id: archive.to_string(),
-            reason: "参加工作时间笔误".into(),
-            corrected: Some(serde_json::json!({"work_start_date": "2010-08-01"})),
-        }),
-    );
-    w.record(&actor("organisation_department"), cmd);
-    let es = entries(&w);
-    let correction = es.last().expect("correction").position;
+    let (es, archive, correction) = corrected_archive();
     let full = views::trail(&es, "c1");
 
     // When a reader who may not see personal matters reads the trail

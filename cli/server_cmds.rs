@@ -8,11 +8,12 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use clap::{Args, Subcommand};
-use comfy_table::{presets::UTF8_FULL_CONDENSED, Table};
 use jishi_app::users::{self, AccessRole, NewUser};
 use jishi_ledger::input::parse_actor;
 use jishi_ledger::{open_proof_store, open_store, StoreSpec};
 use jishi_server::{AppState, Limits};
+
+use crate::output::{print_json, table};
 
 #[derive(Debug, Args)]
 pub struct ServeArgs {
@@ -163,11 +164,9 @@ pub async fn user(spec: &StoreSpec, cmd: UserCmd) -> anyhow::Result<()> {
             let all = users::load_users(store.as_ref()).await?;
             let list: Vec<_> = all.all().collect();
             if json {
-                println!("{}", serde_json::to_string_pretty(&list)?);
-                return Ok(());
+                return print_json(&list);
             }
-            let mut t = Table::new();
-            t.load_preset(UTF8_FULL_CONDENSED).set_header(vec![
+            let mut t = table(vec![
                 "用户 Id",
                 "姓名 Name",
                 "权限 Role",

@@ -3,12 +3,11 @@
 //! pure views of `jishi_projections::views` and print tables (Chinese and
 //! English labels) or JSON.
 
-use std::io::Write;
 use std::path::PathBuf;
 
+use crate::output::{print_json, table};
 use anyhow::Context;
 use clap::Args;
-use comfy_table::{presets::UTF8_FULL_CONDENSED, ContentArrangement, Table};
 use jishi_app::views as views_io;
 use jishi_ledger::{open_store, EventStore, StoreSpec};
 use jishi_projections::views::{self, Accountability, ComplianceReport, Entry, Trail};
@@ -56,22 +55,6 @@ pub struct StatsArgs {
     /// Print JSON instead of a table.
     #[arg(long)]
     pub json: bool,
-}
-
-fn table(header: Vec<&str>) -> Table {
-    let mut t = Table::new();
-    t.load_preset(UTF8_FULL_CONDENSED)
-        .set_content_arrangement(ContentArrangement::Dynamic)
-        .set_header(header);
-    t
-}
-
-fn print_json<T: serde::Serialize>(value: &T) -> anyhow::Result<()> {
-    let stdout = std::io::stdout();
-    let mut out = stdout.lock();
-    serde_json::to_writer_pretty(&mut out, value)?;
-    writeln!(out)?;
-    Ok(())
 }
 
 /// A candidate's entries and the election they belong to.

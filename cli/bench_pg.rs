@@ -63,6 +63,10 @@ struct Run {
     /// Share of the ledger's transactions planned from what the writer knew
     /// (one round trip, see `jishi_ledger::postgres`).
     from_known: f64,
+    /// Mean time per ledger transaction the writer spent gathering callers
+    /// and committing (see `GroupStats`); zero for the baselines.
+    gather_per_tx: Duration,
+    commit_per_tx: Duration,
 }
 
 impl Run {
@@ -133,9 +137,14 @@ pub async fn run(bench: &PgBench) -> anyhow::Result<()> {
             serial.rate(),
             100.0 * ledger.rate() / serial.rate().max(1e-9)
         );
+        let serial_tx = serial.elapsed.as_secs_f64() * per_tx as f64 / serial.events.max(1) as f64;
         one_trip.push(format!(
-            "{writers} writers {:.1}%",
-            100.0 * ledger.from_known
+            "{writers} writers: {:.1}% in one round trip; per transaction {:.3} ms gathering \
+             callers + {:.3} ms committing (serial baseline: {:.3} ms per transaction)",
+            100.0 * ledger.from_known,
+            ledger.gather_per_tx.as_secs_f64() * 1e3,
+            ledger.commit_per_tx.as_secs_f64() * 1e3,
+            serial_tx * 1e3,
         ));
     }
     println!(
@@ -145,8 +154,8 @@ pub async fn run(bench: &PgBench) -> anyhow::Result<()> {
          chain must commit)"
     );
     println!(
-        "ledger transactions in one round trip (planned from the known head): {}",
-        one_trip.join(", ")
+        "ledger transactions (one round trip: planned from the known head):\n  {}",
+        one_trip.join("\n  ")
     );
     Ok(())
 }
@@ -202,6 +211,8 @@ async fn ledger_run(bench: &PgBench, schema: &Schema, writers: usize) -> anyhow:
         latencies,
         mean_group: events as f64 / stats.transactions.max(1) as f64,
         from_known: stats.from_known as f64 / stats.transactions.max(1) as f64,
+        gather_per_tx: stats.gather.div_f64(stats.transactions.max(1) as f64),
+        commit_per_tx: stats.commit.div_f64(stats.transactions.max(1) as f64),
     })
 }
 
@@ -250,6 +261,8 @@ async fn baseline_run(
         latencies: Vec::new(),
         mean_group: per_tx as f64,
         from_known: 0.0,
+        gather_per_tx: Duration::ZERO,
+        commit_per_tx: Duration::ZERO,
     })
 }
 

@@ -16,6 +16,13 @@ mod view_cmds;
 
 use std::process::ExitCode;
 
+/// mimalloc rather than the system allocator: recording allocates many small
+/// strings per event (canonical JSON, the envelope, the row's columns), and
+/// with glibc's allocator malloc and free took about a third of the client's
+/// CPU under `jishi bench --postgres` (perf, 2026-11-28; D39).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use clap::{Parser, Subcommand};
 
 /// 纪实 jishi — a tamper-evident ledger of every step of candidate selection

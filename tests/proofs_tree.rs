@@ -568,6 +568,9 @@ async fn pg_verify_while_appending_finds_no_false_fault() {
 
 // ------------------------------------------------ one tree_nodes row per run
 
+/// A `tree_nodes` row: its key (the run's first leaf) and its bytes.
+type TreeRow = (i64, Vec<u8>);
+
 /// A store's `tree_nodes` table through plain SQL, as a DBA sees it (the
 /// append-only triggers bypassed).
 enum Db<'a> {
@@ -587,7 +590,7 @@ impl Db<'_> {
     }
 
     /// Every row, by key.
-    async fn rows(&self) -> Vec<(i64, Vec<u8>)> {
+    async fn rows(&self) -> Vec<TreeRow> {
         let sql = "SELECT leaf, hashes FROM tree_nodes ORDER BY leaf";
         match self {
             Db::Sqlite(path) => {
@@ -613,7 +616,7 @@ impl Db<'_> {
     }
 
     /// Replaces every row by `rows`.
-    async fn set_rows(&self, rows: &[(i64, Vec<u8>)]) {
+    async fn set_rows(&self, rows: &[TreeRow]) {
         match self {
             Db::Sqlite(path) => {
                 let conn = Db::sqlite(path);
@@ -695,7 +698,7 @@ async fn append_run<S: ProofStore + ?Sized>(store: &S, n: usize, tag: usize) {
 
 /// The per-leaf rows the old layout kept for these event hashes, leaves
 /// `from..` of them, and the one run covering the same leaves.
-fn old_rows_and_run(hashes: &[Digest], from: usize) -> (Vec<(i64, Vec<u8>)>, (i64, Vec<u8>)) {
+fn old_rows_and_run(hashes: &[Digest], from: usize) -> (Vec<TreeRow>, TreeRow) {
     let mut f = jishi_ledger::merkle::Frontier::new();
     let mut per_leaf = Vec::new();
     for (leaf, h) in hashes.iter().enumerate() {

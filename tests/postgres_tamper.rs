@@ -229,3 +229,71 @@ async fn application_role_can_only_read_and_append() {
         text(&out)
     );
 }
+
+/// The Merkle tree keeps one `tree_nodes` row per append transaction (a
+/// run): a byte changed in the middle of a run is named at its position, a
+/// run cut short by its row, through the binary.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_changed_or_cut_tree_run_is_named() {
+    use jishi_ledger::tree::nodes_before;
+    let Some(fx) = common::postgres().await else {
+        return;
+    };
+    fx.store
+        .append_batch(vec![
+            request("candidate/c0", ExpectedVersion::Any, 4),
+            request("candidate/c1", ExpectedVersion::Any, 6),
+        ])
+        .await
+        .expect("append");
+    let c = dba(&fx).await;
+    let rows: Vec<(i64, Vec<u8>)> = c
+        .query("SELECT leaf, hashes FROM tree_nodes", &[])
+        .await
+        .expect("read tree")
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+    assert_eq!(rows.len(), 1, "ten events in one transaction are one run");
+    let (leaf, run) = rows[0].clone();
+    assert_eq!(leaf, 0);
+    let set = |hashes: Vec<u8>| {
+        let c = &c;
+        async move {
+            c.execute(
+                "UPDATE tree_nodes SET hashes = $1 WHERE leaf = 0",
+                &[&hashes],
+            )
+            .await
+            .expect("tamper")
+        }
+    };
+
+    // Leaf 5 (position 6): the node it completed at level 1.
+    let mut changed = run.clone();
+    changed[32 * (nodes_before(0, 5).unwrap() as usize + 1) + 9] ^= 0x01;
+    set(changed).await;
+    let (code, out) = verify(&fx).await;
+    assert_eq!(code, 3, "{out}");
+    assert!(
+        out.contains(
+            "FAILED: Merkle tree: the stored tree nodes of position 6 differ from the ones \
+             recomputed from the event hashes (first at level 1; in the tree_nodes row with \
+             leaf = 0)"
+        ),
+        "{out}"
+    );
+
+    // Cut inside leaf 7's segment: 13 nodes are no run of leaves from 0.
+    set(run[..13 * 32].to_vec()).await;
+    let (code, out) = verify(&fx).await;
+    assert_eq!(code, 3, "{out}");
+    assert!(
+        out.contains("FAILED: Merkle tree: the tree_nodes row with leaf = 0 is 416 bytes")
+            && out.contains("cut short or padded"),
+        "{out}"
+    );
+    set(run).await;
+    let (code, out) = verify(&fx).await;
+    assert_eq!(code, 0, "{out}");
+}

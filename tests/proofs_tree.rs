@@ -378,6 +378,12 @@ async fn pg_concurrent_appends_keep_the_tree() {
         "appends were not grouped: {stats:?}"
     );
     assert_eq!(fx.pg.tree_size().await.unwrap(), 48);
+    // One tree_nodes row per group transaction, not one per event.
+    let rows = Db::Pg(&fx.schema).rows().await.len() as u64;
+    assert!(
+        rows <= stats.transactions && rows < 48,
+        "{rows} tree rows for 48 events: {stats:?}"
+    );
     assert_tree_matches(&fx.pg).await;
     let report = jishi_ledger::verify_with_proofs(&fx.pg, &Quiet)
         .await
@@ -558,4 +564,348 @@ async fn pg_verify_while_appending_finds_no_false_fault() {
     };
     let writer: Arc<dyn ProofStore> = Arc::new(fx.pg.clone());
     verify_while_appending(&fx.pg, writer).await;
+}
+
+// ------------------------------------------------ one tree_nodes row per run
+
+/// A `tree_nodes` row: its key (the run's first leaf) and its bytes.
+type TreeRow = (i64, Vec<u8>);
+
+/// A store's `tree_nodes` table through plain SQL, as a DBA sees it (the
+/// append-only triggers bypassed).
+enum Db<'a> {
+    Sqlite(&'a std::path::Path),
+    Pg(&'a common::PgSchema),
+}
+
+impl Db<'_> {
+    fn sqlite(path: &std::path::Path) -> rusqlite::Connection {
+        let conn = common::dba(path);
+        conn.execute_batch(
+            "DROP TRIGGER IF EXISTS tree_nodes_no_update; \
+             DROP TRIGGER IF EXISTS tree_nodes_no_delete;",
+        )
+        .unwrap();
+        conn
+    }
+
+    /// Every row, by key.
+    async fn rows(&self) -> Vec<TreeRow> {
+        let sql = "SELECT leaf, hashes FROM tree_nodes ORDER BY leaf";
+        match self {
+            Db::Sqlite(path) => {
+                let conn = Db::sqlite(path);
+                let mut stmt = conn.prepare(sql).unwrap();
+                let rows = stmt
+                    .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+                    .unwrap()
+                    .collect::<Result<Vec<_>, _>>()
+                    .unwrap();
+                rows
+            }
+            Db::Pg(schema) => schema
+                .connect()
+                .await
+                .query(sql, &[])
+                .await
+                .unwrap()
+                .iter()
+                .map(|r| (r.get(0), r.get(1)))
+                .collect(),
+        }
+    }
+
+    /// Replaces every row by `rows`.
+    async fn set_rows(&self, rows: &[TreeRow]) {
+        match self {
+            Db::Sqlite(path) => {
+                let conn = Db::sqlite(path);
+                conn.execute("DELETE FROM tree_nodes", []).unwrap();
+                for (leaf, hashes) in rows {
+                    conn.execute(
+                        "INSERT INTO tree_nodes (leaf, hashes) VALUES (?1, ?2)",
+                        rusqlite::params![leaf, hashes],
+                    )
+                    .unwrap();
+                }
+            }
+            Db::Pg(schema) => {
+                let c = schema.connect().await;
+                c.batch_execute("SET session_replication_role = replica; DELETE FROM tree_nodes")
+                    .await
+                    .unwrap();
+                for (leaf, hashes) in rows {
+                    c.execute(
+                        "INSERT INTO tree_nodes (leaf, hashes) VALUES ($1, $2)",
+                        &[leaf, hashes],
+                    )
+                    .await
+                    .unwrap_or_else(|e| panic!("{e:?}"));
+                }
+            }
+        }
+    }
+
+    /// Rewrites the `hashes` of the row with key `leaf`.
+    async fn set_hashes(&self, leaf: i64, hashes: &[u8]) {
+        match self {
+            Db::Sqlite(path) => {
+                let n = Db::sqlite(path)
+                    .execute(
+                        "UPDATE tree_nodes SET hashes = ?1 WHERE leaf = ?2",
+                        rusqlite::params![hashes, leaf],
+                    )
+                    .unwrap();
+                assert_eq!(n, 1);
+            }
+            Db::Pg(schema) => {
+                let c = schema.connect().await;
+                c.batch_execute("SET session_replication_role = replica")
+                    .await
+                    .unwrap();
+                let n = c
+                    .execute(
+                        "UPDATE tree_nodes SET hashes = $1 WHERE leaf = $2",
+                        &[&hashes, &leaf],
+                    )
+                    .await
+                    .unwrap();
+                assert_eq!(n, 1);
+            }
+        }
+    }
+}
+
+/// `n` events as one append_batch (one transaction), spread over up to three
+/// requests on different streams.
+async fn append_run<S: ProofStore + ?Sized>(store: &S, n: usize, tag: usize) {
+    let parts = [n.div_ceil(3), n.div_ceil(3), n];
+    let mut left = n;
+    let mut requests = Vec::new();
+    for (i, p) in parts.iter().enumerate() {
+        let k = (*p).min(left);
+        if k > 0 {
+            requests.push(common::request(
+                &format!("s/{tag}-{i}"),
+                ExpectedVersion::Any,
+                k,
+            ));
+            left -= k;
+        }
+    }
+    store.append_batch(requests).await.unwrap();
+}
+
+/// The per-leaf rows the old layout kept for these event hashes, leaves
+/// `from..` of them, and the one run covering the same leaves.
+fn old_rows_and_run(hashes: &[Digest], from: usize) -> (Vec<TreeRow>, TreeRow) {
+    let mut f = jishi_ledger::merkle::Frontier::new();
+    let mut per_leaf = Vec::new();
+    for (leaf, h) in hashes.iter().enumerate() {
+        let nodes = f.append(h).unwrap();
+        if leaf >= from {
+            per_leaf.push((leaf as i64, jishi_ledger::tree::leaf_row(&nodes)));
+        }
+    }
+    let run = per_leaf.iter().flat_map(|(_, h)| h.clone()).collect();
+    (per_leaf, (from as i64, run))
+}
+
+/// Each append transaction writes exactly one `tree_nodes` row, keyed by its
+/// first leaf; proofs of every size and index of the resulting ledger (runs
+/// of 1 to 11 events) verify against the roots, and so does verify.
+async fn one_row_per_transaction<S: ProofStore>(store: &S, db: Db<'_>) {
+    let sizes = [1usize, 3, 7, 2, 10, 1, 5, 11];
+    let mut events = 0;
+    for (i, n) in sizes.iter().enumerate() {
+        append_run(store, *n, i).await;
+        let rows = db.rows().await;
+        assert_eq!(rows.len(), i + 1, "a batch of {n} events wrote one row");
+        let (leaf, hashes) = rows.last().unwrap();
+        assert_eq!(*leaf, events as i64, "keyed by the run's first leaf");
+        let nodes = jishi_ledger::tree::nodes_before(events, events + *n as u64).unwrap();
+        assert_eq!(hashes.len() as u64, 32 * nodes);
+        events += *n as u64;
+    }
+    assert_eq!(events, 40);
+    assert_tree_matches(store).await;
+    let report = jishi_ledger::verify_with_proofs(store, &Quiet)
+        .await
+        .unwrap();
+    assert!(report.is_ok(), "{report:?}");
+    assert_eq!(report.checked, 40);
+}
+
+/// A ledger written by the old code (one row per leaf) and then appended to
+/// by the new (one row per run) proves and verifies; so does one whose rows
+/// mix the two in the middle of the tree.
+async fn old_per_leaf_rows_and_new_runs<S: ProofStore>(store: &S, db: Db<'_>) {
+    append_run(store, 6, 0).await;
+    append_run(store, 9, 1).await;
+    let hashes = stored_hashes(store).await;
+    let (old, _) = old_rows_and_run(&hashes, 0);
+    db.set_rows(&old).await;
+    for (i, n) in [4, 1, 8].iter().enumerate() {
+        append_run(store, *n, 2 + i).await;
+    }
+    assert_eq!(db.rows().await.len(), 15 + 3);
+    assert_tree_matches(store).await;
+    let report = jishi_ledger::verify_with_proofs(store, &Quiet)
+        .await
+        .unwrap();
+    assert!(report.is_ok(), "{report:?}");
+
+    // Per-leaf rows for leaves 0..7, then one run for 7..28 (odd places).
+    let hashes = stored_hashes(store).await;
+    let (per_leaf, _) = old_rows_and_run(&hashes, 0);
+    let mut mixed = per_leaf[..7].to_vec();
+    mixed.push(old_rows_and_run(&hashes, 7).1);
+    db.set_rows(&mixed).await;
+    assert_tree_matches(store).await;
+    let report = jishi_ledger::verify_with_proofs(store, &Quiet)
+        .await
+        .unwrap();
+    assert!(report.is_ok(), "{report:?}");
+}
+
+/// One byte changed in the segment of a leaf in the middle of a run is a
+/// tree fault at that leaf, naming the row; a run cut short (in the middle
+/// of a leaf's segment) is reported, and proofs that need it are refused,
+/// without a panic.
+async fn a_tampered_run_is_found<S: ProofStore>(store: &S, db: Db<'_>) {
+    use jishi_ledger::tree::nodes_before;
+    append_run(store, 3, 0).await;
+    append_run(store, 8, 1).await;
+    let rows = db.rows().await;
+    assert_eq!(rows.iter().map(|r| r.0).collect::<Vec<_>>(), vec![0, 3]);
+    let (leaf, run) = rows[1].clone();
+    // Leaf 6 (position 7) in the run [3, 11): its leaf hash.
+    let mut changed = run.clone();
+    changed[32 * nodes_before(3, 6).unwrap() as usize + 5] ^= 0x40;
+    db.set_hashes(leaf, &changed).await;
+    let report = jishi_ledger::verify_with_proofs(store, &Quiet)
+        .await
+        .unwrap();
+    assert!(report.fault.is_none(), "the chain is intact: {report:?}");
+    let fault = report.tree.unwrap().tree_fault.expect("a tree fault");
+    assert!(
+        fault.starts_with("the stored tree nodes of position 7 differ")
+            && fault.contains("level 0, the leaf hash itself")
+            && fault.contains("row with leaf = 3"),
+        "{fault}"
+    );
+    // Proofs read the changed node as stored (verify is what checks it).
+    assert!(store.inclusion_proof(6, 11).await.is_ok());
+
+    // Cut inside leaf 7's segment (leaves 3, 4, 5, 6 take 7 nodes; leaf 7's
+    // is 4 nodes): 9 nodes are no run of leaves from 3.
+    assert_eq!(nodes_before(3, 7), Some(7));
+    db.set_hashes(leaf, &run[..9 * 32]).await;
+    let report = jishi_ledger::verify_with_proofs(store, &Quiet)
+        .await
+        .unwrap();
+    let fault = report.tree.unwrap().tree_fault.expect("a tree fault");
+    assert!(
+        fault.contains("the tree_nodes row with leaf = 3 is 288 bytes")
+            && fault.contains("cut short or padded"),
+        "{fault}"
+    );
+    // Proofs that need a node in the cut part (leaf 7's levels 2 and 3) or
+    // past it (leaves 8 to 10) are refused, naming the row.
+    for (leaf_index, size) in [(0, 8), (9, 11), (10, 11)] {
+        match store.inclusion_proof(leaf_index, size).await {
+            Err(ProofError::Store(e)) => {
+                assert!(e.to_string().contains("row with leaf = 3"), "{e}")
+            }
+            other => panic!("inclusion of {leaf_index} in {size}: {other:?}"),
+        }
+    }
+    for first in 0..=11 {
+        // Answers (some refused), never panics.
+        let _ = store.consistency_proof(first, 11).await;
+        let _ = store.tree_root(first).await;
+    }
+}
+
+#[test]
+fn sqlite_one_row_per_transaction() {
+    let fx = common::sqlite();
+    let store = SqliteStore::open(&fx.path).unwrap();
+    rt().block_on(one_row_per_transaction(&store, Db::Sqlite(&fx.path)));
+}
+
+#[test]
+fn sqlite_old_per_leaf_rows_and_new_runs() {
+    let fx = common::sqlite();
+    let store = SqliteStore::open(&fx.path).unwrap();
+    rt().block_on(old_per_leaf_rows_and_new_runs(&store, Db::Sqlite(&fx.path)));
+}
+
+#[test]
+fn sqlite_a_tampered_run_is_found() {
+    let fx = common::sqlite();
+    let store = SqliteStore::open(&fx.path).unwrap();
+    rt().block_on(a_tampered_run_is_found(&store, Db::Sqlite(&fx.path)));
+}
+
+/// A catch-up of more than RUN_MAX_LEAVES events writes bounded runs.
+#[test]
+fn sqlite_a_long_catch_up_writes_bounded_runs() {
+    let fx = common::sqlite();
+    rt().block_on(async {
+        let off = SqliteStore::open(&fx.path).unwrap().with_tree(false);
+        for i in 0..5 {
+            off.append_batch(vec![common::request(
+                &format!("s/{i}"),
+                ExpectedVersion::Any,
+                500,
+            )])
+            .await
+            .unwrap();
+        }
+        let on = SqliteStore::open(&fx.path).unwrap();
+        assert_eq!(on.tree_size().await.unwrap(), 2500);
+        let keys: Vec<i64> = Db::Sqlite(&fx.path)
+            .rows()
+            .await
+            .iter()
+            .map(|r| r.0)
+            .collect();
+        assert_eq!(keys, vec![0, 1024, 2048]);
+        let report = jishi_ledger::verify_with_proofs(&on, &Quiet).await.unwrap();
+        assert!(report.is_ok(), "{report:?}");
+        let hashes = stored_hashes(&on).await;
+        let root = merkle_tree_hash(&hashes);
+        for leaf in [0u64, 1023, 1024, 1500, 2047, 2048, 2499] {
+            on.inclusion_proof(leaf, 2500)
+                .await
+                .unwrap()
+                .verify(&hashes[leaf as usize], &root)
+                .unwrap();
+        }
+    });
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pg_one_row_per_transaction() {
+    let Some(fx) = common::postgres().await else {
+        return;
+    };
+    one_row_per_transaction(&fx.pg, Db::Pg(&fx.schema)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pg_old_per_leaf_rows_and_new_runs() {
+    let Some(fx) = common::postgres().await else {
+        return;
+    };
+    old_per_leaf_rows_and_new_runs(&fx.pg, Db::Pg(&fx.schema)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pg_a_tampered_run_is_found() {
+    let Some(fx) = common::postgres().await else {
+        return;
+    };
+    a_tampered_run_is_found(&fx.pg, Db::Pg(&fx.schema)).await;
 }

@@ -332,3 +332,72 @@ fn a_row_moved_to_an_invalid_position_is_found() {
     assert_eq!(code, 3, "{out}");
     assert!(out.contains("a row is stored at position 0"), "{out}");
 }
+
+/// The Merkle tree keeps one `tree_nodes` row per append transaction, the
+/// nodes of its leaves concatenated (a run). A byte changed in the middle of
+/// a run is named at its position; a run cut short, even by one byte, is
+/// named by its row; neither is taken for an intact tree, nor panics.
+#[test]
+fn a_changed_or_cut_tree_run_is_named() {
+    use jishi_ledger::tree::nodes_before;
+    let fx = common::sqlite();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(fx.store.append_batch(vec![
+        request("candidate/c0", ExpectedVersion::Any, 4),
+        request("candidate/c1", ExpectedVersion::Any, 6),
+    ]))
+    .unwrap();
+    let conn = dba(&fx.path);
+    conn.execute_batch("DROP TRIGGER tree_nodes_no_update;")
+        .unwrap();
+    let rows: i64 = conn
+        .query_row("SELECT count(*) FROM tree_nodes", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(rows, 1, "ten events in one transaction are one run");
+    let run: Vec<u8> = conn
+        .query_row("SELECT hashes FROM tree_nodes WHERE leaf = 0", [], |r| {
+            r.get(0)
+        })
+        .unwrap();
+    let set = |hashes: &[u8]| {
+        conn.execute("UPDATE tree_nodes SET hashes = ?1 WHERE leaf = 0", [hashes])
+            .unwrap();
+    };
+
+    // Leaf 5 (position 6): the node it completed at level 1.
+    let mut changed = run.clone();
+    changed[32 * (nodes_before(0, 5).unwrap() as usize + 1) + 9] ^= 0x01;
+    set(&changed);
+    let (code, out) = verify(&fx.path);
+    assert_eq!(code, 3, "{out}");
+    assert!(
+        out.contains("the hash chain of 10 events verifies"),
+        "{out}"
+    );
+    assert!(
+        out.contains(
+            "FAILED: Merkle tree: the stored tree nodes of position 6 differ from the ones \
+             recomputed from the event hashes (first at level 1; in the tree_nodes row with \
+             leaf = 0)"
+        ),
+        "{out}"
+    );
+
+    // Cut inside leaf 7's segment (13 nodes: no run of leaves from 0), and
+    // by one byte.
+    for len in [13 * 32, run.len() - 1] {
+        set(&run[..len]);
+        let (code, out) = verify(&fx.path);
+        assert_eq!(code, 3, "{out}");
+        assert!(
+            out.contains(&format!(
+                "FAILED: Merkle tree: the tree_nodes row with leaf = 0 is {len} bytes"
+            )) && out.contains("cut short or padded"),
+            "{out}"
+        );
+        assert!(!out.contains("panicked"), "{out}");
+    }
+    set(&run);
+    let (code, out) = verify(&fx.path);
+    assert_eq!(code, 0, "{out}");
+}

@@ -16,7 +16,7 @@ use std::fmt;
 
 use crate::row::StoredRow;
 use crate::store::{EventStore, Head, StoreError};
-use crate::tree::{ProofStore, StoredLeafNodes, TreeChecker, TreeReport};
+use crate::tree::{ProofStore, RunSplitter, StoredLeafNodes, TreeChecker, TreeReport};
 use crate::Digest;
 
 /// Rows read per page: large enough to amortise a query, small enough that
@@ -322,12 +322,16 @@ async fn walk<S: EventStore + ?Sized>(
     };
     let end = head.as_ref().map_or(u64::MAX, |h| h.position);
     progress.start(head.as_ref().map_or(0, |h| h.position));
+    // The tree rows holding the leaves of the page of rows from position
+    // `from`; split into leaves (and checked as runs) in walk order below.
     let read_nodes = |from: u64| async move {
+        let leaf = from.saturating_sub(1);
         match proofs {
-            Some(p) => p.read_tree_nodes(from.saturating_sub(1), PAGE).await,
-            None => Ok(Vec::new()),
+            Some(p) => Ok((leaf, p.read_tree_rows(leaf, PAGE).await?)),
+            None => Ok((leaf, Vec::new())),
         }
     };
+    let mut splitter = RunSplitter::new();
     let mut checker = ChainChecker::new(head.as_ref().map_or(u64::MAX, |h| h.position));
     let mut checked = 0u64;
     let mut chain_fault = None;
@@ -336,7 +340,7 @@ async fn walk<S: EventStore + ?Sized>(
     let mut invalid_position = None;
     // Set once a row after the head read above is reached.
     let mut past_end = false;
-    let (mut page, mut nodes) = tokio::try_join!(store.read_rows(0, PAGE), read_nodes(1))?;
+    let (mut page, mut runs) = tokio::try_join!(store.read_rows(0, PAGE), read_nodes(1))?;
     while !page.is_empty() {
         let next_from = page.last().map_or(1, |r| r.position.max(0) as u64 + 1);
         // Start reading the next page before checking this one, so that the
@@ -346,6 +350,10 @@ async fn walk<S: EventStore + ?Sized>(
             tokio::try_join!(store.read_rows(next_from, PAGE), read_nodes(next_from))
         });
         let early = poll_once(next.as_mut()).await;
+        let nodes = match (std::mem::take(&mut runs), tree.is_some()) {
+            ((from, rows), true) => splitter.split(rows, from, PAGE),
+            (_, false) => Vec::new(),
+        };
         let (n, fault) = {
             let mut n = 0u64;
             let mut fault = None;
@@ -390,7 +398,7 @@ async fn walk<S: EventStore + ?Sized>(
             break;
         }
         progress.advance(checked);
-        (page, nodes) = next?;
+        (page, runs) = next?;
     }
     if chain_fault.is_none() {
         if let Some(h) = &head {

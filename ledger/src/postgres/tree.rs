@@ -2,10 +2,14 @@
 //! [`ProofStore`] for [`PostgresStore`], and the few functions the writer's
 //! append transaction calls.
 //!
-//! Layout (migrations/postgres/0004_tree.sql), identical to SQLite's: one
-//! `tree_nodes` row per leaf holding the nodes that leaf's append completed,
-//! one `tree_state` row with the frontier, one `checkpoints` row per signed or
-//! cosigned note. The functions mirror `sqlite/tree.rs` one for one.
+//! Layout (migrations/postgres/0004_tree.sql, docs/FORMAT-merkle.md §7.1),
+//! identical to SQLite's: one `tree_nodes` row per append transaction, keyed
+//! by its first leaf and holding the nodes each of its leaves completed (a
+//! run; rows written one per leaf by older jishi are runs of one), one
+//! `tree_state` row with the frontier, one `checkpoints` row per signed or
+//! cosigned note. One row per transaction rather than per leaf because each
+//! row costs a heap tuple and a primary-key entry (DECISIONS.md D38). The
+//! functions mirror `sqlite/tree.rs` one for one.
 //!
 //! Proof generation ([`merkle::prove_inclusion`] and friends) reads nodes
 //! through the synchronous [`NodeSource`], while the driver is async. Which
@@ -13,10 +17,11 @@
 //! (the recursions in `merkle.rs` branch on `lo`, `hi`, `m` and the split
 //! point, never on a hash), so a proof is made twice: once against a source
 //! that records the addresses asked for and answers placeholders, then, after
-//! one query fetched exactly those rows, against the fetched rows. Two round
-//! trips per proof, whatever its length.
+//! one query fetched the rows holding them (for each, the row with the
+//! greatest first leaf at or before its leaf), against the fetched rows. Two
+//! round trips per proof, whatever its length.
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 use std::sync::Mutex;
 
 use async_trait::async_trait;
@@ -31,7 +36,7 @@ use crate::note::Note;
 use crate::prepare::format_recorded_at;
 use crate::store::StoreError;
 use crate::tree::{
-    leaf_row, node_location, ProofError, ProofStore, StoredCheckpoint, StoredLeafNodes,
+    node_in_run, node_location, NewRuns, ProofError, ProofStore, StoredCheckpoint, StoredRun,
 };
 use crate::Digest;
 
@@ -95,7 +100,8 @@ async fn save_frontier<C: GenericClient>(client: &C, f: &Frontier) -> Result<(),
     Ok(())
 }
 
-/// `tree_nodes` rows not yet written: leaf indexes and their nodes.
+/// `tree_nodes` rows not yet written: the runs' first leaves and their
+/// nodes, as the arrays the INSERTs bind.
 #[derive(Default)]
 struct PendingNodes {
     leaves: Vec<i64>,
@@ -103,17 +109,15 @@ struct PendingNodes {
 }
 
 impl PendingNodes {
-    fn push(&mut self, f: &mut Frontier, hash: &Digest) -> Result<(), StoreError> {
-        let leaf = f.size();
-        let nodes = f
-            .append(hash)
-            .map_err(|e| StoreError::Schema(format!("the Merkle tree cannot grow: {e}")))?;
-        self.leaves.push(to_i64(leaf));
-        self.hashes.push(leaf_row(&nodes));
-        Ok(())
+    /// The rows of `runs` (taken, so that the next leaf starts a run).
+    fn add(&mut self, runs: &mut NewRuns) {
+        for run in runs.take() {
+            self.leaves.push(to_i64(run.leaf));
+            self.hashes.push(run.hashes);
+        }
     }
 
-    /// Writes the rows with one multi-row INSERT per few thousand leaves.
+    /// Writes the rows with one multi-row INSERT per few thousand runs.
     async fn write<C: GenericClient>(&mut self, client: &C) -> Result<(), StoreError> {
         let what = "inserting tree nodes";
         if self.leaves.is_empty() {
@@ -140,7 +144,7 @@ impl PendingNodes {
     }
 
     /// Writes the rows and the frontier `f`. In the usual case (one append
-    /// transaction's leaves fit in one chunk) that is a single statement, so
+    /// transaction's runs fit in one chunk) that is a single statement, so
     /// the tree costs one round trip inside the serialised section.
     async fn write_with_frontier<C: GenericClient>(
         &mut self,
@@ -171,7 +175,9 @@ impl PendingNodes {
 }
 
 /// Adds the leaves of events `(f.size(), upto]` from their stored hashes,
-/// page by page: a ledger created before schema version 4 gets its tree here.
+/// page by page, in rows of at most [`crate::tree::RUN_MAX_LEAVES`] leaves
+/// (a page's rows are written before the next page is read): a ledger
+/// created before schema version 4 gets its tree here.
 async fn catch_up<C: GenericClient>(
     client: &C,
     f: &mut Frontier,
@@ -193,7 +199,7 @@ async fn catch_up<C: GenericClient>(
         if rows.is_empty() {
             break;
         }
-        let mut pending = PendingNodes::default();
+        let mut runs = NewRuns::default();
         for r in &rows {
             let position = int(r, 0).map_err(pg(what))?;
             let due = f.size() + 1;
@@ -205,8 +211,10 @@ async fn catch_up<C: GenericClient>(
             }
             let hash = Digest::from_slice(&bytes(r, 1).map_err(pg(what))?)
                 .ok_or_else(|| corrupt(due, "hash is not 32 bytes, so it cannot be a tree leaf"))?;
-            pending.push(f, &hash)?;
+            runs.push(f, &hash)?;
         }
+        let mut pending = PendingNodes::default();
+        pending.add(&mut runs);
         pending.write(client).await?;
     }
     if f.size() != upto {
@@ -234,10 +242,12 @@ pub(super) async fn extend<C: GenericClient>(
     if f.size() < head_before {
         catch_up(client, &mut f, head_before).await?;
     }
-    let mut pending = PendingNodes::default();
+    let mut runs = NewRuns::default();
     for h in hashes {
-        pending.push(&mut f, h)?;
+        runs.push(&mut f, h)?;
     }
+    let mut pending = PendingNodes::default();
+    pending.add(&mut runs);
     pending.write_with_frontier(client, &f).await
 }
 
@@ -245,9 +255,10 @@ pub(super) async fn extend<C: GenericClient>(
 /// the append transaction writes them in the same statement as its events
 /// (see `WRITE_GROUP` in `postgres.rs`).
 pub(super) struct Extension {
-    /// Leaf indexes of the new `tree_nodes` rows.
+    /// The first leaves of the new `tree_nodes` rows: one run for the
+    /// transaction (more only past `RUN_MAX_LEAVES` leaves).
     pub(super) leaves: Vec<i64>,
-    /// Their `hashes` column, one entry per leaf.
+    /// Their `hashes` column, one entry per run.
     pub(super) nodes: Vec<Vec<u8>>,
     /// The frontier after the new leaves, for `tree_state`.
     pub(super) frontier: Vec<u8>,
@@ -287,10 +298,12 @@ pub(super) fn extension_of(
 }
 
 fn grow(mut f: Frontier, hashes: &[Digest]) -> Result<Extension, StoreError> {
-    let mut pending = PendingNodes::default();
+    let mut runs = NewRuns::default();
     for h in hashes {
-        pending.push(&mut f, h)?;
+        runs.push(&mut f, h)?;
     }
+    let mut pending = PendingNodes::default();
+    pending.add(&mut runs);
     Ok(Extension {
         leaves: pending.leaves,
         nodes: pending.hashes,
@@ -344,9 +357,10 @@ pub(super) async fn catch_up_to_head(
 }
 
 /// A [`NodeSource`] in one of two modes: recording (answers placeholders and
-/// notes the `tree_nodes` rows asked for) or serving rows fetched since.
+/// notes the leaves whose segments hold the nodes asked for) or serving the
+/// rows fetched since, keyed by their run's first leaf.
 struct FetchedNodes {
-    rows: Option<HashMap<u64, Vec<u8>>>,
+    rows: Option<BTreeMap<u64, Vec<u8>>>,
     asked: Mutex<Vec<u64>>,
 }
 
@@ -358,7 +372,7 @@ impl FetchedNodes {
         }
     }
 
-    /// The distinct rows asked for while recording.
+    /// The distinct leaves asked for while recording.
     fn asked(self) -> Vec<i64> {
         let mut leaves: Vec<i64> = self
             .asked
@@ -381,7 +395,7 @@ impl NodeSource for FetchedNodes {
                 "tree node at level {level}, index {index} is missing or cut short (run `jishi verify`)"
             ))
         };
-        let (leaf, offset) = node_location(level, index).ok_or_else(missing)?;
+        let (leaf, _) = node_location(level, index).ok_or_else(missing)?;
         match &self.rows {
             None => {
                 self.asked
@@ -390,19 +404,27 @@ impl NodeSource for FetchedNodes {
                     .push(leaf);
                 Ok(Digest::ZERO)
             }
-            Some(rows) => rows
-                .get(&leaf)
-                .and_then(|b| b.get(offset..offset + 32))
-                .and_then(Digest::from_slice)
-                .ok_or_else(missing),
+            // The fetched rows include, for each leaf asked, the row with
+            // the greatest first leaf at or before it, so the greatest
+            // fetched one at or before it is that row.
+            Some(rows) => {
+                let (first, hashes) = rows.range(..=leaf).next_back().ok_or_else(missing)?;
+                node_in_run(*first, hashes, leaf, level).map_err(|why| {
+                    StoreError::Schema(format!(
+                        "tree node at level {level}, index {index} is missing: {why} (run \
+                         `jishi verify`)"
+                    ))
+                })
+            }
         }
     }
 }
 
 /// Runs `make` (a proof or root computation over a [`NodeSource`]) on the
-/// stored nodes: a recording pass, one query for the rows it named, and the
-/// real pass. Errors that do not depend on node values (a position out of
-/// range) come out of the first pass, before any query.
+/// stored nodes: a recording pass, one query for the rows holding the leaves
+/// it named (for each, the row with the greatest first leaf at or before
+/// it), and the real pass. Errors that do not depend on node values (a
+/// position out of range) come out of the first pass, before any query.
 async fn with_nodes<C, T, F>(client: &C, make: F) -> Result<T, ProofError>
 where
     C: GenericClient,
@@ -414,10 +436,15 @@ where
         make(&recorder)?;
         recorder.asked()
     };
-    let mut rows = HashMap::with_capacity(leaves.len());
+    let mut rows = BTreeMap::new();
     if !leaves.is_empty() {
         let stmt = client
-            .prepare_cached("SELECT leaf, hashes FROM tree_nodes WHERE leaf = ANY($1::bigint[])")
+            .prepare_cached(
+                "SELECT DISTINCT ON (t.leaf) t.leaf, t.hashes FROM unnest($1::bigint[]) AS q(l) \
+                 CROSS JOIN LATERAL (SELECT leaf, hashes FROM tree_nodes \
+                 WHERE leaf <= q.l AND leaf >= 0 ORDER BY leaf DESC LIMIT 1) AS t \
+                 ORDER BY t.leaf",
+            )
             .await
             .map_err(pg(what))?;
         for r in client.query(&stmt, &[&leaves]).await.map_err(pg(what))? {
@@ -525,34 +552,38 @@ impl ProofStore for PostgresStore {
         .await
     }
 
-    async fn read_tree_nodes(
+    async fn read_tree_rows(
         &self,
         from_leaf: u64,
         limit: usize,
-    ) -> Result<Vec<StoredLeafNodes>, StoreError> {
+    ) -> Result<Vec<StoredRun>, StoreError> {
         let what = "reading tree nodes";
         let client = self.pool.get().await.map_err(pool_err)?;
         let stmt = client
             .prepare_cached(
-                "SELECT leaf, hashes FROM tree_nodes WHERE leaf >= $1 ORDER BY leaf LIMIT $2",
+                "SELECT leaf, hashes FROM tree_nodes WHERE leaf >= COALESCE((SELECT leaf \
+                 FROM tree_nodes WHERE leaf <= $1 AND leaf >= 0 ORDER BY leaf DESC LIMIT 1), $1) \
+                 AND leaf < $2 ORDER BY leaf",
             )
             .await
             .map_err(pg(what))?;
-        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        client
-            .query(&stmt, &[&to_i64(from_leaf), &limit])
+        let from = to_i64(from_leaf);
+        let upto = from.saturating_add(i64::try_from(limit).unwrap_or(i64::MAX));
+        let mut runs = Vec::new();
+        for r in client
+            .query(&stmt, &[&from, &upto])
             .await
             .map_err(pg(what))?
-            .iter()
-            .map(|r| {
-                Ok(StoredLeafNodes {
-                    // A negative leaf cannot match any expected leaf; the verifier names it.
-                    leaf: u64::try_from(int(r, 0)?).unwrap_or(u64::MAX),
-                    hashes: bytes(r, 1)?,
-                })
-            })
-            .collect::<Result<_, tokio_postgres::Error>>()
-            .map_err(pg(what))
+        {
+            // Only keys from a non-negative one are read.
+            if let Ok(leaf) = u64::try_from(int(&r, 0).map_err(pg(what))?) {
+                runs.push(StoredRun {
+                    leaf,
+                    hashes: bytes(&r, 1).map_err(pg(what))?,
+                });
+            }
+        }
+        Ok(runs)
     }
 
     async fn save_checkpoint(&self, note: &str) -> Result<StoredCheckpoint, ProofError> {

@@ -2,11 +2,13 @@
 //! [`ProofStore`] for [`SqliteStore`], and the few functions the append
 //! transaction calls.
 //!
-//! Layout (migrations/sqlite/0002_tree.sql): one `tree_nodes` row per leaf
-//! holding the nodes that leaf's append completed, one `tree_state` row with
-//! the frontier, one `checkpoints` row per signed or cosigned note. A child
-//! module of `sqlite` so that it shares the connection helpers; the PostgreSQL
-//! store mirrors these functions one for one.
+//! Layout (migrations/sqlite/0002_tree.sql, docs/FORMAT-merkle.md §7.1): one
+//! `tree_nodes` row per append transaction, keyed by its first leaf and
+//! holding the nodes each of its leaves completed (a run; rows written one
+//! per leaf by older jishi are runs of one), one `tree_state` row with the
+//! frontier, one `checkpoints` row per signed or cosigned note. A child
+//! module of `sqlite` so that it shares the connection helpers; the
+//! PostgreSQL store mirrors these functions one for one.
 
 use async_trait::async_trait;
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
@@ -17,7 +19,10 @@ use crate::merkle::{self, ConsistencyProof, Frontier, InclusionProof, NodeSource
 use crate::note::Note;
 use crate::prepare::format_recorded_at;
 use crate::store::StoreError;
-use crate::tree::{node_location, ProofError, ProofStore, StoredCheckpoint, StoredLeafNodes};
+use crate::tree::{
+    node_in_run, node_location, NewRuns, ProofError, ProofStore, StoredCheckpoint, StoredRun,
+    RUN_MAX_LEAVES,
+};
 use crate::Digest;
 
 fn corrupt(position: u64, reason: impl Into<String>) -> StoreError {
@@ -56,21 +61,24 @@ fn save_frontier(conn: &Connection, f: &Frontier) -> Result<(), StoreError> {
     Ok(())
 }
 
-fn append_leaf(conn: &Connection, f: &mut Frontier, hash: &Digest) -> Result<(), StoreError> {
-    let leaf = f.size();
-    let nodes = f
-        .append(hash)
-        .map_err(|e| StoreError::Schema(format!("the Merkle tree cannot grow: {e}")))?;
-    conn.prepare_cached("INSERT INTO tree_nodes (leaf, hashes) VALUES (?1, ?2)")
-        .map_err(db_err)?
-        .execute(params![leaf as i64, crate::tree::leaf_row(&nodes)])
+/// Writes the rows of `runs` (taken, so that the next leaf starts a run).
+fn write_runs(conn: &Connection, runs: &mut NewRuns) -> Result<(), StoreError> {
+    let mut stmt = conn
+        .prepare_cached("INSERT INTO tree_nodes (leaf, hashes) VALUES (?1, ?2)")
         .map_err(db_err)?;
+    for run in runs.take() {
+        let leaf = i64::try_from(run.leaf).map_err(|_| {
+            StoreError::Schema("the Merkle tree cannot grow past 2^63 leaves".into())
+        })?;
+        stmt.execute(params![leaf, run.hashes]).map_err(db_err)?;
+    }
     Ok(())
 }
 
 /// Adds the leaves of events `(f.size(), upto]` from their stored hashes: a
 /// ledger created before schema version 2, or appended to with tree
-/// maintenance off, gets its tree here.
+/// maintenance off, gets its tree here, in rows of [`RUN_MAX_LEAVES`]
+/// leaves, each written once full so that memory stays bounded.
 fn catch_up(conn: &Connection, f: &mut Frontier, upto: u64) -> Result<(), StoreError> {
     let mut stmt = conn
         .prepare("SELECT position, hash FROM events WHERE position > ?1 AND position <= ?2 ORDER BY position")
@@ -80,6 +88,7 @@ fn catch_up(conn: &Connection, f: &mut Frontier, upto: u64) -> Result<(), StoreE
             Ok((int(r, 0)?, bytes(r, 1)?))
         })
         .map_err(db_err)?;
+    let mut runs = NewRuns::default();
     for row in rows {
         let (position, hash) = row.map_err(db_err)?;
         let due = f.size() + 1;
@@ -91,8 +100,12 @@ fn catch_up(conn: &Connection, f: &mut Frontier, upto: u64) -> Result<(), StoreE
         }
         let hash = Digest::from_slice(&hash)
             .ok_or_else(|| corrupt(due, "hash is not 32 bytes, so it cannot be a tree leaf"))?;
-        append_leaf(conn, f, &hash)?;
+        runs.push(f, &hash)?;
+        if runs.last_run_leaves() >= RUN_MAX_LEAVES {
+            write_runs(conn, &mut runs)?;
+        }
     }
+    write_runs(conn, &mut runs)?;
     if f.size() != upto {
         return Err(corrupt(
             f.size() + 1,
@@ -116,9 +129,12 @@ pub(super) fn extend(
     if f.size() < head_before {
         catch_up(conn, &mut f, head_before)?;
     }
+    // One run for the transaction's leaves (cut only past RUN_MAX_LEAVES).
+    let mut runs = NewRuns::default();
     for h in hashes {
-        append_leaf(conn, &mut f, h)?;
+        runs.push(&mut f, h)?;
     }
+    write_runs(conn, &mut runs)?;
     save_frontier(conn, &f)
 }
 
@@ -150,7 +166,9 @@ pub(super) fn catch_up_to_head(conn: &mut Connection) -> Result<(), StoreError> 
     tx.commit().map_err(db_err)
 }
 
-/// [`NodeSource`] over the `tree_nodes` table.
+/// [`NodeSource`] over the `tree_nodes` table: each node is read from the
+/// row whose run holds its leaf, the one with the greatest first leaf at or
+/// before it.
 struct Nodes<'a>(&'a Connection);
 
 impl NodeSource for Nodes<'_> {
@@ -161,16 +179,26 @@ impl NodeSource for Nodes<'_> {
                 "tree node at level {level}, index {index} is missing or cut short (run `jishi verify`)"
             ))
         };
-        let (leaf, offset) = node_location(level, index).ok_or_else(missing)?;
-        let row: Option<Vec<u8>> = self
+        let (leaf, _) = node_location(level, index).ok_or_else(missing)?;
+        let key = i64::try_from(leaf).map_err(|_| missing())?;
+        let row: Option<(i64, Vec<u8>)> = self
             .0
-            .prepare_cached("SELECT hashes FROM tree_nodes WHERE leaf = ?1")
+            .prepare_cached(
+                "SELECT leaf, hashes FROM tree_nodes WHERE leaf <= ?1 AND leaf >= 0 \
+                 ORDER BY leaf DESC LIMIT 1",
+            )
             .map_err(db_err)?
-            .query_row([leaf as i64], |r| bytes(r, 0))
+            .query_row([key], |r| Ok((int(r, 0)?, bytes(r, 1)?)))
             .optional()
             .map_err(db_err)?;
-        row.and_then(|b| b.get(offset..offset + 32).and_then(Digest::from_slice))
-            .ok_or_else(missing)
+        let (first, hashes) = row.ok_or_else(missing)?;
+        // `leaf >= 0` above.
+        let first = u64::try_from(first).unwrap_or_default();
+        node_in_run(first, &hashes, leaf, level).map_err(|why| {
+            StoreError::Schema(format!(
+                "tree node at level {level}, index {index} is missing: {why} (run `jishi verify`)"
+            ))
+        })
     }
 }
 
@@ -320,30 +348,32 @@ impl ProofStore for SqliteStore {
         .await?
     }
 
-    async fn read_tree_nodes(
+    async fn read_tree_rows(
         &self,
         from_leaf: u64,
         limit: usize,
-    ) -> Result<Vec<StoredLeafNodes>, StoreError> {
+    ) -> Result<Vec<StoredRun>, StoreError> {
+        let from = i64::try_from(from_leaf).unwrap_or(i64::MAX);
+        let upto = from.saturating_add(i64::try_from(limit).unwrap_or(i64::MAX));
         self.with_reader(move |conn| {
             let mut stmt = conn
                 .prepare_cached(
-                    "SELECT leaf, hashes FROM tree_nodes WHERE leaf >= ?1 ORDER BY leaf LIMIT ?2",
+                    "SELECT leaf, hashes FROM tree_nodes WHERE leaf >= COALESCE((SELECT leaf \
+                     FROM tree_nodes WHERE leaf <= ?1 AND leaf >= 0 ORDER BY leaf DESC LIMIT 1), \
+                     ?1) AND leaf < ?2 ORDER BY leaf",
                 )
                 .map_err(db_err)?;
             let rows = stmt
-                .query_map(params![from_leaf as i64, limit as i64], |r| {
-                    Ok((int(r, 0)?, bytes(r, 1)?))
-                })
+                .query_map(params![from, upto], |r| Ok((int(r, 0)?, bytes(r, 1)?)))
                 .map_err(db_err)?
                 .collect::<Result<Vec<_>, _>>()
                 .map_err(db_err)?;
             Ok(rows
                 .into_iter()
-                .map(|(leaf, hashes)| StoredLeafNodes {
-                    // A negative leaf cannot match any expected leaf; the verifier names it.
-                    leaf: u64::try_from(leaf).unwrap_or(u64::MAX),
-                    hashes,
+                .filter_map(|(leaf, hashes)| {
+                    // Only keys from a non-negative one are read.
+                    let leaf = u64::try_from(leaf).ok()?;
+                    Some(StoredRun { leaf, hashes })
                 })
                 .collect())
         })

@@ -54,6 +54,11 @@ pub struct BenchArgs {
     /// more: an import, one `append_batch` per call).
     #[arg(long, default_value_t = 1)]
     pg_batch: usize,
+    /// Rounds per writer count: each round runs the ledger, the serial and
+    /// the parallel baseline again, and the summary line gives the medians
+    /// (rates and per-round ratios), which a noisy machine needs.
+    #[arg(long, default_value_t = 3)]
+    pg_rounds: usize,
     /// Group commit: most requests in one transaction.
     #[arg(long, default_value_t = 512)]
     pg_max_batch: usize,
@@ -168,6 +173,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         bench.writers = args.pg_writers;
         bench.max_seconds = args.pg_max_seconds;
         bench.batch = args.pg_batch;
+        bench.rounds = args.pg_rounds.max(1);
         bench.group_commit.max_requests = args.pg_max_batch;
         bench.group_commit.max_wait =
             std::time::Duration::from_secs_f64(args.pg_max_wait_ms.max(0.0) / 1e3);

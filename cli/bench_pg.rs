@@ -39,6 +39,9 @@ pub struct PgBench {
     pub batch: usize,
     /// The group-commit settings under test.
     pub group_commit: GroupCommit,
+    /// Times each writer count is measured (ledger, serial and parallel
+    /// baseline again each time); the summary is the median.
+    pub rounds: usize,
 }
 
 impl PgBench {
@@ -50,6 +53,7 @@ impl PgBench {
             max_seconds: 60.0,
             batch: 1,
             group_commit: GroupCommit::default(),
+            rounds: 1,
         }
     }
 }
@@ -67,6 +71,7 @@ struct Run {
     /// and committing (see `GroupStats`); zero for the baselines.
     gather_per_tx: Duration,
     commit_per_tx: Duration,
+    plan_per_tx: Duration,
 }
 
 impl Run {
@@ -107,45 +112,18 @@ pub async fn run(bench: &PgBench) -> anyhow::Result<()> {
         "serial ev/s",
         "ratio"
     );
-    let mut one_trip = Vec::new();
+    let mut where_time_goes = Vec::new();
     for &writers in &bench.writers {
-        let ledger_schema = Schema::create(&bench.url, "ledger", writers).await?;
-        let ledger = ledger_run(bench, &ledger_schema, writers).await?;
-        let store = PostgresStore::open_with(ledger_schema.config()?, PgOptions::default()).await?;
-        let rows = store.read_all(1, usize::MAX).await?;
-        drop(store);
-        ledger_schema.drop().await?;
-
-        let per_tx = ledger.mean_group.round().max(1.0) as usize;
-        let serial_schema = Schema::create(&bench.url, "serial", writers).await?;
-        let serial = baseline_run(&serial_schema, 1, rows.clone(), per_tx).await?;
-        serial_schema.drop().await?;
-        let base_schema = Schema::create(&bench.url, "baseline", writers).await?;
-        let baseline = baseline_run(&base_schema, writers, rows, per_tx).await?;
-        base_schema.drop().await?;
-
-        println!(
-            "{:>7} {:>9} {:>12.0} {:>8.2} {:>8.2} {:>6.1} {:>14.0} {:>5.0}% {:>12.0} {:>5.0}%",
-            writers,
-            ledger.events,
-            ledger.rate(),
-            ledger.percentile(0.50).as_secs_f64() * 1e3,
-            ledger.percentile(0.99).as_secs_f64() * 1e3,
-            ledger.mean_group,
-            baseline.rate(),
-            100.0 * ledger.rate() / baseline.rate().max(1e-9),
-            serial.rate(),
-            100.0 * ledger.rate() / serial.rate().max(1e-9)
-        );
-        let serial_tx = serial.elapsed.as_secs_f64() * per_tx as f64 / serial.events.max(1) as f64;
-        one_trip.push(format!(
-            "{writers} writers: {:.1}% in one round trip; per transaction {:.3} ms gathering \
-             callers + {:.3} ms committing (serial baseline: {:.3} ms per transaction)",
-            100.0 * ledger.from_known,
-            ledger.gather_per_tx.as_secs_f64() * 1e3,
-            ledger.commit_per_tx.as_secs_f64() * 1e3,
-            serial_tx * 1e3,
-        ));
+        let mut rounds = Vec::with_capacity(bench.rounds);
+        for _ in 0..bench.rounds.max(1) {
+            let round = one_round(bench, writers).await?;
+            println!("{}", round.line(writers, ""));
+            where_time_goes.push(round.where_time_goes(writers));
+            rounds.push(round);
+        }
+        if rounds.len() > 1 {
+            println!("{}", Round::median_line(&rounds, writers));
+        }
     }
     println!(
         "group: mean events per ledger transaction; baseline: the same rows, same number of \
@@ -155,9 +133,111 @@ pub async fn run(bench: &PgBench) -> anyhow::Result<()> {
     );
     println!(
         "ledger transactions (one round trip: planned from the known head):\n  {}",
-        one_trip.join("\n  ")
+        where_time_goes.join("\n  ")
     );
     Ok(())
+}
+
+/// One measurement of a writer count: the ledger, then the same rows as the
+/// serial and as the parallel baseline.
+struct Round {
+    ledger: Run,
+    serial: Run,
+    parallel: Run,
+    per_tx: usize,
+}
+
+async fn one_round(bench: &PgBench, writers: usize) -> anyhow::Result<Round> {
+    let ledger_schema = Schema::create(&bench.url, "ledger", writers).await?;
+    let ledger = ledger_run(bench, &ledger_schema, writers).await?;
+    let store = PostgresStore::open_with(ledger_schema.config()?, PgOptions::default()).await?;
+    let rows = store.read_all(1, usize::MAX).await?;
+    drop(store);
+    ledger_schema.drop().await?;
+
+    let per_tx = ledger.mean_group.round().max(1.0) as usize;
+    let serial_schema = Schema::create(&bench.url, "serial", writers).await?;
+    let serial = baseline_run(&serial_schema, 1, rows.clone(), per_tx).await?;
+    serial_schema.drop().await?;
+    let base_schema = Schema::create(&bench.url, "baseline", writers).await?;
+    let parallel = baseline_run(&base_schema, writers, rows, per_tx).await?;
+    base_schema.drop().await?;
+    Ok(Round {
+        ledger,
+        serial,
+        parallel,
+        per_tx,
+    })
+}
+
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    match values.len() {
+        0 => 0.0,
+        n if n % 2 == 1 => values[n / 2],
+        n => (values[n / 2 - 1] + values[n / 2]) / 2.0,
+    }
+}
+
+impl Round {
+    fn parallel_ratio(&self) -> f64 {
+        self.ledger.rate() / self.parallel.rate().max(1e-9)
+    }
+
+    fn serial_ratio(&self) -> f64 {
+        self.ledger.rate() / self.serial.rate().max(1e-9)
+    }
+
+    fn line(&self, writers: usize, label: &str) -> String {
+        format!(
+            "{:>7} {:>9} {:>12.0} {:>8.2} {:>8.2} {:>6.1} {:>14.0} {:>5.0}% {:>12.0} {:>5.0}%{label}",
+            writers,
+            self.ledger.events,
+            self.ledger.rate(),
+            self.ledger.percentile(0.50).as_secs_f64() * 1e3,
+            self.ledger.percentile(0.99).as_secs_f64() * 1e3,
+            self.ledger.mean_group,
+            self.parallel.rate(),
+            100.0 * self.parallel_ratio(),
+            self.serial.rate(),
+            100.0 * self.serial_ratio(),
+        )
+    }
+
+    /// Medians over the rounds, each column on its own (the ratios are the
+    /// medians of each round's ratio, not ratios of medians).
+    fn median_line(rounds: &[Round], writers: usize) -> String {
+        let m = |f: &dyn Fn(&Round) -> f64| median(rounds.iter().map(f).collect());
+        format!(
+            "{:>7} {:>9} {:>12.0} {:>8.2} {:>8.2} {:>6.1} {:>14.0} {:>5.0}% {:>12.0} {:>5.0}%  median of {} rounds",
+            writers,
+            m(&|r| r.ledger.events as f64),
+            m(&|r| r.ledger.rate()),
+            m(&|r| r.ledger.percentile(0.50).as_secs_f64() * 1e3),
+            m(&|r| r.ledger.percentile(0.99).as_secs_f64() * 1e3),
+            m(&|r| r.ledger.mean_group),
+            m(&|r| r.parallel.rate()),
+            100.0 * m(&|r| r.parallel_ratio()),
+            m(&|r| r.serial.rate()),
+            100.0 * m(&|r| r.serial_ratio()),
+            rounds.len(),
+        )
+    }
+
+    fn where_time_goes(&self, writers: usize) -> String {
+        let serial_tx = self.serial.elapsed.as_secs_f64() * self.per_tx as f64
+            / self.serial.events.max(1) as f64;
+        format!(
+            "{writers} writers: {:.1}% in one round trip; per transaction {:.3} ms gathering \
+             callers + {:.3} ms committing, of which {:.3} ms planning (serial baseline: {:.3} ms \
+             per transaction)",
+            100.0 * self.ledger.from_known,
+            self.ledger.gather_per_tx.as_secs_f64() * 1e3,
+            self.ledger.commit_per_tx.as_secs_f64() * 1e3,
+            self.ledger.plan_per_tx.as_secs_f64() * 1e3,
+            serial_tx * 1e3,
+        )
+    }
 }
 
 async fn ledger_run(bench: &PgBench, schema: &Schema, writers: usize) -> anyhow::Result<Run> {
@@ -213,6 +293,7 @@ async fn ledger_run(bench: &PgBench, schema: &Schema, writers: usize) -> anyhow:
         from_known: stats.from_known as f64 / stats.transactions.max(1) as f64,
         gather_per_tx: stats.gather.div_f64(stats.transactions.max(1) as f64),
         commit_per_tx: stats.commit.div_f64(stats.transactions.max(1) as f64),
+        plan_per_tx: stats.plan.div_f64(stats.from_known.max(1) as f64),
     })
 }
 
@@ -263,6 +344,7 @@ async fn baseline_run(
         from_known: 0.0,
         gather_per_tx: Duration::ZERO,
         commit_per_tx: Duration::ZERO,
+        plan_per_tx: Duration::ZERO,
     })
 }
 

@@ -33,6 +33,11 @@ async fn dump(schema: &PgSchema) -> Vec<String> {
         "SELECT 'constraint ' || conname || ' ' || pg_get_constraintdef(c.oid) \
          FROM pg_constraint c JOIN pg_namespace n ON n.oid = c.connamespace \
          WHERE n.nspname = $1",
+        "SELECT 'storage ' || r.relname || '.' || a.attname || ' ' || a.attstorage::text || \
+         ' comment=' || coalesce(col_description(r.oid, a.attnum), '') \
+         FROM pg_attribute a JOIN pg_class r ON r.oid = a.attrelid \
+         JOIN pg_namespace n ON n.oid = r.relnamespace \
+         WHERE n.nspname = $1 AND r.relkind = 'r' AND a.attnum > 0 AND NOT a.attisdropped",
         "SELECT 'schema usage jishi_app ' || \
          has_schema_privilege('jishi_app', $1, 'USAGE')::text",
         "SELECT 'migration ' || version || ' ' || name || ' ' || checksum \

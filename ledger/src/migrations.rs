@@ -60,6 +60,11 @@ pub const POSTGRES: &[Migration] = &[
         name: "tree",
         sql: include_str!("../../migrations/postgres/0004_tree.sql"),
     },
+    Migration {
+        version: 5,
+        name: "tree_runs",
+        sql: include_str!("../../migrations/postgres/0005_tree_runs.sql"),
+    },
 ];
 
 /// Checks a database's recorded migrations against the binary's list and

@@ -246,6 +246,7 @@ struct Counters {
     from_known: AtomicU64,
     gather_ns: AtomicU64,
     commit_ns: AtomicU64,
+    plan_ns: AtomicU64,
 }
 
 /// A snapshot of [`PostgresStore::group_stats`].
@@ -266,6 +267,9 @@ pub struct GroupStats {
     /// Time the writer spent committing groups: planning, the round trips
     /// and the server's work, up to COMMIT's answer.
     pub commit: Duration,
+    /// The part of `commit` spent planning the groups committed in one
+    /// round trip (hash chain, tree, parameters), before anything was sent.
+    pub plan: Duration,
 }
 
 impl std::fmt::Debug for PostgresStore {
@@ -407,6 +411,7 @@ impl PostgresStore {
             from_known: self.stats.from_known.load(Ordering::Relaxed),
             gather: Duration::from_nanos(self.stats.gather_ns.load(Ordering::Relaxed)),
             commit: Duration::from_nanos(self.stats.commit_ns.load(Ordering::Relaxed)),
+            plan: Duration::from_nanos(self.stats.plan_ns.load(Ordering::Relaxed)),
         }
     }
 
@@ -1051,7 +1056,8 @@ async fn try_commit(
         let open = OpenTransaction(Some(conn));
         let mut results = None;
         if let Some(k) = known.as_mut() {
-            results = commit_from_known(open.conn(), &statements, jobs, clock, lock_key, k).await?;
+            results = commit_from_known(open.conn(), &statements, jobs, clock, lock_key, k, stats)
+                .await?;
         }
         let results = match results {
             Some(r) => {
@@ -1085,7 +1091,9 @@ async fn commit_from_known(
     clock: &dyn Clock,
     lock_key: i64,
     known: &mut Known,
+    stats: &Counters,
 ) -> Result<Option<Vec<Result<Vec<Appended>, BatchError>>>, StoreError> {
+    let planning = tokio::time::Instant::now();
     let client: &tokio_postgres::Client = conn;
     if jobs.iter().any(|j| j.guard.is_some()) {
         return Ok(None);
@@ -1111,6 +1119,9 @@ async fn commit_from_known(
     };
     let write = GroupWrite::new(&rows, &tree, known.tip.as_ref(), known.frontier.clone());
     let params = write.params();
+    stats
+        .plan_ns
+        .fetch_add(nanos(planning.elapsed()), Ordering::Relaxed);
     // In this order on the wire (`biased`: each future sends on its first
     // poll). As in `in_transaction`, the write is one statement, so COMMIT
     // either commits all of it or, after any failure, nothing; and COMMIT in

@@ -431,11 +431,19 @@ pub fn node_location(level: u32, index: u64) -> Option<(u64, usize)> {
 }
 
 /// Most leaves one `tree_nodes` row holds. A transaction (or a catch-up)
-/// adding more writes several rows. Bounded because a node lookup reads its
-/// whole row: 1,024 leaves are about 2,048 nodes (64 KiB; a few more when
-/// the run completes large subtrees), while the cost per row is already
-/// spread over a thousand leaves.
-pub const RUN_MAX_LEAVES: u64 = 1024;
+/// adding more writes several rows. 64 so that a row always fits in one
+/// PostgreSQL page, which lets the column be stored PLAIN (no compression
+/// attempt, never moved out of line: migrations/postgres/0005_tree_runs.sql):
+/// 64 leaves complete at most 2·64 + 63 nodes (6,112 bytes; see
+/// [`nodes_before`]), under the 8,160 a row may take. A group commit holds
+/// as many leaves as callers, usually fewer than 64; a large import pays one
+/// row per 64 events, still a sixty-fourth of one row per event.
+pub const RUN_MAX_LEAVES: u64 = 64;
+
+/// The most bytes a run of [`RUN_MAX_LEAVES`] leaves can take, whatever it
+/// starts at: `nodes_before` is 2k − popcount(S + k) + popcount(S), and
+/// popcount(S) ≤ 63.
+pub const RUN_MAX_BYTES: u64 = 32 * (2 * RUN_MAX_LEAVES + 63);
 
 /// The number of nodes in the segment of leaf `leaf`: the leaf hash and one
 /// node per trailing 1-bit of `leaf` (the tree's size before it).
@@ -816,12 +824,31 @@ mod tests {
     fn new_runs_are_one_per_transaction_and_bounded() {
         let (rows, per_leaf) = runs(&[1, 3, 7, 2500, 2]);
         let starts: Vec<u64> = rows.iter().map(|r| r.leaf).collect();
-        assert_eq!(starts, vec![0, 1, 4, 11, 11 + 1024, 11 + 2048, 2511]);
+        let mut expected = vec![0, 1, 4];
+        expected.extend((0..40).map(|i| 11 + 64 * i));
+        expected.push(2511);
+        assert_eq!(starts, expected);
         assert_eq!(rows.concat_hashes(), per_leaf.concat());
         for r in &rows {
             let (k, exact) = run_leaves(r.leaf, r.hashes.len() as u64 / 32);
             assert!(exact && k <= RUN_MAX_LEAVES, "{}: {k}", r.leaf);
         }
+    }
+
+    #[test]
+    fn a_full_run_fits_a_postgres_page_wherever_it_starts() {
+        // The start with the most set bits before a run of 64 that ends on
+        // a round number: S = 2^64 − 65 would overflow, so check the bound
+        // against many starts, including ones with high popcount.
+        let starts =
+            (0..4096u64).chain([(1 << 62) - 1, (1 << 63) - 1 - RUN_MAX_LEAVES, u64::MAX / 3]);
+        for s in starts {
+            let nodes = nodes_before(s, s + RUN_MAX_LEAVES).unwrap();
+            assert!(32 * nodes <= RUN_MAX_BYTES, "start {s}: {nodes} nodes");
+        }
+        // 8,160 bytes is PostgreSQL's largest row (8 KiB pages); the row's
+        // header, key and length word take under 64 of them.
+        assert!(RUN_MAX_BYTES + 64 <= 8160);
     }
 
     trait Concat {

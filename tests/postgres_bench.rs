@@ -56,7 +56,12 @@ fn bench_postgres_prints_each_round_the_medians_and_the_time_per_group() {
         .lines()
         .find(|l| l.trim_start().starts_with("4 writers:"))
         .unwrap_or_else(|| panic!("where the time goes:\n{text}"));
-    for part in ["gathering callers", "committing", "planning", "serial baseline"] {
+    for part in [
+        "gathering callers",
+        "committing",
+        "planning",
+        "serial baseline",
+    ] {
         assert!(breakdown.contains(part), "{breakdown}");
     }
 }

@@ -445,6 +445,11 @@ pub const RUN_MAX_LEAVES: u64 = 64;
 /// popcount(S) ≤ 63.
 pub const RUN_MAX_BYTES: u64 = 32 * (2 * RUN_MAX_LEAVES + 63);
 
+// 8,160 bytes is PostgreSQL's largest row (8 KiB pages); the row's header,
+// key and length word take under 64 of them. Checked when compiling, so
+// that raising RUN_MAX_LEAVES past what a PLAIN column can hold fails here.
+const _: () = assert!(RUN_MAX_BYTES + 64 <= 8160);
+
 /// The number of nodes in the segment of leaf `leaf`: the leaf hash and one
 /// node per trailing 1-bit of `leaf` (the tree's size before it).
 pub fn segment_nodes(leaf: u64) -> u64 {
@@ -846,9 +851,6 @@ mod tests {
             let nodes = nodes_before(s, s + RUN_MAX_LEAVES).unwrap();
             assert!(32 * nodes <= RUN_MAX_BYTES, "start {s}: {nodes} nodes");
         }
-        // 8,160 bytes is PostgreSQL's largest row (8 KiB pages); the row's
-        // header, key and length word take under 64 of them.
-        assert!(RUN_MAX_BYTES + 64 <= 8160);
     }
 
     trait Concat {

@@ -295,3 +295,17 @@ pub fn assert_rewrite_caught(code: i32, out: &str, tree_rebuilt: bool) {
         );
     }
 }
+
+/// A run of the tree (one `tree_nodes` row from leaf 0) with one bit changed
+/// in the node leaf 5 (position 6) completed at level 1, and what `jishi
+/// verify` must say about it, on either store.
+pub fn run_with_a_changed_node(run: &[u8]) -> (Vec<u8>, &'static str) {
+    let mut changed = run.to_vec();
+    let before = jishi_ledger::tree::nodes_before(0, 5).expect("leaf 5 is after leaf 0");
+    changed[32 * (before as usize + 1) + 9] ^= 0x01;
+    (
+        changed,
+        "FAILED: Merkle tree: the stored tree nodes of position 6 differ from the ones \
+         recomputed from the event hashes (first at level 1; in the tree_nodes row with leaf = 0)",
+    )
+}

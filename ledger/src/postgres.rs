@@ -46,8 +46,9 @@
 //! * **From what it knows** (the usual case): the writer remembers what its
 //!   last transaction left, head, frontier and the stream versions it read
 //!   or wrote, and plans the group from that without reading. BEGIN, the head
-//!   lock, one statement writing events, tree nodes and frontier, and COMMIT
-//!   go out together: **one round trip**. The write statement checks, in the
+//!   lock, one statement writing events, tree nodes and frontier (run with
+//!   the plan made at its first execution, D39), and COMMIT go out together:
+//!   **one round trip**. The write statement checks, in the
 //!   snapshot it takes after the lock was granted, that the head and the
 //!   frontier are the ones planned from, and writes nothing otherwise; a
 //!   stream version or event id someone else took meanwhile makes a unique
@@ -73,9 +74,9 @@
 //! The same transaction extends the RFC 9162 tree over the new rows' hashes
 //! ([`tree`], docs/FORMAT-merkle.md §7): the frontier row is read with the
 //! head (or, planned from what the writer knows, checked by the write), under
-//! the head lock; the new leaves' nodes and the frontier row are written by
-//! the statement that inserts the events, so the tree and the events commit
-//! together or not at all.
+//! the head lock; the new leaves' nodes (one `tree_nodes` row for the group,
+//! D38) and the frontier row are written by the statement that inserts the
+//! events, so the tree and the events commit together or not at all.
 
 mod tree;
 

@@ -117,7 +117,7 @@ pub async fn run(bench: &PgBench) -> anyhow::Result<()> {
         let mut rounds = Vec::with_capacity(bench.rounds);
         for _ in 0..bench.rounds.max(1) {
             let round = one_round(bench, writers).await?;
-            println!("{}", round.line(writers, ""));
+            println!("{}", round.line(writers));
             where_time_goes.push(round.where_time_goes(writers));
             rounds.push(round);
         }
@@ -170,6 +170,14 @@ async fn one_round(bench: &PgBench, writers: usize) -> anyhow::Result<Round> {
     })
 }
 
+/// One line of the results table (see [`Round::columns`]).
+fn result_line(writers: usize, c: [f64; 9], label: &str) -> String {
+    format!(
+        "{writers:>7} {:>9.0} {:>12.0} {:>8.2} {:>8.2} {:>6.1} {:>14.0} {:>5.0}% {:>12.0} {:>5.0}%{label}",
+        c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7], c[8]
+    )
+}
+
 fn median(mut values: Vec<f64>) -> f64 {
     values.sort_by(f64::total_cmp);
     match values.len() {
@@ -188,11 +196,12 @@ impl Round {
         self.ledger.rate() / self.serial.rate().max(1e-9)
     }
 
-    fn line(&self, writers: usize, label: &str) -> String {
-        format!(
-            "{:>7} {:>9} {:>12.0} {:>8.2} {:>8.2} {:>6.1} {:>14.0} {:>5.0}% {:>12.0} {:>5.0}%{label}",
-            writers,
-            self.ledger.events,
+    /// The printed columns after `writers`: events, ledger rate, p50 and
+    /// p99 in ms, events per transaction, parallel rate and ratio (%),
+    /// serial rate and ratio (%).
+    fn columns(&self) -> [f64; 9] {
+        [
+            self.ledger.events as f64,
             self.ledger.rate(),
             self.ledger.percentile(0.50).as_secs_f64() * 1e3,
             self.ledger.percentile(0.99).as_secs_f64() * 1e3,
@@ -201,26 +210,22 @@ impl Round {
             100.0 * self.parallel_ratio(),
             self.serial.rate(),
             100.0 * self.serial_ratio(),
-        )
+        ]
+    }
+
+    fn line(&self, writers: usize) -> String {
+        result_line(writers, self.columns(), "")
     }
 
     /// Medians over the rounds, each column on its own (the ratios are the
     /// medians of each round's ratio, not ratios of medians).
     fn median_line(rounds: &[Round], writers: usize) -> String {
-        let m = |f: &dyn Fn(&Round) -> f64| median(rounds.iter().map(f).collect());
-        format!(
-            "{:>7} {:>9} {:>12.0} {:>8.2} {:>8.2} {:>6.1} {:>14.0} {:>5.0}% {:>12.0} {:>5.0}%  median of {} rounds",
+        let columns: Vec<[f64; 9]> = rounds.iter().map(Round::columns).collect();
+        let medians = std::array::from_fn(|i| median(columns.iter().map(|c| c[i]).collect()));
+        result_line(
             writers,
-            m(&|r| r.ledger.events as f64),
-            m(&|r| r.ledger.rate()),
-            m(&|r| r.ledger.percentile(0.50).as_secs_f64() * 1e3),
-            m(&|r| r.ledger.percentile(0.99).as_secs_f64() * 1e3),
-            m(&|r| r.ledger.mean_group),
-            m(&|r| r.parallel.rate()),
-            100.0 * m(&|r| r.parallel_ratio()),
-            m(&|r| r.serial.rate()),
-            100.0 * m(&|r| r.serial_ratio()),
-            rounds.len(),
+            medians,
+            &format!("  median of {} rounds", rounds.len()),
         )
     }
 

@@ -523,6 +523,18 @@ pub fn node_in_run(first: u64, hashes: &[u8], leaf: u64, level: u32) -> Result<D
         .ok_or_else(beyond)
 }
 
+/// A node source's error for node `(level, index)`: no row holds it, or
+/// (`why`) the row that should is too short. Both stores' node sources.
+pub fn missing_node(level: u32, index: u64, why: Option<&str>) -> StoreError {
+    let why = why.map_or_else(
+        || "missing or cut short".to_string(),
+        |w| format!("missing: {w}"),
+    );
+    StoreError::Schema(format!(
+        "tree node at level {level}, index {index} is {why} (run `jishi verify`)"
+    ))
+}
+
 /// The `tree_nodes` rows an append transaction writes: the segments of its
 /// leaves, one run per transaction, cut every [`RUN_MAX_LEAVES`] leaves.
 #[derive(Debug, Default)]
@@ -534,6 +546,15 @@ pub struct NewRuns {
 }
 
 impl NewRuns {
+    /// The runs of `hashes` appended to the tree `f` in one transaction.
+    pub fn of(f: &mut Frontier, hashes: &[Digest]) -> Result<NewRuns, StoreError> {
+        let mut runs = NewRuns::default();
+        for h in hashes {
+            runs.push(f, h)?;
+        }
+        Ok(runs)
+    }
+
     /// Appends `hash` to the tree `f` and its completed nodes to the last
     /// run (or a new one when the last is full or does not end at this leaf).
     pub fn push(&mut self, f: &mut Frontier, hash: &Digest) -> Result<(), StoreError> {

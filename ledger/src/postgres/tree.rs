@@ -36,7 +36,8 @@ use crate::note::Note;
 use crate::prepare::format_recorded_at;
 use crate::store::StoreError;
 use crate::tree::{
-    node_in_run, node_location, NewRuns, ProofError, ProofStore, StoredCheckpoint, StoredRun,
+    missing_node, node_in_run, node_location, NewRuns, ProofError, ProofStore, StoredCheckpoint,
+    StoredRun,
 };
 use crate::Digest;
 
@@ -242,12 +243,8 @@ pub(super) async fn extend<C: GenericClient>(
     if f.size() < head_before {
         catch_up(client, &mut f, head_before).await?;
     }
-    let mut runs = NewRuns::default();
-    for h in hashes {
-        runs.push(&mut f, h)?;
-    }
     let mut pending = PendingNodes::default();
-    pending.add(&mut runs);
+    pending.add(&mut NewRuns::of(&mut f, hashes)?);
     pending.write_with_frontier(client, &f).await
 }
 
@@ -298,12 +295,8 @@ pub(super) fn extension_of(
 }
 
 fn grow(mut f: Frontier, hashes: &[Digest]) -> Result<Extension, StoreError> {
-    let mut runs = NewRuns::default();
-    for h in hashes {
-        runs.push(&mut f, h)?;
-    }
     let mut pending = PendingNodes::default();
-    pending.add(&mut runs);
+    pending.add(&mut NewRuns::of(&mut f, hashes)?);
     Ok(Extension {
         leaves: pending.leaves,
         nodes: pending.hashes,
@@ -390,11 +383,7 @@ impl FetchedNodes {
 impl NodeSource for FetchedNodes {
     type Error = StoreError;
     fn node(&self, level: u32, index: u64) -> Result<Digest, StoreError> {
-        let missing = || {
-            StoreError::Schema(format!(
-                "tree node at level {level}, index {index} is missing or cut short (run `jishi verify`)"
-            ))
-        };
+        let missing = || missing_node(level, index, None);
         let (leaf, _) = node_location(level, index).ok_or_else(missing)?;
         match &self.rows {
             None => {
@@ -409,12 +398,8 @@ impl NodeSource for FetchedNodes {
             // fetched one at or before it is that row.
             Some(rows) => {
                 let (first, hashes) = rows.range(..=leaf).next_back().ok_or_else(missing)?;
-                node_in_run(*first, hashes, leaf, level).map_err(|why| {
-                    StoreError::Schema(format!(
-                        "tree node at level {level}, index {index} is missing: {why} (run \
-                         `jishi verify`)"
-                    ))
-                })
+                node_in_run(*first, hashes, leaf, level)
+                    .map_err(|why| missing_node(level, index, Some(&why)))
             }
         }
     }

@@ -20,8 +20,8 @@ use crate::note::Note;
 use crate::prepare::format_recorded_at;
 use crate::store::StoreError;
 use crate::tree::{
-    node_in_run, node_location, NewRuns, ProofError, ProofStore, StoredCheckpoint, StoredRun,
-    RUN_MAX_LEAVES,
+    missing_node, node_in_run, node_location, NewRuns, ProofError, ProofStore, StoredCheckpoint,
+    StoredRun, RUN_MAX_LEAVES,
 };
 use crate::Digest;
 
@@ -130,11 +130,7 @@ pub(super) fn extend(
         catch_up(conn, &mut f, head_before)?;
     }
     // One run for the transaction's leaves (cut only past RUN_MAX_LEAVES).
-    let mut runs = NewRuns::default();
-    for h in hashes {
-        runs.push(&mut f, h)?;
-    }
-    write_runs(conn, &mut runs)?;
+    write_runs(conn, &mut NewRuns::of(&mut f, hashes)?)?;
     save_frontier(conn, &f)
 }
 
@@ -174,11 +170,7 @@ struct Nodes<'a>(&'a Connection);
 impl NodeSource for Nodes<'_> {
     type Error = StoreError;
     fn node(&self, level: u32, index: u64) -> Result<Digest, StoreError> {
-        let missing = || {
-            StoreError::Schema(format!(
-                "tree node at level {level}, index {index} is missing or cut short (run `jishi verify`)"
-            ))
-        };
+        let missing = || missing_node(level, index, None);
         let (leaf, _) = node_location(level, index).ok_or_else(missing)?;
         let key = i64::try_from(leaf).map_err(|_| missing())?;
         let row: Option<(i64, Vec<u8>)> = self
@@ -194,11 +186,8 @@ impl NodeSource for Nodes<'_> {
         let (first, hashes) = row.ok_or_else(missing)?;
         // `leaf >= 0` above.
         let first = u64::try_from(first).unwrap_or_default();
-        node_in_run(first, &hashes, leaf, level).map_err(|why| {
-            StoreError::Schema(format!(
-                "tree node at level {level}, index {index} is missing: {why} (run `jishi verify`)"
-            ))
-        })
+        node_in_run(first, &hashes, leaf, level)
+            .map_err(|why| missing_node(level, index, Some(&why)))
     }
 }
 

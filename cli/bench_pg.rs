@@ -3,17 +3,24 @@
 //! the same rows without hashing, measured in the same run (DESIGN.md §7).
 //!
 //! For each writer count, in a fresh schema each:
-//! * **ledger**: `writers` tasks append one event per call (the recorder's
-//!   workload: prepare, canonicalise, digest, group commit, hash chain);
-//! * **baseline**: the very rows the ledger stored (read back, so nothing is
-//!   hashed) are inserted by as many connections with `INSERT … SELECT FROM
-//!   unnest(…)`, each transaction holding as many rows as the ledger's groups
-//!   held on average in that run: the same transactions, minus what the
-//!   ledger adds (planning, hashing, the head lock, idempotency look-ups);
-//! * **serial baseline**: the same, on one connection. A hash chain commits
-//!   one transaction at a time (each needs the previous hash, durably), so it
-//!   cannot share fsyncs between concurrent transactions as the parallel
-//!   baseline does; this column isolates the ledger's own overhead.
+//! * **ledger**: `writers` tasks append `batch` events per call (one: the
+//!   recorder's step; more: an import), through everything a recorder's
+//!   append goes through (prepare, canonicalise, digest, group commit, hash
+//!   chain, Merkle tree);
+//! * **baseline** (the target's, D40): the very rows the ledger stored (read
+//!   back, so nothing is hashed) are inserted by as many connections as
+//!   there were writers, each call's rows as one `INSERT … SELECT FROM
+//!   unnest(…)`, which outside BEGIN … COMMIT is a transaction of its own
+//!   (one round trip): what the same writers would get by writing the same
+//!   calls straight into PostgreSQL;
+//! * **same transactions**: the same rows in transactions as large as the
+//!   ledger's groups were on average, by as many connections in parallel.
+//!   This hands the baseline the ledger's own batching across callers *and*
+//!   PostgreSQL's sharing of WAL flushes between concurrent transactions,
+//!   which a hash chain cannot have (each link needs the one before it);
+//! * **serial**: the ledger's transactions on one connection, one at a time
+//!   as a hash chain must commit: this column isolates the ledger's own
+//!   overhead per transaction.
 //!
 //! A run stops at `events` or after `max_seconds`, whichever comes first, so
 //! that the single-writer case (one fsync per event) stays bounded.
@@ -100,7 +107,7 @@ pub async fn run(bench: &PgBench) -> anyhow::Result<()> {
         bench.group_commit.max_wait
     );
     println!(
-        "{:>7} {:>9} {:>12} {:>8} {:>8} {:>6} {:>14} {:>6} {:>12} {:>6}",
+        "{:>7} {:>9} {:>12} {:>8} {:>8} {:>6} {:>14} {:>6} {:>8} {:>12} {:>6} {:>12} {:>6}",
         "writers",
         "events",
         "ledger ev/s",
@@ -108,6 +115,9 @@ pub async fn run(bench: &PgBench) -> anyhow::Result<()> {
         "p99 ms",
         "group",
         "baseline ev/s",
+        "ratio",
+        "p99 ms",
+        "same-tx ev/s",
         "ratio",
         "serial ev/s",
         "ratio"
@@ -126,10 +136,11 @@ pub async fn run(bench: &PgBench) -> anyhow::Result<()> {
         }
     }
     println!(
-        "group: mean events per ledger transaction; baseline: the same rows, same number of \
-         connections in parallel, same rows per transaction, plain INSERT … SELECT FROM unnest, \
-         no hashing; serial: the same on one connection (one transaction at a time, as a hash \
-         chain must commit)"
+        "group: mean events per ledger transaction; baseline (the target's): the same rows, \
+         plain INSERT … SELECT FROM unnest, no hashing, by as many connections as writers, each \
+         call's rows in a transaction of its own (p99: per call); same-tx: the same rows in \
+         transactions of the ledger's group size, as many connections in parallel; serial: \
+         those transactions on one connection, one at a time as a hash chain must commit"
     );
     println!(
         "ledger transactions (one round trip: planned from the known head):\n  {}",
@@ -138,12 +149,16 @@ pub async fn run(bench: &PgBench) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// One measurement of a writer count: the ledger, then the same rows as the
-/// serial and as the parallel baseline.
+/// One measurement of a writer count: the ledger, then the same rows as each
+/// baseline (see the module docs).
 struct Round {
     ledger: Run,
+    /// Each writer's call as its own transaction (the target's baseline).
+    calls: Run,
+    /// Transactions of the ledger's mean group size, in parallel.
+    same_tx: Run,
+    /// The same, one connection.
     serial: Run,
-    parallel: Run,
     per_tx: usize,
 }
 
@@ -155,26 +170,28 @@ async fn one_round(bench: &PgBench, writers: usize) -> anyhow::Result<Round> {
     drop(store);
     ledger_schema.drop().await?;
 
+    let rows = Arc::new(rows);
     let per_tx = ledger.mean_group.round().max(1.0) as usize;
-    let serial_schema = Schema::create(&bench.url, "serial", writers).await?;
-    let serial = baseline_run(&serial_schema, 1, rows.clone(), per_tx).await?;
-    serial_schema.drop().await?;
-    let base_schema = Schema::create(&bench.url, "baseline", writers).await?;
-    let parallel = baseline_run(&base_schema, writers, rows, per_tx).await?;
-    base_schema.drop().await?;
+    let calls = baseline_run(bench, "calls", writers, &rows, bench.batch.max(1)).await?;
+    let same_tx = baseline_run(bench, "same_tx", writers, &rows, per_tx).await?;
+    let serial = baseline_run(bench, "serial", 1, &rows, per_tx).await?;
     Ok(Round {
         ledger,
+        calls,
+        same_tx,
         serial,
-        parallel,
         per_tx,
     })
 }
 
+/// How many columns [`Round::columns`] gives.
+const COLUMNS_PRINTED: usize = 12;
+
 /// One line of the results table (see [`Round::columns`]).
-fn result_line(writers: usize, c: [f64; 9], label: &str) -> String {
+fn result_line(writers: usize, c: [f64; COLUMNS_PRINTED], label: &str) -> String {
     format!(
-        "{writers:>7} {:>9.0} {:>12.0} {:>8.2} {:>8.2} {:>6.1} {:>14.0} {:>5.0}% {:>12.0} {:>5.0}%{label}",
-        c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7], c[8]
+        "{writers:>7} {:>9.0} {:>12.0} {:>8.2} {:>8.2} {:>6.1} {:>14.0} {:>5.0}% {:>8.2} {:>12.0} {:>5.0}% {:>12.0} {:>5.0}%{label}",
+        c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7], c[8], c[9], c[10], c[11]
     )
 }
 
@@ -188,28 +205,30 @@ fn median(mut values: Vec<f64>) -> f64 {
 }
 
 impl Round {
-    fn parallel_ratio(&self) -> f64 {
-        self.ledger.rate() / self.parallel.rate().max(1e-9)
-    }
-
-    fn serial_ratio(&self) -> f64 {
-        self.ledger.rate() / self.serial.rate().max(1e-9)
+    /// The ledger's rate as a percentage of a baseline's.
+    fn percent_of(&self, baseline: &Run) -> f64 {
+        100.0 * self.ledger.rate() / baseline.rate().max(1e-9)
     }
 
     /// The printed columns after `writers`: events, ledger rate, p50 and
-    /// p99 in ms, events per transaction, parallel rate and ratio (%),
-    /// serial rate and ratio (%).
-    fn columns(&self) -> [f64; 9] {
+    /// p99 in ms, events per transaction; the baseline's rate, ratio (%) and
+    /// p99 per call; the same-transactions rate and ratio; the serial rate
+    /// and ratio.
+    fn columns(&self) -> [f64; COLUMNS_PRINTED] {
+        let ms = |d: Duration| d.as_secs_f64() * 1e3;
         [
             self.ledger.events as f64,
             self.ledger.rate(),
-            self.ledger.percentile(0.50).as_secs_f64() * 1e3,
-            self.ledger.percentile(0.99).as_secs_f64() * 1e3,
+            ms(self.ledger.percentile(0.50)),
+            ms(self.ledger.percentile(0.99)),
             self.ledger.mean_group,
-            self.parallel.rate(),
-            100.0 * self.parallel_ratio(),
+            self.calls.rate(),
+            self.percent_of(&self.calls),
+            ms(self.calls.percentile(0.99)),
+            self.same_tx.rate(),
+            self.percent_of(&self.same_tx),
             self.serial.rate(),
-            100.0 * self.serial_ratio(),
+            self.percent_of(&self.serial),
         ]
     }
 
@@ -220,7 +239,7 @@ impl Round {
     /// Medians over the rounds, each column on its own (the ratios are the
     /// medians of each round's ratio, not ratios of medians).
     fn median_line(rounds: &[Round], writers: usize) -> String {
-        let columns: Vec<[f64; 9]> = rounds.iter().map(Round::columns).collect();
+        let columns: Vec<[f64; COLUMNS_PRINTED]> = rounds.iter().map(Round::columns).collect();
         let medians = std::array::from_fn(|i| median(columns.iter().map(|c| c[i]).collect()));
         result_line(
             writers,
@@ -302,15 +321,29 @@ async fn ledger_run(bench: &PgBench, schema: &Schema, writers: usize) -> anyhow:
     })
 }
 
+/// Inserts `rows`, `per_tx` to a transaction, by `writers` connections, in
+/// a fresh schema of its own (`kind` names it) with the ledger's table,
+/// indexes and triggers.
 async fn baseline_run(
-    schema: &Schema,
+    bench: &PgBench,
+    kind: &str,
     writers: usize,
-    rows: Vec<RecordedEvent>,
+    rows: &Arc<Vec<RecordedEvent>>,
     per_tx: usize,
 ) -> anyhow::Result<Run> {
-    // The same table, indexes and triggers as the ledger's.
+    let schema = Schema::create(&bench.url, kind, writers).await?;
+    let run = baseline_in(&schema, writers, rows, per_tx).await;
+    schema.drop().await?;
+    run
+}
+
+async fn baseline_in(
+    schema: &Schema,
+    writers: usize,
+    rows: &Arc<Vec<RecordedEvent>>,
+    per_tx: usize,
+) -> anyhow::Result<Run> {
     drop(PostgresStore::open_with(schema.config()?, PgOptions::default()).await?);
-    let rows = Arc::new(rows);
     let chunks = rows.len().div_ceil(per_tx);
     let next = Arc::new(AtomicUsize::new(0));
     let mut clients = Vec::new();
@@ -319,32 +352,38 @@ async fn baseline_run(
     }
     let started = Instant::now();
     let mut tasks = Vec::new();
-    for mut client in clients {
+    for client in clients {
         let (rows, next) = (rows.clone(), next.clone());
         tasks.push(tokio::spawn(async move {
             let insert = client
                 .prepare(jishi_ledger::postgres::INSERT_EVENTS)
                 .await?;
+            let mut latencies = Vec::new();
             loop {
                 let c = next.fetch_add(1, Ordering::Relaxed);
                 if c >= chunks {
                     break;
                 }
                 let chunk = &rows[c * per_tx..((c + 1) * per_tx).min(rows.len())];
-                let tx = client.transaction().await?;
-                jishi_ledger::postgres::insert_rows(&tx, &insert, chunk).await?;
-                tx.commit().await?;
+                // One statement outside BEGIN … COMMIT is a transaction of
+                // its own: one round trip, as the ledger's group takes.
+                let t0 = Instant::now();
+                jishi_ledger::postgres::insert_rows(&client, &insert, chunk).await?;
+                latencies.push(t0.elapsed());
             }
-            anyhow::Ok(())
+            anyhow::Ok(latencies)
         }));
     }
+    let mut latencies = Vec::new();
     for t in tasks {
-        t.await.context("baseline writer task")??;
+        latencies.extend(t.await.context("baseline writer task")??);
     }
+    let elapsed = started.elapsed();
+    latencies.sort_unstable();
     Ok(Run {
         events: rows.len(),
-        elapsed: started.elapsed(),
-        latencies: Vec::new(),
+        elapsed,
+        latencies,
         mean_group: per_tx as f64,
         from_known: 0.0,
         gather_per_tx: Duration::ZERO,

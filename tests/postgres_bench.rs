@@ -30,12 +30,13 @@ fn bench_postgres_prints_each_round_the_medians_and_the_time_per_group() {
         .expect("run jishi bench");
     let text = common::text(&out);
     assert!(out.status.success(), "{text}");
-    // A result line: writers, events, ledger rate, p50, p99, group size,
-    // parallel rate, its ratio, serial rate, its ratio (and a label).
+    // A result line: writers, events, ledger rate, p50, p99, group size;
+    // the baseline's rate, its ratio and p99 per call; the same-transactions
+    // rate and its ratio; the serial rate and its ratio (and a label).
     let results: Vec<Vec<&str>> = text
         .lines()
         .map(|l| l.split_whitespace().collect::<Vec<_>>())
-        .filter(|f| f.len() >= 10 && f[0] == "4" && f[1] != "writers:")
+        .filter(|f| f.len() >= 13 && f[0] == "4" && f[1] != "writers:")
         .collect();
     assert_eq!(results.len(), 3, "two rounds and their median:\n{text}");
     assert!(
@@ -44,7 +45,14 @@ fn bench_postgres_prints_each_round_the_medians_and_the_time_per_group() {
     );
     for fields in &results {
         assert_eq!(fields[1], "3000", "every event appended: {text}");
-        for ratio in [fields[7], fields[9]] {
+        let baseline_p99: f64 = fields[8]
+            .parse()
+            .unwrap_or_else(|_| panic!("the baseline's p99, not {:?}:\n{text}", fields[8]));
+        assert!(
+            baseline_p99 > 0.0,
+            "the baseline's calls were timed: {text}"
+        );
+        for ratio in [fields[7], fields[10], fields[12]] {
             let pct: f64 = ratio
                 .trim_end_matches('%')
                 .parse()

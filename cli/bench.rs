@@ -81,6 +81,17 @@ pub struct BenchArgs {
     /// With --views: trail and accountability queries to time.
     #[arg(long, default_value_t = 200)]
     queries: usize,
+    /// Measure `jishi verify` on a large PostgreSQL ledger at this URL
+    /// instead (kept in schema jishi_bench_verify and extended as needed):
+    /// its rate against BLAKE3 of the same bytes, and its peak memory.
+    #[arg(long, value_name = "URL")]
+    verify_postgres: Option<String>,
+    /// With --verify-postgres: events in the ledger.
+    #[arg(long, default_value_t = 10_000_000)]
+    verify_events: u64,
+    /// With --verify-postgres: the schema the ledger is kept in.
+    #[arg(long, default_value = crate::bench_verify::SCHEMA)]
+    verify_schema: String,
     /// Measure the server instead: clients recording over HTTP on loopback
     /// (`jishi serve` in this process), then verify and a check that every
     /// acknowledged event is in the ledger; the same commands recorded
@@ -151,7 +162,7 @@ pub(crate) fn bench_event(i: usize) -> AppendRequest {
     }
 }
 
-fn per_s(n: usize, started: Instant) -> f64 {
+pub(crate) fn per_s(n: usize, started: Instant) -> f64 {
     n as f64 / started.elapsed().as_secs_f64()
 }
 
@@ -178,6 +189,14 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         bench.group_commit.max_wait =
             std::time::Duration::from_secs_f64(args.pg_max_wait_ms.max(0.0) / 1e3);
         return crate::bench_pg::run(&bench).await;
+    }
+    if let Some(url) = args.verify_postgres {
+        return crate::bench_verify::run(&crate::bench_verify::VerifyBench {
+            url,
+            events: args.verify_events,
+            schema: args.verify_schema,
+        })
+        .await;
     }
     if args.views {
         return crate::bench_views::run(
@@ -248,31 +267,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     }
     let check_in_memory_per_s = per_s(n, started);
     // Baseline 1: BLAKE3 over the same canonical bytes, already in memory.
-    let canonical: Vec<(Vec<u8>, Vec<u8>)> = rows
-        .iter()
-        .map(|r| {
-            let event = r.clone().into_event()?;
-            let id = event.event_id.hyphenated().to_string();
-            let mut env = EVENT_HASH_TAG.to_vec();
-            jishi_ledger::canonical::HashedEnvelope::of(&event, &id).write_canonical(&mut env);
-            Ok((r.payload.clone(), env))
-        })
-        .collect::<Result<_, jishi_ledger::StoreError>>()?;
-    let started = Instant::now();
-    let mut check = 0u8;
-    for (payload, env) in &canonical {
-        check ^= blake3::hash(payload).as_bytes()[0];
-        check ^= blake3::hash(env).as_bytes()[0];
-    }
-    let hash_only_per_s = per_s(n, started);
-    let all: Vec<u8> = canonical
-        .iter()
-        .flat_map(|(p, e)| p.iter().chain(e.iter()).copied())
-        .collect();
-    let started = Instant::now();
-    check ^= blake3::hash(&all).as_bytes()[0];
-    let one_shot = all.len() as f64 / (1024.0 * 1024.0) / started.elapsed().as_secs_f64();
-    tracing::debug!(check, "hash baseline done");
+    let hash_only = HashOnly::of(&rows)?;
 
     // Baseline 2: a plain INSERT of the same rows into the same schema.
     let raw_path = dir.path().join("raw.db");
@@ -287,14 +282,14 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         raw_insert_per_s,
         append_ratio: append_per_s / raw_insert_per_s,
         verify_per_s,
-        hash_only_per_s,
-        verify_ratio: verify_per_s / hash_only_per_s,
+        hash_only_per_s: hash_only.per_s,
+        verify_ratio: verify_per_s / hash_only.per_s,
         verify_with_tree_per_s,
-        verify_with_tree_ratio: verify_with_tree_per_s / hash_only_per_s,
+        verify_with_tree_ratio: verify_with_tree_per_s / hash_only.per_s,
         read_only_per_s,
         check_in_memory_per_s,
-        one_shot_blake3_mib_per_s: one_shot,
-        canonical_bytes: all.len(),
+        one_shot_blake3_mib_per_s: hash_only.one_shot_mib_per_s,
+        canonical_bytes: hash_only.bytes,
     };
     if args.json {
         println!("{}", serde_json::to_string_pretty(&f)?);
@@ -302,6 +297,53 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         print_figures(&f);
     }
     Ok(())
+}
+
+/// The verify baseline: BLAKE3 over the rows' canonical bytes (each payload
+/// and each tagged envelope, as verify hashes them), held in memory, so that
+/// nothing but hashing is timed.
+pub(crate) struct HashOnly {
+    /// Events hashed per second, one call per payload and per envelope.
+    pub(crate) per_s: f64,
+    /// All the bytes in one call, for reference.
+    pub(crate) one_shot_mib_per_s: f64,
+    pub(crate) bytes: usize,
+}
+
+impl HashOnly {
+    pub(crate) fn of(rows: &[StoredRow]) -> anyhow::Result<HashOnly> {
+        let canonical: Vec<(Vec<u8>, Vec<u8>)> = rows
+            .iter()
+            .map(|r| {
+                let event = r.clone().into_event()?;
+                let id = event.event_id.hyphenated().to_string();
+                let mut env = EVENT_HASH_TAG.to_vec();
+                jishi_ledger::canonical::HashedEnvelope::of(&event, &id).write_canonical(&mut env);
+                Ok((r.payload.clone(), env))
+            })
+            .collect::<Result<_, jishi_ledger::StoreError>>()?;
+        let started = Instant::now();
+        let mut check = 0u8;
+        for (payload, env) in &canonical {
+            check ^= blake3::hash(payload).as_bytes()[0];
+            check ^= blake3::hash(env).as_bytes()[0];
+        }
+        let per_s = per_s(rows.len(), started);
+        let all: Vec<u8> = canonical
+            .iter()
+            .flat_map(|(p, e)| p.iter().chain(e.iter()).copied())
+            .collect();
+        let started = Instant::now();
+        check ^= blake3::hash(&all).as_bytes()[0];
+        let one_shot_mib_per_s =
+            all.len() as f64 / (1024.0 * 1024.0) / started.elapsed().as_secs_f64();
+        tracing::debug!(check, "hash baseline done");
+        Ok(HashOnly {
+            per_s,
+            one_shot_mib_per_s,
+            bytes: all.len(),
+        })
+    }
 }
 
 fn raw_insert(path: &std::path::Path, rows: &[StoredRow], batch: usize) -> anyhow::Result<f64> {

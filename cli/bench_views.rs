@@ -52,43 +52,51 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
 /// The PostgreSQL schema the views benchmark keeps its ledger in.
 const PG_SCHEMA: &str = "jishi_bench_views";
 
-/// Where the benchmark's ledger lives.
-enum Ledger {
+/// Where a benchmark keeps the ledger it generates once and reuses.
+pub(crate) enum Ledger {
     Sqlite(PathBuf),
-    /// A server URL; the ledger is kept in the schema [`PG_SCHEMA`].
-    Postgres(String),
+    /// A server URL and the schema the ledger is kept in.
+    Postgres {
+        url: String,
+        schema: String,
+    },
 }
 
 impl Ledger {
-    fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         match self {
             Ledger::Sqlite(p) => p.display().to_string(),
-            Ledger::Postgres(_) => format!("PostgreSQL schema {PG_SCHEMA}"),
+            Ledger::Postgres { schema, .. } => format!("PostgreSQL schema {schema}"),
         }
     }
 
-    async fn open(&self) -> anyhow::Result<Arc<dyn EventStore>> {
+    /// The PostgreSQL store in the kept schema (`jishi --db` takes the same
+    /// URL).
+    pub(crate) fn postgres_url(url: &str, schema: &str) -> String {
+        let sep = if url.contains('?') { '&' } else { '?' };
+        format!("{url}{sep}options=-csearch_path%3D{schema}")
+    }
+
+    pub(crate) async fn open(&self) -> anyhow::Result<Arc<dyn EventStore>> {
         Ok(match self {
             Ledger::Sqlite(p) => Arc::new(SqliteStore::open(p)?),
-            Ledger::Postgres(url) => {
-                let sep = if url.contains('?') { '&' } else { '?' };
-                let url = format!("{url}{sep}options=-csearch_path%3D{PG_SCHEMA}");
-                Arc::new(jishi_ledger::PostgresStore::open(&url, true).await?)
-            }
+            Ledger::Postgres { url, schema } => Arc::new(
+                jishi_ledger::PostgresStore::open(&Ledger::postgres_url(url, schema), true).await?,
+            ),
         })
     }
 
     /// Events already in the kept ledger (0 if there is none).
-    async fn existing(&self) -> anyhow::Result<u64> {
+    pub(crate) async fn existing(&self) -> anyhow::Result<u64> {
         let present = match self {
             Ledger::Sqlite(p) => p.exists(),
-            Ledger::Postgres(url) => {
+            Ledger::Postgres { url, schema } => {
                 let client = pg_client(url).await?;
                 client
                     .query_opt(
                         "SELECT 1 FROM information_schema.tables \
                          WHERE table_schema = $1 AND table_name = 'events'",
-                        &[&PG_SCHEMA],
+                        &[&schema],
                     )
                     .await?
                     .is_some()
@@ -101,7 +109,7 @@ impl Ledger {
     }
 
     /// Removes the kept ledger so that a fresh one can be generated.
-    async fn reset(&self) -> anyhow::Result<()> {
+    pub(crate) async fn reset(&self) -> anyhow::Result<()> {
         match self {
             Ledger::Sqlite(path) => {
                 for suffix in ["", "-wal", "-shm"] {
@@ -111,11 +119,11 @@ impl Ledger {
                     }
                 }
             }
-            Ledger::Postgres(url) => {
+            Ledger::Postgres { url, schema } => {
                 let client = pg_client(url).await?;
                 client
                     .batch_execute(&format!(
-                        "DROP SCHEMA IF EXISTS {PG_SCHEMA} CASCADE; CREATE SCHEMA {PG_SCHEMA}"
+                        "DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}"
                     ))
                     .await?;
             }
@@ -124,7 +132,9 @@ impl Ledger {
     }
 }
 
-async fn pg_client(url: &str) -> anyhow::Result<jishi_ledger::postgres::tokio_postgres::Client> {
+pub(crate) async fn pg_client(
+    url: &str,
+) -> anyhow::Result<jishi_ledger::postgres::tokio_postgres::Client> {
     use jishi_ledger::postgres::tokio_postgres;
     let (client, conn) = tokio_postgres::connect(url, tokio_postgres::NoTls)
         .await
@@ -145,7 +155,10 @@ pub async fn run(
     json: bool,
 ) -> anyhow::Result<()> {
     let ledger = match postgres {
-        Some(url) => Ledger::Postgres(url),
+        Some(url) => Ledger::Postgres {
+            url,
+            schema: PG_SCHEMA.to_string(),
+        },
         None => {
             let path = ledger.unwrap_or_else(|| PathBuf::from("target/bench-views/ledger.db"));
             if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {

@@ -5,6 +5,7 @@ mod bench;
 mod bench_http;
 mod bench_pg;
 mod bench_tree;
+mod bench_verify;
 mod bench_views;
 mod demo_cmd;
 mod domain_cmds;

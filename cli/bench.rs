@@ -54,8 +54,8 @@ pub struct BenchArgs {
     /// more: an import, one `append_batch` per call).
     #[arg(long, default_value_t = 1)]
     pg_batch: usize,
-    /// Rounds per writer count: each round runs the ledger, the serial and
-    /// the parallel baseline again, and the summary line gives the medians
+    /// Rounds per writer count: each round runs the ledger and its three
+    /// baselines again, and the summary line gives the medians
     /// (rates and per-round ratios), which a noisy machine needs.
     #[arg(long, default_value_t = 3)]
     pg_rounds: usize,

@@ -46,8 +46,8 @@ pub struct PgBench {
     pub batch: usize,
     /// The group-commit settings under test.
     pub group_commit: GroupCommit,
-    /// Times each writer count is measured (ledger, serial and parallel
-    /// baseline again each time); the summary is the median.
+    /// Times each writer count is measured (the ledger and every baseline
+    /// again each time); the summary is the median.
     pub rounds: usize,
 }
 

@@ -338,3 +338,90 @@ async fn a_stale_known_state_is_noticed() {
         .expect("verify");
     assert!(report.is_ok(), "{:?}", report.fault);
 }
+
+/// Guarded appends (the domain's recorders) ride the one-round-trip path once
+/// the writer has read their prefix, and the writer keeps that prefix's last
+/// position up to date with its own appends. An append under the prefix by
+/// another store (another process) must still refuse a stale guard, even
+/// when the writer's next transaction was a full one for another reason (a
+/// new stream) and so saw the head move without a known write failing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn guarded_appends_ride_the_known_path_and_foreign_appends_still_refuse_them() {
+    let Some(fx) = common::postgres().await else {
+        return;
+    };
+    let other = PostgresStore::open_with(fx.schema.config(), PgOptions::default())
+        .await
+        .expect("second store");
+    let a = &fx.pg;
+    let guarded = |seen: u64, stream: &str| {
+        let guard = jishi_ledger::ScopeGuard {
+            prefix: "election/e1".into(),
+            seen,
+        };
+        let prepared = jishi_ledger::store::prepare_request(
+            request(stream, ExpectedVersion::Any, 1),
+            a.clock().now(),
+        )
+        .expect("prepare");
+        a.append_guarded(guard, vec![prepared])
+    };
+    let scope_changed = |r: Result<Vec<jishi_ledger::Appended>, jishi_ledger::BatchError>,
+                         latest: u64| match r {
+        Err(e) => assert!(
+            matches!(e.error, AppendError::ScopeChanged { latest: l, .. } if l == latest),
+            "{}",
+            e.error
+        ),
+        Ok(r) => panic!("a stale guard was accepted: {r:?}"),
+    };
+    let position = |r: Vec<jishi_ledger::Appended>| r[0].events[0].position;
+
+    // The prefix is new to the writer: a full transaction reads it.
+    let r = guarded(0, "election/e1/candidate/c1").await.expect("first");
+    assert_eq!(position(r), 1);
+    assert_eq!(a.group_stats().from_known, 0);
+    // Now known (last position 1): one round trip.
+    let r = guarded(1, "election/e1/candidate/c1")
+        .await
+        .expect("second");
+    assert_eq!(position(r), 2);
+    assert_eq!(a.group_stats().from_known, 1);
+    // The writer's own append moved the scope to 2: a decision taken at 1 is
+    // refused (on fresh reads).
+    scope_changed(guarded(1, "election/e1/candidate/c1").await, 2);
+    assert_eq!(a.group_stats().from_known, 1);
+    let r = guarded(2, "election/e1/candidate/c1").await.expect("third");
+    assert_eq!(position(r), 3);
+    assert_eq!(a.group_stats().from_known, 2);
+
+    // Another process records under the election.
+    other
+        .append(request("election/e1/candidate/c3", ExpectedVersion::Any, 1))
+        .await
+        .expect("other appends under e1");
+    // The writer's next group has a stream it has never seen, so it runs a
+    // full transaction (no known write fails), and finds the head moved.
+    let r = a
+        .append(request("elsewhere", ExpectedVersion::Any, 1))
+        .await
+        .expect("a appends elsewhere");
+    assert_eq!(r.events[0].position, 5);
+    // A decision taken at 3 missed the other's event at 4: refused.
+    let known_before = a.group_stats().from_known;
+    scope_changed(guarded(3, "election/e1/candidate/c1").await, 4);
+    assert_eq!(a.group_stats().from_known, known_before);
+    // That refusal read the prefix afresh (last position 4) under a head
+    // the writer had seen: decisions taken at 4, then at 6, stand, each in
+    // one round trip.
+    let r = guarded(4, "election/e1/candidate/c1").await.expect("at 4");
+    assert_eq!(position(r), 6);
+    let r = guarded(6, "election/e1/candidate/c1").await.expect("at 6");
+    assert_eq!(position(r), 7);
+    assert_eq!(a.group_stats().from_known, known_before + 2);
+
+    let report = jishi_ledger::verify_with_proofs(&fx.pg, &Quiet)
+        .await
+        .expect("verify");
+    assert!(report.is_ok(), "{:?}", report.fault);
+}

@@ -54,9 +54,13 @@
 //!   stream version or event id someone else took meanwhile makes a unique
 //!   index refuse the rows. Either way nothing commits and the group runs
 //!   the full transaction below (another process appended, a DBA changed the
-//!   tables). Groups with a guarded caller, a stream the writer has not seen,
-//!   or a caller the known state would refuse take the full transaction too:
-//!   a refusal is only ever given on fresh reads.
+//!   tables). A guarded caller (the domain's recorders: "nothing new under
+//!   this election since I decided") rides along when the writer knows the
+//!   last position under its prefix: it read it in an earlier full
+//!   transaction and has added its own appends since, and the head check
+//!   proves nobody else appended. Groups with a prefix or a stream the
+//!   writer has not read, or a caller the known state would refuse, take the
+//!   full transaction: a refusal is only ever given on fresh reads.
 //! * **Full transaction**: BEGIN, the lock and every read (head, stream
 //!   versions, event ids, frontier, guarded prefixes) in one round trip; the
 //!   write statement and COMMIT in a second.
@@ -1002,37 +1006,84 @@ struct Known {
     frontier: Option<Vec<u8>>,
     /// `None`: the stream had no event.
     versions: HashMap<String, Option<u64>>,
+    /// The last position under each stream prefix a guarded caller named
+    /// (0: none), as of `tip`. Unlike a stale version, a stale entry here
+    /// would make no index refuse anything, so it is only kept while every
+    /// append since it was read is the writer's own and was added to it: a
+    /// full transaction that finds the head elsewhere than `tip` (another
+    /// process appended) forgets them all, as does a known write refused.
+    latest_under: HashMap<String, u64>,
 }
 
 /// Streams whose versions [`Known`] keeps at most; past that it starts
 /// afresh, which costs one full transaction per stream seen again.
 const KNOWN_STREAMS: usize = 100_000;
+/// Guarded prefixes (elections, in practice) [`Known`] keeps at most.
+const KNOWN_PREFIXES: usize = 10_000;
 
 impl Known {
-    /// After a transaction planned from `known` committed.
-    fn learn_in(known: &mut Known, state: BatchState, frontier: Vec<u8>) {
+    /// After a transaction planned from `known` committed `rows`.
+    fn learn_in(known: &mut Known, state: BatchState, frontier: Vec<u8>, rows: &[RecordedEvent]) {
         known.tip = state.tip;
         known.frontier = Some(frontier);
         known.versions.extend(state.versions);
+        note_positions(&mut known.latest_under, rows);
     }
 
-    /// After a committed transaction: the state it planned against and left.
-    fn learn(known: &mut Option<Known>, state: BatchState, frontier: Option<Vec<u8>>) {
-        match known {
-            Some(k) => {
-                k.tip = state.tip;
-                k.frontier = frontier;
-                if k.versions.len() + state.versions.len() > KNOWN_STREAMS {
-                    k.versions.clear();
-                }
-                k.versions.extend(state.versions);
-            }
-            None => {
-                *known = Some(Known {
-                    tip: state.tip,
-                    frontier,
-                    versions: state.versions,
-                })
+    /// After a full transaction committed `rows`: the head it read under the
+    /// lock (`head_read`), the state it planned against and left, and the
+    /// last positions under the guarded prefixes it read.
+    fn learn(
+        known: &mut Option<Known>,
+        head_read: Option<&Head>,
+        state: BatchState,
+        frontier: Option<Vec<u8>>,
+        read_under: HashMap<String, u64>,
+        rows: &[RecordedEvent],
+    ) {
+        let k = known.get_or_insert_with(|| Known {
+            tip: None,
+            frontier: None,
+            versions: HashMap::new(),
+            latest_under: HashMap::new(),
+        });
+        // Someone else appended since the writer's last commit (or there
+        // was none): what it knew of prefixes may have changed unseen.
+        if k.tip.as_ref() != head_read || k.latest_under.len() + read_under.len() > KNOWN_PREFIXES {
+            k.latest_under.clear();
+        }
+        k.latest_under.extend(read_under);
+        note_positions(&mut k.latest_under, rows);
+        k.tip = state.tip;
+        k.frontier = frontier;
+        if k.versions.len() + state.versions.len() > KNOWN_STREAMS {
+            k.versions.clear();
+        }
+        k.versions.extend(state.versions);
+    }
+
+    /// The known state proved stale: forget what no index would catch.
+    fn forget_guesses(&mut self) {
+        self.versions.clear();
+        self.latest_under.clear();
+    }
+}
+
+/// Raises the last position of every known prefix that `rows` were written
+/// under: each ancestor of a row's stream (`a`, `a/b`, … and the stream).
+fn note_positions(latest_under: &mut HashMap<String, u64>, rows: &[RecordedEvent]) {
+    if latest_under.is_empty() {
+        return;
+    }
+    for row in rows {
+        let stream = row.stream.as_str();
+        let ancestors = stream
+            .match_indices('/')
+            .map(|(i, _)| &stream[..i])
+            .chain(std::iter::once(stream));
+        for prefix in ancestors {
+            if let Some(last) = latest_under.get_mut(prefix) {
+                *last = (*last).max(row.position);
             }
         }
     }
@@ -1081,7 +1132,7 @@ async fn try_commit(
 /// ([`Known`]), then BEGIN, the head lock, the write and COMMIT are sent
 /// together. `Ok(None)` when that is not possible, with nothing committed
 /// and the connection idle: a stream the writer knows nothing about, a
-/// guarded caller (its prefix needs a read), a caller refused (a refusal is
+/// guarded caller whose prefix it has not read, a caller refused (a refusal is
 /// only given on fresh reads), a group too large for one statement, or the
 /// server refusing the write because the known state was stale. The caller
 /// then runs the full transaction ([`in_transaction`]).
@@ -1096,8 +1147,13 @@ async fn commit_from_known(
 ) -> Result<Option<Vec<Result<Vec<Appended>, BatchError>>>, StoreError> {
     let planning = tokio::time::Instant::now();
     let client: &tokio_postgres::Client = conn;
-    if jobs.iter().any(|j| j.guard.is_some()) {
-        return Ok(None);
+    // Guarded callers ride along when their prefix's last position is known.
+    let mut latest_under = HashMap::new();
+    for g in jobs.iter().filter_map(|j| j.guard.as_ref()) {
+        match known.latest_under.get(&g.prefix) {
+            Some(&last) => latest_under.insert(g.prefix.clone(), last),
+            None => return Ok(None),
+        };
     }
     let requests = jobs.iter().map(|j| j.requests.len()).sum();
     let mut versions = HashMap::with_capacity(requests);
@@ -1110,7 +1166,7 @@ async fn commit_from_known(
     let mut state = BatchState::new(known.tip.clone(), versions, HashMap::new(), requests);
     let head_before = state.tip.as_ref().map_or(0, |h| h.position);
     let now = format_recorded_at(clock.now());
-    let (results, rows) = plan_group(jobs, &mut state, &HashMap::new(), &now);
+    let (results, rows) = plan_group(jobs, &mut state, &latest_under, &now);
     if rows.is_empty() || rows.len() > INSERT_CHUNK || results.iter().any(Result::is_err) {
         return Ok(None);
     }
@@ -1143,13 +1199,13 @@ async fn commit_from_known(
         (Ok(()), Ok(_), Ok(1), Ok(())) => {
             drop(params);
             drop(write);
-            Known::learn_in(known, state, tree.frontier);
+            Known::learn_in(known, state, tree.frontier, &rows);
             Ok(Some(results))
         }
         // The head or the frontier was not as known: the statement wrote
         // nothing, and COMMIT committed nothing.
         (Ok(()), Ok(_), Ok(_), Ok(())) => {
-            known.versions.clear();
+            known.forget_guesses();
             Ok(None)
         }
         // The transaction was open and COMMIT was answered, so a failed
@@ -1158,7 +1214,7 @@ async fn commit_from_known(
         // a real fault, which the full transaction then meets again.
         (Ok(()), Err(e), _, Ok(())) | (Ok(()), Ok(_), Err(e), Ok(())) => {
             tracing::debug!(error = %e, "write from the known ledger state refused; reading afresh");
-            known.versions.clear();
+            known.forget_guesses();
             Ok(None)
         }
         // BEGIN or COMMIT not answered: what happened is not known.
@@ -1312,7 +1368,14 @@ async fn in_transaction(
         // Nothing to write (every caller refused, or deduplicated): COMMIT
         // ends the transaction and releases the lock.
         commit.await?;
-        Known::learn(known, state, frontier);
+        Known::learn(
+            known,
+            head_read.as_ref(),
+            state,
+            frontier,
+            latest_under,
+            &rows,
+        );
         return Ok(results);
     }
     let hashes: Vec<Digest> = rows.iter().map(|e| e.hash).collect();
@@ -1357,7 +1420,14 @@ async fn in_transaction(
     }
     drop(params);
     drop(write);
-    Known::learn(known, state, Some(tree.frontier));
+    Known::learn(
+        known,
+        head_read.as_ref(),
+        state,
+        Some(tree.frontier),
+        latest_under,
+        &rows,
+    );
     Ok(results)
 }
 

@@ -250,14 +250,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     // The same rows, read back once, for both baselines; timed too, since
     // reading is the part of verify that hashing cannot overlap away.
     let started = Instant::now();
-    let mut rows: Vec<StoredRow> = Vec::with_capacity(n);
-    while rows.len() < n {
-        let page = store.read_rows(rows.len() as u64 + 1, 4096).await?;
-        if page.is_empty() {
-            break;
-        }
-        rows.extend(page);
-    }
+    let rows = first_rows(&store, n as u64).await?;
     let read_only_per_s = per_s(n, started);
 
     let started = Instant::now();
@@ -297,6 +290,24 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         print_figures(&f);
     }
     Ok(())
+}
+
+/// The ledger's first `n` rows (fewer if it is shorter), read a page of
+/// 4,096 at a time as verify reads them: the rows the baselines work on.
+pub(crate) async fn first_rows<S: EventStore + ?Sized>(
+    store: &S,
+    n: u64,
+) -> anyhow::Result<Vec<StoredRow>> {
+    let mut rows: Vec<StoredRow> = Vec::with_capacity(usize::try_from(n).unwrap_or(0));
+    while (rows.len() as u64) < n {
+        let want = (n - rows.len() as u64).min(4096) as usize;
+        let page = store.read_rows(rows.len() as u64 + 1, want).await?;
+        if page.is_empty() {
+            break;
+        }
+        rows.extend(page);
+    }
+    Ok(rows)
 }
 
 /// The verify baseline: BLAKE3 over the rows' canonical bytes (each payload

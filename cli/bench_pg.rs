@@ -392,7 +392,9 @@ async fn baseline_in(
     })
 }
 
-async fn connect(config: &tokio_postgres::Config) -> anyhow::Result<tokio_postgres::Client> {
+pub(crate) async fn connect(
+    config: &tokio_postgres::Config,
+) -> anyhow::Result<tokio_postgres::Client> {
     let (client, conn) = config
         .connect(NoTls)
         .await

@@ -17,10 +17,9 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::Context;
-use jishi_ledger::row::StoredRow;
 use jishi_ledger::{AppendRequest, ProofStore};
 
-use crate::bench::{per_s, HashOnly};
+use crate::bench::{first_rows, per_s, HashOnly};
 use crate::bench_views::Ledger;
 
 /// The schema the ledger is kept in unless `--verify-schema` names another.
@@ -71,8 +70,10 @@ pub async fn run(bench: &VerifyBench) -> anyhow::Result<()> {
     if existing == 0 {
         ledger.reset().await?;
     }
+    // The `--db` URL of the kept ledger, for this process and the child.
+    let db = Ledger::postgres_url(&bench.url, schema);
     // A proof store, as `jishi verify` opens: it checks the tree too.
-    let spec = jishi_ledger::StoreSpec::parse(&Ledger::postgres_url(&bench.url, schema));
+    let spec = jishi_ledger::StoreSpec::parse(&db);
     let store = jishi_ledger::open_proof_store(&spec, true).await?;
     let generated_per_s = if existing < bench.events {
         Some(extend(&store, existing, bench.events).await?)
@@ -83,7 +84,7 @@ pub async fn run(bench: &VerifyBench) -> anyhow::Result<()> {
 
     // `jishi verify` itself, in a process of its own, so that its memory is
     // its own: the chain and the Merkle tree, as a user runs it.
-    let verify = verify_in_child(&Ledger::postgres_url(&bench.url, schema)).await?;
+    let verify = verify_in_child(&db).await?;
     anyhow::ensure!(
         verify.checked == head,
         "jishi verify checked {} events of {head}",
@@ -92,17 +93,8 @@ pub async fn run(bench: &VerifyBench) -> anyhow::Result<()> {
 
     // Baselines on the first rows: reading them alone, and BLAKE3 over
     // their canonical bytes held in memory.
-    let sample = head.min(SAMPLE);
     let started = Instant::now();
-    let mut rows: Vec<StoredRow> = Vec::with_capacity(sample as usize);
-    while (rows.len() as u64) < sample {
-        let want = (sample - rows.len() as u64).min(4096) as usize;
-        let page = store.read_rows(rows.len() as u64 + 1, want).await?;
-        if page.is_empty() {
-            break;
-        }
-        rows.extend(page);
-    }
+    let rows = first_rows(&*store, head.min(SAMPLE)).await?;
     let read_per_s = per_s(rows.len(), started);
     let hash_only = HashOnly::of(&rows)?;
     let copy = copy_out_rate(&bench.url, schema, head.min(COPY_SAMPLE)).await?;
@@ -157,10 +149,7 @@ pub async fn run(bench: &VerifyBench) -> anyhow::Result<()> {
         copy,
         100.0 * verify_per_s / copy.max(1e-9)
     );
-    println!(
-        "  jishi --db '{}' verify   # the same ledger from the command line",
-        Ledger::postgres_url(&bench.url, schema)
-    );
+    println!("  jishi --db '{db}' verify   # the same ledger from the command line");
     Ok(())
 }
 

@@ -135,16 +135,7 @@ impl Ledger {
 pub(crate) async fn pg_client(
     url: &str,
 ) -> anyhow::Result<jishi_ledger::postgres::tokio_postgres::Client> {
-    use jishi_ledger::postgres::tokio_postgres;
-    let (client, conn) = tokio_postgres::connect(url, tokio_postgres::NoTls)
-        .await
-        .context("connecting to PostgreSQL")?;
-    tokio::spawn(async move {
-        if let Err(e) = conn.await {
-            tracing::warn!(error = %e, "benchmark connection");
-        }
-    });
-    Ok(client)
+    crate::bench_pg::connect(&url.parse().context("parsing the PostgreSQL URL")?).await
 }
 
 pub async fn run(

@@ -199,6 +199,18 @@ fn line_of(text: &str, offset: usize) -> usize {
         + 1
 }
 
+/// What a TOML error says, never empty: for a file cut short after `key =`
+/// the parser's own message is blank (found by tests/fuzz_parsers.rs), and
+/// an error that names a line but no reason tells the user nothing.
+fn toml_reason(e: &toml::de::Error) -> String {
+    let message = e.message().trim();
+    if message.is_empty() {
+        "incomplete TOML: a value or closing bracket is missing (is the file cut short?)".into()
+    } else {
+        message.to_string()
+    }
+}
+
 struct Ctx<'a> {
     text: &'a str,
     origin: &'a str,
@@ -225,7 +237,7 @@ impl Procedure {
         let raw: RawProcedure = toml::from_str(text).map_err(|e| ProcedureError {
             origin: origin.to_string(),
             line: e.span().map(|s| line_of(text, s.start)).unwrap_or(1),
-            reason: e.message().trim().to_string(),
+            reason: toml_reason(&e),
         })?;
         validate(&ctx, raw)
     }

@@ -242,3 +242,15 @@ fn a_bad_holiday_date_is_rejected() {
 fn a_ratio_out_of_range_is_rejected() {
     assert_rejected_at(&break_line(5, "0.2", "-0.1"), 5, "min_differential_ratio");
 }
+
+/// Found by tests/fuzz_parsers.rs: a file cut short after `key =` made the
+/// TOML parser give an empty message, so the error named a line and no
+/// reason.
+#[test]
+fn a_file_cut_short_after_a_key_says_why() {
+    let cut = &VALID[..VALID.find("report_deadline_working_days = 5").unwrap() + 31];
+    let err = Procedure::from_toml_str(cut, "cut.toml").unwrap_err();
+    assert_eq!(err.line, 4, "{err}");
+    assert!(!err.reason.trim().is_empty(), "empty reason: {err}");
+    assert!(err.reason.contains("incomplete"), "{err}");
+}

@@ -107,6 +107,9 @@ enum Command {
     /// Users of the server: add (prints a token), list, revoke.
     #[command(subcommand)]
     User(server_cmds::UserCmd),
+    /// The keys that seal petitioners' identities: shred one at the end of retention.
+    #[command(subcommand)]
+    SealingKey(server_cmds::SealingKeyCmd),
 }
 
 /// A failure that has its own exit code: 3 when verification found a fault.
@@ -188,5 +191,6 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Demo(args) => demo_cmd::run(&cli.db, args).await,
         Command::Serve(args) => server_cmds::serve(&spec, args).await,
         Command::User(cmd) => server_cmds::user(&spec, cmd).await,
+        Command::SealingKey(cmd) => server_cmds::sealing_key(cmd),
     }
 }

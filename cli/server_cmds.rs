@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use clap::{Args, Subcommand};
+use jishi_app::sealed::Keyring;
 use jishi_app::users::{self, AccessRole, NewUser};
 use jishi_ledger::input::parse_actor;
 use jishi_ledger::{open_proof_store, open_store, StoreSpec};
@@ -33,6 +34,11 @@ pub struct ServeArgs {
     /// Seconds before a request is answered 408.
     #[arg(long, default_value_t = 30)]
     pub timeout: u64,
+    /// The keyring directory that seals petitioners' identities (D59), one
+    /// key per election; keep it outside the database and its backups.
+    /// Without it the server records no petitioner's identity.
+    #[arg(long, value_name = "DIR")]
+    pub sealing_keys: Option<PathBuf>,
 }
 
 pub async fn serve(spec: &StoreSpec, args: ServeArgs) -> anyhow::Result<()> {
@@ -45,7 +51,13 @@ pub async fn serve(spec: &StoreSpec, args: ServeArgs) -> anyhow::Result<()> {
         .origin
         .or_else(|| signer.as_ref().map(|k| k.name().to_string()))
         .unwrap_or_default();
-    let state = Arc::new(AppState::new(store, signer, origin));
+    let mut state = AppState::new(store, signer, origin);
+    if let Some(dir) = &args.sealing_keys {
+        state = state.with_sealing(
+            Keyring::open(dir).with_context(|| format!("--sealing-keys {}", dir.display()))?,
+        );
+    }
+    let state = Arc::new(state);
     let known = users::load_users(state.events.as_ref()).await?;
     if known.is_empty() {
         eprintln!(
@@ -192,6 +204,39 @@ pub async fn user(spec: &StoreSpec, cmd: UserCmd) -> anyhow::Result<()> {
             let by = operator(actor.as_deref())?;
             users::revoke_user(store.as_ref(), &by, &id, &reason).await?;
             println!("revoked {id}");
+            Ok(())
+        }
+    }
+}
+
+/// The keyring that seals petitioners' identities.
+#[derive(Debug, Subcommand)]
+pub enum SealingKeyCmd {
+    /// Destroy an election's key once its retention has ended: every
+    /// petitioner's identity sealed for it becomes unreadable for ever,
+    /// while the ledger (which holds only ciphertext) still verifies.
+    Shred {
+        /// The keyring directory given to `jishi serve --sealing-keys`.
+        #[arg(long, value_name = "DIR")]
+        dir: PathBuf,
+        /// The election whose key to destroy.
+        #[arg(long)]
+        election: String,
+    },
+}
+
+pub fn sealing_key(cmd: SealingKeyCmd) -> anyhow::Result<()> {
+    match cmd {
+        SealingKeyCmd::Shred { dir, election } => {
+            let ring = Keyring::open(&dir).with_context(|| format!("--dir {}", dir.display()))?;
+            if ring.shred(&election)? {
+                println!("destroyed the sealing key of election {election}: its petitioners' identities can no longer be read");
+            } else {
+                anyhow::bail!(
+                    "election: {election:?} has no sealing key in {}",
+                    dir.display()
+                );
+            }
             Ok(())
         }
     }

@@ -167,11 +167,11 @@ impl Harness {
         }
 
         let key = jishi_ledger::SignerKey::generate("test.example/jishi").expect("key");
-        let state = Arc::new(AppState::new(
-            store.clone(),
-            Some(key),
-            "test.example/jishi".into(),
-        ));
+        let state = Arc::new(
+            AppState::new(store.clone(), Some(key), "test.example/jishi".into()).with_sealing(
+                jishi_app::sealed::Keyring::open(dir.path().join("keys")).expect("keyring"),
+            ),
+        );
         *state.users.write().await = jishi_app::users::load_users(events.as_ref())
             .await
             .expect("users");

@@ -18,6 +18,7 @@
 use jishi_ledger::{AppendError, EventStore, ExpectedVersion, StoreError};
 use serde::{Deserialize, Serialize};
 
+use crate::sealed::{Binding, Keyring, SealError, Sealed, Secret};
 use crate::{append_one, plain_event};
 
 pub const ACCESS_PREFIX: &str = "access";
@@ -63,17 +64,54 @@ pub struct AccessRecord {
     pub petition_id: Option<String>,
 }
 
-/// The payload of `petition.source_recorded`.
+/// The payload of `petition.source_recorded`. Since D59 the identity and
+/// contact are [`sealed`](crate::sealed) and only the binding (election,
+/// candidate, petition) is in the clear; `identity`/`contact` in the clear
+/// are what events recorded before that hold, read as "not sealed".
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PetitionSource {
     pub election_id: String,
     pub candidate_id: String,
     pub petition_id: String,
-    /// Name or description of the petitioner; `匿名` for an anonymous one.
-    pub identity: String,
+    /// Name or description of the petitioner, in the clear (before D59 only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub identity: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub contact: Option<String>,
+    /// The identity and contact, sealed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sealed: Option<Sealed>,
+}
+
+impl PetitionSource {
+    fn binding(&self) -> Binding<'_> {
+        Binding {
+            election_id: &self.election_id,
+            candidate_id: &self.candidate_id,
+            petition_id: &self.petition_id,
+        }
+    }
+}
+
+/// One recorded source as a reader gets it: opened when the key allows,
+/// with the reason when it does not.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SourceRead {
+    pub position: u64,
+    pub election_id: String,
+    pub candidate_id: String,
+    pub petition_id: String,
+    /// Whether the stored record is sealed (false: recorded in the clear
+    /// before D59, readable by a DBA).
+    pub sealed: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub identity: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub contact: Option<String>,
+    /// Why the identity cannot be shown (key destroyed, moved record, …).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unreadable: Option<String>,
 }
 
 /// `access/<election>/<candidate>`.
@@ -144,19 +182,40 @@ pub async fn accesses(
         .collect())
 }
 
-/// Records a petitioner's identity in the confidential annex.
+/// Records a petitioner's identity in the confidential annex, sealed with
+/// the election's key from `keyring`: it is never stored in the clear.
 pub async fn record_source(
     store: &dyn EventStore,
+    keyring: &Keyring,
     actor: &jishi_ledger::Actor,
-    source: &PetitionSource,
-) -> Result<u64, AppendError> {
-    append_one(
+    binding: &Binding<'_>,
+    secret: &Secret,
+) -> Result<u64, SourceError> {
+    let sealed = keyring.seal(binding, secret)?;
+    let source = PetitionSource {
+        election_id: binding.election_id.to_string(),
+        candidate_id: binding.candidate_id.to_string(),
+        petition_id: binding.petition_id.to_string(),
+        identity: None,
+        contact: None,
+        sealed: Some(sealed),
+    };
+    Ok(append_one(
         store,
         source_stream(&source.election_id, &source.petition_id),
         ExpectedVersion::Any,
-        plain_event(PETITION_SOURCE, actor, source)?,
+        plain_event(PETITION_SOURCE, actor, &source)?,
     )
-    .await
+    .await?)
+}
+
+/// Why a source could not be recorded. Nothing was written.
+#[derive(Debug, thiserror::Error)]
+pub enum SourceError {
+    #[error(transparent)]
+    Seal(#[from] SealError),
+    #[error(transparent)]
+    Append(#[from] AppendError),
 }
 
 /// The recorded sources of a petition (a later one adds to, never replaces,
@@ -177,6 +236,50 @@ pub async fn sources(
                 e.position,
                 serde_json::from_value(e.payload.to_value().ok()?).ok()?,
             ))
+        })
+        .collect())
+}
+
+/// The sources of a petition, opened with `keyring` where they are sealed.
+/// A source that does not open is listed with the reason, not dropped, so
+/// that a reader sees that it exists (and a shredded one says so).
+pub async fn read_sources(
+    store: &dyn EventStore,
+    keyring: Option<&Keyring>,
+    election_id: &str,
+    petition_id: &str,
+) -> Result<Vec<SourceRead>, StoreError> {
+    let stored = sources(store, election_id, petition_id).await?;
+    Ok(stored
+        .into_iter()
+        .map(|(position, s)| {
+            let opened = match (&s.sealed, keyring) {
+                (None, _) => Ok(Secret {
+                    identity: s.identity.clone().unwrap_or_default(),
+                    contact: s.contact.clone(),
+                }),
+                (Some(_), None) => Err(
+                    "this server has no sealing keyring (start it with --sealing-keys DIR)"
+                        .to_string(),
+                ),
+                (Some(sealed), Some(ring)) => ring
+                    .open_sealed(&s.binding(), sealed)
+                    .map_err(|e| e.to_string()),
+            };
+            let (identity, contact, unreadable) = match opened {
+                Ok(secret) => (Some(secret.identity), secret.contact, None),
+                Err(reason) => (None, None, Some(reason)),
+            };
+            SourceRead {
+                position,
+                sealed: s.sealed.is_some(),
+                election_id: s.election_id,
+                candidate_id: s.candidate_id,
+                petition_id: s.petition_id,
+                identity,
+                contact,
+                unreadable,
+            }
         })
         .collect())
 }

@@ -12,6 +12,7 @@
 pub mod access;
 pub mod batch;
 pub mod demo;
+pub mod sealed;
 pub mod users;
 pub mod views;
 

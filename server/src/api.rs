@@ -10,7 +10,8 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use jishi_app::access::{self, AccessRecord, PetitionSource, View};
+use jishi_app::access::{self, AccessRecord, SourceError, View};
+use jishi_app::sealed::{Binding, Secret};
 use jishi_app::users::{self, NewUser};
 use jishi_ledger::export::Selector;
 use jishi_ledger::publish::{build_case, sign_checkpoint, CaseError, SignError};
@@ -281,18 +282,33 @@ async fn record_source(
             }
         })
         .await?;
+    // Never in the clear (D59): without a keyring nothing is recorded.
+    let Some(keyring) = &state.sealing else {
+        return Err(ApiError::Unavailable(
+            "this server has no sealing keyring, and a petitioner's identity is never stored in \
+             the clear: start it with `jishi serve --sealing-keys DIR`"
+                .into(),
+        ));
+    };
     let position = access::record_source(
         state.events.as_ref(),
+        keyring,
         &user.actor(),
-        &PetitionSource {
-            election_id: e,
-            candidate_id: b.candidate_id,
-            petition_id: p,
+        &Binding {
+            election_id: &e,
+            candidate_id: &b.candidate_id,
+            petition_id: &p,
+        },
+        &Secret {
             identity: b.identity.trim().to_string(),
             contact: b.contact,
         },
     )
-    .await?;
+    .await
+    .map_err(|err| match err {
+        SourceError::Append(a) => ApiError::from(a),
+        SourceError::Seal(s) => ApiError::Unavailable(s.to_string()),
+    })?;
     Ok((StatusCode::CREATED, Json(json!({ "position": position }))).into_response())
 }
 
@@ -303,8 +319,9 @@ async fn read_source(
 ) -> Result<Json<Value>, ApiError> {
     policy::may_read_source(&user)?;
     state.with_election(&user, &e, |_| Ok(())).await?;
-    let sources = access::sources(state.events.as_ref(), &e, &p).await?;
-    let Some((_, first)) = sources.first() else {
+    let sources =
+        access::read_sources(state.events.as_ref(), state.sealing.as_ref(), &e, &p).await?;
+    let Some(first) = sources.first() else {
         return Err(ApiError::NotFound(format!(
             "petition {p:?} of election {e:?}: no source recorded"
         )));
@@ -323,7 +340,7 @@ async fn read_source(
     .await?;
     let list: Vec<Value> = sources
         .iter()
-        .map(|(position, s)| json!({ "position": position, "source": s }))
+        .map(|s| json!({ "position": s.position, "sealed": s.sealed, "source": s }))
         .collect();
     Ok(Json(
         json!({ "sources": list, "recorded_read_at": recorded_read_at }),

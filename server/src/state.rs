@@ -5,6 +5,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use jishi_app::sealed::Keyring;
 use jishi_app::users::{User, Users};
 use jishi_app::views::catch_up;
 use jishi_ledger::{EventStore, ProofStore, SignerKey};
@@ -38,6 +39,9 @@ pub struct AppState {
     /// The log's key, for `POST /api/checkpoint`; none when the server was
     /// started without `--key`.
     pub signer: Option<SignerKey>,
+    /// Where petitioners' identities are sealed (D59); none when the server
+    /// was started without `--sealing-keys`, and then none are recorded.
+    pub sealing: Option<Keyring>,
     pub origin: String,
     pub verified: RwLock<Option<Verified>>,
     /// Held while a verification runs, so that two do not run at once.
@@ -58,11 +62,18 @@ impl AppState {
             views: Mutex::new(Projections::default()),
             users: RwLock::new(Users::default()),
             signer,
+            sealing: None,
             origin,
             verified: RwLock::new(None),
             verifying: Mutex::new(()),
             orgs: RwLock::new(HashMap::new()),
         }
+    }
+
+    /// The same state, sealing petitioners' identities with `keyring`.
+    pub fn with_sealing(mut self, keyring: Keyring) -> AppState {
+        self.sealing = Some(keyring);
+        self
     }
 
     /// The active user a token belongs to. A token not known yet may belong

@@ -9,6 +9,7 @@ mod bench_verify;
 mod bench_views;
 mod demo_cmd;
 mod domain_cmds;
+mod import_cmd;
 mod ledger_cmds;
 mod output;
 mod proof_cmds;
@@ -50,7 +51,7 @@ enum Command {
     /// Append one event, from flags or from a JSON object on stdin.
     Append(ledger_cmds::AppendArgs),
     /// Append many events from a JSON Lines file (one event a line).
-    Import(ledger_cmds::ImportArgs),
+    Import(import_cmd::ImportArgs),
     /// List events in ledger order.
     Log(ledger_cmds::LogArgs),
     /// List the events of one stream.
@@ -151,6 +152,10 @@ fn main() -> ExitCode {
     match runtime.block_on(run(cli)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) if e.is::<VerifyFailed>() => ExitCode::from(3),
+        Err(e) if e.is::<import_cmd::PartlyWritten>() => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(4)
+        }
         Err(e) => {
             eprintln!("error: {e:#}");
             ExitCode::FAILURE
@@ -164,7 +169,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Init => ledger_cmds::init(&spec).await,
         Command::Append(args) => ledger_cmds::append(&spec, args).await,
-        Command::Import(args) => ledger_cmds::import(&spec, args).await,
+        Command::Import(args) => import_cmd::import(&spec, args).await,
         Command::Log(args) => ledger_cmds::log(&spec, args).await,
         Command::Stream(args) => ledger_cmds::stream(&spec, args).await,
         Command::Head { json } => ledger_cmds::head(&spec, json).await,

@@ -23,6 +23,7 @@ pub mod postgres;
 pub mod prepare;
 pub mod publish;
 pub mod row;
+pub mod simulate;
 pub mod sqlite;
 pub mod store;
 pub mod tree;

@@ -108,7 +108,10 @@ fn command_json(args: &RecordArgs, kind: &str) -> anyhow::Result<Value> {
         Some(text) => match jishi_ledger::canonical::parse_strict(text) {
             Ok(Value::Object(m)) => m,
             Ok(_) => bail!("--json: must be a JSON object"),
-            Err(e) => bail!("--json: malformed JSON: {}", e.reason),
+            Err(e) => match e.field_under("") {
+                Some(field) => bail!("--json: {field}: {}", e.reason),
+                None => bail!("--json: malformed JSON: {}", e.reason),
+            },
         },
     };
     let mut put = |key: &str, value: Value| -> anyhow::Result<()> {

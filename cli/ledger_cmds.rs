@@ -121,7 +121,7 @@ pub async fn append(spec: &StoreSpec, args: AppendArgs) -> anyhow::Result<()> {
                 .event_type
                 .context("--type: is required with --stream")?;
             let payload = jishi_ledger::canonical::parse_strict(&args.payload)
-                .map_err(|e| anyhow::anyhow!("payload: malformed JSON: {}", e.reason))?;
+                .map_err(|e| jishi_ledger::input::json_error("payload", "payload", e))?;
             let actor: Actor = default_actor.context("actor: is required (--actor)")?;
             let expected: ExpectedVersion = args.expect.parse().map_err(|_| {
                 anyhow::anyhow!(

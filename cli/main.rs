@@ -101,7 +101,7 @@ enum Command {
     Stats(view_cmds::StatsArgs),
     /// The candidates of an election and where each stands.
     Candidates(view_cmds::ElectionArgs),
-    /// Record a realistic district transition on a fresh SQLite file and show its views.
+    /// Record a realistic district transition on a fresh ledger (a SQLite file, or an empty PostgreSQL schema) and show its views.
     Demo(demo_cmd::DemoArgs),
     /// Serve the JSON API and the pages (http://127.0.0.1:8080 by default).
     Serve(server_cmds::ServeArgs),
@@ -136,7 +136,42 @@ fn init_tracing(verbose: u8) {
         .init();
 }
 
+/// Whether a panic is the standard library's `println!` failing because
+/// the reader of stdout (or stderr) has gone, as with `jishi log | head -1`.
+fn is_closed_pipe_panic(info: &std::panic::PanicHookInfo<'_>) -> bool {
+    let payload = info.payload();
+    let message = payload
+        .downcast_ref::<String>()
+        .map(String::as_str)
+        .or_else(|| payload.downcast_ref::<&str>().copied())
+        .unwrap_or("");
+    message.starts_with("failed printing to std") && message.contains("Broken pipe")
+}
+
+/// Whether an error is a write to a closed pipe (`writeln!` with `?`).
+fn is_closed_pipe_error(e: &anyhow::Error) -> bool {
+    use std::io::ErrorKind::BrokenPipe;
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == BrokenPipe)
+            || c.downcast_ref::<serde_json::Error>()
+                .is_some_and(|j| j.io_error_kind() == Some(BrokenPipe))
+    })
+}
+
 fn main() -> ExitCode {
+    // A reader that stops reading (`| head -1`) ends the command quietly,
+    // with exit 0, once for every command (D45). Rust ignores SIGPIPE, so a
+    // write to the closed pipe fails, and `println!` panics on that; the
+    // default SIGPIPE action instead would also kill `jishi serve` when a
+    // client disconnects mid-response (a socket written with `writev`).
+    let default_hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        if is_closed_pipe_panic(info) {
+            std::process::exit(0);
+        }
+        default_hook(info);
+    }));
     let cli = Cli::parse();
     init_tracing(cli.verbose);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
@@ -152,6 +187,7 @@ fn main() -> ExitCode {
     match runtime.block_on(run(cli)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) if e.is::<VerifyFailed>() => ExitCode::from(3),
+        Err(e) if is_closed_pipe_error(&e) => ExitCode::SUCCESS,
         Err(e) if e.is::<import_cmd::PartlyWritten>() => {
             eprintln!("error: {e:#}");
             ExitCode::from(4)

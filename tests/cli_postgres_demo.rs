@@ -52,3 +52,46 @@ async fn tree_runs_are_stored_plain() {
         "tree_nodes.hashes: attstorage {storage:?}, documented PLAIN ('p')"
     );
 }
+
+/// `import` plans against PostgreSQL's stored ids and versions as it does
+/// against SQLite's (`EventStore::stored_events`, D43): a retried file is
+/// found stored, and a line that conflicts with it is refused before writing.
+#[tokio::test]
+async fn import_plans_against_a_postgres_ledger() {
+    let Some(url) = database_url() else { return };
+    let schema = PgSchema::create(&url).await;
+    let db = schema.db_url();
+    let db = std::path::Path::new(&db);
+    assert!(jishi(db, &["init"], None).status.success());
+    let actor = r#""actor":{"id":"a","name":"n","role":"r","org":"o"}"#;
+    let line = |n: u32, extra: &str| {
+        format!(
+            r#"{{"stream":"book/p","event_type":"a.b","payload":{{"n":{n}}},"event_id":"0190f1c2-0000-7000-8000-00000000000{n}"{extra},{actor}}}"#
+        )
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("a.jsonl");
+    std::fs::write(&file, format!("{}\n{}\n", line(1, ""), line(2, ""))).unwrap();
+    let file = file.to_str().unwrap();
+    let out = jishi(db, &["import", file], None);
+    assert!(out.status.success(), "{}", text(&out));
+    let out = jishi(db, &["import", "--dry-run", file], None);
+    assert!(
+        text(&out).contains("0 new, 2 already recorded"),
+        "{}",
+        text(&out)
+    );
+    let other = dir.path().join("b.jsonl");
+    std::fs::write(
+        &other,
+        format!("{}\n", line(3, r#","expected_version":"none""#)),
+    )
+    .unwrap();
+    let out = jishi(db, &["import", "--dry-run", other.to_str().unwrap()], None);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        text(&out).contains("line 1: stream \"book/p\": expected no stream"),
+        "{}",
+        text(&out)
+    );
+}

@@ -106,7 +106,7 @@ pub async fn run(db: &str, args: DemoArgs) -> anyhow::Result<()> {
     print_trail(&trail);
     println!(
         "  (jishi --db {} trail {candidate} --election {election})\n",
-        spec.to_string()
+        spec
     );
     let mut chain = views::accountability(&entries, candidate);
     chain.election_id = election.clone();

@@ -216,7 +216,8 @@ fn number_refusal(literal: &str, n: &serde_json::Number) -> Option<String> {
     if same {
         return None;
     }
-    if !literal.contains(['.', 'e', 'E']) {
+    let magnitude = literal.trim_start_matches('-').trim_start_matches('0');
+    if !literal.contains(['.', 'e', 'E']) && magnitude.len() >= 16 {
         return Some(format!(
             "integer {} is outside ±(2^53−1) and cannot be represented exactly; send it as a \
              string",

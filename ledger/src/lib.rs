@@ -19,6 +19,7 @@ pub mod input;
 pub mod merkle;
 pub mod migrations;
 pub mod note;
+mod numbers;
 pub mod postgres;
 pub mod prepare;
 pub mod publish;

@@ -1,4 +1,5 @@
-//! `jishi demo`: a realistic district transition on a fresh SQLite ledger,
+//! `jishi demo`: a realistic district transition on a fresh ledger (a SQLite
+//! file, or an empty PostgreSQL schema),
 //! recorded through the procedure's gates, then one candidate's trail and
 //! responsibility chain, the compliance findings, the statistics, and a
 //! verification of the chain.
@@ -10,7 +11,7 @@ use anyhow::Context;
 use clap::Args;
 use jishi_app::views::{candidate_entries, election_entries};
 use jishi_ledger::verify::Quiet;
-use jishi_ledger::{open_store, StoreSpec};
+use jishi_ledger::{open_store, EventStore, StoreSpec};
 use jishi_projections::demo::{generate, DemoConfig};
 use jishi_projections::views::{self, StructureRules};
 use jishi_projections::{fold, Procedure};
@@ -28,32 +29,46 @@ pub struct DemoArgs {
 }
 
 /// Where the demo writes: `--db` if given, else `target/demo/jishi.db`.
-fn demo_path(db: &str) -> anyhow::Result<PathBuf> {
+fn demo_spec(db: &str) -> StoreSpec {
     match StoreSpec::parse(db) {
         StoreSpec::Sqlite(p) if p.as_os_str() == "jishi.db" => {
-            Ok(PathBuf::from("target/demo/jishi.db"))
+            StoreSpec::Sqlite(PathBuf::from("target/demo/jishi.db"))
         }
-        StoreSpec::Sqlite(p) => Ok(p),
-        StoreSpec::Postgres(_) => {
-            anyhow::bail!("jishi demo writes a fresh SQLite file; give --db a file path")
-        }
+        spec => spec,
     }
 }
 
-pub async fn run(db: &str, args: DemoArgs) -> anyhow::Result<()> {
-    let path = demo_path(db)?;
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    }
-    // A fresh file: the demo's positions and findings are then reproducible.
-    for suffix in ["", "-wal", "-shm"] {
-        let p = PathBuf::from(format!("{}{suffix}", path.display()));
-        if p.exists() {
-            std::fs::remove_file(&p).with_context(|| format!("removing {}", p.display()))?;
+/// Opens the demo's ledger empty, so that its positions and findings are
+/// reproducible. A SQLite file is the demo's own and is made afresh; a
+/// PostgreSQL ledger is never emptied (it may hold a real history), so it
+/// must be empty already: a schema of its own, as README describes.
+async fn fresh_store(spec: &StoreSpec) -> anyhow::Result<std::sync::Arc<dyn EventStore>> {
+    if let StoreSpec::Sqlite(path) = spec {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        }
+        for suffix in ["", "-wal", "-shm"] {
+            let p = PathBuf::from(format!("{}{suffix}", path.display()));
+            if p.exists() {
+                std::fs::remove_file(&p).with_context(|| format!("removing {}", p.display()))?;
+            }
         }
     }
-    let spec = StoreSpec::Sqlite(path.clone());
-    let store = open_store(&spec, true).await?;
+    let store = open_store(spec, true).await?;
+    if let Some(h) = store.head().await? {
+        anyhow::bail!(
+            "--db: the ledger at {spec} already holds {} events; the demo records into an \
+             empty one (on PostgreSQL, a schema of its own: add \
+             ?options=-csearch_path%3Djishi_demo to the URL)",
+            h.position
+        );
+    }
+    Ok(store)
+}
+
+pub async fn run(db: &str, args: DemoArgs) -> anyhow::Result<()> {
+    let spec = demo_spec(db);
+    let store = fresh_store(&spec).await?;
 
     let started = Instant::now();
     let demo = generate(&DemoConfig {
@@ -81,7 +96,7 @@ pub async fn run(db: &str, args: DemoArgs) -> anyhow::Result<()> {
         candidates,
         written,
         started.elapsed().as_secs_f64(),
-        path.display()
+        spec
     );
 
     let (election, candidate) = &demo.planted.showcase;
@@ -91,7 +106,7 @@ pub async fn run(db: &str, args: DemoArgs) -> anyhow::Result<()> {
     print_trail(&trail);
     println!(
         "  (jishi --db {} trail {candidate} --election {election})\n",
-        path.display()
+        spec
     );
     let mut chain = views::accountability(&entries, candidate);
     chain.election_id = election.clone();
@@ -125,7 +140,7 @@ pub async fn run(db: &str, args: DemoArgs) -> anyhow::Result<()> {
         return Err(crate::VerifyFailed.into());
     }
     println!("\nverify: ok — {written} events, every digest, hash and link recomputed");
-    let db = path.display();
+    let db = spec.to_string();
     println!(
         "\nto look at it in a browser:\n  jishi --db {db} user add me --role investigator --org 天元区   # prints a token\n  jishi --db {db} serve                                          # http://127.0.0.1:8080, sign in with the token"
     );

@@ -108,7 +108,10 @@ fn command_json(args: &RecordArgs, kind: &str) -> anyhow::Result<Value> {
         Some(text) => match jishi_ledger::canonical::parse_strict(text) {
             Ok(Value::Object(m)) => m,
             Ok(_) => bail!("--json: must be a JSON object"),
-            Err(e) => bail!("--json: malformed JSON: {}", e.reason),
+            Err(e) => match e.field_under("") {
+                Some(field) => bail!("--json: {field}: {}", e.reason),
+                None => bail!("--json: malformed JSON: {}", e.reason),
+            },
         },
     };
     let mut put = |key: &str, value: Value| -> anyhow::Result<()> {
@@ -143,6 +146,19 @@ fn command_json(args: &RecordArgs, kind: &str) -> anyhow::Result<Value> {
         .collect::<anyhow::Result<Vec<_>>>()?;
     if let Value::Object(from_pairs) = Command::json_from_pairs(kind, &pairs)? {
         for (k, v) in from_pairs {
+            // A value read as JSON (not kept as text) is held to the same
+            // rule as `--json`: a number whose value canonicalisation would
+            // change is refused, not rounded (D44).
+            if !v.is_string() {
+                if let Some((_, raw)) = pairs.iter().rev().find(|(key, _)| *key == k) {
+                    // `raw` already read as JSON, so an error here is a
+                    // refusal, not malformed text.
+                    if let Err(e) = jishi_ledger::canonical::parse_strict(raw) {
+                        let field = e.field_under(&k).unwrap_or_else(|| k.clone());
+                        bail!("--set {field}: {}", e.reason);
+                    }
+                }
+            }
             put(&k, v)?;
         }
     }

@@ -1,12 +1,11 @@
-//! The ledger commands: init, append, import, log, stream, head, verify.
+//! The ledger commands: init, append, log, stream, head, verify (import is
+//! `import_cmd`).
 
 use std::io::Read;
-use std::path::PathBuf;
 
 use anyhow::{bail, Context};
 use clap::Args;
 use jishi_ledger::input::{parse_actor, parse_event_id, request_from_json};
-use jishi_ledger::store::{prepare_request, PreparedRequest};
 use jishi_ledger::{open_store, Actor, AppendRequest, ExpectedVersion, NewEvent, StoreSpec};
 
 use crate::output;
@@ -48,30 +47,13 @@ pub struct AppendArgs {
     raw: bool,
 }
 
-#[derive(Debug, Args)]
-pub struct ImportArgs {
-    /// A JSON Lines file, one event a line (`-` for stdin).
-    file: PathBuf,
-    /// The actor for lines without one: `id=…,name=…,role=…,org=…` or JSON.
-    #[arg(long, env = "JISHI_ACTOR")]
-    actor: Option<String>,
-    /// Events per transaction; each batch is written whole or not at all.
-    /// 0 writes the whole file in one transaction.
-    #[arg(long, default_value_t = 1000)]
-    batch_size: usize,
-    /// Check every line and stop without writing.
-    #[arg(long)]
-    dry_run: bool,
-    /// Allow streams of the selection domain (`election/…`), bypassing the
-    /// procedure's gates.
-    #[arg(long)]
-    raw: bool,
-}
-
 /// Streams under `election/` belong to the selection domain: their events must
 /// pass the procedure's gates, which `jishi record` applies and a raw append
 /// does not. A raw append there needs `--raw`, so that it is never an accident.
-fn check_domain_stream(stream: &str, raw: bool) -> Result<(), jishi_ledger::InvalidField> {
+pub(crate) fn check_domain_stream(
+    stream: &str,
+    raw: bool,
+) -> Result<(), jishi_ledger::InvalidField> {
     if !raw && jishi_ledger::store::stream_under(stream, "election") {
         return Err(jishi_ledger::InvalidField::new(
             "stream",
@@ -139,7 +121,7 @@ pub async fn append(spec: &StoreSpec, args: AppendArgs) -> anyhow::Result<()> {
                 .event_type
                 .context("--type: is required with --stream")?;
             let payload = jishi_ledger::canonical::parse_strict(&args.payload)
-                .map_err(|e| anyhow::anyhow!("payload: malformed JSON: {}", e.reason))?;
+                .map_err(|e| jishi_ledger::input::json_error("payload", "payload", e))?;
             let actor: Actor = default_actor.context("actor: is required (--actor)")?;
             let expected: ExpectedVersion = args.expect.parse().map_err(|_| {
                 anyhow::anyhow!(
@@ -182,133 +164,6 @@ pub async fn append(spec: &StoreSpec, args: AppendArgs) -> anyhow::Result<()> {
                 e.hash
             );
         }
-    }
-    Ok(())
-}
-
-/// Reads and checks every line before writing anything, so that a bad line
-/// anywhere in the file writes nothing; then writes batch by batch.
-pub async fn import(spec: &StoreSpec, args: ImportArgs) -> anyhow::Result<()> {
-    let default_actor = args.actor.as_deref().map(parse_actor).transpose()?;
-    let bytes = if args.file.as_os_str() == "-" {
-        let mut b = Vec::new();
-        std::io::stdin().read_to_end(&mut b).context("stdin")?;
-        b
-    } else {
-        std::fs::read(&args.file).with_context(|| format!("{}", args.file.display()))?
-    };
-    let store = open_store(spec, false).await?;
-    let now = store.clock().now();
-    let mut lines: Vec<usize> = Vec::new();
-    let mut requests: Vec<PreparedRequest> = Vec::new();
-    let mut errors = Vec::new();
-    for (i, raw) in bytes.split(|b| *b == b'\n').enumerate() {
-        let n = i + 1;
-        let text = match std::str::from_utf8(raw) {
-            Ok(t) => t,
-            Err(e) => {
-                errors.push(format!(
-                    "line {n}: invalid UTF-8 at byte {} of the line",
-                    e.valid_up_to()
-                ));
-                continue;
-            }
-        };
-        if text.trim().is_empty() {
-            continue;
-        }
-        match request_from_json(text, default_actor.as_ref())
-            .and_then(|r| check_domain_stream(&r.stream, args.raw).map(|()| r))
-            .map_err(jishi_ledger::AppendError::Invalid)
-            .and_then(|r| prepare_request(r, now))
-        {
-            Ok(r) => {
-                lines.push(n);
-                requests.push(r);
-            }
-            Err(e) => errors.push(format!("line {n}: {e}")),
-        }
-    }
-    if !errors.is_empty() {
-        let shown = errors
-            .iter()
-            .take(20)
-            .cloned()
-            .collect::<Vec<_>>()
-            .join("\n");
-        let more = if errors.len() > 20 {
-            format!("\n… and {} more", errors.len() - 20)
-        } else {
-            String::new()
-        };
-        bail!(
-            "{} invalid line(s); nothing was written:\n{shown}{more}",
-            errors.len()
-        );
-    }
-    if args.dry_run {
-        println!(
-            "{} events checked; nothing written (--dry-run)",
-            requests.len()
-        );
-        return Ok(());
-    }
-    let total = requests.len();
-    let batch = if args.batch_size == 0 {
-        total.max(1)
-    } else {
-        args.batch_size
-    };
-    let bar = output::progress(total as u64, "importing");
-    let mut written = 0usize;
-    let mut first_position = None;
-    let mut last_position = None;
-    let mut duplicates = 0usize;
-    let mut requests = requests.into_iter();
-    for chunk_lines in lines.chunks(batch) {
-        let chunk: Vec<PreparedRequest> = requests.by_ref().take(chunk_lines.len()).collect();
-        match store.append_prepared(chunk).await {
-            Ok(done) => {
-                for a in &done {
-                    if a.deduplicated {
-                        duplicates += 1;
-                    }
-                    for e in &a.events {
-                        first_position.get_or_insert(e.position);
-                        last_position = Some(e.position);
-                    }
-                }
-                written += chunk_lines.len();
-                bar.inc(chunk_lines.len() as u64);
-            }
-            Err(e) => {
-                bar.abandon();
-                let line = chunk_lines.get(e.index).copied().unwrap_or(0);
-                let before = if written == 0 {
-                    "nothing was written".to_string()
-                } else {
-                    format!(
-                        "the {written} events before this batch stay recorded (positions {}–{})",
-                        first_position.unwrap_or(0),
-                        last_position.unwrap_or(0)
-                    )
-                };
-                bail!(
-                    "line {line}: {}; the batch of lines {}–{} was not written, {before}",
-                    e.error,
-                    chunk_lines.first().copied().unwrap_or(0),
-                    chunk_lines.last().copied().unwrap_or(0),
-                );
-            }
-        }
-    }
-    bar.finish_and_clear();
-    match (first_position, last_position) {
-        (Some(a), Some(b)) => println!(
-            "imported {written} events ({} new, {duplicates} already recorded), positions {a}–{b}",
-            written - duplicates
-        ),
-        _ => println!("imported 0 events: the file has no events"),
     }
     Ok(())
 }

@@ -9,6 +9,7 @@ mod bench_verify;
 mod bench_views;
 mod demo_cmd;
 mod domain_cmds;
+mod import_cmd;
 mod ledger_cmds;
 mod output;
 mod proof_cmds;
@@ -50,7 +51,7 @@ enum Command {
     /// Append one event, from flags or from a JSON object on stdin.
     Append(ledger_cmds::AppendArgs),
     /// Append many events from a JSON Lines file (one event a line).
-    Import(ledger_cmds::ImportArgs),
+    Import(import_cmd::ImportArgs),
     /// List events in ledger order.
     Log(ledger_cmds::LogArgs),
     /// List the events of one stream.
@@ -100,7 +101,7 @@ enum Command {
     Stats(view_cmds::StatsArgs),
     /// The candidates of an election and where each stands.
     Candidates(view_cmds::ElectionArgs),
-    /// Record a realistic district transition on a fresh SQLite file and show its views.
+    /// Record a realistic district transition on a fresh ledger (a SQLite file, or an empty PostgreSQL schema) and show its views.
     Demo(demo_cmd::DemoArgs),
     /// Serve the JSON API and the pages (http://127.0.0.1:8080 by default).
     Serve(server_cmds::ServeArgs),
@@ -138,7 +139,42 @@ fn init_tracing(verbose: u8) {
         .init();
 }
 
+/// Whether a panic is the standard library's `println!` failing because
+/// the reader of stdout (or stderr) has gone, as with `jishi log | head -1`.
+fn is_closed_pipe_panic(info: &std::panic::PanicHookInfo<'_>) -> bool {
+    let payload = info.payload();
+    let message = payload
+        .downcast_ref::<String>()
+        .map(String::as_str)
+        .or_else(|| payload.downcast_ref::<&str>().copied())
+        .unwrap_or("");
+    message.starts_with("failed printing to std") && message.contains("Broken pipe")
+}
+
+/// Whether an error is a write to a closed pipe (`writeln!` with `?`).
+fn is_closed_pipe_error(e: &anyhow::Error) -> bool {
+    use std::io::ErrorKind::BrokenPipe;
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == BrokenPipe)
+            || c.downcast_ref::<serde_json::Error>()
+                .is_some_and(|j| j.io_error_kind() == Some(BrokenPipe))
+    })
+}
+
 fn main() -> ExitCode {
+    // A reader that stops reading (`| head -1`) ends the command quietly,
+    // with exit 0, once for every command (D45). Rust ignores SIGPIPE, so a
+    // write to the closed pipe fails, and `println!` panics on that; the
+    // default SIGPIPE action instead would also kill `jishi serve` when a
+    // client disconnects mid-response (a socket written with `writev`).
+    let default_hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        if is_closed_pipe_panic(info) {
+            std::process::exit(0);
+        }
+        default_hook(info);
+    }));
     let cli = Cli::parse();
     init_tracing(cli.verbose);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
@@ -154,6 +190,11 @@ fn main() -> ExitCode {
     match runtime.block_on(run(cli)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) if e.is::<VerifyFailed>() => ExitCode::from(3),
+        Err(e) if is_closed_pipe_error(&e) => ExitCode::SUCCESS,
+        Err(e) if e.is::<import_cmd::PartlyWritten>() => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(4)
+        }
         Err(e) => {
             eprintln!("error: {e:#}");
             ExitCode::FAILURE
@@ -167,7 +208,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Init => ledger_cmds::init(&spec).await,
         Command::Append(args) => ledger_cmds::append(&spec, args).await,
-        Command::Import(args) => ledger_cmds::import(&spec, args).await,
+        Command::Import(args) => import_cmd::import(&spec, args).await,
         Command::Log(args) => ledger_cmds::log(&spec, args).await,
         Command::Stream(args) => ledger_cmds::stream(&spec, args).await,
         Command::Head { json } => ledger_cmds::head(&spec, json).await,

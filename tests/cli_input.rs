@@ -222,9 +222,13 @@ fn append_refuses_bad_input_and_writes_nothing() {
     }
 }
 
+/// A conflict in a later batch is found when the whole file is planned,
+/// before the first batch is written (D43); it used to leave the earlier
+/// batches recorded.
 #[test]
-fn a_later_batch_failing_keeps_earlier_batches_and_says_so() {
+fn a_later_batch_conflict_is_found_before_any_batch_is_written() {
     let (dir, db) = ledger();
+    let before = head(&db);
     let file = dir.path().join("two-batches.jsonl");
     let conflict =
         line(r#""stream":"book/e1","event_type":"a.b","payload":{},"expected_version":1"#);
@@ -237,10 +241,8 @@ fn a_later_batch_failing_keeps_earlier_batches_and_says_so() {
     let msg = text(&out);
     assert_eq!(out.status.code(), Some(1), "{msg}");
     assert!(msg.contains("line 3"), "{msg}");
-    assert!(
-        msg.contains("the 2 events before this batch stay recorded (positions 3–4)"),
-        "{msg}"
-    );
+    assert!(msg.contains("nothing was written"), "{msg}");
+    assert_eq!(head(&db), before);
 }
 
 #[test]

@@ -13,8 +13,10 @@ fn arb_payload() -> impl Strategy<Value = serde_json::Value> {
         Just(serde_json::Value::Null),
         any::<bool>().prop_map(serde_json::Value::from),
         (-(1i64 << 53) + 1..(1i64 << 53)).prop_map(serde_json::Value::from),
+        // Not -0: JCS writes it as 0, another value, so it is refused (D44).
         any::<f64>()
-            .prop_filter("finite", |f| f.is_finite())
+            .prop_filter("finite, not -0", |f| f.is_finite()
+                && !(*f == 0.0 && f.is_sign_negative()))
             .prop_map(serde_json::Value::from),
         "\\PC{0,12}".prop_map(serde_json::Value::from),
     ];

@@ -15,6 +15,7 @@ use std::fmt::Write as _;
 use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Value};
 
+use crate::numbers::{number_literals, number_refusal, one_form};
 use crate::{Actor, Digest};
 
 /// Prefixed to the envelope's canonical bytes before hashing (15 bytes: the
@@ -22,7 +23,7 @@ use crate::{Actor, Digest};
 pub const EVENT_HASH_TAG: &[u8] = b"jishi.event.v1\0";
 
 /// The largest integer JCS can carry exactly (IEEE 754 double, RFC 8785 §3.2.2.3).
-const MAX_SAFE_INTEGER: u64 = (1 << 53) - 1;
+pub(crate) const MAX_SAFE_INTEGER: u64 = (1 << 53) - 1;
 
 /// A JSON text that is not acceptable as canonical input. The message says
 /// where (a JSON path such as `payload.votes[2]`) and why.
@@ -33,20 +34,62 @@ pub struct CanonicalError {
     pub reason: String,
 }
 
-/// Parses JSON text strictly, as I-JSON (RFC 7493) which JCS requires: a
-/// duplicate member name or an integer beyond ±(2^53−1) would be silently
-/// changed by canonicalisation, so both are refused instead.
+impl CanonicalError {
+    /// The error's path as a field name under `root` (`$.votes[1]` under
+    /// `payload` is `payload.votes[1]`; under "" it is `votes[1]`), or
+    /// `None` when the error concerns the text as a whole (malformed JSON).
+    pub fn field_under(&self, root: &str) -> Option<String> {
+        let rest = self.path.strip_prefix('$')?;
+        if rest.is_empty() {
+            return None;
+        }
+        Some(match (root.is_empty(), rest.strip_prefix('.')) {
+            (true, Some(r)) => r.to_string(),
+            _ => format!("{root}{rest}"),
+        })
+    }
+}
+
+/// Parses JSON text strictly, as I-JSON (RFC 7493) which JCS requires, and
+/// refuses what canonicalisation would change rather than change it: a
+/// duplicate member name (which value would win?), an integer written
+/// beyond ±(2^53−1), and any number whose canonical form is another value
+/// (`1e-400` would become 0, `-0` would lose its sign, a 20-digit number
+/// its last digits). A number written another way with the same value (`1.0`,
+/// `1E2`) is accepted and stored in canonical form (D44).
+///
+/// The check compares the number as written with its canonical text, both
+/// read as exact decimals; the text as written is found by a scan of the
+/// input, because the parsed value keeps only the double.
 pub fn parse_strict(text: &str) -> Result<Value, CanonicalError> {
+    let literals = number_literals(text);
+    let mut ctx = Strict {
+        literals: literals.iter(),
+        path: String::from("$"),
+        refused: None,
+    };
     let mut de = serde_json::Deserializer::from_str(text);
-    let value = StrictValue::deserialize_from(&mut de).map_err(|e| CanonicalError {
-        path: "$".into(),
-        reason: e.to_string(),
-    })?;
+    let value = match de::DeserializeSeed::deserialize(&mut ctx, &mut de) {
+        Ok(v) => v,
+        Err(e) => {
+            if let Some(refused) = ctx.refused.take() {
+                return Err(refused);
+            }
+            // The parser refuses a number beyond a double's range before a
+            // visitor sees it; the path it was reading is still in place.
+            let reason = e.to_string();
+            let path = if reason.starts_with("number out of range") {
+                std::mem::take(&mut ctx.path)
+            } else {
+                "$".into()
+            };
+            return Err(CanonicalError { path, reason });
+        }
+    };
     de.end().map_err(|e| CanonicalError {
         path: "$".into(),
         reason: e.to_string(),
     })?;
-    check_numbers(&value, &mut String::from("$"))?;
     Ok(value)
 }
 
@@ -66,6 +109,16 @@ pub fn check_numbers(value: &Value, path: &mut String) -> Result<(), CanonicalEr
                         "integer {n} is outside ±(2^53−1) and cannot be represented exactly; \
                          send it as a string"
                     ),
+                });
+            }
+            // A double is written by JCS as the shortest text that reads
+            // back as the same double, so only its sign can be lost: -0.
+            if n.as_f64().is_some_and(|f| f == 0.0 && f.is_sign_negative()) {
+                return Err(CanonicalError {
+                    path: path.clone(),
+                    reason: "the number -0 would be stored as 0, which is another value \
+                             (canonical JSON has no negative zero)"
+                        .into(),
                 });
             }
             Ok(())
@@ -174,7 +227,7 @@ fn push_members<'a>(out: &mut Vec<u8>, members: impl Iterator<Item = (&'a String
 /// double (RFC 8785 §3.2.2.3). Integers within ±(2^53−1) are exact doubles
 /// and print as their digits; anything else goes through the double, as JCS
 /// requires (`ryu-js` implements the ECMAScript algorithm).
-fn push_number(out: &mut Vec<u8>, n: &serde_json::Number) {
+pub(crate) fn push_number(out: &mut Vec<u8>, n: &serde_json::Number) {
     match (n.as_u64(), n.as_i64()) {
         (Some(u), _) if u <= MAX_SAFE_INTEGER => push_u64(out, u),
         (None, Some(i)) if i.unsigned_abs() <= MAX_SAFE_INTEGER => {
@@ -360,74 +413,108 @@ impl<'a> HashedEnvelope<'a> {
     }
 }
 
-/// A JSON value read without letting a duplicate member name through.
-struct StrictValue(Value);
+/// The parser's state while [`parse_strict`] reads a text: the number
+/// literals not yet visited, the path of the value being read, and the
+/// refusal (with its path) that stopped the parse, if any.
+struct Strict<'t> {
+    literals: std::slice::Iter<'t, &'t str>,
+    path: String,
+    refused: Option<CanonicalError>,
+}
 
-impl StrictValue {
-    fn deserialize_from<'de, D: Deserializer<'de>>(d: D) -> Result<Value, D::Error> {
-        d.deserialize_any(StrictVisitor).map(|v| v.0)
+impl Strict<'_> {
+    fn number<E: de::Error>(&mut self, n: serde_json::Number) -> Result<Value, E> {
+        let reason = match self.literals.next() {
+            Some(literal) => number_refusal(literal, &n),
+            None => Some("a number the scan of the text did not find".to_string()),
+        };
+        match reason {
+            None => Ok(Value::Number(one_form(n))),
+            Some(reason) => Err(self.refuse(reason)),
+        }
+    }
+
+    fn refuse<E: de::Error>(&mut self, reason: String) -> E {
+        let e = E::custom(&reason);
+        self.refused = Some(CanonicalError {
+            path: self.path.clone(),
+            reason,
+        });
+        e
     }
 }
 
-impl<'de> de::Deserialize<'de> for StrictValue {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_any(StrictVisitor)
+impl<'de> de::DeserializeSeed<'de> for &mut Strict<'_> {
+    type Value = Value;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
+        d.deserialize_any(self)
     }
 }
 
-struct StrictVisitor;
-
-impl<'de> Visitor<'de> for StrictVisitor {
-    type Value = StrictValue;
+impl<'de> Visitor<'de> for &mut Strict<'_> {
+    type Value = Value;
 
     fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
         f.write_str("any JSON value")
     }
-    fn visit_bool<E>(self, v: bool) -> Result<StrictValue, E> {
-        Ok(StrictValue(Value::Bool(v)))
+    fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
+        Ok(Value::Bool(v))
     }
-    fn visit_i64<E>(self, v: i64) -> Result<StrictValue, E> {
-        Ok(StrictValue(Value::from(v)))
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Value, E> {
+        self.number(v.into())
     }
-    fn visit_u64<E>(self, v: u64) -> Result<StrictValue, E> {
-        Ok(StrictValue(Value::from(v)))
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Value, E> {
+        self.number(v.into())
     }
-    fn visit_f64<E: de::Error>(self, v: f64) -> Result<StrictValue, E> {
-        serde_json::Number::from_f64(v)
-            .map(|n| StrictValue(Value::Number(n)))
-            .ok_or_else(|| E::custom("number is not finite"))
-    }
-    fn visit_str<E>(self, v: &str) -> Result<StrictValue, E> {
-        Ok(StrictValue(Value::String(v.to_owned())))
-    }
-    fn visit_string<E>(self, v: String) -> Result<StrictValue, E> {
-        Ok(StrictValue(Value::String(v)))
-    }
-    fn visit_unit<E>(self) -> Result<StrictValue, E> {
-        Ok(StrictValue(Value::Null))
-    }
-    fn visit_none<E>(self) -> Result<StrictValue, E> {
-        Ok(StrictValue(Value::Null))
-    }
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<StrictValue, A::Error> {
-        let mut items = Vec::new();
-        while let Some(StrictValue(v)) = seq.next_element()? {
-            items.push(v);
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Value, E> {
+        match serde_json::Number::from_f64(v) {
+            Some(n) => self.number(n),
+            None => Err(self.refuse("number is not finite".into())),
         }
-        Ok(StrictValue(Value::Array(items)))
     }
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<StrictValue, A::Error> {
+    fn visit_str<E>(self, v: &str) -> Result<Value, E> {
+        Ok(Value::String(v.to_owned()))
+    }
+    fn visit_string<E>(self, v: String) -> Result<Value, E> {
+        Ok(Value::String(v))
+    }
+    fn visit_unit<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_none<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let mut items = Vec::new();
+        loop {
+            let len = self.path.len();
+            let _ = write!(self.path, "[{}]", items.len());
+            let next = seq.next_element_seed(&mut *self)?;
+            self.path.truncate(len);
+            match next {
+                Some(v) => items.push(v),
+                None => break,
+            }
+        }
+        Ok(Value::Array(items))
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
         let mut out = Map::new();
         while let Some(key) = map.next_key::<String>()? {
-            let StrictValue(v) = map.next_value()?;
             if out.contains_key(&key) {
-                return Err(de::Error::custom(format!(
+                return Err(self.refuse(format!(
                     "duplicate member name {key:?} (a JSON object may name a member once)"
                 )));
             }
+            let len = self.path.len();
+            self.path.push('.');
+            self.path.push_str(&key);
+            let v = map.next_value_seed(&mut *self)?;
+            self.path.truncate(len);
             out.insert(key, v);
         }
-        Ok(StrictValue(Value::Object(out)))
+        Ok(Value::Object(out))
     }
 }
 

@@ -34,9 +34,17 @@ pub fn request_from_json(
     text: &str,
     default_actor: Option<&Actor>,
 ) -> Result<AppendRequest, InvalidField> {
-    let value = parse_strict(text)
-        .map_err(|e| InvalidField::new("json", format!("malformed JSON: {}", e.reason)))?;
+    let value = parse_strict(text).map_err(|e| json_error("", "json", e))?;
     request_from_value(value, default_actor)
+}
+
+/// A refusal of [`parse_strict`] as a field error: a refused value is named
+/// by its path under `root` (`payload.votes[1]`); malformed text by `whole`.
+pub fn json_error(root: &str, whole: &str, e: crate::canonical::CanonicalError) -> InvalidField {
+    match e.field_under(root) {
+        Some(field) => InvalidField::new(field, e.reason),
+        None => InvalidField::new(whole, format!("malformed JSON: {}", e.reason)),
+    }
 }
 
 /// As [`request_from_json`], from a parsed value.
@@ -208,8 +216,7 @@ pub fn actor_from_value(v: Value) -> Result<Actor, InvalidField> {
 pub fn parse_actor(text: &str) -> Result<Actor, InvalidField> {
     let t = text.trim();
     if t.starts_with('{') {
-        let v = parse_strict(t)
-            .map_err(|e| InvalidField::new("actor", format!("malformed JSON: {}", e.reason)))?;
+        let v = parse_strict(t).map_err(|e| json_error("actor", "actor", e))?;
         return actor_from_value(v);
     }
     let mut obj = Map::new();

@@ -65,6 +65,11 @@ pub const POSTGRES: &[Migration] = &[
         name: "tree_runs",
         sql: include_str!("../../migrations/postgres/0005_tree_runs.sql"),
     },
+    Migration {
+        version: 6,
+        name: "tree_runs_plain",
+        sql: include_str!("../../migrations/postgres/0006_tree_runs_plain.sql"),
+    },
 ];
 
 /// Checks a database's recorded migrations against the binary's list and

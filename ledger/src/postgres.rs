@@ -761,6 +761,34 @@ impl BatchState {
     }
 }
 
+/// The stored events with any of the ids in `$1`, as [`existing_row`] reads them.
+const STORED_BY_ID: &str = "SELECT event_id, position, stream, stream_version, event_type, \
+     schema_version, occurred_at, actor_id, actor_name, actor_role, actor_org, payload_digest, \
+     hash FROM events WHERE event_id = ANY($1::uuid[])";
+
+/// One row of [`STORED_BY_ID`].
+fn existing_row(r: &Row) -> Result<(uuid::Uuid, ExistingEvent), tokio_postgres::Error> {
+    Ok((
+        r.try_get::<_, uuid::Uuid>(0)?,
+        ExistingEvent {
+            position: u64::try_from(int(r, 1)?).unwrap_or(0),
+            stream: text(r, 2)?,
+            stream_version: u64::try_from(int(r, 3)?).unwrap_or(0),
+            event_type: text(r, 4)?,
+            schema_version: u32::try_from(int(r, 5)?).unwrap_or(0),
+            occurred_at: text(r, 6)?,
+            actor: Actor {
+                id: text(r, 7)?,
+                name: text(r, 8)?,
+                role: text(r, 9)?,
+                org: text(r, 10)?,
+            },
+            payload_digest: Digest::from_slice(&bytes(r, 11)?).unwrap_or_default(),
+            hash: Digest::from_slice(&bytes(r, 12)?).unwrap_or_default(),
+        },
+    ))
+}
+
 fn existing_of(e: &RecordedEvent) -> ExistingEvent {
     ExistingEvent {
         position: e.position,
@@ -903,13 +931,7 @@ impl AppendStatements {
                 "preparing the stream-version query",
             )
             .await?,
-            stored: prepare(
-                "SELECT event_id, position, stream, stream_version, event_type, schema_version, \
-                 occurred_at, actor_id, actor_name, actor_role, actor_org, payload_digest, hash \
-                 FROM events WHERE event_id = ANY($1::uuid[])",
-                "preparing the event-id query",
-            )
-            .await?,
+            stored: prepare(STORED_BY_ID, "preparing the event-id query").await?,
             frontier: prepare(tree::FRONTIER_QUERY, "preparing the tree frontier query").await?,
             under: prepare(LAST_POSITIONS_UNDER, "preparing the stream-prefix query").await?,
             write: prepare(WRITE_GROUP, "preparing the ledger write").await?,
@@ -1318,27 +1340,7 @@ async fn in_transaction(
         .map_err(pg("reading stream versions"))?;
     let stored = stored_rows
         .iter()
-        .map(|r| {
-            Ok((
-                r.try_get::<_, uuid::Uuid>(0)?,
-                ExistingEvent {
-                    position: u64::try_from(int(r, 1)?).unwrap_or(0),
-                    stream: text(r, 2)?,
-                    stream_version: u64::try_from(int(r, 3)?).unwrap_or(0),
-                    event_type: text(r, 4)?,
-                    schema_version: u32::try_from(int(r, 5)?).unwrap_or(0),
-                    occurred_at: text(r, 6)?,
-                    actor: Actor {
-                        id: text(r, 7)?,
-                        name: text(r, 8)?,
-                        role: text(r, 9)?,
-                        org: text(r, 10)?,
-                    },
-                    payload_digest: Digest::from_slice(&bytes(r, 11)?).unwrap_or_default(),
-                    hash: Digest::from_slice(&bytes(r, 12)?).unwrap_or_default(),
-                },
-            ))
-        })
+        .map(existing_row)
         .collect::<Result<HashMap<_, _>, tokio_postgres::Error>>()
         .map_err(pg("looking up event ids"))?;
     // Guarded callers: the last position under each prefix, read under the lock.
@@ -1786,6 +1788,27 @@ impl EventStore for PostgresStore {
             .and_then(|r| r.try_get(0))
             .map_err(pg(what))?;
         Ok(v.map(|v| u64::try_from(v).unwrap_or(0)))
+    }
+
+    async fn stored_events(
+        &self,
+        ids: &[uuid::Uuid],
+    ) -> Result<HashMap<uuid::Uuid, ExistingEvent>, StoreError> {
+        let what = "looking up event ids";
+        let client = self.pool.get().await.map_err(pool_err)?;
+        let stmt = client
+            .prepare_cached(STORED_BY_ID)
+            .await
+            .map_err(pg(what))?;
+        let mut out = HashMap::new();
+        // In pages, so that a file of a million lines is not one parameter.
+        for page in ids.chunks(10_000) {
+            for r in client.query(&stmt, &[&page]).await.map_err(pg(what))? {
+                let (id, e) = existing_row(&r).map_err(pg(what))?;
+                out.insert(id, e);
+            }
+        }
+        Ok(out)
     }
 
     async fn head(&self) -> Result<Option<Head>, StoreError> {

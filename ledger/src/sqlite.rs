@@ -600,6 +600,23 @@ impl EventStore for SqliteStore {
             .await
     }
 
+    async fn stored_events(
+        &self,
+        ids: &[uuid::Uuid],
+    ) -> Result<std::collections::HashMap<uuid::Uuid, ExistingEvent>, StoreError> {
+        let ids = ids.to_vec();
+        self.with_reader(move |conn| {
+            let mut out = std::collections::HashMap::new();
+            for id in ids {
+                if let Some(e) = existing(conn, &id)? {
+                    out.insert(id, e);
+                }
+            }
+            Ok(out)
+        })
+        .await
+    }
+
     async fn head(&self) -> Result<Option<Head>, StoreError> {
         self.with_reader(read_head).await
     }

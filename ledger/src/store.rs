@@ -264,6 +264,15 @@ pub trait EventStore: Send + Sync {
     /// The current version of a stream, `None` if it has no event.
     async fn stream_version(&self, stream: &str) -> Result<Option<u64>, StoreError>;
 
+    /// The stored events that carry any of `ids`, by id, read outside any
+    /// write transaction. `jishi import` plans a whole file against these and
+    /// the stream versions before it writes a batch (`simulate`), so that a
+    /// refusal it can foresee writes nothing, whatever the batch size.
+    async fn stored_events(
+        &self,
+        ids: &[uuid::Uuid],
+    ) -> Result<std::collections::HashMap<uuid::Uuid, ExistingEvent>, StoreError>;
+
     /// The last event, `None` for an empty ledger.
     async fn head(&self) -> Result<Option<Head>, StoreError>;
 }

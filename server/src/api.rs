@@ -106,9 +106,13 @@ async fn record(
     State(state): Shared,
     ApiUser(user): ApiUser,
     Path(kind): Path<String>,
-    json: Result<Json<Value>, JsonRejection>,
+    json: Result<Json<Box<serde_json::value::RawValue>>, JsonRejection>,
 ) -> Result<Response, ApiError> {
-    let command = Command::from_json(&kind, body(json)?)?;
+    // Read as text and parsed strictly, as `jishi record --json` is: a
+    // number whose value canonicalisation would change is refused (D44).
+    let value = jishi_ledger::canonical::parse_strict(body(json)?.get())
+        .map_err(|e| ApiError::bad(e.field_under("").unwrap_or_else(|| "body".into()), e.reason))?;
+    let command = Command::from_json(&kind, value)?;
     let org = match &command.body {
         jishi_projections::EventBody::ElectionOpened(b) => b.unit_org.clone(),
         _ => state

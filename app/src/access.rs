@@ -35,6 +35,9 @@ pub enum View {
     Accountability,
     CaseExport,
     PetitionSource,
+    /// A compliance report that showed this candidate's restricted content
+    /// to an entitled reader (D52).
+    Compliance,
 }
 
 impl View {
@@ -45,6 +48,7 @@ impl View {
             View::Accountability => "责任链 responsibility chain",
             View::CaseExport => "导出案卷 case export",
             View::PetitionSource => "举报人信息 petitioner's identity",
+            View::Compliance => "合规检查 compliance report",
         }
     }
 }

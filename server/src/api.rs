@@ -115,15 +115,17 @@ async fn record(
     let command = Command::from_json(&kind, value)?;
     let org = match &command.body {
         jishi_projections::EventBody::ElectionOpened(b) => b.unit_org.clone(),
-        _ => state
-            .election_org_of(&command.election_id)
-            .await?
-            .ok_or_else(|| {
-                ApiError::NotFound(format!(
-                    "election {:?} has not been opened: record election.opened first",
-                    command.election_id
-                ))
-            })?,
+        _ => {
+            let org = state
+                .election_org_of(&command.election_id)
+                .await?
+                .ok_or_else(|| queries::no_election(&command.election_id))?;
+            // An election the user may not read answers as an absent one
+            // (D53); one it reads but may not record in gets the policy's 403.
+            policy::may_read_election(&user, &org)
+                .map_err(|_| queries::no_election(&command.election_id))?;
+            org
+        }
     };
     policy::may_record(&user, &kind, &org, !command.overrides.is_empty())?;
     let recorded = jishi_app::record(&state.events, None, &user.actor(), &command).await?;
@@ -167,9 +169,10 @@ async fn part(
     user: &jishi_app::users::User,
     id: &str,
     q: AsOf,
+    compliance: bool,
     pick: impl FnOnce(queries::ElectionDetail) -> Result<Value, ApiError>,
 ) -> Result<Json<Value>, ApiError> {
-    let detail = queries::election(state, user, id, q.as_of.as_deref()).await?;
+    let detail = queries::election_with(state, user, id, q.as_of.as_deref(), compliance).await?;
     Ok(Json(pick(detail)?))
 }
 
@@ -179,12 +182,19 @@ async fn check(
     Path(id): Path<String>,
     Query(q): Query<AsOf>,
 ) -> Result<Json<Value>, ApiError> {
-    part(&state, &user, &id, q, |d| {
-        d.compliance.map(|r| json!(r)).ok_or_else(|| {
-            ApiError::NotFound(format!(
-                "election {id:?} has no election.opened event, so its procedure is unknown"
-            ))
-        })
+    part(&state, &user, &id, q, true, |d| {
+        let reads = d.recorded_reads;
+        d.compliance
+            .map(|r| {
+                let mut v = json!(r);
+                v["recorded_reads"] = json!(reads);
+                v
+            })
+            .ok_or_else(|| {
+                ApiError::NotFound(format!(
+                    "election {id:?} has no election.opened event, so its procedure is unknown"
+                ))
+            })
     })
     .await
 }
@@ -195,7 +205,7 @@ async fn stats(
     Path(id): Path<String>,
     Query(q): Query<AsOf>,
 ) -> Result<Json<Value>, ApiError> {
-    part(&state, &user, &id, q, |d| Ok(json!(d.stats))).await
+    part(&state, &user, &id, q, false, |d| Ok(json!(d.stats))).await
 }
 
 async fn candidates(
@@ -204,7 +214,7 @@ async fn candidates(
     Path(id): Path<String>,
     Query(q): Query<AsOf>,
 ) -> Result<Json<Value>, ApiError> {
-    part(&state, &user, &id, q, |d| Ok(json!(d.candidates))).await
+    part(&state, &user, &id, q, false, |d| Ok(json!(d.candidates))).await
 }
 
 async fn trail(
@@ -431,8 +441,20 @@ async fn export(
 ) -> Result<Response, ApiError> {
     let b = body(json)?;
     policy::may_export(&user)?;
+    // The candidate must be one of the election's: an empty id would select
+    // the whole election by prefix and record the read against no candidate
+    // (issue 15, item 3). Same 404 as an unknown election (D53).
     state
-        .with_election(&user, &b.election_id, |_| Ok(()))
+        .with_election(&user, &b.election_id, |el| {
+            if !b.candidate_id.is_empty() && el.state.candidates.contains_key(&b.candidate_id) {
+                Ok(())
+            } else {
+                Err(ApiError::NotFound(format!(
+                    "candidate_id: {:?} is not a candidate of election {:?}",
+                    b.candidate_id, b.election_id
+                )))
+            }
+        })
         .await?;
     let selector = Selector::Prefix(candidate_stream(&b.election_id, &b.candidate_id));
     let case = build_case(state.store.as_ref(), &selector)

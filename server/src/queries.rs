@@ -10,8 +10,8 @@ use jishi_app::users::User;
 use jishi_app::views::{procedure_of, resolve_as_of};
 use jishi_ledger::StoredCheckpoint;
 use jishi_projections::views::{
-    self, redact_accountability, redact_trail, Accountability, CandidateRow, ComplianceReport,
-    ElectionProjection, Entry, TeamStats, Trail,
+    self, redact_accountability, redact_report, redact_trail, Accountability, CandidateRow,
+    ComplianceReport, ElectionProjection, Entry, TeamStats, Trail,
 };
 use jishi_projections::{fold, Sensitivity};
 use serde::Serialize;
@@ -19,6 +19,13 @@ use serde::Serialize;
 use crate::error::ApiError;
 use crate::policy;
 use crate::state::{election_org, AppState, Verified};
+
+/// The one answer for an election that does not exist or that the user may
+/// not read (D53): the same status and bytes either way, naming no
+/// organisation.
+pub fn no_election(election_id: &str) -> ApiError {
+    ApiError::NotFound(format!("election {election_id:?}: not found"))
+}
 
 /// One line of the list of elections.
 #[derive(Debug, Clone, Serialize)]
@@ -90,38 +97,86 @@ pub struct ElectionDetail {
     pub summary: ElectionSummary,
     pub as_of: Option<u64>,
     pub candidates: Vec<CandidateRow>,
+    /// Redacted for the reader like a trail (D51).
     pub compliance: Option<ComplianceReport>,
     pub stats: TeamStats,
+    /// Where the reads of restricted content this report showed were
+    /// recorded, one per candidate (D52); empty when it showed none.
+    pub recorded_reads: Vec<u64>,
 }
 
+/// An election with its compliance report; the report's reads of restricted
+/// content are recorded (D52).
 pub async fn election(
     state: &AppState,
     user: &User,
     election_id: &str,
     as_of_spec: Option<&str>,
 ) -> Result<ElectionDetail, ApiError> {
+    election_with(state, user, election_id, as_of_spec, true).await
+}
+
+/// As [`election`]; without `compliance` the report is left out, so that
+/// statistics or the candidate list record no read.
+pub async fn election_with(
+    state: &AppState,
+    user: &User,
+    election_id: &str,
+    as_of_spec: Option<&str>,
+    compliance: bool,
+) -> Result<ElectionDetail, ApiError> {
     let as_of = as_of(state, as_of_spec).await?;
-    state
+    let may_see = |s: Sensitivity| policy::may_see(user, s);
+    let (mut detail, shown) = state
         .with_election(user, election_id, |e| {
             let entries = upto(&e.entries, as_of);
             let folded = fold(entries.iter().map(|x| &x.event));
             let mut stats = views::stats(&folded);
             stats.election_id = election_id.to_string();
             let candidates = views::candidates(&folded, stats.on);
-            let compliance = procedure_of(election_id, entries, None).ok().map(|p| {
-                let mut r = views::check(entries, &p, &views::StructureRules::default());
-                r.election_id = election_id.to_string();
-                r
-            });
-            Ok(ElectionDetail {
-                summary: summary(election_id, e),
-                as_of,
-                candidates,
-                compliance,
-                stats,
-            })
+            let mut shown = Default::default();
+            let report = if compliance {
+                procedure_of(election_id, entries, None).ok().map(|p| {
+                    let mut r = views::check(entries, &p, &views::StructureRules::default());
+                    r.election_id = election_id.to_string();
+                    shown = redact_report(&mut r, entries, &may_see);
+                    r
+                })
+            } else {
+                None
+            };
+            Ok((
+                ElectionDetail {
+                    summary: summary(election_id, e),
+                    as_of,
+                    candidates,
+                    compliance: report,
+                    stats,
+                    recorded_reads: Vec::new(),
+                },
+                shown,
+            ))
         })
-        .await
+        .await?;
+    // Recorded before the report is handed out, one event per candidate
+    // whose restricted content it shows, so that each candidate's reads list
+    // has it (D52).
+    for candidate_id in shown {
+        let at = access::record_access(
+            state.events.as_ref(),
+            &user.actor(),
+            &AccessRecord {
+                election_id: election_id.to_string(),
+                candidate_id,
+                view: View::Compliance,
+                as_of,
+                petition_id: None,
+            },
+        )
+        .await?;
+        detail.recorded_reads.push(at);
+    }
+    Ok(detail)
 }
 
 /// A candidate's trail and responsibility chain, redacted for `user`, with

@@ -138,10 +138,11 @@ impl AppState {
     ) -> Result<T, ApiError> {
         let mut views = self.views.lock().await;
         catch_up(self.events.as_ref(), &mut views).await?;
-        let election = views.elections.get(election_id).ok_or_else(|| {
-            ApiError::NotFound(format!("election {election_id:?}: no event in the ledger"))
-        })?;
-        policy::may_read_election(user, &election_org(election))?;
+        // Absent and out of scope answer alike (D53): a 403 would tell an
+        // outsider that the election exists, and name its organisation.
+        let absent = || crate::queries::no_election(election_id);
+        let election = views.elections.get(election_id).ok_or_else(absent)?;
+        policy::may_read_election(user, &election_org(election)).map_err(|_| absent())?;
         f(election)
     }
 }

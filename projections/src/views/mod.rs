@@ -31,7 +31,7 @@ use crate::state::ElectionState;
 
 pub use accountability::{accountability, Accountability, Duty};
 pub use compliance::{check, ComplianceReport, Finding, FindingKind, StructureRules};
-pub use redact::{redact_accountability, redact_trail, Restricted};
+pub use redact::{redact_accountability, redact_report, redact_trail, Restricted};
 pub use stats::{candidates, stats, summarise, CandidateRow, DistrictStats, TeamStats};
 pub use trail::{trail, Trail, TrailRow};
 

@@ -7,11 +7,11 @@
 //! and is unchanged without learning what it says. Which roles may see which
 //! [`Sensitivity`] is the caller's policy, passed in as `may_see`.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
 
-use super::{Accountability, Entry, Trail};
+use super::{Accountability, ComplianceReport, Entry, Trail};
 use crate::events::{sensitivity_of, Sensitivity};
 
 /// What a reader who may not see a row is shown instead of its content.
@@ -90,8 +90,10 @@ pub fn redact_trail(trail: &mut Trail, entries: &[Entry], may_see: &dyn Fn(Sensi
     }
 }
 
-/// Hides the details of duties whose act is restricted; who answers for it
-/// stays visible (谁考察谁负责 holds whatever the content).
+/// Hides the details of duties whose act is restricted, and the persons the
+/// restricted payload names (a petition's handler and leader are content of
+/// the petition, D51). Who recorded the act stays visible, with its role,
+/// organisation, time and position, so the chain still says who answers.
 pub fn redact_accountability(
     a: &mut Accountability,
     entries: &[Entry],
@@ -101,6 +103,43 @@ pub fn redact_accountability(
     for duty in &mut a.duties {
         if let Some(r) = hidden.get(&duty.position) {
             duty.detail = placeholder(r);
+            duty.responsible.clear();
         }
     }
+}
+
+/// Hides the text of every finding whose evidence includes a position the
+/// reader may not see (its text is drawn from those payloads: a petition's
+/// conclusion, an objection). The finding's kind, rule, candidate and
+/// evidence positions stay, so the reader knows it exists and where (D51).
+///
+/// Returns the candidates for whom the report, as left, shows restricted
+/// content to this reader: the caller records a read for each (D52).
+pub fn redact_report(
+    report: &mut ComplianceReport,
+    entries: &[Entry],
+    may_see: &dyn Fn(Sensitivity) -> bool,
+) -> BTreeSet<String> {
+    let hidden = restricted_positions(entries, may_see);
+    // What is restricted from anyone: for a reader who sees it, a finding
+    // resting on it shows restricted content.
+    let restricted = restricted_positions(entries, &|_| false);
+    let candidate_at: BTreeMap<u64, &str> = entries
+        .iter()
+        .filter_map(|e| Some((e.position, e.event.candidate_id.as_deref()?)))
+        .collect();
+    let mut shown = BTreeSet::new();
+    for f in &mut report.findings {
+        if let Some(r) = f.evidence.iter().find_map(|p| hidden.get(p)) {
+            f.detail = format!("{}: {}", f.kind.label(), placeholder(r));
+            continue;
+        }
+        for p in f.evidence.iter().filter(|p| restricted.contains_key(p)) {
+            let c = candidate_at.get(p).copied().or(f.candidate_id.as_deref());
+            if let Some(c) = c {
+                shown.insert(c.to_string());
+            }
+        }
+    }
+    shown
 }

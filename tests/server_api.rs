@@ -382,9 +382,11 @@ fn recording_is_refused_outside_role_scope_or_override_right() {
         // The next command, by users who may not record it.
         let next = &commands[i];
         let path = format!("/api/record/{}", next.command.kind());
-        for user in ["inv", "other-town"] {
+        // An investigator reads the election but records nothing (403); to
+        // another district the election answers as absent (404, D53).
+        for (user, want) in [("inv", 403), ("other-town", 404)] {
             let (status, body) = h.post(user, &path, &next.command.to_json()).await;
-            assert_eq!(status, 403, "{user}: {body}");
+            assert_eq!(status, want, "{user}: {body}");
         }
         // An inspector records only its own kinds.
         let decided = commands
@@ -427,7 +429,7 @@ fn reads_are_scoped_redacted_and_recorded() {
         // Out of scope: 403, and no read recorded.
         let before = h.head().await;
         let (status, _) = h.get("other-town", &path).await;
-        assert_eq!(status, 403);
+        assert_eq!(status, 404, "out of scope answers as absent (D53)");
         let (status, list) = h.get("other-town", "/api/elections").await;
         assert_eq!((status, list), (200, json!([])));
         assert_eq!(h.head().await, before);

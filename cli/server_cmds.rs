@@ -95,6 +95,17 @@ pub enum UserCmd {
         #[arg(long)]
         json: bool,
     },
+    /// Give a user a new token (a lost or expiring one) and print it, shown
+    /// once; the old token stops working at once, on a running server too.
+    Rotate {
+        id: String,
+        /// Days the new token lives.
+        #[arg(long = "expires-days", default_value_t = users::DEFAULT_TOKEN_DAYS)]
+        expires_days: u32,
+        /// Who rotates (default: the local operator).
+        #[arg(long, env = "JISHI_ACTOR")]
+        actor: Option<String>,
+    },
     /// Revoke a user's token; the user stays in the ledger.
     Revoke {
         id: String,
@@ -124,6 +135,9 @@ pub struct UserAddArgs {
     /// inspector).
     #[arg(long = "acts-as")]
     pub acts_as: Option<String>,
+    /// Days the token lives; then it is refused until rotated.
+    #[arg(long = "expires-days", default_value_t = users::DEFAULT_TOKEN_DAYS)]
+    pub expires_days: u32,
     /// Who adds the user (default: the local operator).
     #[arg(long, env = "JISHI_ACTOR")]
     pub actor: Option<String>,
@@ -152,7 +166,8 @@ pub async fn user(spec: &StoreSpec, cmd: UserCmd) -> anyhow::Result<()> {
             let store = open_store(spec, false).await?;
             let role: AccessRole = a.role.parse()?;
             let by = operator(a.actor.as_deref())?;
-            let (user, token) = users::add_user(
+            let until = users::expiry_in("--expires-days", a.expires_days, chrono::Utc::now())?;
+            let (user, token) = users::add_user_until(
                 store.as_ref(),
                 &by,
                 NewUser {
@@ -162,11 +177,12 @@ pub async fn user(spec: &StoreSpec, cmd: UserCmd) -> anyhow::Result<()> {
                     org: a.org,
                     acts_as: a.acts_as,
                 },
+                until,
             )
             .await?;
             eprintln!(
-                "added {} ({}, {}, acts as {}) at position {}; its token (shown once):",
-                user.id, user.role, user.org, user.acts_as, user.added_at
+                "added {} ({}, {}, acts as {}) at position {}; its token, valid until {} (shown once):",
+                user.id, user.role, user.org, user.acts_as, user.added_at, user.expires_at
             );
             println!("{token}");
             Ok(())
@@ -185,6 +201,7 @@ pub async fn user(spec: &StoreSpec, cmd: UserCmd) -> anyhow::Result<()> {
                 "组织 Org",
                 "程序角色 Acts as",
                 "状态 Status",
+                "到期 Expires",
             ]);
             for u in list {
                 t.add_row(vec![
@@ -194,9 +211,26 @@ pub async fn user(spec: &StoreSpec, cmd: UserCmd) -> anyhow::Result<()> {
                     u.org.clone(),
                     u.acts_as.clone(),
                     if u.revoked { "revoked" } else { "active" }.to_string(),
+                    u.expires_at.clone(),
                 ]);
             }
             println!("{t}");
+            Ok(())
+        }
+        UserCmd::Rotate {
+            id,
+            expires_days,
+            actor,
+        } => {
+            let store = open_store(spec, false).await?;
+            let by = operator(actor.as_deref())?;
+            let until = users::expiry_in("--expires-days", expires_days, chrono::Utc::now())?;
+            let (user, token) = users::rotate_token(store.as_ref(), &by, &id, until).await?;
+            eprintln!(
+                "new token for {}, valid until {}; the old one no longer works (shown once):",
+                user.id, user.expires_at
+            );
+            println!("{token}");
             Ok(())
         }
         UserCmd::Revoke { id, reason, actor } => {

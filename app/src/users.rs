@@ -22,6 +22,15 @@ use crate::{append_one, plain_event};
 pub const USER_PREFIX: &str = "user";
 pub const USER_ADDED: &str = "user.added";
 pub const USER_REVOKED: &str = "user.revoked";
+pub const USER_TOKEN_ROTATED: &str = "user.token_rotated";
+/// A token's lifetime unless told otherwise, and the lifetime of a token
+/// recorded before tokens had one (counted from its `recorded_at`, D49): long
+/// enough not to burden a term's work, short enough that a token forgotten in
+/// a script or a laptop dies on its own.
+pub const DEFAULT_TOKEN_DAYS: u32 = 90;
+/// The longest lifetime a token may be given: a token that never dies is the
+/// risk this bounds.
+pub const MAX_TOKEN_DAYS: u32 = 3_660;
 /// Tokens start with this, so that a leaked one is recognisable in a log.
 pub const TOKEN_PREFIX: &str = "jst_";
 
@@ -117,6 +126,21 @@ pub struct UserAdded {
     pub acts_as: String,
     /// Lower-case hex SHA-256 of the token.
     pub token_sha256: String,
+    /// When the token stops working (RFC 3339). Absent on users recorded
+    /// before tokens expired: those expire [`DEFAULT_TOKEN_DAYS`] after the
+    /// event's `recorded_at` (D49).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<String>,
+}
+
+/// The payload of `user.token_rotated`: the user's new token, which replaces
+/// the old one at once (D49).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TokenRotated {
+    pub user_id: String,
+    pub token_sha256: String,
+    pub expires_at: String,
 }
 
 /// The payload of `user.revoked`.
@@ -142,6 +166,18 @@ pub struct User {
     /// Who added the user (the ledger actor's id).
     pub added_by: String,
     pub revoked: bool,
+    /// When the current token stops working (RFC 3339, UTC).
+    pub expires_at: String,
+}
+
+/// Why a token does not authenticate. Kept apart so that the server can tell
+/// the holder of an expired token what to do about it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TokenRefused {
+    /// No user has this token now (never had, revoked, or rotated away).
+    Unknown,
+    /// The token is its user's current one, but its time is up.
+    Expired { user_id: String, at: String },
 }
 
 impl User {
@@ -175,6 +211,8 @@ pub struct NewUser {
 pub enum UserError {
     #[error("{field}: {reason}")]
     Field { field: &'static str, reason: String },
+    #[error("user {0:?} is revoked; its token cannot be rotated")]
+    Revoked(String),
     #[error("user {0:?} already exists (a revoked id is not reused)")]
     Exists(String),
     #[error("user {0:?} does not exist")]
@@ -240,12 +278,46 @@ fn user_stream(id: &str) -> String {
     format!("{USER_PREFIX}/{id}")
 }
 
-/// Adds a user and returns it with its token (the only time the token exists
-/// outside the caller's hands). `by` is the admin who adds it.
+/// When a token given `days` of life from `now` expires, after checking
+/// `days` (named `field` in the error).
+pub fn expiry_in(
+    field: &'static str,
+    days: u32,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<chrono::DateTime<chrono::Utc>, UserError> {
+    if days == 0 || days > MAX_TOKEN_DAYS {
+        return Err(UserError::Field {
+            field,
+            reason: format!("{days}: give 1 to {MAX_TOKEN_DAYS} days"),
+        });
+    }
+    Ok(now + chrono::Duration::days(i64::from(days)))
+}
+
+fn rfc3339(t: chrono::DateTime<chrono::Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+/// Adds a user whose token lives [`DEFAULT_TOKEN_DAYS`], and returns it with
+/// its token (the only time the token exists outside the caller's hands).
+/// `by` is the admin who adds it.
 pub async fn add_user(
     store: &dyn EventStore,
     by: &jishi_ledger::Actor,
     new: NewUser,
+) -> Result<(User, String), UserError> {
+    let until = expiry_in("expires_days", DEFAULT_TOKEN_DAYS, chrono::Utc::now())?;
+    add_user_until(store, by, new, until).await
+}
+
+/// [`add_user`] with the token's expiry given. A time in the past is allowed
+/// (the user is then recorded and cannot sign in until rotated), which is
+/// what tests of expiry use.
+pub async fn add_user_until(
+    store: &dyn EventStore,
+    by: &jishi_ledger::Actor,
+    new: NewUser,
+    expires_at: chrono::DateTime<chrono::Utc>,
 ) -> Result<(User, String), UserError> {
     check_id(&new.id)?;
     non_empty("name", &new.name)?;
@@ -263,6 +335,7 @@ pub async fn add_user(
         org: new.org.trim().to_string(),
         acts_as: acts_as.trim().to_string(),
         token_sha256: token_sha256(&token),
+        expires_at: Some(rfc3339(expires_at)),
     };
     let position = match append_one(
         store,
@@ -277,7 +350,46 @@ pub async fn add_user(
         Err(AppendError::Conflict { .. }) => return Err(UserError::Exists(new.id)),
         Err(e) => return Err(e.into()),
     };
-    let user = user_of(&payload, position, &by.id);
+    let user = user_of(&payload, position, &by.id, "");
+    Ok((user, token))
+}
+
+/// Gives user `id` a new token that expires at `expires_at`, and returns the
+/// user and the token (shown once). The old token stops working at the next
+/// request the server sees, because the server reads users from the ledger
+/// head on every request (D47).
+pub async fn rotate_token(
+    store: &dyn EventStore,
+    by: &jishi_ledger::Actor,
+    id: &str,
+    expires_at: chrono::DateTime<chrono::Utc>,
+) -> Result<(User, String), UserError> {
+    let users = load_users(store).await?;
+    let user = users
+        .get(id)
+        .ok_or_else(|| UserError::Unknown(id.to_string()))?;
+    if user.revoked {
+        return Err(UserError::Revoked(id.to_string()));
+    }
+    let version = store.stream_version(&user_stream(id)).await?.unwrap_or(0);
+    let token = new_token();
+    let payload = TokenRotated {
+        user_id: id.to_string(),
+        token_sha256: token_sha256(&token),
+        expires_at: rfc3339(expires_at),
+    };
+    append_one(
+        store,
+        user_stream(id),
+        // A concurrent rotation or revocation makes this one fail rather than
+        // leave two live tokens.
+        ExpectedVersion::Exact(version),
+        plain_event(USER_TOKEN_ROTATED, by, &payload)?,
+    )
+    .await?;
+    let mut user = user.clone();
+    user.token_sha256 = payload.token_sha256;
+    user.expires_at = payload.expires_at;
     Ok((user, token))
 }
 
@@ -312,8 +424,21 @@ pub async fn revoke_user(
     Ok(())
 }
 
-fn user_of(a: &UserAdded, position: u64, by: &str) -> User {
+/// `recorded_at` is the event's, for a `user.added` without `expires_at`.
+fn user_of(a: &UserAdded, position: u64, by: &str, recorded_at: &str) -> User {
+    let expires_at = a.expires_at.clone().unwrap_or_else(|| {
+        chrono::DateTime::parse_from_rfc3339(recorded_at)
+            .map(|t| {
+                rfc3339(
+                    t.with_timezone(&chrono::Utc)
+                        + chrono::Duration::days(DEFAULT_TOKEN_DAYS.into()),
+                )
+            })
+            // An unreadable time: the token is taken as expired, the safe side.
+            .unwrap_or_else(|_| "1970-01-01T00:00:00Z".to_string())
+    });
     User {
+        expires_at,
         id: a.user_id.clone(),
         name: a.name.clone(),
         role: a.role,
@@ -340,10 +465,29 @@ impl Users {
         self.by_id.get(id)
     }
 
-    /// The active user a token belongs to.
+    /// The active user a token belongs to, whatever its expiry.
     pub fn by_token(&self, token: &str) -> Option<&User> {
         let id = self.by_token.get(&token_sha256(token))?;
         self.by_id.get(id).filter(|u| !u.revoked)
+    }
+
+    /// The active user whose current, unexpired token this is at `now`.
+    pub fn authenticate(
+        &self,
+        token: &str,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<&User, TokenRefused> {
+        let user = self.by_token(token).ok_or(TokenRefused::Unknown)?;
+        let expired = chrono::DateTime::parse_from_rfc3339(&user.expires_at)
+            .map(|t| t.with_timezone(&chrono::Utc) <= now)
+            .unwrap_or(true);
+        if expired {
+            return Err(TokenRefused::Expired {
+                user_id: user.id.clone(),
+                at: user.expires_at.clone(),
+            });
+        }
+        Ok(user)
     }
 
     pub fn all(&self) -> impl Iterator<Item = &User> {
@@ -370,8 +514,22 @@ impl Users {
                     serde_json::from_value(value).map_err(|err| corrupt(err.to_string()))?;
                 self.by_token
                     .insert(a.token_sha256.clone(), a.user_id.clone());
-                self.by_id
-                    .insert(a.user_id.clone(), user_of(&a, e.position, &e.actor.id));
+                self.by_id.insert(
+                    a.user_id.clone(),
+                    user_of(&a, e.position, &e.actor.id, &e.recorded_at),
+                );
+            }
+            USER_TOKEN_ROTATED => {
+                let r: TokenRotated =
+                    serde_json::from_value(value).map_err(|err| corrupt(err.to_string()))?;
+                if let Some(u) = self.by_id.get_mut(&r.user_id) {
+                    // The old hash no longer names anyone.
+                    self.by_token.remove(&u.token_sha256);
+                    self.by_token
+                        .insert(r.token_sha256.clone(), r.user_id.clone());
+                    u.token_sha256 = r.token_sha256;
+                    u.expires_at = r.expires_at;
+                }
             }
             USER_REVOKED => {
                 let r: UserRevoked =

@@ -60,6 +60,8 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/api/export", post(export))
         .route("/api/users", get(list_users).post(add_user))
         .route("/api/users/{user}/revoke", post(revoke_user))
+        .route("/api/users/{user}/token", post(rotate_user_token))
+        .route("/api/me/token", post(rotate_own_token))
 }
 
 /// The body as JSON, or a 400 that says what is wrong with it.
@@ -487,6 +489,7 @@ async fn export(
         .into_response())
 }
 
+/// Users an admin manages: those of its subtree (D48).
 async fn list_users(State(state): Shared, ApiUser(user): ApiUser) -> Result<Json<Value>, ApiError> {
     policy::may_administer(&user)?;
     let mut users = state.users.write().await;
@@ -494,17 +497,49 @@ async fn list_users(State(state): Shared, ApiUser(user): ApiUser) -> Result<Json
         .catch_up(state.events.as_ref())
         .await
         .map_err(ApiError::from)?;
-    Ok(Json(json!(users.all().collect::<Vec<_>>())))
+    let mine: Vec<_> = users
+        .all()
+        .filter(|u| jishi_projections::org_covers(&user.org, &u.org))
+        .collect();
+    Ok(Json(json!(mine)))
+}
+
+/// The body of `POST /api/users`: a [`NewUser`] and the token's lifetime.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AddUserBody {
+    id: String,
+    name: String,
+    role: users::AccessRole,
+    org: String,
+    #[serde(default)]
+    acts_as: Option<String>,
+    /// Days the token lives; [`users::DEFAULT_TOKEN_DAYS`] when absent.
+    #[serde(default)]
+    expires_days: Option<u32>,
 }
 
 async fn add_user(
     State(state): Shared,
     ApiUser(user): ApiUser,
-    json: Result<Json<NewUser>, JsonRejection>,
+    json: Result<Json<AddUserBody>, JsonRejection>,
 ) -> Result<Response, ApiError> {
-    let new = body(json)?;
-    policy::may_administer(&user)?;
-    let (added, token) = users::add_user(state.events.as_ref(), &user.actor(), new).await?;
+    let b = body(json)?;
+    policy::may_add_user(&user, b.role, &b.org)?;
+    let until = users::expiry_in(
+        "expires_days",
+        b.expires_days.unwrap_or(users::DEFAULT_TOKEN_DAYS),
+        chrono::Utc::now(),
+    )?;
+    let new = NewUser {
+        id: b.id,
+        name: b.name,
+        role: b.role,
+        org: b.org,
+        acts_as: b.acts_as,
+    };
+    let (added, token) =
+        users::add_user_until(state.events.as_ref(), &user.actor(), new, until).await?;
     Ok((
         StatusCode::CREATED,
         Json(json!({ "user": added, "token": token })),
@@ -518,6 +553,16 @@ struct RevokeBody {
     reason: String,
 }
 
+/// The user `id` as the ledger head says, for a policy check before a write.
+async fn target_user(state: &AppState, id: &str) -> Result<jishi_app::users::User, ApiError> {
+    let mut users = state.users.write().await;
+    users.catch_up(state.events.as_ref()).await?;
+    users
+        .get(id)
+        .cloned()
+        .ok_or_else(|| ApiError::from(users::UserError::Unknown(id.to_string())))
+}
+
 async fn revoke_user(
     State(state): Shared,
     ApiUser(user): ApiUser,
@@ -526,13 +571,63 @@ async fn revoke_user(
 ) -> Result<Json<Value>, ApiError> {
     let b = body(json)?;
     policy::may_administer(&user)?;
+    let target = target_user(&state, &id).await?;
+    policy::may_manage_user(&user, &target)?;
     users::revoke_user(state.events.as_ref(), &user.actor(), &id, &b.reason).await?;
-    // Forget the revoked user at once, not at the next unknown token.
-    state
-        .users
-        .write()
-        .await
-        .catch_up(state.events.as_ref())
-        .await?;
     Ok(Json(json!({ "revoked": id })))
+}
+
+/// The body of a token rotation: the new token's lifetime.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RotateBody {
+    #[serde(default)]
+    expires_days: Option<u32>,
+}
+
+/// An empty body is a rotation with the default lifetime.
+fn rotate_body(b: Option<Json<RotateBody>>) -> RotateBody {
+    b.map(|Json(b)| b).unwrap_or_default()
+}
+
+async fn rotate(
+    state: &AppState,
+    by: &jishi_app::users::User,
+    id: &str,
+    b: RotateBody,
+) -> Result<Json<Value>, ApiError> {
+    let until = users::expiry_in(
+        "expires_days",
+        b.expires_days.unwrap_or(users::DEFAULT_TOKEN_DAYS),
+        chrono::Utc::now(),
+    )?;
+    let (rotated, token) =
+        users::rotate_token(state.events.as_ref(), &by.actor(), id, until).await?;
+    Ok(Json(json!({ "user": rotated, "token": token })))
+}
+
+/// `POST /api/users/{id}/token`: an admin reissues the token of a user in
+/// its subtree (a lost token, D49). The new token is shown once.
+async fn rotate_user_token(
+    State(state): Shared,
+    ApiUser(user): ApiUser,
+    Path(id): Path<String>,
+    json: Result<Option<Json<RotateBody>>, JsonRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let b = json.map_err(|e| ApiError::bad("body", e.body_text()))?;
+    policy::may_administer(&user)?;
+    let target = target_user(&state, &id).await?;
+    policy::may_manage_user(&user, &target)?;
+    rotate(&state, &user, &id, rotate_body(b)).await
+}
+
+/// `POST /api/me/token`: any user replaces its own token; the old one stops
+/// working at once.
+async fn rotate_own_token(
+    State(state): Shared,
+    ApiUser(user): ApiUser,
+    json: Result<Option<Json<RotateBody>>, JsonRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let b = json.map_err(|e| ApiError::bad("body", e.body_text()))?;
+    rotate(&state, &user, &user.id, rotate_body(b)).await
 }

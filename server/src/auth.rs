@@ -67,7 +67,10 @@ impl FromRequestParts<Arc<AppState>> for PageUser {
         };
         match state.user_by_token(&token).await {
             Ok(u) => Ok(PageUser(u)),
-            Err(ApiError::Unauthenticated) => Err(Redirect::to("/signin").into_response()),
+            // A revoked, rotated-away or expired token signs the page out.
+            Err(ApiError::Unauthenticated | ApiError::TokenExpired(_)) => {
+                Err(Redirect::to("/signin").into_response())
+            }
             Err(e) => Err(crate::pages::error_page(&e)),
         }
     }

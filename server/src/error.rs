@@ -19,6 +19,9 @@ use crate::policy::Denied;
 pub enum ApiError {
     #[error("sign in: send `Authorization: Bearer <token>` (a token from `jishi user add`)")]
     Unauthenticated,
+    /// A real token whose time is up: the message says whom to ask (D49).
+    #[error("{0}")]
+    TokenExpired(String),
     #[error(transparent)]
     Denied(#[from] Denied),
     #[error("{field}: {reason}")]
@@ -48,7 +51,7 @@ impl ApiError {
 
     pub fn status(&self) -> StatusCode {
         match self {
-            ApiError::Unauthenticated => StatusCode::UNAUTHORIZED,
+            ApiError::Unauthenticated | ApiError::TokenExpired(_) => StatusCode::UNAUTHORIZED,
             ApiError::Denied(_) => StatusCode::FORBIDDEN,
             ApiError::BadRequest { .. } => StatusCode::BAD_REQUEST,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
@@ -63,6 +66,7 @@ impl ApiError {
     fn code(&self) -> &'static str {
         match self {
             ApiError::Unauthenticated => "unauthenticated",
+            ApiError::TokenExpired(_) => "token_expired",
             ApiError::Denied(_) => "forbidden",
             ApiError::BadRequest { .. } => "bad_request",
             ApiError::NotFound(_) => "not_found",
@@ -163,7 +167,7 @@ impl From<UserError> for ApiError {
     fn from(e: UserError) -> Self {
         match e {
             UserError::Field { field, reason } => ApiError::bad(field, reason),
-            UserError::Exists(_) | UserError::AlreadyRevoked(_) => {
+            UserError::Exists(_) | UserError::AlreadyRevoked(_) | UserError::Revoked(_) => {
                 ApiError::Conflict(e.to_string())
             }
             UserError::Unknown(_) => ApiError::NotFound(e.to_string()),

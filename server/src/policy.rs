@@ -35,12 +35,14 @@ pub const INSPECTOR_KINDS: &[&str] = &[
 ];
 
 /// Whether `user` may read the records of an election of organisation
-/// `election_org`: investigators and admins everywhere, the others in their
-/// own organisation and below.
+/// `election_org`: investigators everywhere, the others (admins included,
+/// D48) in their own organisation and below.
 pub fn may_read_election(user: &User, election_org: &str) -> Result<(), Denied> {
     match user.role {
-        AccessRole::Investigator | AccessRole::Admin => Ok(()),
-        AccessRole::Recorder | AccessRole::Inspector if org_covers(&user.org, election_org) => {
+        AccessRole::Investigator => Ok(()),
+        AccessRole::Recorder | AccessRole::Inspector | AccessRole::Admin
+            if org_covers(&user.org, election_org) =>
+        {
             Ok(())
         }
         // Names no organisation but the user's own: the handlers answer this
@@ -151,6 +153,37 @@ pub fn may_administer(user: &User) -> Result<(), Denied> {
     }
 }
 
+/// Whether admin `user` may add a user of `role` in organisation `org`
+/// (D48): only within its own subtree, and only roles it holds no less than.
+/// Recorders and admins, yes; inspectors and investigators see petition
+/// content, which an admin may not (D33), so an admin cannot mint them: the
+/// operator who holds the database adds them with `jishi user add`.
+pub fn may_add_user(user: &User, role: AccessRole, org: &str) -> Result<(), Denied> {
+    may_administer(user)?;
+    if matches!(role, AccessRole::Inspector | AccessRole::Investigator) {
+        return deny(format!(
+            "an admin may not add an {role}: it would see petition content that admins may \
+             not; the operator adds one with `jishi user add` on the command line"
+        ));
+    }
+    if !org_covers(&user.org, org.trim()) {
+        return deny(format!(
+            "admin {} manages users of {} and below, not of {}",
+            user.id,
+            user.org,
+            org.trim()
+        ));
+    }
+    Ok(())
+}
+
+/// Whether admin `user` may revoke or reissue the token of `target`: a user
+/// of its own subtree, of a role it may add (so an admin cannot take over an
+/// inspector's account by reissuing its token).
+pub fn may_manage_user(user: &User, target: &User) -> Result<(), Denied> {
+    may_add_user(user, target.role, &target.org)
+}
+
 /// Running a full verification on demand: investigators and admins.
 pub fn may_run_verify(user: &User) -> Result<(), Denied> {
     if matches!(user.role, AccessRole::Investigator | AccessRole::Admin) {
@@ -175,6 +208,7 @@ mod tests {
             added_at: 1,
             added_by: "root".into(),
             revoked: false,
+            expires_at: "2999-01-01T00:00:00Z".into(),
         }
     }
 

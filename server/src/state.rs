@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use jishi_app::sealed::Keyring;
-use jishi_app::users::{User, Users};
+use jishi_app::users::{TokenRefused, User, Users};
 use jishi_app::views::catch_up;
 use jishi_ledger::{EventStore, ProofStore, SignerKey};
 use jishi_projections::views::{ElectionProjection, Projections};
@@ -76,23 +76,26 @@ impl AppState {
         self
     }
 
-    /// The active user a token belongs to. A token not known yet may belong
-    /// to a user added since (by `jishi user add` in another process), so the
-    /// users are caught up once before the token is refused.
+    /// The active user a token belongs to, judged at the ledger's head. The
+    /// users are caught up from the last position read on every request (a
+    /// prefix read after that position, usually empty), so a revocation or
+    /// rotation by any process, `jishi user revoke` included, holds from the
+    /// very next request: there is no cache that can go stale (D47). Expiry
+    /// is judged against this server's clock.
     pub async fn user_by_token(&self, token: &str) -> Result<Arc<User>, ApiError> {
-        if let Some(u) = self.users.read().await.by_token(token) {
-            return Ok(Arc::new(u.clone()));
-        }
         let mut users = self.users.write().await;
         users
             .catch_up(self.events.as_ref())
             .await
             .map_err(|e| ApiError::Internal(e.to_string()))?;
-        users
-            .by_token(token)
-            .cloned()
-            .map(Arc::new)
-            .ok_or(ApiError::Unauthenticated)
+        match users.authenticate(token, chrono::Utc::now()) {
+            Ok(u) => Ok(Arc::new(u.clone())),
+            Err(TokenRefused::Unknown) => Err(ApiError::Unauthenticated),
+            Err(TokenRefused::Expired { user_id, at }) => Err(ApiError::TokenExpired(format!(
+                "the token of {user_id} expired at {at}: ask an admin for a new one \
+                 (`jishi user rotate {user_id}` or POST /api/users/{user_id}/token)"
+            ))),
+        }
     }
 
     /// The organisation of an opened election, `None` when it has not been

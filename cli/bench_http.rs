@@ -69,12 +69,29 @@ impl Source {
             let d = self.next_district;
             self.next_district += 1;
             for mut e in district(d, self.per_district)? {
-                if d > 0 {
-                    let base = e.election_id.trim_end_matches("-2021").to_string();
-                    e.election_id = format!("{base}-d{d}-2021");
-                    for p in &mut e.commands {
-                        p.command.election_id = e.election_id.clone();
-                    }
+                let base = e.election_id.trim_end_matches("-2021").to_string();
+                let local = if d > 0 {
+                    format!("{base}-d{d}-2021")
+                } else {
+                    e.election_id.clone()
+                };
+                // Opened through the server, so named in the opener's
+                // namespace, the first segment of its organisation (D54).
+                let namespace = e
+                    .commands
+                    .first()
+                    .map(|p| {
+                        p.actor
+                            .org
+                            .split('/')
+                            .next()
+                            .unwrap_or_default()
+                            .to_string()
+                    })
+                    .unwrap_or_default();
+                e.election_id = format!("{namespace}:{local}");
+                for p in &mut e.commands {
+                    p.command.election_id = e.election_id.clone();
                 }
                 self.queue.push_back(Arc::new(e));
             }

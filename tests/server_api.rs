@@ -63,11 +63,19 @@ impl Harness {
         pg: Option<common::PgSchema>,
     ) -> Harness {
         let events: Arc<dyn EventStore> = store.clone();
-        let demo = generate(&DemoConfig {
+        let mut demo = generate(&DemoConfig {
             seed: 7,
             townships: 2,
         })
         .expect("demo");
+        // The second election is opened through the server, which takes only
+        // ids in the opener's namespace (D54); the first, recorded directly,
+        // keeps the demo's id.
+        let second = &mut demo.elections[1];
+        second.election_id = format!("{DISTRICT}:{}", second.election_id);
+        for p in &mut second.commands {
+            p.command.election_id = second.election_id.clone();
+        }
         let first = &demo.elections[0];
         let items: Vec<BatchItem> = first
             .commands

@@ -116,7 +116,10 @@ async fn record(
         .map_err(|e| ApiError::bad(e.field_under("").unwrap_or_else(|| "body".into()), e.reason))?;
     let command = Command::from_json(&kind, value)?;
     let org = match &command.body {
-        jishi_projections::EventBody::ElectionOpened(b) => b.unit_org.clone(),
+        jishi_projections::EventBody::ElectionOpened(b) => {
+            check_namespace(&user, &command.election_id)?;
+            b.unit_org.clone()
+        }
         _ => {
             let org = state
                 .election_org_of(&command.election_id)
@@ -145,6 +148,29 @@ async fn record(
         })
         .collect();
     Ok((StatusCode::CREATED, Json(json!({ "events": events }))).into_response())
+}
+
+/// An election opened through the server is named `<namespace>:<local>`,
+/// the namespace being the opener's top organisation, so that one district
+/// cannot take an id that another will want (D54). The command line, the
+/// operator's own tool, is not held to this.
+fn check_namespace(user: &jishi_app::users::User, election_id: &str) -> Result<(), ApiError> {
+    let namespace = user.org.split('/').next().unwrap_or_default();
+    match election_id.split_once(':') {
+        Some((ns, local)) if !local.is_empty() && ns == namespace => Ok(()),
+        Some((_, local)) if !local.is_empty() => Err(policy::Denied(format!(
+            "{} opens elections named {namespace}:<name>, not {election_id:?}",
+            user.id
+        ))
+        .into()),
+        _ => Err(ApiError::bad(
+            "election_id",
+            format!(
+                "{election_id:?} must have the form {namespace}:<name> \
+                 (the namespace is the first segment of your organisation)"
+            ),
+        )),
+    }
 }
 
 async fn elections(

@@ -57,7 +57,7 @@ async fn a_record_body_with_a_number_that_would_change_is_refused() {
     assert!(up, "jishi serve did not start");
     let body = |ratio: &str| {
         format!(
-            r#"{{"election_id":"qingshan-2026","occurred_at":"2021-03-01T09:00:00+08:00",
+            r#"{{"election_id":"天元区:qingshan-2026","occurred_at":"2021-03-01T09:00:00+08:00",
             "unit_id":"qingshan","unit_name":"青山镇","unit_org":"天元区/青山镇",
             "body":"镇党委委员","kind":"township_party_committee","seats":7,
             "term":"2021-2026","last_term_differential_ratio":{ratio}}}"#

@@ -44,10 +44,11 @@ pub struct HttpBench {
 /// The seed of the first generated district; later ones add 1.
 const SEED: u64 = 2021;
 
-/// Elections handed to the clients, generated a district at a time. The
-/// generator names elections by township (`qingshan-2021`, `qingshan1-2021`,
-/// …) whatever the seed, so every district after the first gets a suffix of
-/// its own (`qingshan-d3-2021`) to keep the election ids unique.
+/// Elections handed to the clients, generated a district at a time by
+/// [`district`]. The generator names elections by township
+/// (`qingshan-2021`, `qingshan1-2021`, …) whatever the seed, so every
+/// district after the first gets a suffix of its own (`qingshan-d3-2021`) to
+/// keep the election ids unique.
 struct Source {
     per_district: usize,
     next_district: u64,
@@ -68,31 +69,7 @@ impl Source {
         if self.queue.is_empty() {
             let d = self.next_district;
             self.next_district += 1;
-            for mut e in district(d, self.per_district)? {
-                let base = e.election_id.trim_end_matches("-2021").to_string();
-                let local = if d > 0 {
-                    format!("{base}-d{d}-2021")
-                } else {
-                    e.election_id.clone()
-                };
-                // Opened through the server, so named in the opener's
-                // namespace, the first segment of its organisation (D54).
-                let namespace = e
-                    .commands
-                    .first()
-                    .map(|p| {
-                        p.actor
-                            .org
-                            .split('/')
-                            .next()
-                            .unwrap_or_default()
-                            .to_string()
-                    })
-                    .unwrap_or_default();
-                e.election_id = format!("{namespace}:{local}");
-                for p in &mut e.commands {
-                    p.command.election_id = e.election_id.clone();
-                }
+            for e in district(d, self.per_district)? {
                 self.queue.push_back(Arc::new(e));
             }
         }
@@ -108,7 +85,34 @@ fn district(d: u64, townships: usize) -> anyhow::Result<Vec<DemoElection>> {
         townships,
     })
     .map_err(|e| anyhow::anyhow!("generating the demo district: {e}"))?;
-    Ok(demo.elections)
+    let mut elections = demo.elections;
+    for e in &mut elections {
+        let local = if d > 0 {
+            let base = e.election_id.trim_end_matches("-2021");
+            format!("{base}-d{d}-2021")
+        } else {
+            e.election_id.clone()
+        };
+        // Opened through the server, so named in the opener's namespace,
+        // the first segment of its organisation (D54).
+        let namespace = e
+            .commands
+            .first()
+            .map(|p| {
+                p.actor
+                    .org
+                    .split('/')
+                    .next()
+                    .unwrap_or_default()
+                    .to_string()
+            })
+            .unwrap_or_default();
+        e.election_id = format!("{namespace}:{local}");
+        for p in &mut e.commands {
+            p.command.election_id = e.election_id.clone();
+        }
+    }
+    Ok(elections)
 }
 
 /// The demo's actors (the district's recorders), each with whether any of its

@@ -69,7 +69,7 @@ fn assert_protective(what: &str, res: &reqwest::Response) {
     assert_eq!(get("content-security-policy"), jishi_server::CSP, "{what}");
     assert_eq!(get("x-frame-options"), "DENY", "{what}");
     assert_eq!(get("x-content-type-options"), "nosniff", "{what}");
-    assert_eq!(get("referrer-policy"), "no-referrer", "{what}");
+    assert_eq!(get("referrer-policy"), "same-origin", "{what}");
 }
 
 #[tokio::test]

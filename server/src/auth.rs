@@ -44,15 +44,12 @@ pub struct PageUser(pub Arc<User>);
 
 /// The token in the request's cookie, if any.
 pub fn cookie_token(parts: &Parts) -> Option<String> {
-    parts
-        .headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|kv| kv.trim().split_once('='))
-        .find(|(k, _)| *k == COOKIE)
-        .map(|(_, v)| v.trim().to_string())
+    cookie_token_of(&parts.headers)
+}
+
+/// The session token in these headers' cookie, if any.
+pub fn cookie_token_of(headers: &axum::http::HeaderMap) -> Option<String> {
+    crate::csrf::cookie(headers, COOKIE)
 }
 
 impl FromRequestParts<Arc<AppState>> for PageUser {

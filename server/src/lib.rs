@@ -17,6 +17,7 @@
 
 pub mod api;
 pub mod auth;
+pub mod csrf;
 pub mod error;
 pub mod openapi;
 pub mod pages;
@@ -84,7 +85,7 @@ async fn protective_headers(mut res: Response) -> Response {
     );
     h.insert(
         header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
+        HeaderValue::from_static("same-origin"),
     );
     res
 }

@@ -11,7 +11,7 @@
 use std::sync::Arc;
 
 use axum::extract::{Path, Query, State};
-use axum::http::{header, StatusCode};
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Form, Router};
@@ -23,6 +23,7 @@ use serde::Deserialize;
 
 use crate::api::AsOf;
 use crate::auth::{PageUser, COOKIE};
+use crate::csrf;
 use crate::error::ApiError;
 use crate::queries::{self, Badge};
 use crate::state::AppState;
@@ -99,6 +100,7 @@ fn layout(title: &str, user: Option<&User>, badge: Option<&Badge>, body: Markup)
                     @if let Some(u) = user {
                         span id="whoami" { (u.name) " (" (u.id) ") · " (u.role.label()) " · " (u.org) }
                         form.inline method="post" action="/signout" {
+                            input type="hidden" name=(csrf::FIELD) value=(csrf::for_session(u));
                             button type="submit" { "退出 sign out" }
                         }
                     }
@@ -164,11 +166,29 @@ async fn with_badge<T>(
     Ok((data, badge))
 }
 
+/// The sign-in page, with a fresh pre-session CSRF value in its cookie and
+/// its hidden field (D56).
 async fn signin_form() -> Response {
-    page(signin_markup(None))
+    signin_page(StatusCode::OK, None)
 }
 
-fn signin_markup(error: Option<&str>) -> Markup {
+fn signin_page(status: StatusCode, error: Option<&str>) -> Response {
+    let value = csrf::fresh();
+    (
+        status,
+        [(
+            header::SET_COOKIE,
+            format!(
+                "{}={value}; HttpOnly; SameSite=Strict; Path=/",
+                csrf::COOKIE
+            ),
+        )],
+        Html(signin_markup(error, &value).into_string()),
+    )
+        .into_response()
+}
+
+fn signin_markup(error: Option<&str>, csrf_value: &str) -> Markup {
     layout(
         "登录 sign in",
         None,
@@ -177,6 +197,7 @@ fn signin_markup(error: Option<&str>) -> Markup {
             h1 { "登录 Sign in" }
             @if let Some(e) = error { p.error id="signin-error" { (e) } }
             form method="post" action="/signin" {
+                input type="hidden" name=(csrf::FIELD) value=(csrf_value);
                 label for="token" { "令牌 Token " }
                 input id="token" type="password" name="token" size="70" autocomplete="off" required;
                 " "
@@ -190,9 +211,24 @@ fn signin_markup(error: Option<&str>) -> Markup {
 #[derive(Debug, Deserialize)]
 struct SigninForm {
     token: String,
+    #[serde(default)]
+    csrf: String,
 }
 
-async fn signin(State(state): Shared, Form(f): Form<SigninForm>) -> Response {
+/// What a forged form gets: 403, and nothing signed in or out.
+fn forged() -> Response {
+    error_page(&ApiError::Denied(crate::policy::Denied(
+        "此表单并非来自本站，已拒绝 this form did not come from this site's own page (CSRF check): \
+         reload the page and try again"
+            .into(),
+    )))
+}
+
+async fn signin(State(state): Shared, headers: HeaderMap, Form(f): Form<SigninForm>) -> Response {
+    let cookie = csrf::cookie(&headers, csrf::COOKIE).unwrap_or_default();
+    if !csrf::same_origin(&headers) || !csrf::same(&cookie, &f.csrf) {
+        return forged();
+    }
     let token = f.token.trim();
     match state.user_by_token(token).await {
         Ok(_) => (
@@ -206,19 +242,33 @@ async fn signin(State(state): Shared, Form(f): Form<SigninForm>) -> Response {
             ],
         )
             .into_response(),
-        Err(ApiError::Unauthenticated) => (
+        Err(ApiError::Unauthenticated) => signin_page(
             StatusCode::UNAUTHORIZED,
-            Html(
-                signin_markup(Some("令牌无效或已撤销 the token is unknown or revoked"))
-                    .into_string(),
-            ),
-        )
-            .into_response(),
+            Some("令牌无效或已撤销 the token is unknown or revoked"),
+        ),
+        Err(e @ ApiError::TokenExpired(_)) => {
+            signin_page(StatusCode::UNAUTHORIZED, Some(&e.to_string()))
+        }
         Err(e) => error_page(&e),
     }
 }
 
-async fn signout() -> Response {
+#[derive(Debug, Deserialize)]
+struct SignoutForm {
+    #[serde(default)]
+    csrf: String,
+}
+
+/// Signs out only a request from this site's own page, carrying the
+/// session's token (D56); without a valid session there is nothing to end.
+async fn signout(State(state): Shared, headers: HeaderMap, Form(f): Form<SignoutForm>) -> Response {
+    if let Some(token) = crate::auth::cookie_token_of(&headers) {
+        if let Ok(user) = state.user_by_token(&token).await {
+            if !csrf::same_origin(&headers) || !csrf::same(&csrf::for_session(&user), &f.csrf) {
+                return forged();
+            }
+        }
+    }
     (
         StatusCode::SEE_OTHER,
         [

@@ -5,28 +5,20 @@
 
 mod common;
 
-use std::net::SocketAddr;
+use common::server::{operator, record_election, rt, serve};
+
 use std::sync::Arc;
 
 use jishi_app::access::{self, read_sources, source_stream, PetitionSource};
-use jishi_app::batch::{record_batch, BatchItem};
 use jishi_app::sealed::{Binding, Keyring, Secret};
 use jishi_app::users::{add_user, AccessRole, NewUser};
 use jishi_ledger::{AppendRequest, EventStore, ExpectedVersion, NewEvent, ProofStore, SqliteStore};
 use jishi_projections::demo::{generate, DemoConfig};
-use jishi_server::{AppState, Limits};
+use jishi_server::AppState;
 use serde_json::{json, Value};
 
 const IDENTITY: &str = "王举报（实名）";
 const CONTACT: &str = "13800001111";
-
-fn rt() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("runtime")
-}
 
 fn actor() -> jishi_ledger::Actor {
     jishi_ledger::Actor {
@@ -258,28 +250,13 @@ fn the_server_seals_or_refuses() {
         })
         .expect("demo");
         let first = &demo.elections[0];
-        let items: Vec<BatchItem> = first
-            .commands
-            .iter()
-            .map(|p| BatchItem {
-                actor: jishi_app::ledger_actor(&p.actor),
-                command: p.command.clone(),
-            })
-            .collect();
-        record_batch(&events, None, &first.election_id, &items)
-            .await
-            .expect("record");
+        record_election(&events, first).await;
         let candidate = first
             .commands
             .iter()
             .find_map(|p| p.command.candidate_id.clone())
             .expect("a candidate");
-        let root = jishi_ledger::Actor {
-            id: "local:test".into(),
-            name: "test".into(),
-            role: "admin".into(),
-            org: "本机 local".into(),
-        };
+        let root = operator();
         let mut tokens = Vec::new();
         for (id, role, org) in [
             ("jw-1", AccessRole::Inspector, "天元区"),
@@ -311,17 +288,7 @@ fn the_server_seals_or_refuses() {
                 *state.users.write().await = jishi_app::users::load_users(state.events.as_ref())
                     .await
                     .expect("users");
-                let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-                    .await
-                    .expect("bind");
-                let addr: SocketAddr = listener.local_addr().expect("addr");
-                tokio::spawn(jishi_server::serve(
-                    listener,
-                    state,
-                    Limits::default(),
-                    std::future::pending(),
-                ));
-                format!("http://{addr}")
+                serve(state).await
             }
         };
         let http = reqwest::Client::new();

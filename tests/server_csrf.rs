@@ -3,12 +3,14 @@
 //! Over a real socket, as a browser on another site would send it; the
 //! browser test (tests/server_browser.rs) signs in through the real form.
 
-use std::net::SocketAddr;
+mod common;
+
+use common::server::{operator, rt, serve};
 use std::sync::Arc;
 
 use jishi_app::users::{add_user, AccessRole, NewUser};
 use jishi_ledger::{EventStore, ProofStore, SqliteStore};
-use jishi_server::{AppState, Limits};
+use jishi_server::AppState;
 
 struct Server {
     base: String,
@@ -22,12 +24,7 @@ async fn start() -> Server {
     let store: Arc<dyn ProofStore> =
         Arc::new(SqliteStore::open(dir.path().join("ledger.db")).expect("open"));
     let events: Arc<dyn EventStore> = store.clone();
-    let root = jishi_ledger::Actor {
-        id: "local:test".into(),
-        name: "test".into(),
-        role: "admin".into(),
-        org: "本机 local".into(),
-    };
+    let root = operator();
     let (_, token) = add_user(
         events.as_ref(),
         &root,
@@ -42,18 +39,9 @@ async fn start() -> Server {
     .await
     .expect("add user");
     let state = Arc::new(AppState::new(store, None, "test".into()));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr: SocketAddr = listener.local_addr().expect("addr");
-    tokio::spawn(jishi_server::serve(
-        listener,
-        state,
-        Limits::default(),
-        std::future::pending(),
-    ));
+    let base = serve(state).await;
     Server {
-        base: format!("http://{addr}"),
+        base,
         token,
         // Redirects are what is asserted, so none is followed.
         http: reqwest::Client::builder()
@@ -62,14 +50,6 @@ async fn start() -> Server {
             .expect("client"),
         _dir: dir,
     }
-}
-
-fn rt() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("runtime")
 }
 
 /// The value of `name` in the response's Set-Cookie headers.

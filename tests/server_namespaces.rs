@@ -2,22 +2,16 @@
 //! organisation (D54), so one district cannot squat an id that another will
 //! want, and two districts can use the same local name. Over a real socket.
 
-use std::net::SocketAddr;
+mod common;
+
+use common::server::{operator, rt, serve};
 use std::sync::Arc;
 
 use jishi_app::users::{add_user, AccessRole, NewUser};
 use jishi_ledger::{EventStore, ProofStore, SqliteStore};
 use jishi_projections::demo::{generate, DemoConfig};
-use jishi_server::{AppState, Limits};
+use jishi_server::AppState;
 use serde_json::{json, Value};
-
-fn rt() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("runtime")
-}
 
 #[test]
 fn election_ids_opened_through_the_server_carry_the_openers_organisation() {
@@ -26,12 +20,7 @@ fn election_ids_opened_through_the_server_carry_the_openers_organisation() {
         let store: Arc<dyn ProofStore> =
             Arc::new(SqliteStore::open(dir.path().join("ledger.db")).expect("open"));
         let events: Arc<dyn EventStore> = store.clone();
-        let root = jishi_ledger::Actor {
-            id: "local:test".into(),
-            name: "test".into(),
-            role: "admin".into(),
-            org: "本机 local".into(),
-        };
+        let root = operator();
         let mut tokens = std::collections::BTreeMap::new();
         for (id, org) in [("ty-rec", "天元区"), ("hd-rec", "河东区")] {
             let (_, token) = add_user(
@@ -50,17 +39,7 @@ fn election_ids_opened_through_the_server_carry_the_openers_organisation() {
             tokens.insert(id, token);
         }
         let state = Arc::new(AppState::new(store.clone(), None, "test".into()));
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
-        let addr: SocketAddr = listener.local_addr().expect("addr");
-        tokio::spawn(jishi_server::serve(
-            listener,
-            state,
-            Limits::default(),
-            std::future::pending(),
-        ));
-        let base = format!("http://{addr}");
+        let base = serve(state).await;
         let http = reqwest::Client::new();
         let demo = generate(&DemoConfig {
             seed: 7,

@@ -309,3 +309,66 @@ pub fn run_with_a_changed_node(run: &[u8]) -> (Vec<u8>, &'static str) {
          recomputed from the event hashes (first at level 1; in the tree_nodes row with leaf = 0)",
     )
 }
+
+/// The server tests' shared pieces: the operator who adds the first users,
+/// a runtime, a server on a free loopback port, and the demo's first
+/// election recorded directly.
+pub mod server {
+    use std::net::SocketAddr;
+    use std::sync::Arc;
+
+    use jishi_app::batch::{record_batch, BatchItem};
+    use jishi_ledger::{Actor, EventStore};
+    use jishi_projections::demo::DemoElection;
+    use jishi_server::{AppState, Limits};
+
+    /// The local operator, as `jishi user add` at the console is.
+    pub fn operator() -> Actor {
+        Actor {
+            id: "local:test".into(),
+            name: "test".into(),
+            role: "admin".into(),
+            org: "本机 local".into(),
+        }
+    }
+
+    pub fn rt() -> tokio::runtime::Runtime {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .expect("runtime")
+    }
+
+    /// Serves `state` on a free loopback port until the test ends; returns
+    /// its base URL.
+    pub async fn serve(state: Arc<AppState>) -> String {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr: SocketAddr = listener.local_addr().expect("addr");
+        tokio::spawn(jishi_server::serve(
+            listener,
+            state,
+            Limits::default(),
+            std::future::pending(),
+        ));
+        format!("http://{addr}")
+    }
+
+    /// Records a demo election directly, as its planned actors, through
+    /// the gates.
+    pub async fn record_election(events: &Arc<dyn EventStore>, election: &DemoElection) {
+        let items: Vec<BatchItem> = election
+            .commands
+            .iter()
+            .map(|p| BatchItem {
+                actor: jishi_app::ledger_actor(&p.actor),
+                command: p.command.clone(),
+            })
+            .collect();
+        record_batch(events, None, &election.election_id, &items)
+            .await
+            .expect("record the election");
+    }
+}

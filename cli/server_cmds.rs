@@ -34,6 +34,13 @@ pub struct ServeArgs {
     /// Seconds before a request is answered 408.
     #[arg(long, default_value_t = 30)]
     pub timeout: u64,
+    /// Seconds a client may take to send a request's headers (also the
+    /// longest a kept-alive connection may wait for its next request).
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..))]
+    pub header_timeout: u64,
+    /// Most connections served at once; more wait until one ends.
+    #[arg(long, default_value_t = 1024, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_connections: u32,
     /// The keyring directory that seals petitioners' identities (D59), one
     /// key per election; keep it outside the database and its backups.
     /// Without it the server records no petitioner's identity.
@@ -77,6 +84,8 @@ pub async fn serve(spec: &StoreSpec, args: ServeArgs) -> anyhow::Result<()> {
     let limits = Limits {
         body_bytes: args.max_body,
         timeout: std::time::Duration::from_secs(args.timeout),
+        header_timeout: std::time::Duration::from_secs(args.header_timeout),
+        max_connections: args.max_connections as usize,
     };
     let shutdown = async {
         let _ = tokio::signal::ctrl_c().await;

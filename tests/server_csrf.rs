@@ -198,3 +198,35 @@ fn a_forged_sign_out_signs_no_one_out() {
         assert_eq!(set_cookie(&r, "jishi_token").as_deref(), Some(""));
     });
 }
+
+/// Sign-in attempts are rate-limited per address (D58): past the burst, a
+/// POST gets 429 with Retry-After and signs no one in; the sign-in page
+/// itself is not limited.
+#[test]
+fn sign_in_attempts_are_rate_limited() {
+    rt().block_on(async {
+        let s = start().await;
+        let (cookie, field) = s.signin_page().await;
+        let mut limited = None;
+        for i in 0..30 {
+            let r = s.post_signin(Some(&cookie), Some(&field), &s.base).await;
+            if r.status().as_u16() == 429 {
+                assert!(r.headers().get("retry-after").is_some(), "no Retry-After");
+                assert!(set_cookie(&r, "jishi_token").is_none());
+                limited = Some(i);
+                break;
+            }
+        }
+        let at = limited.expect("30 sign-ins in a row were never limited");
+        assert!(at >= 5, "limited after only {at} attempts");
+        for _ in 0..20 {
+            let r = s
+                .http
+                .get(format!("{}/signin", s.base))
+                .send()
+                .await
+                .expect("get");
+            assert_eq!(r.status().as_u16(), 200, "the sign-in page is limited");
+        }
+    });
+}

@@ -30,12 +30,32 @@ use crate::state::AppState;
 
 type Shared = State<Arc<AppState>>;
 
+/// Sign-in attempts per client address (D58): a burst of 10, then one
+/// more every 6 seconds. A token is 256 random bits, so this does not make
+/// guessing feasible anyway; it keeps one address from flooding the user
+/// lookup. Over the limit: 429 with `Retry-After`.
+fn signin_limit() -> tower_governor::GovernorLayer<
+    tower_governor::key_extractor::PeerIpKeyExtractor,
+    governor::middleware::NoOpMiddleware<governor::clock::QuantaInstant>,
+    axum::body::Body,
+> {
+    let config = tower_governor::governor::GovernorConfigBuilder::default()
+        .per_second(6)
+        .burst_size(10)
+        .finish()
+        .expect("a non-zero period and burst");
+    tower_governor::GovernorLayer::new(std::sync::Arc::new(config))
+}
+
 pub fn routes() -> Router<Arc<AppState>> {
     Router::new()
         .route("/", get(|| async { Redirect::to("/elections") }))
         .route("/static/jishi.css", get(stylesheet))
         .route("/static/jishi.js", get(script))
-        .route("/signin", get(signin_form).post(signin))
+        .route(
+            "/signin",
+            get(signin_form).merge(post(signin).layer(signin_limit())),
+        )
         .route("/signout", post(signout))
         .route("/elections", get(elections))
         .route("/elections/{election}", get(election))

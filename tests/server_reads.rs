@@ -5,14 +5,15 @@
 //! election out of the user's scope answers exactly as an absent one
 //! (item 7, D53).
 
-use std::net::SocketAddr;
+mod common;
+
+use common::server::{operator, record_election, rt, serve};
 use std::sync::Arc;
 
-use jishi_app::batch::{record_batch, BatchItem};
 use jishi_app::users::{add_user, AccessRole, NewUser};
 use jishi_ledger::{EventStore, ProofStore, RecordedEvent, SqliteStore};
 use jishi_projections::demo::{generate, Demo, DemoConfig};
-use jishi_server::{AppState, Limits};
+use jishi_server::AppState;
 use serde_json::{json, Value};
 
 struct Server {
@@ -22,7 +23,6 @@ struct Server {
     demo: Demo,
     tokens: std::collections::BTreeMap<String, String>,
     _dir: tempfile::TempDir,
-    _stop: tokio::sync::oneshot::Sender<()>,
 }
 
 impl Server {
@@ -39,23 +39,8 @@ impl Server {
         })
         .expect("demo");
         let first = &demo.elections[0];
-        let items: Vec<BatchItem> = first
-            .commands
-            .iter()
-            .map(|p| BatchItem {
-                actor: jishi_app::ledger_actor(&p.actor),
-                command: p.command.clone(),
-            })
-            .collect();
-        record_batch(&events, None, &first.election_id, &items)
-            .await
-            .expect("record the first election");
-        let root = jishi_ledger::Actor {
-            id: "local:test".into(),
-            name: "test".into(),
-            role: "admin".into(),
-            org: "本机 local".into(),
-        };
+        record_election(&events, first).await;
+        let root = operator();
         let mut tokens = std::collections::BTreeMap::new();
         for (id, role, org, acts_as) in [
             (
@@ -106,27 +91,14 @@ impl Server {
         *state.users.write().await = jishi_app::users::load_users(events.as_ref())
             .await
             .expect("users");
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
-        let addr: SocketAddr = listener.local_addr().expect("addr");
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        tokio::spawn(jishi_server::serve(
-            listener,
-            state,
-            Limits::default(),
-            async move {
-                let _ = stopped.await;
-            },
-        ));
+        let base = serve(state).await;
         Server {
-            base: format!("http://{addr}"),
+            base,
             http: reqwest::Client::new(),
             store,
             demo,
             tokens,
             _dir: dir,
-            _stop: stop,
         }
     }
 
@@ -179,14 +151,6 @@ impl Server {
             .filter(|e| e.stream.starts_with(prefix))
             .collect()
     }
-}
-
-fn rt() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("runtime")
 }
 
 fn json_of(text: &str) -> Value {

@@ -4,16 +4,17 @@
 //! not hold, and tokens expire and rotate. Every refusal also checks that
 //! nothing was written (the ledger head did not move).
 
+mod common;
+
+use common::server::{operator, record_election, rt, serve};
 use std::collections::BTreeMap;
-use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use jishi_app::batch::{record_batch, BatchItem};
 use jishi_app::users::{add_user, add_user_until, AccessRole, NewUser};
 use jishi_ledger::{EventStore, ProofStore, SqliteStore};
 use jishi_projections::demo::{generate, Demo, DemoConfig};
-use jishi_server::{AppState, Limits};
+use jishi_server::AppState;
 use serde_json::{json, Value};
 
 struct Harness {
@@ -25,16 +26,6 @@ struct Harness {
     demo: Demo,
     tokens: BTreeMap<String, String>,
     _dir: tempfile::TempDir,
-    _stop: tokio::sync::oneshot::Sender<()>,
-}
-
-fn root() -> jishi_ledger::Actor {
-    jishi_ledger::Actor {
-        id: "local:test".into(),
-        name: "test".into(),
-        role: "admin".into(),
-        org: "本机 local".into(),
-    }
 }
 
 fn new_user(id: &str, role: AccessRole, org: &str, acts_as: &str) -> NewUser {
@@ -59,17 +50,7 @@ impl Harness {
         })
         .expect("demo");
         let first = &demo.elections[0];
-        let items: Vec<BatchItem> = first
-            .commands
-            .iter()
-            .map(|p| BatchItem {
-                actor: jishi_app::ledger_actor(&p.actor),
-                command: p.command.clone(),
-            })
-            .collect();
-        record_batch(&events, None, &first.election_id, &items)
-            .await
-            .expect("record the first election");
+        record_election(&events, first).await;
         let mut tokens = BTreeMap::new();
         for new in [
             new_user(
@@ -98,7 +79,7 @@ impl Harness {
             ),
         ] {
             let id = new.id.clone();
-            let (_, token) = add_user(events.as_ref(), &root(), new)
+            let (_, token) = add_user(events.as_ref(), &operator(), new)
                 .await
                 .expect("add user");
             tokens.insert(id, token);
@@ -108,21 +89,9 @@ impl Harness {
             None,
             "test.example/jishi".into(),
         ));
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
-        let addr: SocketAddr = listener.local_addr().expect("addr");
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        tokio::spawn(jishi_server::serve(
-            listener,
-            state,
-            Limits::default(),
-            async move {
-                let _ = stopped.await;
-            },
-        ));
+        let base = serve(state).await;
         Harness {
-            base: format!("http://{addr}"),
+            base,
             http: reqwest::Client::builder()
                 .redirect(reqwest::redirect::Policy::none())
                 .build()
@@ -133,7 +102,6 @@ impl Harness {
             demo,
             tokens,
             _dir: dir,
-            _stop: stop,
         }
     }
 
@@ -184,14 +152,6 @@ impl Harness {
         assert_eq!(self.head().await, before, "{user} {path}: nothing written");
         answer
     }
-}
-
-fn rt() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("runtime")
 }
 
 #[test]
@@ -320,7 +280,7 @@ fn an_expired_token_is_refused_and_says_so() {
         let past = chrono::Utc::now() - chrono::Duration::minutes(1);
         let (_, token) = add_user_until(
             h.events.as_ref(),
-            &root(),
+            &operator(),
             new_user(
                 "old",
                 AccessRole::Recorder,

@@ -26,6 +26,9 @@ pub struct DemoArgs {
     /// Township party committees to generate (at least 6 to plant every finding).
     #[arg(long, default_value_t = 18)]
     townships: usize,
+    /// The recording key's suite when one is created: ed25519 (default) or sm2-sm3.
+    #[arg(long, default_value = "ed25519", value_parser = crate::recording::parse_suite)]
+    suite: jishi_ledger::Suite,
 }
 
 /// Where the demo writes: `--db` if given, else `target/demo/jishi.db`.
@@ -42,7 +45,10 @@ fn demo_spec(db: &str) -> StoreSpec {
 /// reproducible. A SQLite file is the demo's own and is made afresh; a
 /// PostgreSQL ledger is never emptied (it may hold a real history), so it
 /// must be empty already: a schema of its own, as README describes.
-async fn fresh_store(spec: &StoreSpec) -> anyhow::Result<std::sync::Arc<dyn EventStore>> {
+async fn fresh_store(
+    spec: &StoreSpec,
+    suite: jishi_ledger::Suite,
+) -> anyhow::Result<std::sync::Arc<dyn EventStore>> {
     if let StoreSpec::Sqlite(path) = spec {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
@@ -54,8 +60,8 @@ async fn fresh_store(spec: &StoreSpec) -> anyhow::Result<std::sync::Arc<dyn Even
             }
         }
     }
-    let store = open_store(spec, true).await?;
-    if let Some(h) = store.head().await? {
+    let probe = open_store(spec, true).await?;
+    if let Some(h) = probe.head().await? {
         anyhow::bail!(
             "--db: the ledger at {spec} already holds {} events; the demo records into an \
              empty one (on PostgreSQL, a schema of its own: add \
@@ -63,12 +69,16 @@ async fn fresh_store(spec: &StoreSpec) -> anyhow::Result<std::sync::Arc<dyn Even
             h.position
         );
     }
+    drop(probe);
+    // The recording key first, so that its registration attests the
+    // demo from position 1.
+    let store: std::sync::Arc<dyn EventStore> = crate::recording::open_new(spec, suite).await?;
     Ok(store)
 }
 
 pub async fn run(db: &str, args: DemoArgs) -> anyhow::Result<()> {
     let spec = demo_spec(db);
-    let store = fresh_store(&spec).await?;
+    let store = fresh_store(&spec, args.suite).await?;
 
     let started = Instant::now();
     let demo = generate(&DemoConfig {

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use anyhow::{bail, Context};
 use clap::{Args, Subcommand};
 use jishi_ledger::input::parse_actor;
-use jishi_ledger::{open_store, StoreSpec};
+use jishi_ledger::StoreSpec;
 use jishi_projections::{Command, Procedure};
 use serde_json::{Map, Value};
 
@@ -180,7 +180,8 @@ pub async fn record(spec: &StoreSpec, args: RecordArgs) -> anyhow::Result<()> {
     )?;
     let command = Command::from_json(&kind, command_json(&args, &kind)?)?;
     let procedure = args.procedure.as_deref().map(load_procedure).transpose()?;
-    let store = open_store(spec, false).await?;
+    let store: std::sync::Arc<dyn jishi_ledger::EventStore> =
+        crate::recording::open_writer(spec, false).await?;
     let recorded = jishi_app::record(&store, procedure.as_ref(), &actor, &command).await?;
     if args.output_json {
         let out: Vec<Value> = recorded

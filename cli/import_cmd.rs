@@ -17,7 +17,7 @@ use clap::Args;
 use jishi_ledger::input::{parse_actor, request_from_json};
 use jishi_ledger::simulate::{simulate, SimulateError};
 use jishi_ledger::store::{prepare_request, PreparedRequest};
-use jishi_ledger::{open_store, StoreSpec};
+use jishi_ledger::StoreSpec;
 
 use crate::ledger_cmds::check_domain_stream;
 use crate::output;
@@ -65,7 +65,8 @@ pub async fn import(spec: &StoreSpec, args: ImportArgs) -> anyhow::Result<()> {
     } else {
         std::fs::read(&args.file).with_context(|| format!("{}", args.file.display()))?
     };
-    let store = open_store(spec, false).await?;
+    let store: std::sync::Arc<dyn jishi_ledger::EventStore> =
+        crate::recording::open_writer(spec, false).await?;
     let now = store.clock().now();
     let mut lines: Vec<usize> = Vec::new();
     let mut requests: Vec<PreparedRequest> = Vec::new();

@@ -93,8 +93,8 @@ pub struct StreamArgs {
     json: bool,
 }
 
-pub async fn init(spec: &StoreSpec) -> anyhow::Result<()> {
-    let store = open_store(spec, true).await?;
+pub async fn init(spec: &StoreSpec, suite: jishi_ledger::Suite) -> anyhow::Result<()> {
+    let store = crate::recording::open_new(spec, suite).await?;
     let head = store.head().await?;
     println!(
         "ledger ready at {spec} ({} events)",
@@ -145,7 +145,7 @@ pub async fn append(spec: &StoreSpec, args: AppendArgs) -> anyhow::Result<()> {
         }
     };
     check_domain_stream(&request.stream, args.raw)?;
-    let store = open_store(spec, false).await?;
+    let store = crate::recording::open_writer(spec, false).await?;
     let appended = store.append(request).await?;
     if args.json {
         println!("{}", serde_json::to_string(&appended)?);
@@ -301,6 +301,7 @@ pub async fn verify(spec: &StoreSpec, json: bool) -> anyhow::Result<()> {
                 t.checkpoints_checked, t.checkpoints
             );
         }
+        print_attestation(&report.attestation);
     } else {
         print_verify_failure(&report);
     }
@@ -308,6 +309,37 @@ pub async fn verify(spec: &StoreSpec, json: bool) -> anyhow::Result<()> {
         return Err(crate::VerifyFailed.into());
     }
     Ok(())
+}
+
+/// What the attestations say of a ledger whose rows all verify (D69).
+fn print_attestation(a: &jishi_ledger::attest::AttestReport) {
+    if a.unattested {
+        println!(
+            "warning: no recording key is registered, so no row is attested: the chain and the \
+             checkpoints speak for them, but a row written by SQL would pass (register a key \
+             with `jishi recording-key register`)"
+        );
+        return;
+    }
+    println!(
+        "ok: every row is attested by the recording key ({} key(s), current {})",
+        a.keys.len(),
+        a.keys.last().map_or("none", String::as_str)
+    );
+    if a.adopted_through > 0 {
+        println!(
+            "note: positions 1 to {} were recorded before the first key was registered; its \
+             registration adopted them",
+            a.adopted_through
+        );
+    }
+    for f in &a.flagged {
+        println!(
+            "FLAGGED: positions {} to {} were attested by {}, declared compromised at position \
+             {}: {}",
+            f.first, f.last, f.key, f.declared_at, f.reason
+        );
+    }
 }
 
 /// Names every fault of a report on stderr: the chain's first bad position,

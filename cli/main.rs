@@ -13,6 +13,7 @@ mod import_cmd;
 mod ledger_cmds;
 mod output;
 mod proof_cmds;
+mod recording;
 mod server_cmds;
 mod view_cmds;
 
@@ -36,6 +37,12 @@ pub struct Cli {
     #[arg(long, global = true, env = "JISHI_DB", default_value = "jishi.db")]
     db: String,
 
+    /// The recording key that attests every write (a private key file, kept
+    /// outside the database). Default beside a SQLite ledger X:
+    /// X.recording-key; a PostgreSQL ledger has none.
+    #[arg(long, global = true, env = "JISHI_RECORDING_KEY")]
+    recording_key: Option<std::path::PathBuf>,
+
     /// More log output on stderr (-v info, -vv debug, -vvv trace).
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     verbose: u8,
@@ -46,8 +53,12 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Create the ledger (or bring its schema up to date). Safe to run twice.
-    Init,
+    /// Create the ledger (or bring its schema up to date), with its recording key. Safe to run twice.
+    Init {
+        /// The recording key's suite when one is created: ed25519 (default) or sm2-sm3.
+        #[arg(long, default_value = "ed25519", value_parser = recording::parse_suite)]
+        suite: jishi_ledger::Suite,
+    },
     /// Append one event, from flags or from a JSON object on stdin.
     Append(ledger_cmds::AppendArgs),
     /// Append many events from a JSON Lines file (one event a line).
@@ -108,6 +119,9 @@ enum Command {
     /// Users of the server: add (prints a token), list, revoke.
     #[command(subcommand)]
     User(server_cmds::UserCmd),
+    /// The ledger's recording keys: show, register, rotate, declare compromised.
+    #[command(subcommand)]
+    RecordingKey(recording::RecordingKeyCmd),
     /// The keys that seal petitioners' identities: shred one at the end of retention.
     #[command(subcommand)]
     SealingKey(server_cmds::SealingKeyCmd),
@@ -204,9 +218,10 @@ fn main() -> ExitCode {
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
     let spec = jishi_ledger::StoreSpec::parse(&cli.db);
+    recording::set_given(cli.recording_key.clone());
     tracing::info!(db = %spec, "opening ledger");
     match cli.command {
-        Command::Init => ledger_cmds::init(&spec).await,
+        Command::Init { suite } => ledger_cmds::init(&spec, suite).await,
         Command::Append(args) => ledger_cmds::append(&spec, args).await,
         Command::Import(args) => import_cmd::import(&spec, args).await,
         Command::Log(args) => ledger_cmds::log(&spec, args).await,
@@ -233,5 +248,6 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Serve(args) => server_cmds::serve(&spec, args).await,
         Command::User(cmd) => server_cmds::user(&spec, cmd).await,
         Command::SealingKey(cmd) => server_cmds::sealing_key(cmd),
+        Command::RecordingKey(cmd) => recording::recording_key(&spec, cmd).await,
     }
 }

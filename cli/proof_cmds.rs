@@ -189,16 +189,7 @@ pub fn keygen(args: KeygenArgs) -> anyhow::Result<()> {
             );
         }
     }
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut file = options
-        .open(&args.out)
-        .with_context(|| format!("--out {}: cannot create the key file", args.out.display()))?;
-    file.write_all(format!("{}\n", key.to_private_text()).as_bytes())
-        .and_then(|()| file.sync_all())
-        .with_context(|| format!("--out {}: cannot write the key", args.out.display()))?;
+    write_private_key(&args.out, &key)?;
     let vkey = key.verifier().to_vkey();
     std::fs::write(&pub_path, format!("{vkey}\n"))
         .with_context(|| format!("{}: cannot write the public key", pub_path.display()))?;
@@ -209,6 +200,21 @@ pub fn keygen(args: KeygenArgs) -> anyhow::Result<()> {
     );
     println!("{vkey}");
     Ok(())
+}
+
+/// Writes a private key to a new file readable by its owner only (0600);
+/// an existing file is never overwritten.
+pub fn write_private_key(path: &Path, key: &SignerKey) -> anyhow::Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options
+        .open(path)
+        .with_context(|| format!("{}: cannot create the key file", path.display()))?;
+    file.write_all(format!("{}\n", key.to_private_text()).as_bytes())
+        .and_then(|()| file.sync_all())
+        .with_context(|| format!("{}: cannot write the key", path.display()))
 }
 
 /// Verifies the ledger, then signs and stores its current tree head: the log

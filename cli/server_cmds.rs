@@ -11,7 +11,7 @@ use clap::{Args, Subcommand};
 use jishi_app::sealed::Keyring;
 use jishi_app::users::{self, AccessRole, NewUser};
 use jishi_ledger::input::parse_actor;
-use jishi_ledger::{open_proof_store, open_store, StoreSpec};
+use jishi_ledger::{open_store, StoreSpec};
 use jishi_server::{AppState, Limits};
 
 use crate::output::{print_json, table};
@@ -49,7 +49,7 @@ pub struct ServeArgs {
 }
 
 pub async fn serve(spec: &StoreSpec, args: ServeArgs) -> anyhow::Result<()> {
-    let store = open_proof_store(spec, true).await?;
+    let store = crate::recording::open_writer(spec, true).await?;
     let signer = match &args.key {
         Some(path) => Some(crate::proof_cmds::read_signer(path)?),
         None => None,
@@ -154,7 +154,7 @@ pub struct UserAddArgs {
 
 /// The actor of a user command: the one given, or the local operator (the
 /// OS user at this machine, who can write to the ledger directly anyway).
-fn operator(given: Option<&str>) -> anyhow::Result<jishi_ledger::Actor> {
+pub(crate) fn operator(given: Option<&str>) -> anyhow::Result<jishi_ledger::Actor> {
     if let Some(text) = given {
         return Ok(parse_actor(text)?);
     }
@@ -172,7 +172,7 @@ fn operator(given: Option<&str>) -> anyhow::Result<jishi_ledger::Actor> {
 pub async fn user(spec: &StoreSpec, cmd: UserCmd) -> anyhow::Result<()> {
     match cmd {
         UserCmd::Add(a) => {
-            let store = open_store(spec, false).await?;
+            let store = crate::recording::open_writer(spec, false).await?;
             let role: AccessRole = a.role.parse()?;
             let by = operator(a.actor.as_deref())?;
             let until = users::expiry_in("--expires-days", a.expires_days, chrono::Utc::now())?;
@@ -231,7 +231,7 @@ pub async fn user(spec: &StoreSpec, cmd: UserCmd) -> anyhow::Result<()> {
             expires_days,
             actor,
         } => {
-            let store = open_store(spec, false).await?;
+            let store = crate::recording::open_writer(spec, false).await?;
             let by = operator(actor.as_deref())?;
             let until = users::expiry_in("--expires-days", expires_days, chrono::Utc::now())?;
             let (user, token) = users::rotate_token(store.as_ref(), &by, &id, until).await?;
@@ -243,7 +243,7 @@ pub async fn user(spec: &StoreSpec, cmd: UserCmd) -> anyhow::Result<()> {
             Ok(())
         }
         UserCmd::Revoke { id, reason, actor } => {
-            let store = open_store(spec, false).await?;
+            let store = crate::recording::open_writer(spec, false).await?;
             let by = operator(actor.as_deref())?;
             users::revoke_user(store.as_ref(), &by, &id, &reason).await?;
             println!("revoked {id}");

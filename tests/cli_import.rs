@@ -94,14 +94,14 @@ fn dry_run_accepts_what_a_real_import_writes() {
     let out = jishi(&db, &["import", "--dry-run", file], None);
     assert!(out.status.success(), "{}", text(&out));
     assert!(
-        text(&out).contains("5 new at positions 3–7"),
+        text(&out).contains("5 new at positions 4–8"),
         "{}",
         text(&out)
     );
     assert_eq!(head(&db), before);
     let out = jishi(&db, &["import", "--batch-size", "2", file], None);
     assert!(out.status.success(), "{}", text(&out));
-    assert!(text(&out).contains("positions 3–7"), "{}", text(&out));
+    assert!(text(&out).contains("positions 4–8"), "{}", text(&out));
 }
 
 #[test]

@@ -47,7 +47,7 @@ fn concurrent_processes_keep_one_gapless_chain() {
     let out = jishi(&db, &["verify"], None);
     assert!(out.status.success(), "{}", text(&out));
     assert!(
-        text(&out).contains("ok: 600 events verified"),
+        text(&out).contains("ok: 601 events verified"),
         "{}",
         text(&out)
     );

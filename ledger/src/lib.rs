@@ -10,6 +10,7 @@
 //! idempotency and [`seal`](store::seal) chains it onto the head → a stored row
 //! → [`verify`](verify::verify) recomputes it all.
 
+pub mod attest;
 pub mod canonical;
 pub mod checkpoint;
 mod digest;
@@ -27,6 +28,7 @@ pub mod row;
 pub mod simulate;
 pub mod sqlite;
 pub mod store;
+pub mod suite;
 pub mod tree;
 pub mod verify;
 
@@ -44,6 +46,7 @@ pub use sqlite::SqliteStore;
 pub use store::{
     AppendError, Appended, AppendedEvent, BatchError, EventStore, Head, ScopeGuard, StoreError,
 };
+pub use suite::Suite;
 pub use tree::{ProofError, ProofStore, StoredCheckpoint};
 pub use verify::{verify, verify_with_proofs, Fault, FaultKind, VerifyReport};
 
@@ -112,12 +115,8 @@ pub async fn open_store(
     spec: &StoreSpec,
     create: bool,
 ) -> Result<std::sync::Arc<dyn EventStore>, StoreError> {
-    match spec {
-        StoreSpec::Sqlite(path) => Ok(std::sync::Arc::new(open_sqlite(path, create).await?)),
-        StoreSpec::Postgres(url) => {
-            Ok(std::sync::Arc::new(PostgresStore::open(url, create).await?))
-        }
-    }
+    let store: std::sync::Arc<dyn EventStore> = open_store_with(spec, create, None).await?;
+    Ok(store)
 }
 
 /// As [`open_store`], for the commands that need the Merkle tree and the
@@ -128,10 +127,36 @@ pub async fn open_proof_store(
     spec: &StoreSpec,
     create: bool,
 ) -> Result<std::sync::Arc<dyn ProofStore>, StoreError> {
+    open_store_with(spec, create, None).await
+}
+
+/// As [`open_proof_store`], with the recording key that attests every group
+/// the store writes (D69); `None` writes unattested rows, which only a
+/// ledger that never registered a key accepts.
+pub async fn open_store_with(
+    spec: &StoreSpec,
+    create: bool,
+    attestor: Option<std::sync::Arc<attest::Attestor>>,
+) -> Result<std::sync::Arc<dyn ProofStore>, StoreError> {
     match spec {
-        StoreSpec::Sqlite(path) => Ok(std::sync::Arc::new(open_sqlite(path, create).await?)),
+        StoreSpec::Sqlite(path) => Ok(std::sync::Arc::new(
+            open_sqlite(path, create).await?.with_attestor(attestor),
+        )),
         StoreSpec::Postgres(url) => {
-            Ok(std::sync::Arc::new(PostgresStore::open(url, create).await?))
+            let config: tokio_postgres::Config = url
+                .parse()
+                .map_err(|e| StoreError::backend("postgres", e))?;
+            Ok(std::sync::Arc::new(
+                PostgresStore::open_with(
+                    config,
+                    postgres::PgOptions {
+                        create,
+                        attestor,
+                        ..Default::default()
+                    },
+                )
+                .await?,
+            ))
         }
     }
 }

@@ -34,6 +34,11 @@ pub const SQLITE: &[Migration] = &[
         name: "tree",
         sql: include_str!("../../migrations/sqlite/0002_tree.sql"),
     },
+    Migration {
+        version: 3,
+        name: "attestations",
+        sql: include_str!("../../migrations/sqlite/0003_attestations.sql"),
+    },
 ];
 
 /// The PostgreSQL schema, oldest first. Version 2 is separate from version 1
@@ -69,6 +74,12 @@ pub const POSTGRES: &[Migration] = &[
         version: 6,
         name: "tree_runs_plain",
         sql: include_str!("../../migrations/postgres/0006_tree_runs_plain.sql"),
+    },
+    // Version 7 is the application role's narrower grant (issue 13).
+    Migration {
+        version: 8,
+        name: "attestations",
+        sql: include_str!("../../migrations/postgres/0008_attestations.sql"),
     },
 ];
 

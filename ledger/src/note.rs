@@ -1,4 +1,4 @@
-//! C2SP signed notes (c2sp.org/signed-note) with Ed25519 keys.
+//! C2SP signed notes (c2sp.org/signed-note) with Ed25519 or SM2 keys.
 //!
 //! A checkpoint is published as a signed note so that anyone holding the
 //! log's public key, and any witnesses' keys, can check it offline with tools
@@ -16,14 +16,20 @@
 //! a verifier can pick the key without trying each one. Keys travel as text:
 //! `<name>+<8 hex id>+<base64(0x01 || public key)>` (a "vkey") and
 //! `PRIVATE+KEY+<name>+<8 hex id>+<base64(0x01 || 32-byte seed)>`.
+//!
+//! SM2-with-SM3 keys (D69) are written the same way with their own type
+//! identifier in place of `0x01` ([`crate::suite::SM2_TYPE`]); their lines
+//! carry 64-byte SM2 signatures, and a verifier that knows only Ed25519
+//! ignores them, as signed-note asks of unknown keys.
 
 use std::fmt;
 use std::str::FromStr;
 
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine as _;
-use ed25519_dalek::{Signature, Signer as _, SigningKey, Verifier as _, VerifyingKey};
 use sha2::{Digest as _, Sha256};
+
+use crate::suite::{PublicKey, SecretKey, Suite};
 
 /// Signature type byte of plain Ed25519 note signatures (signed-note §
 /// "Signature types"); part of the key id and of the encoded keys.
@@ -38,12 +44,13 @@ pub const MAX_SIGNATURES: usize = 100;
 const SIG_PREFIX: &str = "\u{2014} ";
 const PRIVATE_PREFIX: &str = "PRIVATE+KEY+";
 
-/// `SHA-256(name || 0x0A || sig_type || public_key)[:4]` as a big-endian u32,
-/// the key id recommended by c2sp.org/signed-note.
-pub fn key_id(name: &str, sig_type: u8, public_key: &[u8]) -> u32 {
+/// `SHA-256(name || 0x0A || type id || public_key)[:4]` as a big-endian
+/// u32, the key id recommended by c2sp.org/signed-note.
+pub fn key_id(name: &str, type_id: &[u8], public_key: &[u8]) -> u32 {
     let mut h = Sha256::new();
     h.update(name.as_bytes());
-    h.update([b'\n', sig_type]);
+    h.update([b'\n']);
+    h.update(type_id);
     h.update(public_key);
     let d = h.finalize();
     u32::from_be_bytes([d[0], d[1], d[2], d[3]])
@@ -66,14 +73,18 @@ pub enum KeyError {
     BadKeyIdText { name: String, got: String },
     #[error("the key material of key {name:?} is not standard padded base64")]
     BadBase64 { name: String },
-    #[error("key {name:?} has signature type 0x{got:02x}; only Ed25519 (0x01) is supported")]
+    #[error(
+        "key {name:?} has signature type 0x{got:02x}; jishi knows Ed25519 (0x01) and \
+         SM2-SM3 (0xff followed by \"jishi-sm2-sm3\")"
+    )]
     UnsupportedType { name: String, got: u8 },
     #[error(
-        "key {name:?} holds {got} bytes of key material after the type byte; Ed25519 needs 32"
+        "key {name:?} holds {got} bytes of key material after its type; Ed25519 needs 32, \
+         SM2-SM3 65 (public) or 32 (private)"
     )]
     BadKeyLength { name: String, got: usize },
-    #[error("key {name:?} is not a valid Ed25519 public key")]
-    InvalidPublicKey { name: String },
+    #[error("key {name:?} is not a valid {suite} key")]
+    InvalidPublicKey { name: String, suite: Suite },
     #[error("key {name:?} states key id {stated:08x} but its name and key give {computed:08x}")]
     KeyIdMismatch {
         name: String,
@@ -100,7 +111,18 @@ fn split_key_text(s: &str) -> Option<(&str, &str, &str)> {
     Some((parts.next()?, parts.next()?, parts.next()?))
 }
 
-fn decode_key_fields(name: &str, id: &str, key: &str) -> Result<(u32, [u8; 32]), KeyError> {
+/// Splits encoded key material into its suite and key bytes (public or
+/// secret lengths: [`Suite::split_public`], [`Suite::split_secret`]).
+type SplitKey = fn(&[u8]) -> Option<(Suite, &[u8])>;
+
+/// Decodes `<hex id>` and `<base64(type id || key)>`: the stated id, the
+/// suite and the key's bytes. `split` picks public or secret key lengths.
+fn decode_key_fields(
+    name: &str,
+    id: &str,
+    key: &str,
+    split: SplitKey,
+) -> Result<(u32, Suite, Vec<u8>), KeyError> {
     check_name(name)?;
     if id.len() != 8 || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
         return Err(KeyError::BadKeyIdText {
@@ -115,21 +137,26 @@ fn decode_key_fields(name: &str, id: &str, key: &str) -> Result<(u32, [u8; 32]),
     let bytes = B64.decode(key).map_err(|_| KeyError::BadBase64 {
         name: name.to_string(),
     })?;
-    let (&ty, material) = bytes.split_first().ok_or(KeyError::BadKeyLength {
-        name: name.to_string(),
-        got: 0,
-    })?;
-    if ty != ED25519_SIGNATURE_TYPE {
-        return Err(KeyError::UnsupportedType {
+    if let Some((suite, material)) = split(&bytes) {
+        return Ok((stated, suite, material.to_vec()));
+    }
+    let known = Suite::ALL
+        .into_iter()
+        .find(|s| bytes.starts_with(s.type_id()));
+    Err(match (bytes.first(), known) {
+        (None, _) => KeyError::BadKeyLength {
+            name: name.to_string(),
+            got: 0,
+        },
+        (Some(_), Some(s)) => KeyError::BadKeyLength {
+            name: name.to_string(),
+            got: bytes.len() - s.type_id().len(),
+        },
+        (Some(&ty), None) => KeyError::UnsupportedType {
             name: name.to_string(),
             got: ty,
-        });
-    }
-    let material = <[u8; 32]>::try_from(material).map_err(|_| KeyError::BadKeyLength {
-        name: name.to_string(),
-        got: material.len(),
-    })?;
-    Ok((stated, material))
+        },
+    })
 }
 
 /// A public key that checks note signatures, with its name and key id.
@@ -137,21 +164,32 @@ fn decode_key_fields(name: &str, id: &str, key: &str) -> Result<(u32, [u8; 32]),
 pub struct VerifierKey {
     name: String,
     key_id: u32,
-    key: VerifyingKey,
+    key: PublicKey,
 }
 
 impl VerifierKey {
     /// A verifier for an Ed25519 public key known under `name`.
     pub fn new(name: &str, public_key: &[u8; 32]) -> Result<VerifierKey, KeyError> {
+        VerifierKey::of_bytes(name, Suite::Ed25519, public_key)
+    }
+
+    /// A verifier for a public key of `suite` known under `name`.
+    pub fn of_bytes(name: &str, suite: Suite, public_key: &[u8]) -> Result<VerifierKey, KeyError> {
         check_name(name)?;
-        let key = VerifyingKey::from_bytes(public_key).map_err(|_| KeyError::InvalidPublicKey {
+        let key =
+            PublicKey::from_bytes(suite, public_key).ok_or_else(|| KeyError::InvalidPublicKey {
+                name: name.to_string(),
+                suite,
+            })?;
+        Ok(VerifierKey::of(name, key))
+    }
+
+    fn of(name: &str, key: PublicKey) -> VerifierKey {
+        VerifierKey {
             name: name.to_string(),
-        })?;
-        Ok(VerifierKey {
-            name: name.to_string(),
-            key_id: key_id(name, ED25519_SIGNATURE_TYPE, public_key),
+            key_id: key_id(name, key.suite().type_id(), &key.to_bytes()),
             key,
-        })
+        }
     }
 
     pub fn name(&self) -> &str {
@@ -162,21 +200,25 @@ impl VerifierKey {
         self.key_id
     }
 
-    pub fn public_key(&self) -> [u8; 32] {
+    pub fn suite(&self) -> Suite {
+        self.key.suite()
+    }
+
+    /// The public key's bytes in its suite's encoding.
+    pub fn public_key(&self) -> Vec<u8> {
         self.key.to_bytes()
     }
 
-    /// The vkey text `<name>+<hex id>+<base64(0x01 || public key)>`.
+    /// The vkey text `<name>+<hex id>+<base64(type id || public key)>`.
     pub fn to_vkey(&self) -> String {
-        let mut material = vec![ED25519_SIGNATURE_TYPE];
-        material.extend_from_slice(self.key.as_bytes());
+        let mut material = self.suite().type_id().to_vec();
+        material.extend_from_slice(&self.key.to_bytes());
         format!("{}+{:08x}+{}", self.name, self.key_id, B64.encode(material))
     }
 
-    fn verifies(&self, text: &[u8], sig: &[u8]) -> bool {
-        Signature::from_slice(sig)
-            .map(|s| self.key.verify(text, &s).is_ok())
-            .unwrap_or(false)
+    /// Whether `sig` is this key's signature of `message`.
+    pub fn verifies(&self, message: &[u8], sig: &[u8]) -> bool {
+        self.key.verifies(message, sig)
     }
 }
 
@@ -189,8 +231,8 @@ impl FromStr for VerifierKey {
         let s = s.trim_end_matches('\n');
         let (name, id, key) = split_key_text(s)
             .ok_or_else(|| KeyError::BadVerifierFormat(s.chars().take(100).collect()))?;
-        let (stated, material) = decode_key_fields(name, id, key)?;
-        let vk = VerifierKey::new(name, &material)?;
+        let (stated, suite, material) = decode_key_fields(name, id, key, Suite::split_public)?;
+        let vk = VerifierKey::of_bytes(name, suite, &material)?;
         if vk.key_id != stated {
             return Err(KeyError::KeyIdMismatch {
                 name: name.to_string(),
@@ -214,38 +256,50 @@ impl fmt::Debug for VerifierKey {
     }
 }
 
-/// A private Ed25519 key that signs notes under a name. Its `Debug` never
-/// shows the seed, so it cannot leak into logs.
+/// A private key (Ed25519 or SM2) that signs under a name. Its `Debug`
+/// never shows the secret, so it cannot leak into logs.
 #[derive(Clone)]
 pub struct SignerKey {
     name: String,
     key_id: u32,
-    key: SigningKey,
+    key: SecretKey,
 }
 
 impl SignerKey {
-    /// A fresh random key from the operating system's generator.
+    /// A fresh random Ed25519 key from the operating system's generator.
     pub fn generate(name: &str) -> Result<SignerKey, KeyError> {
-        check_name(name)?;
-        let key = SigningKey::generate(&mut rand_core::OsRng);
-        Ok(SignerKey::from_signing_key(name, key))
+        SignerKey::generate_in(name, Suite::Ed25519)
     }
 
-    /// The key with this 32-byte RFC 8032 seed; deterministic, for tests and
-    /// for keys held in a secrets manager.
+    /// A fresh random key of `suite`.
+    pub fn generate_in(name: &str, suite: Suite) -> Result<SignerKey, KeyError> {
+        check_name(name)?;
+        Ok(SignerKey::of(name, SecretKey::generate(suite)))
+    }
+
+    /// The Ed25519 key with this 32-byte RFC 8032 seed; deterministic, for
+    /// tests and for keys held in a secrets manager.
     pub fn from_seed(name: &str, seed: &[u8; 32]) -> Result<SignerKey, KeyError> {
-        check_name(name)?;
-        Ok(SignerKey::from_signing_key(
-            name,
-            SigningKey::from_bytes(seed),
-        ))
+        SignerKey::from_secret(name, Suite::Ed25519, seed)
     }
 
-    fn from_signing_key(name: &str, key: SigningKey) -> SignerKey {
-        let public = key.verifying_key().to_bytes();
+    /// The key of `suite` with these 32 secret bytes (an Ed25519 seed, or an
+    /// SM2 secret scalar, big-endian).
+    pub fn from_secret(name: &str, suite: Suite, secret: &[u8]) -> Result<SignerKey, KeyError> {
+        check_name(name)?;
+        let key =
+            SecretKey::from_bytes(suite, secret).ok_or_else(|| KeyError::InvalidPublicKey {
+                name: name.to_string(),
+                suite,
+            })?;
+        Ok(SignerKey::of(name, key))
+    }
+
+    fn of(name: &str, key: SecretKey) -> SignerKey {
+        let public = key.public().to_bytes();
         SignerKey {
             name: name.to_string(),
-            key_id: key_id(name, ED25519_SIGNATURE_TYPE, &public),
+            key_id: key_id(name, key.suite().type_id(), &public),
             key,
         }
     }
@@ -258,20 +312,24 @@ impl SignerKey {
         self.key_id
     }
 
+    pub fn suite(&self) -> Suite {
+        self.key.suite()
+    }
+
     /// The matching public key, to hand to verifiers.
     pub fn verifier(&self) -> VerifierKey {
         VerifierKey {
             name: self.name.clone(),
             key_id: self.key_id,
-            key: self.key.verifying_key(),
+            key: self.key.public(),
         }
     }
 
-    /// `PRIVATE+KEY+<name>+<hex id>+<base64(0x01 || seed)>`. Secret: store it
-    /// as such.
+    /// `PRIVATE+KEY+<name>+<hex id>+<base64(type id || secret)>`. Secret:
+    /// store it as such.
     pub fn to_private_text(&self) -> String {
-        let mut material = vec![ED25519_SIGNATURE_TYPE];
-        material.extend_from_slice(self.key.as_bytes());
+        let mut material = self.suite().type_id().to_vec();
+        material.extend_from_slice(&self.key.to_bytes());
         format!(
             "{PRIVATE_PREFIX}{}+{:08x}+{}",
             self.name,
@@ -280,13 +338,18 @@ impl SignerKey {
         )
     }
 
+    /// This key's signature of `message` (64 bytes in both suites).
+    pub fn sign_bytes(&self, message: &[u8]) -> Vec<u8> {
+        self.key.sign(message)
+    }
+
     /// The signature line for `text`, without checking that `text` is a
     /// well-formed note text (callers go through [`Note`]).
     fn sign_raw(&self, text: &str) -> NoteSignature {
         NoteSignature {
             name: self.name.clone(),
             key_id: self.key_id,
-            signature: self.key.sign(text.as_bytes()).to_bytes().to_vec(),
+            signature: self.key.sign(text.as_bytes()),
         }
     }
 }
@@ -300,8 +363,8 @@ impl FromStr for SignerKey {
             .strip_prefix(PRIVATE_PREFIX)
             .ok_or(KeyError::BadPrivateFormat)?;
         let (name, id, key) = split_key_text(rest).ok_or(KeyError::BadPrivateFormat)?;
-        let (stated, seed) = decode_key_fields(name, id, key)?;
-        let sk = SignerKey::from_seed(name, &seed)?;
+        let (stated, suite, secret) = decode_key_fields(name, id, key, Suite::split_secret)?;
+        let sk = SignerKey::from_secret(name, suite, &secret)?;
         if sk.key_id != stated {
             return Err(KeyError::KeyIdMismatch {
                 name: name.to_string(),

@@ -100,6 +100,7 @@ use tokio_postgres::{GenericClient, IsolationLevel, NoTls, Row, Statement};
 pub use deadpool_postgres;
 pub use tokio_postgres;
 
+use crate::attest::{group_start, Attestation, Attestor};
 use crate::migrations::{self, Migration};
 use crate::prepare::format_recorded_at;
 use crate::row::StoredRow;
@@ -212,6 +213,10 @@ pub struct PgOptions {
     /// ledger is an error: a mistyped URL must not look like an empty history.
     pub create: bool,
     pub clock: Arc<dyn Clock>,
+    /// Signs every group the writer commits with the recording key (D69);
+    /// `None` writes unattested rows, which only a ledger without a
+    /// registered key accepts.
+    pub attestor: Option<Arc<Attestor>>,
 }
 
 impl Default for PgOptions {
@@ -221,6 +226,7 @@ impl Default for PgOptions {
             pool_size: 8,
             create: true,
             clock: Arc::new(SystemClock),
+            attestor: None,
         }
     }
 }
@@ -359,7 +365,10 @@ impl PostgresStore {
             pool.clone(),
             rx,
             options.group_commit,
-            options.clock.clone(),
+            Writing {
+                clock: options.clock.clone(),
+                attestor: options.attestor.clone(),
+            },
             APPEND_LOCK_PREFIX | oid,
             stats.clone(),
         ));
@@ -614,12 +623,19 @@ fn head_of(row: &Row) -> Result<Head, StoreError> {
     })
 }
 
+/// What the writer writes with: the clock that stamps `recorded_at` and the
+/// recording key that attests each group.
+struct Writing {
+    clock: Arc<dyn Clock>,
+    attestor: Option<Arc<Attestor>>,
+}
+
 /// The writer task: takes queued callers, commits them together, answers each.
 async fn writer(
     pool: Pool,
     mut rx: mpsc::Receiver<Job>,
     cfg: GroupCommit,
-    clock: Arc<dyn Clock>,
+    clock: Writing,
     lock_key: i64,
     stats: Arc<Counters>,
 ) {
@@ -657,7 +673,7 @@ async fn writer(
         }
         expected_callers = jobs.len().max(cfg.min_callers);
         let started = tokio::time::Instant::now();
-        let results = commit_jobs(&pool, &jobs, &*clock, lock_key, &mut known, &stats).await;
+        let results = commit_jobs(&pool, &jobs, &clock, lock_key, &mut known, &stats).await;
         let committed = tokio::time::Instant::now();
         stats
             .gather_ns
@@ -693,7 +709,7 @@ fn store_failure(e: StoreError) -> BatchError {
 async fn commit_jobs(
     pool: &Pool,
     jobs: &[Job],
-    clock: &dyn Clock,
+    clock: &Writing,
     lock_key: i64,
     known: &mut Option<Known>,
     stats: &Counters,
@@ -886,6 +902,7 @@ struct AppendStatements {
     under: Statement,
     write: Statement,
     insert: Statement,
+    attested: Statement,
 }
 
 /// BEGIN, as the first statement of a pipelined append transaction (it is
@@ -936,6 +953,7 @@ impl AppendStatements {
             under: prepare(LAST_POSITIONS_UNDER, "preparing the stream-prefix query").await?,
             write: prepare(WRITE_GROUP, "preparing the ledger write").await?,
             insert: prepare(INSERT_EVENTS, "preparing the ledger insert").await?,
+            attested: prepare(ATTESTED_THROUGH, "preparing the attestation query").await?,
         })
     }
 }
@@ -1026,6 +1044,9 @@ impl Drop for OpenTransaction {
 struct Known {
     tip: Option<Head>,
     frontier: Option<Vec<u8>>,
+    /// The last position the stored attestations cover (0: none). Stale only
+    /// if another process wrote, and then the write's check of it fails.
+    attested: u64,
     /// `None`: the stream had no event.
     versions: HashMap<String, Option<u64>>,
     /// The last position under each stream prefix a guarded caller named
@@ -1045,7 +1066,14 @@ const KNOWN_PREFIXES: usize = 10_000;
 
 impl Known {
     /// After a transaction planned from `known` committed `rows`.
-    fn learn_in(known: &mut Known, state: BatchState, frontier: Vec<u8>, rows: &[RecordedEvent]) {
+    fn learn_in(
+        known: &mut Known,
+        state: BatchState,
+        frontier: Vec<u8>,
+        rows: &[RecordedEvent],
+        attested: u64,
+    ) {
+        known.attested = attested;
         known.tip = state.tip;
         known.frontier = Some(frontier);
         known.versions.extend(state.versions);
@@ -1062,10 +1090,12 @@ impl Known {
         frontier: Option<Vec<u8>>,
         read_under: HashMap<String, u64>,
         rows: &[RecordedEvent],
+        attested: u64,
     ) {
         let k = known.get_or_insert_with(|| Known {
             tip: None,
             frontier: None,
+            attested: 0,
             versions: HashMap::new(),
             latest_under: HashMap::new(),
         });
@@ -1078,6 +1108,7 @@ impl Known {
         note_positions(&mut k.latest_under, rows);
         k.tip = state.tip;
         k.frontier = frontier;
+        k.attested = attested;
         if k.versions.len() + state.versions.len() > KNOWN_STREAMS {
             k.versions.clear();
         }
@@ -1119,7 +1150,7 @@ fn note_positions(latest_under: &mut HashMap<String, u64>, rows: &[RecordedEvent
 async fn try_commit(
     pool: &Pool,
     jobs: &[Job],
-    clock: &dyn Clock,
+    clock: &Writing,
     lock_key: i64,
     known: &mut Option<Known>,
     stats: &Counters,
@@ -1162,7 +1193,7 @@ async fn commit_from_known(
     conn: &deadpool_postgres::Client,
     s: &AppendStatements,
     jobs: &[Job],
-    clock: &dyn Clock,
+    clock: &Writing,
     lock_key: i64,
     known: &mut Known,
     stats: &Counters,
@@ -1187,7 +1218,7 @@ async fn commit_from_known(
     }
     let mut state = BatchState::new(known.tip.clone(), versions, HashMap::new(), requests);
     let head_before = state.tip.as_ref().map_or(0, |h| h.position);
-    let now = format_recorded_at(clock.now());
+    let now = format_recorded_at(clock.clock.now());
     let (results, rows) = plan_group(jobs, &mut state, &latest_under, &now);
     if rows.is_empty() || rows.len() > INSERT_CHUNK || results.iter().any(Result::is_err) {
         return Ok(None);
@@ -1196,7 +1227,21 @@ async fn commit_from_known(
     let Some(tree) = tree::extension_of(known.frontier.clone(), head_before, &hashes)? else {
         return Ok(None);
     };
-    let write = GroupWrite::new(&rows, &tree, known.tip.as_ref(), known.frontier.clone());
+    // A group the rules refuse to attest is left to the full transaction,
+    // which reads afresh and gives the refusal.
+    let Ok(attestation) = attest_group(clock, known.attested, head_before, jobs, &rows) else {
+        return Ok(None);
+    };
+    let attested = attestation
+        .as_ref()
+        .map_or(known.attested, |a| a.last_position as u64);
+    let write = GroupWrite::new(
+        &rows,
+        &tree,
+        known.tip.as_ref(),
+        known.frontier.clone(),
+        (known.attested, attestation.as_ref()),
+    );
     let params = write.params();
     stats
         .plan_ns
@@ -1221,7 +1266,7 @@ async fn commit_from_known(
         (Ok(()), Ok(_), Ok(1), Ok(())) => {
             drop(params);
             drop(write);
-            Known::learn_in(known, state, tree.frontier, &rows);
+            Known::learn_in(known, state, tree.frontier, &rows, attested);
             Ok(Some(results))
         }
         // The head or the frontier was not as known: the statement wrote
@@ -1253,7 +1298,7 @@ async fn in_transaction(
     conn: &deadpool_postgres::Client,
     s: &AppendStatements,
     jobs: &[Job],
-    clock: &dyn Clock,
+    clock: &Writing,
     lock_key: i64,
     known: &mut Option<Known>,
 ) -> Result<Vec<Result<Vec<Appended>, BatchError>>, StoreError> {
@@ -1285,7 +1330,7 @@ async fn in_transaction(
     // them one after the other, so the reads start, and take their READ
     // COMMITTED snapshots, only once the lock is granted. If one fails, the
     // transaction is aborted and the connection discarded (`OpenTransaction`).
-    let (_, _, head_row, version_rows, stored_rows, frontier_row, under_rows) = tokio::try_join!(
+    let (_, _, head_row, version_rows, stored_rows, frontier_row, under_rows, attested_row) = tokio::try_join!(
         biased;
         begin(client),
         take_lock(client, s, lock_key),
@@ -1322,8 +1367,20 @@ async fn in_transaction(
                 .await
                 .map_err(pg("reading the last position under a stream prefix"))
         },
+        async {
+            client
+                .query_one(&s.attested, &[])
+                .await
+                .map_err(pg("reading the last attested position"))
+        },
     )?;
-    let now = format_recorded_at(clock.now());
+    let attested_before = u64::try_from(
+        attested_row
+            .try_get::<_, i64>(0)
+            .map_err(pg("reading the last attested position"))?,
+    )
+    .unwrap_or(0);
+    let now = format_recorded_at(clock.clock.now());
     let tip = head_row.as_ref().map(head_of).transpose()?;
     let head_before = tip.as_ref().map_or(0, |h| h.position);
     let head_read = tip.clone();
@@ -1377,9 +1434,32 @@ async fn in_transaction(
             frontier,
             latest_under,
             &rows,
+            attested_before,
         );
         return Ok(results);
     }
+    let attestation = match attest_group(clock, attested_before, head_before, jobs, &rows) {
+        Ok(a) => a,
+        Err(m) => {
+            // Nothing is written: every caller that would have written is
+            // told why, and COMMIT ends the transaction.
+            commit.await?;
+            return Ok(results
+                .into_iter()
+                .map(|r| {
+                    r.and_then(|_| {
+                        Err(BatchError {
+                            index: 0,
+                            error: AppendError::Unattested(m.clone()),
+                        })
+                    })
+                })
+                .collect());
+        }
+    };
+    let attested = attestation
+        .as_ref()
+        .map_or(attested_before, |a| a.last_position as u64);
     let hashes: Vec<Digest> = rows.iter().map(|e| e.hash).collect();
     if rows.len() > INSERT_CHUNK {
         // More rows than one statement takes: the statements one after the
@@ -1390,6 +1470,9 @@ async fn in_transaction(
             insert_rows(client, &s.insert, chunk).await?;
         }
         tree::extend(conn, frontier, head_before, &hashes).await?;
+        if let Some(a) = &attestation {
+            insert_attestation(client, a).await?;
+        }
         commit.await?;
         return Ok(results);
     }
@@ -1402,7 +1485,13 @@ async fn in_transaction(
     // transaction that wrote nothing. Being a single statement is what makes
     // both cases safe: with two, the second could commit without the first.
     let tree = tree::extension(conn, frontier.clone(), head_before, &hashes).await?;
-    let write = GroupWrite::new(&rows, &tree, head_read.as_ref(), frontier);
+    let write = GroupWrite::new(
+        &rows,
+        &tree,
+        head_read.as_ref(),
+        frontier,
+        (attested_before, attestation.as_ref()),
+    );
     let params = write.params();
     let (written, committed) = tokio::join!(
         biased;
@@ -1429,6 +1518,7 @@ async fn in_transaction(
         Some(tree.frontier),
         latest_under,
         &rows,
+        attested,
     );
     Ok(results)
 }
@@ -1522,8 +1612,9 @@ pub const INSERT_EVENTS: &str = insert_events!();
 /// it safely (see `in_transaction`).
 ///
 /// It writes only if the ledger is still as the group was planned: the head
-/// at position `$20` (0: no event) with hash `$21`, and the frontier row
-/// `$22` (NULL: none). Otherwise it writes nothing and reports 0 rows, where
+/// at position `$20` (0: no event) with hash `$21`, the frontier row `$22`
+/// (NULL: none) and the last attested position `$23`. With it goes the
+/// group's attestation (`$24`–`$28`, NULL when the ledger has no key). Otherwise it writes nothing and reports 0 rows, where
 /// a write reports 1 (the `tree_state` row). Under the head lock that can
 /// only be false for a group planned from what the writer knew
 /// ([`commit_from_known`]) after another process appended, or after someone
@@ -1532,7 +1623,11 @@ pub const INSERT_EVENTS: &str = insert_events!();
 const WRITE_GROUP: &str = concat!(
     "WITH ok AS (SELECT 1 WHERE COALESCE((SELECT position = $20 AND hash = $21 FROM events \
      ORDER BY position DESC LIMIT 1), $20 = 0) \
-     AND (SELECT frontier FROM tree_state WHERE id = 1) IS NOT DISTINCT FROM $22::bytea), \
+     AND (SELECT frontier FROM tree_state WHERE id = 1) IS NOT DISTINCT FROM $22::bytea \
+     AND COALESCE((SELECT max(last_position) FROM attestations), 0) = $23), \
+     attested AS (INSERT INTO attestations (last_position, first_position, key_name, key_id, \
+     signature) SELECT $24::bigint, $25::bigint, $26::text, $27::bigint, $28::bytea FROM ok \
+     WHERE $24::bigint IS NOT NULL), \
      written AS (",
     insert_events!(),
     " WHERE EXISTS (SELECT FROM ok)), \
@@ -1542,6 +1637,45 @@ const WRITE_GROUP: &str = concat!(
      ON CONFLICT (id) DO UPDATE SET frontier = excluded.frontier"
 );
 
+/// The last position the stored attestations cover (0: none).
+const ATTESTED_THROUGH: &str = "SELECT COALESCE(max(last_position), 0)::bigint FROM attestations";
+
+/// The attestation of the group `rows` about to be written after `head`
+/// (see [`group_start`]): `None` for a ledger without a key, written
+/// without one; `Err` when the rules refuse the write.
+fn attest_group(
+    w: &Writing,
+    attested: u64,
+    head: u64,
+    jobs: &[Job],
+    rows: &[RecordedEvent],
+) -> Result<Option<Attestation>, String> {
+    let registers = jobs
+        .iter()
+        .flat_map(|j| &j.requests)
+        .any(PreparedRequest::registers_key);
+    let first = group_start(attested, head, registers, w.attestor.is_some())?;
+    Ok(match (first, &w.attestor, rows.last()) {
+        (Some(first), Some(a), Some(last)) => Some(a.attest(first, last.position, &last.hash)),
+        _ => None,
+    })
+}
+
+async fn insert_attestation<C: GenericClient>(
+    client: &C,
+    a: &Attestation,
+) -> Result<(), StoreError> {
+    client
+        .execute(
+            "INSERT INTO attestations (last_position, first_position, key_name, key_id, signature) \
+             VALUES ($1, $2, $3, $4, $5)",
+            &[&a.last_position, &a.first_position, &a.key_name, &a.key_id, &a.signature],
+        )
+        .await
+        .map_err(pg("writing the attestation"))?;
+    Ok(())
+}
+
 /// The parameters of [`WRITE_GROUP`].
 struct GroupWrite<'a> {
     columns: EventColumns<'a>,
@@ -1549,6 +1683,12 @@ struct GroupWrite<'a> {
     head_position: i64,
     head_hash: Vec<u8>,
     frontier_before: Option<Vec<u8>>,
+    attested_before: i64,
+    last: Option<i64>,
+    first: Option<i64>,
+    key_name: Option<&'a str>,
+    key_id: Option<i64>,
+    signature: Option<&'a [u8]>,
 }
 
 impl<'a> GroupWrite<'a> {
@@ -1557,6 +1697,7 @@ impl<'a> GroupWrite<'a> {
         tree: &'a tree::Extension,
         head: Option<&Head>,
         frontier_before: Option<Vec<u8>>,
+        (attested_before, attestation): (u64, Option<&'a Attestation>),
     ) -> Self {
         GroupWrite {
             columns: EventColumns::of(rows),
@@ -1564,6 +1705,12 @@ impl<'a> GroupWrite<'a> {
             head_position: head.map_or(0, |h| to_i64(h.position)),
             head_hash: head.map_or_else(Vec::new, |h| h.hash.0.to_vec()),
             frontier_before,
+            attested_before: to_i64(attested_before),
+            last: attestation.map(|a| a.last_position),
+            first: attestation.map(|a| a.first_position),
+            key_name: attestation.map(|a| a.key_name.as_str()),
+            key_id: attestation.map(|a| a.key_id),
+            signature: attestation.map(|a| a.signature.as_slice()),
         }
     }
 
@@ -1576,6 +1723,12 @@ impl<'a> GroupWrite<'a> {
             &self.head_position,
             &self.head_hash,
             &self.frontier_before,
+            &self.attested_before,
+            &self.last,
+            &self.first,
+            &self.key_name,
+            &self.key_id,
+            &self.signature,
         ]);
         params
     }
@@ -1665,6 +1818,35 @@ pub async fn insert_rows<C: GenericClient>(
 impl EventStore for PostgresStore {
     fn clock(&self) -> &dyn Clock {
         &*self.clock
+    }
+
+    async fn read_attestations(
+        &self,
+        from_last: u64,
+        limit: usize,
+    ) -> Result<Vec<Attestation>, StoreError> {
+        let conn = self.pool.get().await.map_err(pool_err)?;
+        let what = "reading attestations";
+        let rows = conn
+            .query(
+                "SELECT first_position, last_position, key_name, key_id, signature \
+                 FROM attestations WHERE last_position >= $1 ORDER BY last_position LIMIT $2",
+                &[&to_i64(from_last), &(limit.min(i64::MAX as usize) as i64)],
+            )
+            .await
+            .map_err(pg(what))?;
+        rows.iter()
+            .map(|r| {
+                Ok(Attestation {
+                    first_position: int(r, 0)?,
+                    last_position: int(r, 1)?,
+                    key_name: text(r, 2)?,
+                    key_id: int(r, 3)?,
+                    signature: bytes(r, 4)?,
+                })
+            })
+            .collect::<Result<Vec<_>, tokio_postgres::Error>>()
+            .map_err(pg(what))
     }
 
     async fn append_prepared(

@@ -12,6 +12,7 @@ use async_trait::async_trait;
 use rusqlite::types::ValueRef;
 use rusqlite::{params, Connection, OptionalExtension, Row, TransactionBehavior};
 
+use crate::attest::{group_start, Attestation, Attestor};
 use crate::migrations::{self, Migration};
 use crate::prepare::format_recorded_at;
 use crate::row::StoredRow;
@@ -38,6 +39,9 @@ pub struct SqliteStore {
     clock: Arc<dyn Clock>,
     /// Whether appends extend the Merkle tree (see [`SqliteStore::with_tree`]).
     tree: bool,
+    /// Signs each write transaction's group (D69); `None` writes unattested
+    /// rows, which only a ledger without a registered key accepts.
+    attestor: Option<Arc<Attestor>>,
 }
 
 impl std::fmt::Debug for SqliteStore {
@@ -76,7 +80,14 @@ impl SqliteStore {
             reader: Arc::new(Mutex::new(reader)),
             clock,
             tree: true,
+            attestor: None,
         })
+    }
+
+    /// Signs every group this store writes with the recording key.
+    pub fn with_attestor(mut self, attestor: Option<Arc<Attestor>>) -> SqliteStore {
+        self.attestor = attestor;
+        self
     }
 
     /// Turns Merkle tree maintenance in appends on (the default) or off. Off
@@ -107,9 +118,15 @@ impl SqliteStore {
         let now = format_recorded_at(self.clock.now());
         let writer = self.writer.clone();
         let with_tree = self.tree;
+        let attestor = self.attestor.clone();
         blocking(move || {
             let mut conn = lock(&writer)?;
-            append_prepared(&mut conn, guard.as_ref(), &prepared, &now, with_tree)
+            let w = Writing {
+                now: &now,
+                with_tree,
+                attestor: attestor.as_deref(),
+            };
+            append_prepared(&mut conn, guard.as_ref(), &prepared, &w)
         })
         .await?
     }
@@ -452,15 +469,52 @@ fn last_position_under(conn: &Connection, prefix: &str) -> Result<u64, StoreErro
     .map(|p| p.unwrap_or(0).max(0) as u64)
 }
 
+/// How one write transaction writes: its time, whether it keeps the tree,
+/// and who attests it.
+struct Writing<'a> {
+    now: &'a str,
+    with_tree: bool,
+    attestor: Option<&'a Attestor>,
+}
+
+/// The last position the stored attestations cover (0 for none).
+fn attested_through(conn: &Connection) -> Result<u64, StoreError> {
+    conn.query_row(
+        "SELECT COALESCE(MAX(last_position), 0) FROM attestations",
+        [],
+        |r| r.get::<_, i64>(0),
+    )
+    .map_err(db_err)
+    .map(|p| p.max(0) as u64)
+}
+
+fn insert_attestation(conn: &Connection, a: &Attestation) -> Result<(), StoreError> {
+    conn.prepare_cached(
+        "INSERT INTO attestations (last_position, first_position, key_name, key_id, signature) \
+         VALUES (?1, ?2, ?3, ?4, ?5)",
+    )
+    .and_then(|mut st| {
+        st.execute(params![
+            a.last_position,
+            a.first_position,
+            a.key_name,
+            a.key_id,
+            a.signature
+        ])
+    })
+    .map_err(db_err)
+    .map(|_| ())
+}
+
 /// Appends prepared requests in one immediate transaction: all or nothing,
 /// and only if `guard` (when given) still holds.
 fn append_prepared(
     conn: &mut Connection,
     guard: Option<&ScopeGuard>,
     requests: &[PreparedRequest],
-    now: &str,
-    with_tree: bool,
+    w: &Writing<'_>,
 ) -> Result<Vec<Appended>, BatchError> {
+    let (now, with_tree) = (w.now, w.with_tree);
     let at = |index: usize| move |error: AppendError| BatchError { index, error };
     let store_err = |e: rusqlite::Error| BatchError {
         index: 0,
@@ -481,6 +535,14 @@ fn append_prepared(
     }
     let mut tip = read_head(&tx).map_err(|e| at(0)(e.into()))?;
     let head_before = tip.as_ref().map_or(0, |h| h.position);
+    let attested = attested_through(&tx).map_err(|e| at(0)(e.into()))?;
+    let first = group_start(
+        attested,
+        head_before,
+        requests.iter().any(PreparedRequest::registers_key),
+        w.attestor.is_some(),
+    )
+    .map_err(|m| at(0)(AppendError::Unattested(m)))?;
     let mut leaves = Vec::new();
     let mut out = Vec::with_capacity(requests.len());
     for (i, request) in requests.iter().enumerate() {
@@ -502,9 +564,13 @@ fn append_prepared(
             }
         }
     }
-    // The tree commits with the events or not at all.
+    // The tree and the attestation commit with the events or not at all.
     if with_tree && !leaves.is_empty() {
         tree::extend(&tx, head_before, &leaves).map_err(|e| at(0)(e.into()))?;
+    }
+    if let (Some(a), Some(first), Some(t), false) = (w.attestor, first, &tip, leaves.is_empty()) {
+        insert_attestation(&tx, &a.attest(first, t.position, &t.hash))
+            .map_err(|e| at(0)(e.into()))?;
     }
     tx.commit().map_err(store_err)?;
     Ok(out)
@@ -619,6 +685,35 @@ impl EventStore for SqliteStore {
 
     async fn head(&self) -> Result<Option<Head>, StoreError> {
         self.with_reader(read_head).await
+    }
+
+    async fn read_attestations(
+        &self,
+        from_last: u64,
+        limit: usize,
+    ) -> Result<Vec<Attestation>, StoreError> {
+        let (from, limit) = (lower_bound(from_last), limit_of(limit));
+        self.with_reader(move |conn| {
+            let mut st = conn
+                .prepare_cached(
+                    "SELECT first_position, last_position, key_name, key_id, signature \
+                     FROM attestations WHERE last_position >= ?1 ORDER BY last_position LIMIT ?2",
+                )
+                .map_err(db_err)?;
+            let rows = st
+                .query_map(params![from, limit], |r| {
+                    Ok(Attestation {
+                        first_position: int(r, 0)?,
+                        last_position: int(r, 1)?,
+                        key_name: text(r, 2)?,
+                        key_id: int(r, 3)?,
+                        signature: bytes(r, 4)?,
+                    })
+                })
+                .map_err(db_err)?;
+            rows.collect::<Result<Vec<_>, _>>().map_err(db_err)
+        })
+        .await
     }
 }
 

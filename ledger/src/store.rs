@@ -98,8 +98,19 @@ pub enum AppendError {
         seen: u64,
         latest: u64,
     },
+    /// The write would leave rows no attestation covers, or the ledger asks
+    /// for its recording key and none was given (D69). Nothing is written.
+    #[error("{0}")]
+    Unattested(String),
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+impl PreparedRequest {
+    /// Whether this request registers the ledger's first recording key.
+    pub fn registers_key(&self) -> bool {
+        crate::attest::registers_key(&self.stream, self.events.iter().map(|e| &e.event_type))
+    }
 }
 
 /// The condition a decision taken on the events of a group of streams needs:
@@ -275,6 +286,14 @@ pub trait EventStore: Send + Sync {
 
     /// The last event, `None` for an empty ledger.
     async fn head(&self) -> Result<Option<Head>, StoreError>;
+
+    /// Stored attestations with `last_position >= from_last`, in order of
+    /// their last position, as stored (the verifier reads these).
+    async fn read_attestations(
+        &self,
+        from_last: u64,
+        limit: usize,
+    ) -> Result<Vec<crate::attest::Attestation>, StoreError>;
 }
 
 /// A request whose events passed every stateless check.

@@ -14,6 +14,7 @@
 use std::collections::HashMap;
 use std::fmt;
 
+use crate::attest::{AttestChecker, AttestReport, Attestation};
 use crate::row::StoredRow;
 use crate::store::{EventStore, Head, StoreError};
 use crate::tree::{ProofStore, RunSplitter, StoredLeafNodes, TreeChecker, TreeReport};
@@ -42,6 +43,9 @@ pub enum FaultKind {
     ChainBroken,
     /// A stream's versions skip or repeat.
     StreamVersionGap,
+    /// No valid attestation by the ledger's recording key covers the row:
+    /// it was not written by jishi with the key (D69).
+    Unattested,
 }
 
 impl FaultKind {
@@ -53,6 +57,7 @@ impl FaultKind {
             FaultKind::RowsReordered => "rows reordered",
             FaultKind::ChainBroken => "chain broken",
             FaultKind::StreamVersionGap => "stream version gap",
+            FaultKind::Unattested => "not attested",
         }
     }
 }
@@ -89,6 +94,8 @@ pub struct VerifyReport {
     /// (plain [`verify`]).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tree: Option<TreeReport>,
+    /// The attestations: which keys, how far, what is flagged (D69).
+    pub attestation: AttestReport,
 }
 
 impl VerifyReport {
@@ -322,6 +329,11 @@ async fn walk<S: EventStore + ?Sized>(
     };
     let end = head.as_ref().map_or(u64::MAX, |h| h.position);
     progress.start(head.as_ref().map_or(0, |h| h.position));
+    // Attestations are read after the head, so any written since belong to
+    // groups after it (a group's rows and attestation commit together).
+    let mut attestations = Attestations::new(end);
+    attestations.fill(store, 1).await?;
+    let mut attest = AttestChecker::new(!attestations.buffer.is_empty());
     // The tree rows holding the leaves of the page of rows from position
     // `from`; split into leaves (and checked as runs) in walk order below.
     let read_nodes = |from: u64| async move {
@@ -350,6 +362,8 @@ async fn walk<S: EventStore + ?Sized>(
             tokio::try_join!(store.read_rows(next_from, PAGE), read_nodes(next_from))
         });
         let early = poll_once(next.as_mut()).await;
+        let page_end = page.last().map_or(0, |r| r.position.max(0) as u64);
+        attestations.fill(store, page_end).await?;
         let nodes = match (std::mem::take(&mut runs), tree.is_some()) {
             ((from, rows), true) => splitter.split(rows, from, PAGE),
             (_, false) => Vec::new(),
@@ -368,6 +382,10 @@ async fn walk<S: EventStore + ?Sized>(
                     break;
                 }
                 if let Err(f) = checker.check(row) {
+                    fault = Some(f);
+                    break;
+                }
+                if let Err(f) = attest.row(row, &mut attestations.buffer) {
                     fault = Some(f);
                     break;
                 }
@@ -411,6 +429,10 @@ async fn walk<S: EventStore + ?Sized>(
             }
         }
     }
+    let (attestation, attest_fault) = attest.finish(checked, &attestations.buffer);
+    if chain_fault.is_none() {
+        chain_fault = attest_fault;
+    }
     if let Some(bad) = invalid_position {
         let mut f = chain_fault.unwrap_or(Fault {
             position: checker.next_position(),
@@ -440,7 +462,54 @@ async fn walk<S: EventStore + ?Sized>(
         head,
         fault: chain_fault,
         tree,
+        attestation,
     })
+}
+
+/// The stored attestations, read a page ahead of the rows they cover.
+struct Attestations {
+    buffer: std::collections::VecDeque<Attestation>,
+    /// The next `last_position` to read from.
+    from: u64,
+    done: bool,
+    /// The head read at the start: later groups are not this walk's.
+    end: u64,
+}
+
+impl Attestations {
+    fn new(end: u64) -> Self {
+        Attestations {
+            buffer: Default::default(),
+            from: 0,
+            done: false,
+            end,
+        }
+    }
+
+    /// Reads until the buffer reaches past `upto`, or no more are stored.
+    async fn fill<S: EventStore + ?Sized>(
+        &mut self,
+        store: &S,
+        upto: u64,
+    ) -> Result<(), StoreError> {
+        while !self.done
+            && self
+                .buffer
+                .back()
+                .is_none_or(|a| (a.last_position.max(0) as u64) < upto)
+        {
+            let page = store.read_attestations(self.from, PAGE).await?;
+            self.done = page.len() < PAGE;
+            if let Some(last) = page.last() {
+                self.from = last.last_position.max(0) as u64 + 1;
+            }
+            self.buffer.extend(
+                page.into_iter()
+                    .filter(|a| a.first_position.max(0) as u64 <= self.end),
+            );
+        }
+        Ok(())
+    }
 }
 
 /// Polls a future once: `Some` if it finished, `None` if it is under way.

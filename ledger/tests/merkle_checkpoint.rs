@@ -125,7 +125,7 @@ fn key_text_errors_are_specific() {
         "no-plus-signs".parse::<VerifierKey>(),
         Err(KeyError::BadVerifierFormat(_))
     ));
-    // Type byte 0x04 (a tlog-cosignature key) is not an Ed25519 note key.
+    // Type byte 0x04 (a tlog-cosignature key) is not a key of either suite.
     let mut material = vec![0x04];
     material.extend_from_slice(&[7; 32]);
     let typed = format!("w+00000000+{}", B64.encode(material));

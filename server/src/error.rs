@@ -129,6 +129,7 @@ impl From<AppendError> for ApiError {
             | AppendError::ScopeChanged { .. }
             | AppendError::EventIdReused { .. } => ApiError::Conflict(e.to_string()),
             AppendError::Store(s) => ApiError::Internal(s.to_string()),
+            AppendError::Unattested(m) => ApiError::Internal(m),
         }
     }
 }

@@ -24,6 +24,10 @@ pub struct KeygenArgs {
     /// overwritten). The public key goes to the same path plus `.pub`.
     #[arg(long)]
     out: PathBuf,
+    /// The signature suite: ed25519 (default) or sm2-sm3 (SM2 with SM3,
+    /// for 密评; D69). Verifiers that know only Ed25519 ignore SM2 lines.
+    #[arg(long, default_value = "ed25519", value_parser = crate::recording::parse_suite)]
+    suite: jishi_ledger::Suite,
 }
 
 #[derive(Debug, Args)]
@@ -177,7 +181,7 @@ fn write_atomically(path: &Path, contents: &[u8]) -> anyhow::Result<()> {
 }
 
 pub fn keygen(args: KeygenArgs) -> anyhow::Result<()> {
-    let key = SignerKey::generate(&args.name).context("NAME")?;
+    let key = SignerKey::generate_in(&args.name, args.suite).context("NAME")?;
     let mut pub_path = args.out.clone().into_os_string();
     pub_path.push(".pub");
     let pub_path = PathBuf::from(pub_path);

@@ -68,9 +68,19 @@ pub fn jishi(db: &Path, args: &[&str], stdin: Option<&[u8]>) -> Output {
         .args(args)
         .env_remove("JISHI_DB")
         .env_remove("JISHI_ACTOR")
+        .env_remove("JISHI_RECORDING_KEY")
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped());
+    // A PostgreSQL ledger's recording key has no default place (D69): the
+    // tests keep one per ledger URL in the system's temporary directory,
+    // outside the database, as an operator would keep it on another disk.
+    if let Some(url) = db.to_str().filter(|u| u.starts_with("postgres")) {
+        let dir = std::env::temp_dir().join("jishi-test-recording-keys");
+        std::fs::create_dir_all(&dir).expect("key directory");
+        let name = blake3::hash(url.as_bytes()).to_hex();
+        cmd.env("JISHI_RECORDING_KEY", dir.join(&name[..16]));
+    }
     let mut child = cmd.spawn().expect("run jishi");
     if let Some(mut input) = child.stdin.take() {
         if let Some(bytes) = stdin {

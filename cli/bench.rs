@@ -108,6 +108,14 @@ pub struct BenchArgs {
     /// (fresh schemas, dropped after) instead of a temporary SQLite file.
     #[arg(long, value_name = "URL")]
     http_postgres: Option<String>,
+    /// Measure what attestation costs instead (D69): the --pg-* load on the
+    /// PostgreSQL server at this URL without and with a recording key,
+    /// interleaved, then verify over each.
+    #[arg(long, value_name = "URL")]
+    attestation: Option<String>,
+    /// With --attestation: the recording key's suite (ed25519 or sm2-sm3).
+    #[arg(long, default_value = "ed25519", value_parser = crate::recording::parse_suite)]
+    attestation_suite: jishi_ledger::Suite,
 }
 
 #[derive(Debug, serde::Serialize)]
@@ -178,7 +186,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         })
         .await;
     }
-    if let Some(url) = args.postgres {
+    if let Some(url) = args.postgres.clone().or(args.attestation.clone()) {
         let mut bench = crate::bench_pg::PgBench::new(url);
         bench.events = args.pg_events;
         bench.writers = args.pg_writers;
@@ -188,6 +196,9 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         bench.group_commit.max_requests = args.pg_max_batch;
         bench.group_commit.max_wait =
             std::time::Duration::from_secs_f64(args.pg_max_wait_ms.max(0.0) / 1e3);
+        if args.attestation.is_some() {
+            return crate::bench_attest::run(bench, args.attestation_suite).await;
+        }
         return crate::bench_pg::run(&bench).await;
     }
     if let Some(url) = args.verify_postgres {

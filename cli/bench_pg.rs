@@ -49,6 +49,9 @@ pub struct PgBench {
     /// Times each writer count is measured (the ledger and every baseline
     /// again each time); the summary is the median.
     pub rounds: usize,
+    /// The recording key the ledger's runs attest with (D69); `None`
+    /// writes unattested rows (`jishi bench --attestation` compares both).
+    pub attestor: Option<Arc<jishi_ledger::attest::Attestor>>,
 }
 
 impl PgBench {
@@ -61,12 +64,13 @@ impl PgBench {
             batch: 1,
             group_commit: GroupCommit::default(),
             rounds: 1,
+            attestor: None,
         }
     }
 }
 
 /// One measured run.
-struct Run {
+pub(crate) struct Run {
     events: usize,
     elapsed: Duration,
     latencies: Vec<Duration>,
@@ -82,11 +86,11 @@ struct Run {
 }
 
 impl Run {
-    fn rate(&self) -> f64 {
+    pub(crate) fn rate(&self) -> f64 {
         self.events as f64 / self.elapsed.as_secs_f64().max(1e-9)
     }
 
-    fn percentile(&self, p: f64) -> Duration {
+    pub(crate) fn percentile(&self, p: f64) -> Duration {
         if self.latencies.is_empty() {
             return Duration::ZERO;
         }
@@ -264,15 +268,23 @@ impl Round {
     }
 }
 
-async fn ledger_run(bench: &PgBench, schema: &Schema, writers: usize) -> anyhow::Result<Run> {
+pub(crate) async fn ledger_run(
+    bench: &PgBench,
+    schema: &Schema,
+    writers: usize,
+) -> anyhow::Result<Run> {
     let store = PostgresStore::open_with(
         schema.config()?,
         PgOptions {
             group_commit: bench.group_commit,
+            attestor: bench.attestor.clone(),
             ..PgOptions::default()
         },
     )
     .await?;
+    if let Some(a) = &bench.attestor {
+        crate::recording::register_key(&store, a).await?;
+    }
     let next = Arc::new(AtomicUsize::new(0));
     let deadline = Instant::now() + Duration::from_secs_f64(bench.max_seconds);
     let started = Instant::now();

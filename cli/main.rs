@@ -2,6 +2,7 @@
 //! prints; anything a server would need again lives in `ledger` or `projections`.
 
 mod bench;
+mod bench_attest;
 mod bench_http;
 mod bench_pg;
 mod bench_tree;

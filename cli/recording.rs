@@ -141,13 +141,18 @@ pub async fn open_new(spec: &StoreSpec, suite: Suite) -> anyhow::Result<Arc<dyn 
         };
         let attestor = Arc::new(read_or_create(&path, suite)?);
         let store = open_store_with(spec, true, Some(attestor.clone())).await?;
-        register(&*store, &attestor).await?;
+        register_key(&*store, &attestor).await?;
         return Ok(store);
     }
     open_writer(spec, true).await
 }
 
-async fn register(store: &dyn ProofStore, attestor: &Attestor) -> anyhow::Result<u64> {
+/// Records `attestor`'s key as the ledger's first recording key; its
+/// position.
+pub async fn register_key(
+    store: &dyn jishi_ledger::EventStore,
+    attestor: &Attestor,
+) -> anyhow::Result<u64> {
     let appended = store
         .append(AppendRequest {
             stream: attest::KEYS_STREAM.into(),
@@ -254,7 +259,7 @@ pub async fn recording_key(spec: &StoreSpec, cmd: RecordingKeyCmd) -> anyhow::Re
             drop(store);
             let attestor = Arc::new(read_or_create(&path, suite)?);
             let store = open_store_with(spec, false, Some(attestor.clone())).await?;
-            let at = register(&*store, &attestor).await?;
+            let at = register_key(&*store, &attestor).await?;
             println!(
                 "registered {} at position {at}; its attestation adopts the {before} event(s) \
                  recorded before it",

@@ -33,7 +33,11 @@ async fn side(bench: &PgBench, writers: usize, kind: &str) -> anyhow::Result<Sid
     let started = Instant::now();
     let report = jishi_ledger::verify_with_proofs(&store, &jishi_ledger::verify::Quiet).await?;
     let secs = started.elapsed().as_secs_f64();
-    anyhow::ensure!(report.is_ok(), "{kind}: the ledger does not verify: {:?}", report.fault);
+    anyhow::ensure!(
+        report.is_ok(),
+        "{kind}: the ledger does not verify: {:?}",
+        report.fault
+    );
     anyhow::ensure!(
         report.attestation.unattested == bench.attestor.is_none(),
         "{kind}: attested as expected"
@@ -57,7 +61,10 @@ fn median(mut v: Vec<f64>) -> f64 {
 }
 
 pub async fn run(base: PgBench, suite: Suite) -> anyhow::Result<()> {
-    let key = Arc::new(Attestor::new(SignerKey::generate_in("bench.recording", suite)?));
+    let key = Arc::new(Attestor::new(SignerKey::generate_in(
+        "bench.recording",
+        suite,
+    )?));
     println!(
         "attestation cost on PostgreSQL ({suite} recording key): {} events per run, at most \
          {:.0} s, one event per call, {} round(s); appends and verify, plain vs attested",
@@ -65,8 +72,16 @@ pub async fn run(base: PgBench, suite: Suite) -> anyhow::Result<()> {
     );
     println!(
         "{:>7} {:>5} {:>12} {:>12} {:>7} {:>9} {:>9} {:>12} {:>12} {:>7}",
-        "writers", "round", "plain ev/s", "attested", "ratio", "p99 plain", "p99 att",
-        "verify plain", "verify att", "ratio"
+        "writers",
+        "round",
+        "plain ev/s",
+        "attested",
+        "ratio",
+        "p99 plain",
+        "p99 att",
+        "verify plain",
+        "verify att",
+        "ratio"
     );
     for &writers in &base.writers {
         let (mut append_ratio, mut verify_ratio) = (Vec::new(), Vec::new());

@@ -301,6 +301,25 @@ pub async fn verify(spec: &StoreSpec, json: bool) -> anyhow::Result<()> {
                 t.checkpoints_checked, t.checkpoints
             );
         }
+        if !report.signers.is_empty() {
+            let others: std::collections::BTreeSet<&str> = report
+                .signers
+                .iter()
+                .flat_map(|s| s.unverified.iter().map(String::as_str))
+                .collect();
+            println!(
+                "ok: {} stored checkpoint(s) signed by the ledger's registered checkpoint keys{}",
+                report.signers.len(),
+                if others.is_empty() {
+                    String::new()
+                } else {
+                    format!(
+                        "; lines by keys it never registered, not counted: {}",
+                        others.into_iter().collect::<Vec<_>>().join(", ")
+                    )
+                }
+            );
+        }
         print_attestation(&report.attestation);
     } else {
         print_verify_failure(&report);
@@ -365,5 +384,8 @@ pub fn print_verify_failure(report: &jishi_ledger::VerifyReport) {
         if let Some(detail) = &t.tree_fault {
             eprintln!("FAILED: Merkle tree: {detail}");
         }
+    }
+    for s in report.signers.iter().filter(|s| s.fault.is_some()) {
+        eprintln!("FAILED: {s}");
     }
 }

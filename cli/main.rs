@@ -123,6 +123,9 @@ enum Command {
     /// The ledger's recording keys: show, register, rotate, declare compromised.
     #[command(subcommand)]
     RecordingKey(recording::RecordingKeyCmd),
+    /// The keys whose signatures on stored checkpoints verify counts: add, list.
+    #[command(subcommand)]
+    CheckpointKey(recording::CheckpointKeyCmd),
     /// The keys that seal petitioners' identities: shred one at the end of retention.
     #[command(subcommand)]
     SealingKey(server_cmds::SealingKeyCmd),
@@ -250,5 +253,6 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::User(cmd) => server_cmds::user(&spec, cmd).await,
         Command::SealingKey(cmd) => server_cmds::sealing_key(cmd),
         Command::RecordingKey(cmd) => recording::recording_key(&spec, cmd).await,
+        Command::CheckpointKey(cmd) => recording::checkpoint_key(&spec, cmd).await,
     }
 }

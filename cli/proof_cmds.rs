@@ -135,7 +135,7 @@ pub fn read_signer(path: &Path) -> anyhow::Result<SignerKey> {
 }
 
 /// A public key given as a file (`jishi keygen`'s `.pub`) or as vkey text.
-fn read_verifier(arg: &str) -> anyhow::Result<VerifierKey> {
+pub(crate) fn read_verifier(arg: &str) -> anyhow::Result<VerifierKey> {
     let path = Path::new(arg);
     let text = if path.is_file() {
         std::fs::read_to_string(path)
@@ -226,18 +226,20 @@ pub fn write_private_key(path: &Path, key: &SignerKey) -> anyhow::Result<()> {
 pub async fn checkpoint(spec: &StoreSpec, args: CheckpointArgs) -> anyhow::Result<()> {
     let key = read_signer(&args.key)?;
     let origin = args.origin.unwrap_or_else(|| key.name().to_string());
-    let store = open_proof_store(spec, false).await?;
-    let signed =
-        match sign_checkpoint(&*store, &key, &origin, &crate::output::VerifyBar::new()).await {
-            Ok(s) => s,
-            Err(SignError::NotVerified(report)) => {
-                crate::ledger_cmds::print_verify_failure(&report);
-                eprintln!("refusing to sign a checkpoint of a ledger that does not verify");
-                return Err(VerifyFailed.into());
-            }
-            Err(SignError::Origin(e)) => return Err(anyhow::Error::new(e).context("--origin")),
-            Err(e) => return Err(e.into()),
-        };
+    // Writes: the log's key is registered in the ledger on first use.
+    let store = crate::recording::open_writer(spec, false).await?;
+    let actor = crate::server_cmds::operator(None)?;
+    let bar = crate::output::VerifyBar::new();
+    let signed = match sign_checkpoint(&*store, &key, &origin, &actor, &bar).await {
+        Ok(s) => s,
+        Err(SignError::NotVerified(report)) => {
+            crate::ledger_cmds::print_verify_failure(&report);
+            eprintln!("refusing to sign a checkpoint of a ledger that does not verify");
+            return Err(VerifyFailed.into());
+        }
+        Err(SignError::Origin(e)) => return Err(anyhow::Error::new(e).context("--origin")),
+        Err(e) => return Err(e.into()),
+    };
     if let Some(out) = &args.out {
         write_atomically(out, signed.note.as_bytes())?;
     }

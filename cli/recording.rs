@@ -353,3 +353,52 @@ pub async fn recording_key(spec: &StoreSpec, cmd: RecordingKeyCmd) -> anyhow::Re
         }
     }
 }
+
+/// `jishi checkpoint-key`: the keys whose signatures on stored checkpoints
+/// `verify` counts (the log's is registered by `jishi checkpoint` itself).
+#[derive(Debug, Subcommand)]
+pub enum CheckpointKeyCmd {
+    /// Register a log or witness key (a `.pub` file or vkey text).
+    Add {
+        key: String,
+        /// log (signs checkpoints) or witness (cosigns them).
+        #[arg(long, default_value = "witness")]
+        role: String,
+    },
+    /// The registered checkpoint keys.
+    List,
+}
+
+pub async fn checkpoint_key(spec: &StoreSpec, cmd: CheckpointKeyCmd) -> anyhow::Result<()> {
+    match cmd {
+        CheckpointKeyCmd::Add { key, role } => {
+            if role != "log" && role != "witness" {
+                bail!("--role: {role:?} is neither log nor witness");
+            }
+            let vkey = crate::proof_cmds::read_verifier(&key)?;
+            let store = open_writer(spec, false).await?;
+            let actor = crate::server_cmds::operator(None)?;
+            let added =
+                jishi_ledger::publish::register_checkpoint_key(&*store, &vkey, &role, &actor)
+                    .await
+                    .context("registering the key")?;
+            println!(
+                "{} {} as a {role} key",
+                if added {
+                    "registered"
+                } else {
+                    "already registered:"
+                },
+                vkey.to_vkey()
+            );
+            Ok(())
+        }
+        CheckpointKeyCmd::List => {
+            let store = jishi_ledger::open_store(spec, false).await?;
+            for (k, role) in attest::registry(&*store).await?.checkpoint_keys {
+                println!("{role:8} {}", k.to_vkey());
+            }
+            Ok(())
+        }
+    }
+}

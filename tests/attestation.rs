@@ -178,6 +178,61 @@ impl Ledger {
         }
     }
 
+    /// Inserts a checkpoint row as the administrator would.
+    async fn insert_checkpoint(&self, c: &jishi_ledger::Checkpoint, note: &str) {
+        match &self.db {
+            Db::Sqlite { path, .. } => {
+                common::dba(path)
+                    .execute(
+                        "INSERT INTO checkpoints (origin, size, root, note, recorded_at) \
+                         VALUES (?1, ?2, ?3, ?4, 'now')",
+                        rusqlite::params![c.origin, c.size as i64, &c.root.0[..], note],
+                    )
+                    .expect("insert by SQL");
+            }
+            Db::Pg(schema) => {
+                schema
+                    .connect()
+                    .await
+                    .execute(
+                        "INSERT INTO checkpoints (origin, size, root, note, recorded_at) \
+                         VALUES ($1, $2, $3, $4, 'now')",
+                        &[&c.origin, &(c.size as i64), &&c.root.0[..], &note],
+                    )
+                    .await
+                    .expect("insert by SQL");
+            }
+        }
+    }
+
+    /// Rewrites every stored note, with the triggers out of the way.
+    async fn edit_notes(&self, from: &str, to: &str) {
+        match &self.db {
+            Db::Sqlite { path, .. } => {
+                let c = common::dba(path);
+                c.execute_batch("DROP TRIGGER IF EXISTS checkpoints_no_update")
+                    .expect("drop trigger");
+                c.execute(
+                    "UPDATE checkpoints SET note = replace(note, ?1, ?2)",
+                    [from, to],
+                )
+                .expect("update");
+            }
+            Db::Pg(schema) => {
+                let c = schema.connect().await;
+                c.batch_execute("ALTER TABLE checkpoints DISABLE TRIGGER USER")
+                    .await
+                    .expect("disable triggers");
+                c.execute(
+                    "UPDATE checkpoints SET note = replace(note, $1, $2)",
+                    &[&from, &to],
+                )
+                .await
+                .expect("update");
+            }
+        }
+    }
+
     /// Deletes the rows after `position` (and their tree nodes), with the
     /// append-only triggers out of the way: a superuser cutting the tail.
     async fn cut_after(&self, position: u64) {
@@ -472,6 +527,109 @@ mod suite {
         assert!(!r.attestation.unattested);
     }
 
+    pub async fn stored_checkpoints_are_checked_against_registered_keys(make: impl AsyncMake) {
+        let k = key(Suite::Ed25519, 7);
+        let Some(l) = make.make(Some(k.clone())).await else {
+            return;
+        };
+        register(&*l.store, &k).await;
+        l.store.append(request("a", 3)).await.expect("append");
+        let log = SignerKey::from_seed("test.example/log", &[1; 32]).expect("key");
+        let signed = jishi_ledger::publish::sign_checkpoint(
+            &*l.store,
+            &log,
+            "test.example/log",
+            &common::actor(1),
+            &jishi_ledger::verify::Quiet,
+        )
+        .await
+        .expect("sign");
+        // The log's key was registered first, so the checkpoint verifies
+        let r = verify(&*l.store).await;
+        assert!(r.is_ok(), "{:?} {:?}", r.fault, r.signers);
+        assert_eq!(r.signers[0].verified_by, vec![log.verifier().to_vkey()]);
+        let body = jishi_ledger::Checkpoint::from_body(
+            jishi_ledger::Note::parse(&signed.note)
+                .expect("note")
+                .text(),
+        )
+        .expect("body");
+        // When the DBA stores the same checkpoint with a garbage signature
+        let mut sig = signed.note.lines().last().expect("line").to_string();
+        let flip = sig.len() - 6;
+        sig.replace_range(
+            flip..flip + 1,
+            if &sig[flip..flip + 1] == "A" {
+                "B"
+            } else {
+                "A"
+            },
+        );
+        let forged = format!(
+            "{}\n\n{sig}\n",
+            jishi_ledger::Note::parse(&signed.note)
+                .expect("note")
+                .text()
+                .trim_end_matches('\n')
+        );
+        l.insert_checkpoint(&body, &forged).await;
+        // And one signed by a key the ledger never registered
+        let stranger = SignerKey::from_seed("test.example/log", &[9; 32]).expect("key");
+        l.insert_checkpoint(&body, &body.sign(&stranger).expect("sign").to_string())
+            .await;
+        // Then verify names both, and the honest one still verifies
+        let r = verify(&*l.store).await;
+        assert!(!r.is_ok());
+        let faults: Vec<_> = r
+            .signers
+            .iter()
+            .map(|s| (s.checkpoint_id, s.fault.is_some()))
+            .collect();
+        assert_eq!(
+            faults,
+            vec![(1, false), (2, true), (3, true)],
+            "{:?}",
+            r.signers
+        );
+        assert!(r.signers[1]
+            .fault
+            .as_deref()
+            .unwrap_or("")
+            .contains("do not verify"));
+        // And a case file is built on the checkpoint that verifies, not the newest
+        let case = jishi_ledger::publish::build_case(
+            &*l.store,
+            &jishi_ledger::export::Selector::Prefix("a".into()),
+        )
+        .await
+        .expect("a case");
+        assert_eq!(case.checkpoint.id, 1);
+        // When the notes' bodies are edited in place
+        l.edit_notes(
+            &format!("\n{}\n", body.size),
+            &format!("\n{}\n", body.size - 1),
+        )
+        .await;
+        let r = verify(&*l.store).await;
+        assert!(
+            r.signers[0]
+                .fault
+                .as_deref()
+                .unwrap_or("")
+                .contains("the note was edited"),
+            "{:?}",
+            r.signers
+        );
+        // Then no case can be built on any of them
+        let err = jishi_ledger::publish::build_case(
+            &*l.store,
+            &jishi_ledger::export::Selector::Prefix("a".into()),
+        )
+        .await
+        .expect_err("refused");
+        assert!(err.to_string().contains("verifies under"), "{err}");
+    }
+
     /// How a suite function gets a fresh ledger with a given key.
     pub trait AsyncMake {
         fn make(
@@ -532,6 +690,7 @@ on_both!(
     a_compromised_key_flags_what_it_signed,
     a_cut_tail_is_named,
     a_legacy_ledger_is_adopted_by_its_first_key,
+    stored_checkpoints_are_checked_against_registered_keys,
 );
 
 #[test]

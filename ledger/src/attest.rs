@@ -40,6 +40,11 @@ pub const KEY_ROTATED: &str = "ledger.key_rotated";
 /// `{"key": "<vkey>", "from_position": <n>, "reason": "<text>"}`.
 pub const KEY_COMPROMISED: &str = "ledger.key_compromised";
 
+/// A key that signs checkpoints (the log's) or cosigns them (a witness's):
+/// payload `{"key": "<vkey>", "role": "log" | "witness"}`. `verify` counts a
+/// stored checkpoint's signature only by such a key.
+pub const CHECKPOINT_KEY_REGISTERED: &str = "ledger.checkpoint_key_registered";
+
 /// The bytes an attestation signs.
 pub fn message(first: u64, last: u64, last_hash: &Digest) -> Vec<u8> {
     let mut m = Vec::with_capacity(TAG.len() + 16 + 32);
@@ -173,9 +178,20 @@ pub struct KeyRegistry {
     /// signs (the first position of the group after its introduction).
     pub keys: Vec<(VerifierKey, u64)>,
     pub compromised: Vec<Compromise>,
+    /// Keys registered to sign (`log`) or cosign (`witness`) checkpoints.
+    pub checkpoint_keys: Vec<(VerifierKey, String)>,
 }
 
 impl KeyRegistry {
+    /// The registered checkpoint keys of `role`.
+    pub fn checkpoint_keys_of(&self, role: &str) -> Vec<VerifierKey> {
+        self.checkpoint_keys
+            .iter()
+            .filter(|(_, r)| r == role)
+            .map(|(k, _)| k.clone())
+            .collect()
+    }
+
     /// The key that signs now.
     pub fn current(&self) -> Option<&VerifierKey> {
         self.keys.last().map(|(k, _)| k)
@@ -224,6 +240,19 @@ impl KeyRegistry {
                     }
                 }
                 self.keys.push((key("key")?, next_group));
+            }
+            CHECKPOINT_KEY_REGISTERED => {
+                let k = key("key")?;
+                let role = payload.get("role").and_then(|v| v.as_str()).unwrap_or("");
+                if role != "log" && role != "witness" {
+                    return Err(format!(
+                        "{CHECKPOINT_KEY_REGISTERED} at position {position}: role must be \
+                         \"log\" or \"witness\", not {role:?}"
+                    ));
+                }
+                if !self.checkpoint_keys.iter().any(|(c, _)| *c == k) {
+                    self.checkpoint_keys.push((k, role.to_string()));
+                }
             }
             KEY_COMPROMISED => {
                 let k = key("key")?;

@@ -25,6 +25,7 @@ pub mod postgres;
 pub mod prepare;
 pub mod publish;
 pub mod row;
+pub mod signers;
 pub mod simulate;
 pub mod sqlite;
 pub mod store;

@@ -26,6 +26,9 @@ pub enum SignError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Proof(#[from] ProofError),
+    /// Registering the log's key in the ledger failed (nothing was signed).
+    #[error("registering the log's key: {0}")]
+    Register(#[from] crate::AppendError),
 }
 
 /// A checkpoint that was signed and stored, and what was verified first.
@@ -38,14 +41,48 @@ pub struct Signed {
     pub verified: u64,
 }
 
+/// Records `key` in the ledger as a checkpoint key of `role` (`log` or
+/// `witness`) unless it is already, by `actor`: `verify` counts a stored
+/// checkpoint's signature only by a registered key. True if it recorded.
+pub async fn register_checkpoint_key(
+    store: &dyn ProofStore,
+    key: &crate::VerifierKey,
+    role: &str,
+    actor: &crate::Actor,
+) -> Result<bool, SignError> {
+    let registry = crate::attest::registry(store).await?;
+    if registry.checkpoint_keys.iter().any(|(k, _)| k == key) {
+        return Ok(false);
+    }
+    store
+        .append(crate::AppendRequest {
+            stream: crate::attest::KEYS_STREAM.into(),
+            expected: crate::ExpectedVersion::Any,
+            events: vec![crate::NewEvent {
+                event_id: None,
+                event_type: crate::attest::CHECKPOINT_KEY_REGISTERED.into(),
+                schema_version: 1,
+                occurred_at: None,
+                actor: actor.clone(),
+                payload: serde_json::json!({"key": key.to_vkey(), "role": role}),
+            }],
+        })
+        .await?;
+    Ok(true)
+}
+
 /// Verifies the whole ledger (chain and tree), then signs its current tree
-/// head with `key` under `origin` and stores the checkpoint.
+/// head with `key` under `origin` and stores the checkpoint. The log's key
+/// is registered in the ledger first if it is not (by `actor`), so that
+/// `verify` can check the signature later.
 pub async fn sign_checkpoint(
     store: &dyn ProofStore,
     key: &SignerKey,
     origin: &str,
+    actor: &crate::Actor,
     progress: &dyn Progress,
 ) -> Result<Signed, SignError> {
+    register_checkpoint_key(store, &key.verifier(), "log", actor).await?;
     let report = verify_with_proofs(store, progress).await?;
     if !report.is_ok() {
         return Err(SignError::NotVerified(Box::new(report)));
@@ -72,6 +109,11 @@ pub enum CaseError {
          run `jishi checkpoint` first (on a server: POST /api/checkpoint)"
     )]
     NoCheckpoint { position: u64, selector: Selector },
+    #[error(
+        "no stored checkpoint that covers position {position} verifies under the ledger's \
+         registered checkpoint keys ({why}): run `jishi verify`, then sign a new one"
+    )]
+    Unverified { position: u64, why: String },
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error(transparent)]
@@ -123,15 +165,39 @@ pub async fn build_case(store: &dyn ProofStore, selector: &Selector) -> Result<C
     let Some(max_position) = events.iter().map(|e| e.position).max() else {
         return Err(CaseError::Empty(selector.clone()));
     };
-    let checkpoint = store
+    // Only a checkpoint whose note verifies under the ledger's registered
+    // keys goes into a case: a stored row with a forged or edited note must
+    // not reach an investigator as "signed by the log".
+    let registry = crate::attest::registry(store).await?;
+    let covering: Vec<StoredCheckpoint> = store
         .checkpoints()
         .await?
         .into_iter()
         .filter(|c| c.size >= max_position)
-        .max_by_key(|c| c.id)
-        .ok_or_else(|| CaseError::NoCheckpoint {
+        .collect();
+    if covering.is_empty() {
+        return Err(CaseError::NoCheckpoint {
             position: max_position,
             selector: selector.clone(),
+        });
+    }
+    let checks: Vec<_> = covering
+        .iter()
+        .map(|c| crate::signers::check(c, &registry))
+        .collect();
+    let checkpoint = covering
+        .iter()
+        .zip(&checks)
+        .filter(|(_, k)| k.fault.is_none())
+        .max_by_key(|(c, _)| c.id)
+        .map(|(c, _)| c.clone())
+        .ok_or_else(|| CaseError::Unverified {
+            position: max_position,
+            why: checks
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("; "),
         })?;
     let mut exported = Vec::with_capacity(events.len());
     for e in &events {

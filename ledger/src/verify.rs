@@ -96,12 +96,18 @@ pub struct VerifyReport {
     pub tree: Option<TreeReport>,
     /// The attestations: which keys, how far, what is flagged (D69).
     pub attestation: AttestReport,
+    /// Each stored checkpoint's note, opened against the ledger's registered
+    /// checkpoint keys (empty for plain [`verify`]).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub signers: Vec<crate::signers::SignerCheck>,
 }
 
 impl VerifyReport {
     /// True when the chain and, if checked, the tree and checkpoints are intact.
     pub fn is_ok(&self) -> bool {
-        self.fault.is_none() && self.tree.as_ref().is_none_or(TreeReport::is_ok)
+        self.fault.is_none()
+            && self.tree.as_ref().is_none_or(TreeReport::is_ok)
+            && self.signers.iter().all(|s| s.fault.is_none())
     }
 }
 
@@ -308,9 +314,13 @@ async fn walk<S: EventStore + ?Sized>(
     // the walk runs, and each of these reads can only be behind the next, so
     // everything read before the head is covered by the walk up to it (see
     // `TreeChecker`). Rows after that head are left for the next verify.
+    let stored_checkpoints = match proofs {
+        Some(p) => p.checkpoints().await?,
+        None => Vec::new(),
+    };
     let mut tree = match proofs {
         Some(p) => {
-            let mut t = TreeChecker::new(p.checkpoints().await?);
+            let mut t = TreeChecker::new(stored_checkpoints.clone());
             t.expect_frontier(match p.frontier().await {
                 Ok(f) => Ok(f),
                 Err(StoreError::Schema(reason)) => Err(reason),
@@ -456,6 +466,17 @@ async fn walk<S: EventStore + ?Sized>(
         }
     }
     let tree = tree.map(|t| t.finish(chain_fault.is_none()));
+    // The checkpoints' signatures, against the keys the (verified) rows
+    // registered; not checked over a chain that failed.
+    let signers = if chain_fault.is_none() && !stored_checkpoints.is_empty() {
+        let registry = crate::attest::registry(store).await?;
+        stored_checkpoints
+            .iter()
+            .map(|c| crate::signers::check(c, &registry))
+            .collect()
+    } else {
+        Vec::new()
+    };
     progress.finish();
     Ok(VerifyReport {
         checked,
@@ -463,6 +484,7 @@ async fn walk<S: EventStore + ?Sized>(
         fault: chain_fault,
         tree,
         attestation,
+        signers,
     })
 }
 

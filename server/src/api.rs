@@ -410,7 +410,8 @@ async fn latest_checkpoint(
         .latest_checkpoint()
         .await?
         .ok_or_else(|| ApiError::NotFound("no checkpoint has been signed yet".into()))?;
-    Ok(Json(json!(queries::checkpoint_info(&cp))))
+    let registry = jishi_ledger::attest::registry(state.store.as_ref()).await?;
+    Ok(Json(json!(queries::checkpoint_info(&cp, &registry))))
 }
 
 async fn new_checkpoint(
@@ -428,6 +429,7 @@ async fn new_checkpoint(
         state.store.as_ref(),
         key,
         &state.origin,
+        &user.actor(),
         &jishi_ledger::verify::Quiet,
     )
     .await
@@ -448,7 +450,10 @@ async fn new_checkpoint(
     });
     Ok((
         StatusCode::CREATED,
-        Json(json!(queries::checkpoint_info(&signed.stored))),
+        Json(json!(queries::checkpoint_info(
+            &signed.stored,
+            &jishi_ledger::attest::registry(state.store.as_ref()).await?
+        ))),
     )
         .into_response())
 }

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use jishi_app::access::{self, AccessEntry, AccessRecord, View};
 use jishi_app::users::User;
 use jishi_app::views::{procedure_of, resolve_as_of};
+use jishi_ledger::attest::KeyRegistry;
 use jishi_ledger::StoredCheckpoint;
 use jishi_projections::views::{
     self, redact_accountability, redact_report, redact_trail, Accountability, CandidateRow,
@@ -270,15 +271,33 @@ pub struct CheckpointInfo {
     pub size: u64,
     pub root: String,
     pub recorded_at: String,
-    /// The names of the keys that signed the note (the log's, witnesses').
+    /// The names of the registered keys whose signatures on the note
+    /// verified (the log's, witnesses'); empty when it does not verify.
     pub signed_by: Vec<String>,
+    /// Whether the note verifies under the ledger's registered keys.
+    pub verified: bool,
+    /// Why it does not, if it does not.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fault: Option<String>,
+    /// Names on signature lines of keys the ledger never registered.
+    pub unverified_signers: Vec<String>,
     pub note: String,
 }
 
-pub fn checkpoint_info(c: &StoredCheckpoint) -> CheckpointInfo {
-    let signed_by = jishi_ledger::Note::parse(&c.note)
-        .map(|n| n.signatures().iter().map(|s| s.name.clone()).collect())
-        .unwrap_or_default();
+/// A stored checkpoint as the API shows it: its signers are only the keys
+/// the ledger registered whose signatures verify (issue 13); a note that
+/// does not verify says so, and names no signer.
+pub fn checkpoint_info(c: &StoredCheckpoint, registry: &KeyRegistry) -> CheckpointInfo {
+    let check = jishi_ledger::signers::check(c, registry);
+    let signed_by = if check.fault.is_none() {
+        check
+            .verified_by
+            .iter()
+            .map(|v| v.split('+').next().unwrap_or_default().to_string())
+            .collect()
+    } else {
+        Vec::new()
+    };
     CheckpointInfo {
         id: c.id,
         origin: c.origin.clone(),
@@ -286,6 +305,9 @@ pub fn checkpoint_info(c: &StoredCheckpoint) -> CheckpointInfo {
         root: c.root.to_string(),
         recorded_at: c.recorded_at.clone(),
         signed_by,
+        verified: check.fault.is_none(),
+        fault: check.fault,
+        unverified_signers: check.unverified,
         note: c.note.clone(),
     }
 }
@@ -293,14 +315,17 @@ pub fn checkpoint_info(c: &StoredCheckpoint) -> CheckpointInfo {
 pub async fn badge(state: &AppState) -> Result<Badge, ApiError> {
     let verified = state.verified.read().await.clone();
     let checkpoint = match &verified {
-        Some(v) if v.ok => state
-            .store
-            .checkpoints()
-            .await?
-            .into_iter()
-            .filter(|c| c.size <= v.checked)
-            .max_by_key(|c| c.id)
-            .map(|c| checkpoint_info(&c)),
+        Some(v) if v.ok => {
+            let registry = jishi_ledger::attest::registry(state.store.as_ref()).await?;
+            state
+                .store
+                .checkpoints()
+                .await?
+                .into_iter()
+                .filter(|c| c.size <= v.checked)
+                .max_by_key(|c| c.id)
+                .map(|c| checkpoint_info(&c, &registry))
+        }
         _ => None,
     };
     Ok(Badge {

@@ -212,7 +212,13 @@ pub async fn check(spec: &StoreSpec, args: ElectionArgs) -> anyhow::Result<()> {
     let store = open_store(spec, false).await?;
     let entries = election_view(store.as_ref(), &args.election, args.as_of.as_deref()).await?;
     let procedure = procedure_of(&args.election, &entries, args.procedure.as_ref())?;
-    let mut report = views::check(&entries, &procedure, &views::StructureRules::default());
+    // The compliance findings and, beside them, replay's: what the gates
+    // would have refused, and what was recorded outside them (D68).
+    let (mut report, _) = jishi_projections::replay::compliance(
+        &entries,
+        &procedure,
+        &views::StructureRules::default(),
+    );
     report.election_id = args.election.clone();
     if args.json {
         return print_json(&report);

@@ -7,7 +7,7 @@ use jishi_ledger::{EventStore, RecordedEvent};
 use jishi_projections::views::{Entry, Projections};
 use jishi_projections::{candidate_stream, election_stream, fold, parse_stream, Procedure};
 
-use crate::{decode, RecordError};
+use crate::{decode_marked, RecordError};
 
 /// Events read per query.
 const PAGE: usize = 10_000;
@@ -48,7 +48,7 @@ pub enum ViewError {
 
 /// The view's input for one stored event.
 pub fn entry_of(e: &RecordedEvent) -> Result<Entry, ViewError> {
-    let event = decode(e)?;
+    let (event, gated_under) = decode_marked(e)?;
     let recorded_at =
         DateTime::parse_from_rfc3339(&e.recorded_at).map_err(|err| ViewError::RecordedAt {
             position: e.position,
@@ -62,6 +62,7 @@ pub fn entry_of(e: &RecordedEvent) -> Result<Entry, ViewError> {
         actor: crate::domain_actor(&e.actor),
         hash: *e.hash.as_bytes(),
         payload_digest: *e.payload_digest.as_bytes(),
+        gated_under,
         event,
     })
 }
@@ -165,14 +166,20 @@ pub async fn election_view(
     Ok(entries)
 }
 
-/// The procedure an election was recorded under: the one given (a file the
-/// user named), or the built-in one of the kind its opening names.
+/// The procedure an election's views are computed under: the one given (a
+/// file the user named), else the one recorded in force (D65), else the
+/// built-in one of the kind its opening names.
 pub fn procedure_of(
     election: &str,
     entries: &[Entry],
     given: Option<Procedure>,
 ) -> Result<Procedure, ViewError> {
     if let Some(p) = given {
+        return Ok(p);
+    }
+    if let Some((p, _)) = jishi_projections::replay::recorded_procedure(
+        entries.iter().map(|e| (&e.event, e.gated_under.as_deref())),
+    ) {
         return Ok(p);
     }
     let state = fold(entries.iter().map(|e| &e.event));

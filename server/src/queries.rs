@@ -45,7 +45,8 @@ pub struct ElectionSummary {
 fn summary(id: &str, e: &ElectionProjection) -> ElectionSummary {
     let opened = e.state.opened.as_ref();
     let findings = procedure_of(id, &e.entries, None).ok().map(|p| {
-        views::check(&e.entries, &p, &views::StructureRules::default())
+        jishi_projections::replay::compliance(&e.entries, &p, &views::StructureRules::default())
+            .0
             .findings
             .len()
     });
@@ -137,7 +138,11 @@ pub async fn election_with(
             let mut shown = Default::default();
             let report = if compliance {
                 procedure_of(election_id, entries, None).ok().map(|p| {
-                    let mut r = views::check(entries, &p, &views::StructureRules::default());
+                    let (mut r, _) = jishi_projections::replay::compliance(
+                        entries,
+                        &p,
+                        &views::StructureRules::default(),
+                    );
                     r.election_id = election_id.to_string();
                     shown = redact_report(&mut r, entries, &may_see);
                     r

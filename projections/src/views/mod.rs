@@ -52,6 +52,9 @@ pub struct Entry {
     /// The BLAKE3 digest of the payload's canonical bytes: what a reader who may
     /// not see a restricted payload is shown instead of it.
     pub payload_digest: [u8; 32],
+    /// The gate mark (D67): the digest of the procedure the gated path
+    /// decided this event under; `None` for an event written around the gates.
+    pub gated_under: Option<String>,
     pub event: DomainEvent,
 }
 

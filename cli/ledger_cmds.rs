@@ -72,7 +72,7 @@ pub(crate) fn check_domain_stream(
     let mark = jishi_projections::events::GATE_KEY;
     if request.events.iter().any(|e| e.payload.get(mark).is_some()) {
         return Err(jishi_ledger::InvalidField::new(
-            &format!("payload.{mark}"),
+            format!("payload.{mark}"),
             format!(
                 "`{mark}` is the gate mark, written only by `jishi record` and the server; \
                  a raw append cannot claim to have passed the gates"

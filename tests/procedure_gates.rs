@@ -4,8 +4,9 @@
 //!   skipped every step shows in `jishi check` and `jishi verify --domain`
 //!   at its position with the rule, and as 未经程序校验的记录;
 //! * `jishi record --procedure weakened.toml` is refused, naming what the
-//!   file drops, because the procedure in force is the recorded one;
-//! and what is legitimate stays clean: the demo, a recorded override, an
+//!   file drops, because the procedure in force is the recorded one.
+//!
+//! And what is legitimate stays clean: the demo, a recorded override, an
 //! amended procedure from its position on.
 
 mod common;

@@ -11,7 +11,7 @@ use jishi_app::views::rebuild;
 use jishi_ledger::{open_store, StoreSpec};
 use jishi_projections::replay::{replay, ReplayReport};
 
-use crate::output::{print_json, table};
+use crate::output::table;
 
 /// Replay found events the gates would have refused or did not write.
 #[derive(Debug)]
@@ -51,7 +51,8 @@ pub async fn run(spec: &StoreSpec, json: bool) -> anyhow::Result<()> {
         reports,
     };
     if json {
-        print_json(&report)?;
+        // One line, after the ledger report's line: JSON Lines.
+        println!("{}", serde_json::to_string(&report)?);
     } else {
         print_text(&report);
     }

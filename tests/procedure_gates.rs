@@ -159,6 +159,30 @@ fn a_raw_decision_that_skipped_every_step_is_reported_at_its_position_with_the_r
     assert!(said.contains("未经程序校验的记录"), "{said}");
     let out = jishi(&db, &["verify", "--domain", "--json"], None);
     assert_eq!(out.status.code(), Some(5), "{}", text(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(
+        lines.len(),
+        2,
+        "the ledger's report, then the domain's: {stdout}"
+    );
+    let domain: Value = serde_json::from_str(lines[1]).expect("domain report");
+    let listed = domain["reports"][0]["findings"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert!(
+        listed
+            .iter()
+            .any(|f| f["position"] == position && f["kind"] == "refused" && f["rule"] == "R1"),
+        "{domain}"
+    );
+    assert!(
+        listed
+            .iter()
+            .any(|f| f["position"] == position && f["kind"] == "outside_gates"),
+        "{domain}"
+    );
 }
 
 #[test]
@@ -206,8 +230,37 @@ fn a_raw_event_the_gates_would_pass_still_shows_as_outside_the_gates_and_cannot_
         at(&findings, "gate_refused", position).is_none(),
         "{findings:?}"
     );
+    // And so does an event brought in by `jishi import --raw`
+    let pledge = e
+        .commands
+        .iter()
+        .find(|p| matches!(p.command.body, EventBody::PledgeSigned(_)))
+        .expect("a pledge");
+    let line = json!({"stream": format!("election/{}", e.election_id),
+        "event_type": "pledge.signed", "occurred_at": pledge.command.occurred_at.to_rfc3339(),
+        "actor": serde_json::to_value(&pledge.actor).expect("actor"),
+        "payload": pledge.command.to_json()})
+    .to_string();
+    std::fs::write(&file, format!("{line}\n")).expect("write");
+    let out = jishi(
+        &db,
+        &["import", "--raw", file.to_str().expect("utf-8")],
+        None,
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let imported = head(&db);
+    let findings = check_json(&db, &e.election_id);
+    assert!(
+        at(&findings, "outside_gates", imported).is_some(),
+        "{findings:?}"
+    );
     let out = jishi(&db, &["verify", "--domain"], None);
     assert_eq!(out.status.code(), Some(5), "{}", text(&out));
+    assert!(
+        text(&out).contains(&format!("#{imported}")),
+        "{}",
+        text(&out)
+    );
 }
 
 /// The township procedure without the archive, personal-matters and

@@ -164,3 +164,79 @@ fn a_legacy_election_replays_under_the_builtin_with_a_note_and_no_finding() {
         r.findings
     );
 }
+
+#[test]
+fn an_amendment_is_the_party_committees_must_load_and_keeps_the_kind() {
+    use jishi_projections::events::ProcedureAmended;
+    use jishi_projections::{Command, Refusal, RuleId};
+    let e = &demo()[0];
+    let procedure = Procedure::builtin("township_party_committee").expect("builtin");
+    let mut state = ElectionState::default();
+    for p in &e.commands[..3] {
+        for ev in decide(&state, &p.actor, &p.command, &procedure).expect("gates") {
+            state.apply(&ev);
+        }
+    }
+    let committee = e
+        .commands
+        .iter()
+        .find(|p| p.actor.role == "party_committee")
+        .expect("a committee actor")
+        .actor
+        .clone();
+    let at = e.commands[2].command.occurred_at;
+    let amend = |content: String| {
+        Command::new(
+            &e.election_id,
+            None,
+            at,
+            EventBody::ProcedureAmended(ProcedureAmended {
+                content,
+                reason: "区委批准".into(),
+                digest: None,
+            }),
+        )
+    };
+    let field = |r: Result<Vec<jishi_projections::DomainEvent>, Refusal>| match r {
+        Err(Refusal::Invalid { field, reason }) => format!("{field}: {reason}"),
+        other => panic!("{other:?}"),
+    };
+    let bad = field(decide(
+        &state,
+        &committee,
+        &amend("kind = 1".into()),
+        &procedure,
+    ));
+    assert!(
+        bad.starts_with("content: <procedure.amended content>:1:"),
+        "{bad}"
+    );
+    let village = Procedure::builtin("village_two_committees").expect("builtin");
+    let other = field(decide(
+        &state,
+        &committee,
+        &amend(village.canonical_toml()),
+        &procedure,
+    ));
+    assert!(other.contains("the kind cannot change"), "{other}");
+    let clerk = &e.commands[0].actor;
+    match decide(
+        &state,
+        clerk,
+        &amend(procedure.canonical_toml()),
+        &procedure,
+    ) {
+        Err(Refusal::Violation(v)) => assert_eq!(v.rule, RuleId::R11),
+        other => panic!("{other:?}"),
+    }
+    // By the committee, a file with a comment is stored canonical, with its digest.
+    let text = format!("# 修订\n{}", procedure.canonical_toml());
+    let events = decide(&state, &committee, &amend(text), &procedure).expect("amended");
+    match &events[0].body {
+        EventBody::ProcedureAmended(b) => {
+            assert_eq!(b.content, procedure.canonical_toml());
+            assert_eq!(b.digest.as_deref(), Some(procedure.digest().as_str()));
+        }
+        other => panic!("{other:?}"),
+    }
+}

@@ -7,9 +7,13 @@
 //! Kept apart from `ledger_cmds::verify`, which checks the chain, the tree
 //! and the checkpoints, and knows no word of the domain.
 
-use jishi_app::views::rebuild;
-use jishi_ledger::{open_store, StoreSpec};
-use jishi_projections::replay::{replay, ReplayReport};
+use std::collections::BTreeMap;
+
+use jishi_app::views::entry_of;
+use jishi_ledger::{open_store, EventStore, StoreSpec};
+use jishi_projections::parse_stream;
+use jishi_projections::replay::{replay, ReplayFinding, ReplayKind, ReplayReport};
+use jishi_projections::views::Entry;
 
 use crate::output::table;
 
@@ -37,12 +41,21 @@ struct DomainReport {
 
 pub async fn run(spec: &StoreSpec, json: bool) -> anyhow::Result<()> {
     let store = open_store(spec, false).await?;
-    let views = rebuild(store.as_ref()).await?;
+    let (elections, mut unreadable) = read_elections(store.as_ref()).await?;
     let mut reports = Vec::new();
-    for (id, election) in &views.elections {
-        let mut r = replay(&election.entries);
+    for (id, entries) in &elections {
+        let mut r = replay(entries);
         r.election_id = id.clone();
+        r.findings.extend(unreadable.remove(id).unwrap_or_default());
+        r.findings.sort_by_key(|f| f.position);
         reports.push(r);
+    }
+    for (id, findings) in unreadable {
+        reports.push(ReplayReport {
+            election_id: id,
+            findings,
+            ..ReplayReport::default()
+        });
     }
     let findings: usize = reports.iter().map(|r| r.findings.len()).sum();
     let report = DomainReport {
@@ -112,4 +125,78 @@ fn print_text(report: &DomainReport) {
         }
     }
     println!("{t}");
+}
+
+/// Events read per query.
+const PAGE: usize = 10_000;
+
+/// Every event under `election/`, grouped by the election of its **stream**
+/// (not of its payload), in ledger order; and, per election, the events that
+/// are no domain event or sit in another election's or candidate's stream
+/// than their payload names. The views stop at such an event; replay reports
+/// it, so that a raw append of garbage shows like any other.
+async fn read_elections(
+    store: &dyn EventStore,
+) -> anyhow::Result<(
+    BTreeMap<String, Vec<Entry>>,
+    BTreeMap<String, Vec<ReplayFinding>>,
+)> {
+    let mut elections: BTreeMap<String, Vec<Entry>> = BTreeMap::new();
+    let mut unreadable: BTreeMap<String, Vec<ReplayFinding>> = BTreeMap::new();
+    let mut from = 1;
+    loop {
+        let page = store.read_all(from, PAGE).await?;
+        let Some(last) = page.last().map(|e| e.position) else {
+            break;
+        };
+        for e in &page {
+            if !jishi_ledger::store::stream_under(&e.stream, "election") {
+                continue;
+            }
+            let mut report = |election: &str, detail: String| {
+                unreadable
+                    .entry(election.to_string())
+                    .or_default()
+                    .push(ReplayFinding {
+                        kind: ReplayKind::Unreadable,
+                        position: e.position,
+                        event_type: e.event_type.clone(),
+                        candidate_id: None,
+                        rule: None,
+                        detail: format!("{detail} (stream {})", e.stream),
+                    })
+            };
+            let Some((election, candidate)) = parse_stream(&e.stream) else {
+                report(
+                    e.stream.split('/').nth(1).unwrap_or(""),
+                    "a stream under election/ that is no election or candidate stream".into(),
+                );
+                continue;
+            };
+            match entry_of(e) {
+                Ok(entry)
+                    if entry.event.election_id == election
+                        && entry.event.candidate_id.as_deref() == candidate =>
+                {
+                    elections
+                        .entry(election.to_string())
+                        .or_default()
+                        .push(entry);
+                }
+                Ok(entry) => report(
+                    election,
+                    format!(
+                        "its payload names election {:?}, candidate {:?}",
+                        entry.event.election_id, entry.event.candidate_id
+                    ),
+                ),
+                Err(err) => report(election, format!("not a domain event: {err}")),
+            }
+        }
+        from = last + 1;
+        if page.len() < PAGE {
+            break;
+        }
+    }
+    Ok((elections, unreadable))
 }

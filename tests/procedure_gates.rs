@@ -513,3 +513,40 @@ fn a_recorded_override_is_respected_and_an_amendment_applies_from_its_position()
         "{findings:?}"
     );
 }
+
+#[test]
+fn verify_domain_reports_raw_events_that_are_no_domain_event_or_sit_in_another_stream() {
+    let (_dir, db, e, c) = opened_with_one_nominee();
+    let actor = &e.commands[0].actor;
+    // Garbage, and a nomination of someone else filed under this candidate's stream.
+    let garbage = json!({"stream": format!("election/{}/candidate/{c}", e.election_id),
+        "event_type": "candidate.nominated", "actor": serde_json::to_value(actor).expect("actor"),
+        "payload": {"姓名": "李明"}})
+    .to_string();
+    let out = jishi(&db, &["append", "--raw"], Some(garbage.as_bytes()));
+    assert!(out.status.success(), "{}", text(&out));
+    let garbage_at = head(&db);
+    let mut other = e
+        .commands
+        .iter()
+        .find(|p| matches!(p.command.body, EventBody::Nominated(_)))
+        .expect("a nomination")
+        .command
+        .to_json();
+    other["candidate_id"] = json!("c-elsewhere");
+    let misfiled = json!({"stream": format!("election/{}/candidate/{c}", e.election_id),
+        "event_type": "candidate.nominated", "actor": serde_json::to_value(actor).expect("actor"),
+        "payload": other})
+    .to_string();
+    let out = jishi(&db, &["append", "--raw"], Some(misfiled.as_bytes()));
+    assert!(out.status.success(), "{}", text(&out));
+    let misfiled_at = head(&db);
+
+    let out = jishi(&db, &["verify", "--domain"], None);
+    let said = text(&out);
+    assert_eq!(out.status.code(), Some(5), "{said}");
+    assert!(said.contains(&format!("#{garbage_at}")), "{said}");
+    assert!(said.contains("not a domain event"), "{said}");
+    assert!(said.contains(&format!("#{misfiled_at}")), "{said}");
+    assert!(said.contains("c-elsewhere"), "{said}");
+}

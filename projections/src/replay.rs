@@ -45,6 +45,10 @@ pub enum ReplayKind {
     /// The gates would have written something else here (an override that
     /// does not match, a consequence missing).
     NotAsDecided,
+    /// Not a domain event at all, or not where its payload says it belongs:
+    /// only a raw append can write it (found by `jishi verify --domain`,
+    /// which reads such events instead of stopping at them).
+    Unreadable,
 }
 
 impl ReplayKind {
@@ -54,6 +58,7 @@ impl ReplayKind {
             ReplayKind::Refused => "程序校验不通过 the gates would have refused it",
             ReplayKind::OtherProcedure => "非现行程序 recorded under another procedure",
             ReplayKind::NotAsDecided => "与程序校验结果不符 not what the gates write",
+            ReplayKind::Unreadable => "不可识别的记录 not a domain event",
         }
     }
 }
@@ -430,7 +435,7 @@ pub fn compliance(
                 ReplayKind::OutsideGates => FindingKind::OutsideGates,
                 ReplayKind::Refused => FindingKind::GateRefused,
                 ReplayKind::OtherProcedure => FindingKind::OtherProcedure,
-                ReplayKind::NotAsDecided => FindingKind::NotAsDecided,
+                ReplayKind::NotAsDecided | ReplayKind::Unreadable => FindingKind::NotAsDecided,
             },
             candidate_id: f.candidate_id.clone(),
             rule: f.rule,

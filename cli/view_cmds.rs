@@ -234,6 +234,15 @@ pub fn print_report(r: &ComplianceReport) {
         r.as_of,
         r.findings.len()
     );
+    for p in &r.procedures {
+        println!(
+            "程序 procedure {} ({}), {} at #{}",
+            p.kind,
+            p.digest.get(..12).unwrap_or(&p.digest),
+            p.how,
+            p.position
+        );
+    }
     if r.findings.is_empty() {
         return;
     }

@@ -394,6 +394,16 @@ fn the_demo_has_no_replay_finding_and_verify_domain_passes() {
     })
     .expect("demo");
     for e in &demo.elections {
+        // The procedure in force is named, where it was recorded.
+        let out = jishi(&db, &["check", &e.election_id, "--json"], None);
+        let v: Value = serde_json::from_slice(&out.stdout).expect("check --json");
+        assert_eq!(v["procedures"][0]["how"], "adopted", "{v}");
+        assert_eq!(
+            v["procedures"][0]["digest"],
+            jishi_projections::Procedure::builtin("township_party_committee")
+                .expect("builtin")
+                .digest()
+        );
         let findings = check_json(&db, &e.election_id);
         // The demo's overrides are there, and respected.
         for f in &findings {

@@ -481,5 +481,6 @@ pub fn compliance(
                 .collect(),
         });
     }
+    report.procedures = replayed.procedures.clone();
     (report, replayed)
 }

@@ -119,6 +119,10 @@ pub struct ComplianceReport {
     /// The last position considered.
     pub as_of: u64,
     pub findings: Vec<Finding>,
+    /// The procedures in force, from where each was recorded (D65), filled
+    /// in by `replay::compliance`; empty from `check` alone.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub procedures: Vec<crate::replay::ProcedureSpan>,
 }
 
 impl ComplianceReport {
@@ -458,6 +462,7 @@ pub fn check(entries: &[Entry], procedure: &Procedure, rules: &StructureRules) -
         election_id: state.election_id.clone().unwrap_or_default(),
         as_of: entries.last().map_or(0, |e| e.position),
         findings,
+        procedures: Vec::new(),
     }
 }
 

@@ -22,7 +22,7 @@
 
 use serde::Serialize;
 
-use crate::decide::decide;
+use crate::decide::{decide, Refusal};
 use crate::events::{DomainEvent, EventBody};
 use crate::procedure::Procedure;
 use crate::procedure_record::differences;
@@ -223,19 +223,49 @@ pub fn replay(entries: &[Entry]) -> ReplayReport {
                 .collect(),
         };
         let mut group_end = i + 1;
-        match decide(&state, &act.actor, &command, &current.procedure) {
+        // An override the act does not need is the override's fault, not the
+        // act's: it is reported where it is stored, and the act is judged
+        // without it.
+        let mut command = command;
+        let mut kept: Vec<&Entry> = overrides.iter().collect();
+        let decided = loop {
+            match decide(&state, &act.actor, &command, &current.procedure) {
+                Err(Refusal::OverrideNotNeeded { rule }) => {
+                    let Some(k) = kept.iter().position(|o| {
+                        matches!(&o.event.body, EventBody::OverrideRecorded(b) if b.rule == rule)
+                    }) else {
+                        break Err(Refusal::OverrideNotNeeded { rule });
+                    };
+                    report.push(
+                        kept[k],
+                        ReplayKind::NotAsDecided,
+                        Some(rule),
+                        format!(
+                            "an override of {rule} for {}, which does not break {rule}: the gates write none",
+                            act.event.event_type()
+                        ),
+                    );
+                    kept.remove(k);
+                    if let Some(j) = command.overrides.iter().position(|o| o.rule == rule) {
+                        command.overrides.remove(j);
+                    }
+                }
+                other => break other,
+            }
+        };
+        match decided {
             Err(refusal) => {
                 let detail = refusal.to_string();
                 report.push(act, ReplayKind::Refused, refusal.rule(), detail);
             }
             Ok(expected) => {
-                let n_over = overrides.len();
+                let n_over = kept.len();
                 let want_over = expected
                     .iter()
                     .take_while(|e| matches!(e.body, EventBody::OverrideRecorded(_)))
                     .count();
                 if want_over != n_over
-                    || overrides
+                    || kept
                         .iter()
                         .zip(&expected)
                         .any(|(stored, wanted)| stored.event != *wanted)

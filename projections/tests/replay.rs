@@ -240,3 +240,32 @@ fn an_amendment_is_the_party_committees_must_load_and_keeps_the_kind() {
         other => panic!("{other:?}"),
     }
 }
+
+#[test]
+fn a_needless_override_is_reported_where_it_is_stored_and_the_act_judged_without_it() {
+    let e = &demo()[0];
+    let mut entries = gated_entries(e);
+    // An override of R5 put before the first nomination, which breaks no rule.
+    let i = entries
+        .iter()
+        .position(|x| x.event.event_type() == "candidate.nominated")
+        .expect("a nomination");
+    let act = entries[i].clone();
+    let mut forged = act.clone();
+    forged.event.body = EventBody::OverrideRecorded(jishi_projections::events::OverrideRecorded {
+        rule: jishi_projections::RuleId::R5,
+        justification: "伪造".into(),
+        authorised_by: act.actor.clone(),
+        overridden_event_type: "candidate.nominated".into(),
+        violation: "none".into(),
+    });
+    entries.insert(i, forged);
+    for (n, x) in entries.iter_mut().enumerate() {
+        x.position = n as u64 + 1;
+    }
+    let r = replay(&entries);
+    assert_eq!(r.findings.len(), 1, "{:?}", r.findings);
+    assert_eq!(r.findings[0].kind, ReplayKind::NotAsDecided);
+    assert_eq!(r.findings[0].position, i as u64 + 1);
+    assert_eq!(r.findings[0].event_type, "override.recorded");
+}

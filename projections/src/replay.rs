@@ -379,7 +379,13 @@ fn procedure_at_opening(
     report: &mut ReplayReport,
 ) -> Option<InForce> {
     let builtin = Procedure::builtin(kind).ok();
-    if let Some(EventBody::ProcedureAdopted(b)) = entries.get(i + 1).map(|e| &e.event.body) {
+    // Only a marked `procedure.adopted` counts, as for the recorders: one
+    // written around the gates must not set the procedure replay judges by.
+    let adopted = entries
+        .get(i + 1)
+        .filter(|e| e.gated_under.is_some())
+        .map(|e| &e.event.body);
+    if let Some(EventBody::ProcedureAdopted(b)) = adopted {
         match Procedure::from_toml_str(&b.content, "<procedure.adopted>") {
             Ok(p) => {
                 let digest = p.digest();

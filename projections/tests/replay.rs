@@ -269,3 +269,46 @@ fn a_needless_override_is_reported_where_it_is_stored_and_the_act_judged_without
     assert_eq!(r.findings[0].position, i as u64 + 1);
     assert_eq!(r.findings[0].event_type, "override.recorded");
 }
+
+#[test]
+fn an_unmarked_procedure_adopted_does_not_set_the_procedure() {
+    let e = &demo()[2];
+    let mut entries = gated_entries(e);
+    // The opening and a weakened procedure, both written around the gates.
+    let weakened = Procedure::from_toml_str(
+        &Procedure::builtin("township_party_committee")
+            .expect("builtin")
+            .canonical_toml()
+            .replace("\"check.archive_reviewed\", ", ""),
+        "weakened",
+    )
+    .expect("loads");
+    let content = weakened.canonical_toml();
+    entries[1].event.body =
+        EventBody::ProcedureAdopted(jishi_projections::events::ProcedureAdopted {
+            kind: weakened.kind.clone(),
+            digest: jishi_projections::digest_of(&content),
+            content,
+        });
+    entries[0].gated_under = None;
+    entries[1].gated_under = None;
+    let r = replay(&entries);
+    assert_eq!(
+        r.procedures[0].how, "builtin (legacy)",
+        "{:?}",
+        r.procedures
+    );
+    assert!(
+        r.findings
+            .iter()
+            .any(|f| f.position == 2 && f.kind == ReplayKind::Refused),
+        "{:?}",
+        r.findings
+    );
+    // The gated events after it carry the built-in digest, which is in force.
+    assert!(
+        r.findings.iter().all(|f| f.position <= 2),
+        "{:?}",
+        r.findings
+    );
+}

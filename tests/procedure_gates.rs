@@ -552,6 +552,16 @@ fn verify_domain_reports_raw_events_that_are_no_domain_event_or_sit_in_another_s
     assert!(out.status.success(), "{}", text(&out));
     let misfiled_at = head(&db);
 
+    // `jishi check` goes on past the garbage and reports it.
+    let findings = check_json(&db, &e.election_id);
+    let garbage = at(&findings, "not_as_decided", garbage_at).expect("garbage reported");
+    assert!(
+        garbage["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("not a domain event")),
+        "{garbage}"
+    );
+
     let out = jishi(&db, &["verify", "--domain"], None);
     let said = text(&out);
     assert_eq!(out.status.code(), Some(5), "{said}");

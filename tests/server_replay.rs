@@ -140,5 +140,30 @@ fn the_compliance_view_reports_a_raw_decision_with_its_position_and_rule() {
         let refused = at("gate_refused").expect("gate_refused finding");
         assert_eq!(refused["rule"], "R1", "{refused}");
         assert!(at("outside_gates").is_some(), "{findings:?}");
+
+        // A raw event that is no domain event at all does not stop the
+        // server's views: it is one more finding.
+        let garbage = events
+            .append(AppendRequest {
+                stream: format!("election/{}/candidate/{c}", e.election_id),
+                expected: ExpectedVersion::Any,
+                events: vec![NewEvent {
+                    event_id: None,
+                    event_type: "committee.decided".into(),
+                    schema_version: 1,
+                    occurred_at: None,
+                    actor: jishi_app::ledger_actor(&decision.actor),
+                    payload: serde_json::json!({"决定": "通过"}),
+                }],
+            })
+            .await
+            .expect("raw append");
+        let garbage_at = garbage.events[0].position;
+        let findings = check().await;
+        assert!(
+            findings.iter().any(|f| f["kind"] == "not_as_decided"
+                && f["evidence"] == serde_json::json!([garbage_at])),
+            "{findings:?}"
+        );
     });
 }

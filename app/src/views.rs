@@ -92,6 +92,43 @@ pub async fn election_entries(
     }
 }
 
+/// An election's entries as [`election_entries`] reads them, except that an
+/// event that is no domain event is set aside (and returned) instead of
+/// failing the read: what `jishi check` reports (D68).
+pub async fn election_entries_lenient(
+    store: &dyn EventStore,
+    election_id: &str,
+    as_of: Option<u64>,
+) -> Result<(Vec<Entry>, Vec<jishi_projections::replay::Unreadable>), ViewError> {
+    let prefix = election_stream(election_id);
+    let mut out = Vec::new();
+    let mut unreadable = Vec::new();
+    let mut from = 1;
+    loop {
+        let page = store.read_prefix(&prefix, from, PAGE).await?;
+        let full = page.len() == PAGE;
+        for e in &page {
+            if as_of.is_some_and(|p| e.position > p) {
+                return Ok((out, unreadable));
+            }
+            from = e.position + 1;
+            match entry_of(e) {
+                Ok(entry) => out.push(entry),
+                Err(ViewError::Record(RecordError::Undecodable { position, source })) => unreadable
+                    .push(jishi_projections::replay::Unreadable {
+                        position,
+                        event_type: e.event_type.clone(),
+                        reason: source.to_string(),
+                    }),
+                Err(err) => return Err(err),
+            }
+        }
+        if !full {
+            return Ok((out, unreadable));
+        }
+    }
+}
+
 /// One candidate's entries (their stream only: one indexed read), up to `as_of`.
 pub async fn candidate_entries(
     store: &dyn EventStore,
@@ -308,10 +345,29 @@ pub async fn catch_up(
             },
             async { decode_page(&page) }
         );
-        for entry in decoded {
-            if let Some(entry) = entry? {
-                projections.apply(entry)?;
-                applied += 1;
+        for (row, entry) in page.iter().zip(decoded) {
+            match entry {
+                Ok(Some(entry)) => {
+                    projections.apply(entry)?;
+                    applied += 1;
+                }
+                Ok(None) => {}
+                // An event of an election stream that is no domain event
+                // (a raw append) is kept beside the election, not allowed to
+                // stop every read (D68).
+                Err(ViewError::Record(RecordError::Undecodable { position, source })) => {
+                    if let Some((election, _)) = parse_stream(&row.stream) {
+                        projections.note_unreadable(
+                            election,
+                            jishi_projections::replay::Unreadable {
+                                position,
+                                event_type: row.event_type.clone(),
+                                reason: source.to_string(),
+                            },
+                        );
+                    }
+                }
+                Err(e) => return Err(e),
             }
         }
         // Skipped raw events still count as seen.

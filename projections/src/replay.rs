@@ -31,6 +31,16 @@ use crate::state::ElectionState;
 use crate::views::{check, ComplianceReport, Entry, Finding, FindingKind, StructureRules};
 use crate::{Command, OverrideRequest};
 
+/// A stored event of an election stream that is no domain event (only a raw
+/// append writes one): kept beside the election's entries so that the views
+/// go on and the compliance report shows it, instead of failing every read.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Unreadable {
+    pub position: u64,
+    pub event_type: String,
+    pub reason: String,
+}
+
 /// What replay found about one stored event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -463,7 +473,30 @@ pub fn compliance(
     procedure: &Procedure,
     rules: &StructureRules,
 ) -> (ComplianceReport, ReplayReport) {
+    compliance_with(entries, &[], procedure, rules)
+}
+
+/// As [`compliance`], with the election's events that are no domain event
+/// (read beside its entries) reported too.
+pub fn compliance_with(
+    entries: &[Entry],
+    unreadable: &[Unreadable],
+    procedure: &Procedure,
+    rules: &StructureRules,
+) -> (ComplianceReport, ReplayReport) {
     let mut report = check(entries, procedure, rules);
+    for u in unreadable {
+        report.findings.push(Finding {
+            kind: FindingKind::NotAsDecided,
+            candidate_id: None,
+            rule: None,
+            detail: format!(
+                "{} at #{}: not a domain event, written around the gates: {}",
+                u.event_type, u.position, u.reason
+            ),
+            evidence: vec![u.position],
+        });
+    }
     let replayed = replay(entries);
     for f in &replayed.findings {
         report.findings.push(Finding {

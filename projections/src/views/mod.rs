@@ -102,6 +102,8 @@ pub struct ElectionProjection {
     pub state: ElectionState,
     pub entries: Vec<Entry>,
     pub chains: BTreeMap<String, Accountability>,
+    /// Events of the election's streams that are no domain event (D68).
+    pub unreadable: Vec<crate::replay::Unreadable>,
 }
 
 impl ElectionProjection {
@@ -157,6 +159,17 @@ impl Projections {
         }
         election.entries.push(entry);
         Ok(())
+    }
+
+    /// Keeps an event of `election`'s streams that is no domain event, so
+    /// that the views go on and the compliance report can show it.
+    pub fn note_unreadable(&mut self, election: &str, u: crate::replay::Unreadable) {
+        self.last_position = self.last_position.max(u.position);
+        self.elections
+            .entry(election.to_string())
+            .or_default()
+            .unreadable
+            .push(u);
     }
 
     /// Applies entries in order (a catch-up batch).

@@ -128,7 +128,8 @@ pub async fn run(db: &str, args: DemoArgs) -> anyhow::Result<()> {
     let mut total_findings = 0;
     for e in &demo.elections {
         let entries = election_entries(store.as_ref(), &e.election_id, None).await?;
-        let mut report = views::check(&entries, &procedure, &StructureRules::default());
+        let (mut report, _) =
+            jishi_projections::replay::compliance(&entries, &procedure, &StructureRules::default());
         report.election_id = e.election_id.clone();
         if !report.findings.is_empty() {
             total_findings += report.findings.len();

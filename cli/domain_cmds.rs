@@ -36,7 +36,10 @@ pub struct RecordArgs {
     /// Why the rule is overridden; shown in every compliance report.
     #[arg(long)]
     justification: Option<String>,
-    /// A procedure file to follow instead of the built-in one of the election's kind.
+    /// With election.opened: the procedure file to open under instead of the
+    /// built-in one of the kind; it is recorded with the opening. With any
+    /// later step: it must be the procedure recorded in force, or nothing is
+    /// recorded (change it with procedure.amended).
     #[arg(long)]
     procedure: Option<PathBuf>,
     /// Who records it: `id=…,name=…,role=…,org=…` or JSON.
@@ -87,6 +90,8 @@ pub fn procedure(cmd: ProcedureCmd) -> anyhow::Result<()> {
                 (None, None) => bail!("give a KIND (see `jishi procedure list`) or --file"),
             };
             println!("{p}");
+            // The identity an election records for it (procedure.adopted, D65).
+            println!("digest (BLAKE3 of the canonical text): {}", p.digest());
             Ok(())
         }
     }

@@ -87,7 +87,7 @@ pub async fn import(spec: &StoreSpec, args: ImportArgs) -> anyhow::Result<()> {
             continue;
         }
         match request_from_json(text, default_actor.as_ref())
-            .and_then(|r| check_domain_stream(&r.stream, args.raw).map(|()| r))
+            .and_then(|r| check_domain_stream(&r, args.raw).map(|()| r))
             .map_err(jishi_ledger::AppendError::Invalid)
             .and_then(|r| prepare_request(r, now))
         {

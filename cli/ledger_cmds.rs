@@ -49,17 +49,33 @@ pub struct AppendArgs {
 
 /// Streams under `election/` belong to the selection domain: their events must
 /// pass the procedure's gates, which `jishi record` applies and a raw append
-/// does not. A raw append there needs `--raw`, so that it is never an accident.
+/// does not. A raw append there needs `--raw`, so that it is never an accident,
+/// and may not carry the gate mark, which only the gated path writes (D67):
+/// what it writes always shows as recorded outside the gates.
 pub(crate) fn check_domain_stream(
-    stream: &str,
+    request: &AppendRequest,
     raw: bool,
 ) -> Result<(), jishi_ledger::InvalidField> {
-    if !raw && jishi_ledger::store::stream_under(stream, "election") {
+    let stream = &request.stream;
+    if !jishi_ledger::store::stream_under(stream, "election") {
+        return Ok(());
+    }
+    if !raw {
         return Err(jishi_ledger::InvalidField::new(
             "stream",
             format!(
                 "{stream:?} is a stream of the selection domain: record its steps with \
                  `jishi record` so that the procedure's gates apply (or pass --raw to bypass them)"
+            ),
+        ));
+    }
+    let mark = jishi_projections::events::GATE_KEY;
+    if request.events.iter().any(|e| e.payload.get(mark).is_some()) {
+        return Err(jishi_ledger::InvalidField::new(
+            format!("payload.{mark}"),
+            format!(
+                "`{mark}` is the gate mark, written only by `jishi record` and the server; \
+                 a raw append cannot claim to have passed the gates"
             ),
         ));
     }
@@ -144,7 +160,7 @@ pub async fn append(spec: &StoreSpec, args: AppendArgs) -> anyhow::Result<()> {
             }
         }
     };
-    check_domain_stream(&request.stream, args.raw)?;
+    check_domain_stream(&request, args.raw)?;
     let store = crate::recording::open_writer(spec, false).await?;
     let appended = store.append(request).await?;
     if args.json {
@@ -277,7 +293,7 @@ pub async fn head(spec: &StoreSpec, json: bool) -> anyhow::Result<()> {
 
 /// Verifies the chain and, beside it, the Merkle tree and every stored
 /// checkpoint (exit 3 on any fault).
-pub async fn verify(spec: &StoreSpec, json: bool) -> anyhow::Result<()> {
+pub async fn verify(spec: &StoreSpec, json: bool, domain: bool) -> anyhow::Result<()> {
     let bar = output::VerifyBar::new();
     let started = std::time::Instant::now();
     // Both stores keep the Merkle tree and checkpoints: verify checks them
@@ -326,6 +342,9 @@ pub async fn verify(spec: &StoreSpec, json: bool) -> anyhow::Result<()> {
     }
     if !report.is_ok() {
         return Err(crate::VerifyFailed.into());
+    }
+    if domain {
+        return crate::domain_verify::run(spec, json).await;
     }
     Ok(())
 }

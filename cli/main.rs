@@ -10,6 +10,7 @@ mod bench_verify;
 mod bench_views;
 mod demo_cmd;
 mod domain_cmds;
+mod domain_verify;
 mod import_cmd;
 mod ledger_cmds;
 mod output;
@@ -79,6 +80,11 @@ enum Command {
         /// Print JSON instead of text.
         #[arg(long)]
         json: bool,
+        /// Also replay every election through the procedure's gates, under the
+        /// procedure recorded for it, and report what they would have refused
+        /// or what was recorded outside them (exit 5 on any finding).
+        #[arg(long)]
+        domain: bool,
     },
     /// Record a step of a selection; refused (nothing written) when it breaks the procedure.
     Record(domain_cmds::RecordArgs),
@@ -208,6 +214,10 @@ fn main() -> ExitCode {
     match runtime.block_on(run(cli)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) if e.is::<VerifyFailed>() => ExitCode::from(3),
+        Err(e) if e.is::<domain_verify::DomainFindings>() => {
+            eprintln!("error: {e}");
+            ExitCode::from(5)
+        }
         Err(e) if is_closed_pipe_error(&e) => ExitCode::SUCCESS,
         Err(e) if e.is::<import_cmd::PartlyWritten>() => {
             eprintln!("error: {e:#}");
@@ -231,7 +241,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Log(args) => ledger_cmds::log(&spec, args).await,
         Command::Stream(args) => ledger_cmds::stream(&spec, args).await,
         Command::Head { json } => ledger_cmds::head(&spec, json).await,
-        Command::Verify { json } => ledger_cmds::verify(&spec, json).await,
+        Command::Verify { json, domain } => ledger_cmds::verify(&spec, json, domain).await,
         Command::Record(args) => domain_cmds::record(&spec, args).await,
         Command::Procedure(cmd) => domain_cmds::procedure(cmd),
         Command::Bench(args) => bench::run(args).await,

@@ -210,9 +210,21 @@ async fn election_view(
 
 pub async fn check(spec: &StoreSpec, args: ElectionArgs) -> anyhow::Result<()> {
     let store = open_store(spec, false).await?;
-    let entries = election_view(store.as_ref(), &args.election, args.as_of.as_deref()).await?;
+    let as_of = views_io::as_of_position(store.as_ref(), args.as_of.as_deref()).await?;
+    let (entries, unreadable) =
+        views_io::election_entries_lenient(store.as_ref(), &args.election, as_of).await?;
+    if entries.is_empty() && unreadable.is_empty() && as_of.is_none() {
+        return Err(views_io::ViewError::UnknownElection(args.election.clone()).into());
+    }
     let procedure = procedure_of(&args.election, &entries, args.procedure.as_ref())?;
-    let mut report = views::check(&entries, &procedure, &views::StructureRules::default());
+    // The compliance findings and, beside them, replay's: what the gates
+    // would have refused, and what was recorded outside them (D68).
+    let (mut report, _) = jishi_projections::replay::compliance_with(
+        &entries,
+        &unreadable,
+        &procedure,
+        &views::StructureRules::default(),
+    );
     report.election_id = args.election.clone();
     if args.json {
         return print_json(&report);
@@ -228,6 +240,15 @@ pub fn print_report(r: &ComplianceReport) {
         r.as_of,
         r.findings.len()
     );
+    for p in &r.procedures {
+        println!(
+            "程序 procedure {} ({}), {} at #{}",
+            p.kind,
+            p.digest.get(..12).unwrap_or(&p.digest),
+            p.how,
+            p.position
+        );
+    }
     if r.findings.is_empty() {
         return;
     }

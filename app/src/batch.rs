@@ -11,7 +11,7 @@ use jishi_ledger::store::{prepare_request, ScopeGuard};
 use jishi_ledger::{AppendError, Appended, EventStore};
 use jishi_projections::{decide, election_stream, Command, DomainEvent, Procedure};
 
-use crate::{load_election, procedure_for, requests_for, RecordError};
+use crate::{after_decided, load_election, procedure_for, requests_for, RecordError};
 
 /// One command of a batch and who records it.
 #[derive(Debug, Clone)]
@@ -67,11 +67,16 @@ pub async fn record_batch(
         let election = load_election(store.as_ref(), election_id, None)
             .await
             .map_err(|e| fail(0, e))?;
-        let mut state = election.state;
+        let crate::Election {
+            mut state,
+            procedure: recorded,
+            last_position,
+            ..
+        } = election;
         let mut requests = Vec::new();
-        // An election's kind never changes, so its procedure is parsed once
-        // per batch rather than once per command.
-        let mut procedure: Option<Procedure> = None;
+        // The procedure in force is loaded once per batch rather than once
+        // per command, and changes only with an amendment in the batch.
+        let mut procedure: Option<(Procedure, String)> = None;
         for (index, item) in items.iter().enumerate() {
             if item.command.election_id != election_id {
                 return Err(fail(
@@ -92,21 +97,18 @@ pub async fn record_batch(
                 role: item.actor.role.clone(),
                 org: item.actor.org.clone(),
             };
-            if procedure.is_none() {
-                procedure = Some(
-                    procedure_for(&state, &item.command, procedure_file)
-                        .map_err(|e| fail(index, e))?,
-                );
-            }
-            let Some(procedure) = procedure.as_ref() else {
-                continue;
+            let current = match procedure.take() {
+                Some(p) => p,
+                None => procedure_for(&state, recorded.as_ref(), &item.command, procedure_file)
+                    .map_err(|e| fail(index, e))?,
             };
-            let decided: Vec<DomainEvent> = decide(&state, &actor, &item.command, procedure)
+            let decided: Vec<DomainEvent> = decide(&state, &actor, &item.command, &current.0)
                 .map_err(|e| fail(index, e.into()))?;
             for e in &decided {
                 state.apply(e);
             }
-            requests.extend(requests_for(&decided, &item.actor));
+            requests.extend(requests_for(&decided, &item.actor, &current.1));
+            procedure = Some(after_decided(current, &decided));
         }
         let now = store.clock().now();
         let prepared = requests
@@ -116,7 +118,7 @@ pub async fn record_batch(
             .map_err(|e| fail(0, e.into()))?;
         let guard = ScopeGuard {
             prefix: prefix.clone(),
-            seen: election.last_position,
+            seen: last_position,
         };
         match store.append_guarded(guard, prepared).await {
             Ok(appended) => {

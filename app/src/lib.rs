@@ -56,6 +56,21 @@ pub enum RecordError {
     },
     #[error("the election changed {0} times while this command was being decided; try again")]
     Busy(usize),
+    /// `--procedure FILE` is not the procedure in force for the election
+    /// (D66): a command is decided only under the recorded procedure.
+    #[error(
+        "the procedure given ({given}) differs from the one in force for election {election:?} \
+         ({how}, {recorded}): {}. Nothing was recorded; to change the procedure, record \
+         procedure.amended with the new content",
+        differences.join("; ")
+    )]
+    ProcedureDiffers {
+        election: String,
+        how: String,
+        recorded: String,
+        given: String,
+        differences: Vec<String>,
+    },
 }
 
 /// An election as read from the ledger.
@@ -67,6 +82,10 @@ pub struct Election {
     pub events: Vec<(RecordedEvent, DomainEvent)>,
     /// The last position read (0 for an election with no event).
     pub last_position: u64,
+    /// The procedure recorded in force and its digest (D65): the last
+    /// `procedure.adopted` or `procedure.amended` with a gate mark; `None`
+    /// for an election not opened, or opened before procedures were recorded.
+    pub procedure: Option<(Procedure, String)>,
 }
 
 /// Reads an election's events (up to `as_of`, a position, if given) and folds them.
@@ -80,6 +99,8 @@ pub async fn load_election(
     let mut events = Vec::new();
     let mut from = 1;
     let mut last_position = 0;
+    // Where the last marked procedure event is, so that only it is loaded.
+    let mut procedure_at: Option<usize> = None;
     'pages: loop {
         let page = store.read_prefix(&prefix, from, PAGE).await?;
         let full = page.len() == PAGE;
@@ -87,7 +108,15 @@ pub async fn load_election(
             if as_of.is_some_and(|p| e.position > p) {
                 break 'pages;
             }
-            let domain = decode(&e)?;
+            let (domain, mark) = decode_marked(&e)?;
+            if mark.is_some()
+                && matches!(
+                    domain.body,
+                    EventBody::ProcedureAdopted(_) | EventBody::ProcedureAmended(_)
+                )
+            {
+                procedure_at = Some(events.len());
+            }
             state.apply(&domain);
             last_position = e.position;
             from = e.position + 1;
@@ -97,11 +126,28 @@ pub async fn load_election(
             break;
         }
     }
+    let procedure =
+        procedure_at.and_then(|i| jishi_projections::replay::procedure_of_event(&events[i].1));
     Ok(Election {
         state,
         events,
         last_position,
+        procedure,
     })
+}
+
+/// The domain event a stored event is, and its gate mark (D67).
+pub fn decode_marked(e: &RecordedEvent) -> Result<(DomainEvent, Option<String>), RecordError> {
+    let undecodable = |source| RecordError::Undecodable {
+        position: e.position,
+        source,
+    };
+    let payload = e.payload.to_value().map_err(|err| {
+        undecodable(EventError::NotAnObject {
+            event_type: format!("{} (payload unreadable: {err})", e.event_type),
+        })
+    })?;
+    DomainEvent::from_payload_marked(&e.event_type, e.schema_version, payload).map_err(undecodable)
 }
 
 /// The domain event a stored event is.
@@ -118,24 +164,71 @@ pub fn decode(e: &RecordedEvent) -> Result<DomainEvent, RecordError> {
     DomainEvent::from_payload(&e.event_type, e.schema_version, payload).map_err(undecodable)
 }
 
-/// The procedure an election follows: a file the user gave, or the built-in
-/// one of the election's kind.
+/// The procedure a command is decided under, and its digest (the gate mark
+/// of what it records). An opening adopts the file the user gave, or the
+/// built-in one of its kind. Any other command follows the procedure in
+/// force: the recorded one, or for an election opened before procedures were
+/// recorded, the built-in one of its kind; a file given must be that
+/// procedure, or nothing is recorded (D66).
 pub fn procedure_for(
     state: &ElectionState,
+    recorded: Option<&(Procedure, String)>,
     command: &Command,
     from_file: Option<&Procedure>,
-) -> Result<Procedure, RecordError> {
-    if let Some(p) = from_file {
-        return Ok(p.clone());
-    }
+) -> Result<(Procedure, String), RecordError> {
     let kind = match (&state.opened, &command.body) {
+        (None, EventBody::ElectionOpened(b)) => {
+            let p = match from_file {
+                Some(p) => p.clone(),
+                None => Procedure::builtin(&b.kind)?,
+            };
+            let digest = p.digest();
+            return Ok((p, digest));
+        }
         (Some(opened), _) => opened.kind.clone(),
-        (None, EventBody::ElectionOpened(b)) => b.kind.clone(),
         (None, _) => {
             return Err(Refusal::ElectionNotOpened(command.election_id.clone()).into());
         }
     };
-    Ok(Procedure::builtin(&kind)?)
+    let (in_force, how) = match recorded {
+        Some(r) => (r.clone(), "recorded"),
+        None => {
+            let p = Procedure::builtin(&kind)?;
+            let digest = p.digest();
+            ((p, digest), "built-in, no procedure recorded")
+        }
+    };
+    if let Some(file) = from_file {
+        let given = file.digest();
+        if given != in_force.1 {
+            return Err(RecordError::ProcedureDiffers {
+                election: command.election_id.clone(),
+                how: how.into(),
+                recorded: short(&in_force.1).into(),
+                given: short(&given).into(),
+                differences: jishi_projections::differences(&in_force.0, file),
+            });
+        }
+    }
+    Ok(in_force)
+}
+
+fn short(digest: &str) -> &str {
+    digest.get(..12).unwrap_or(digest)
+}
+
+/// The procedure in force after `decided` was recorded under `current`: an
+/// amendment the gates passed replaces it.
+pub(crate) fn after_decided(
+    current: (Procedure, String),
+    decided: &[DomainEvent],
+) -> (Procedure, String) {
+    decided
+        .iter()
+        .rev()
+        .filter(|e| matches!(e.body, EventBody::ProcedureAmended(_)))
+        .find_map(jishi_projections::replay::procedure_of_event)
+        .unwrap_or(current)
 }
 
 /// The domain's actor for the ledger's (the same four fields; the domain
@@ -215,9 +308,14 @@ pub async fn record(
     let prefix = election_stream(&command.election_id);
     for attempt in 1..=MAX_ATTEMPTS {
         let election = load_election(store.as_ref(), &command.election_id, None).await?;
-        let procedure = procedure_for(&election.state, command, procedure_file)?;
+        let (procedure, digest) = procedure_for(
+            &election.state,
+            election.procedure.as_ref(),
+            command,
+            procedure_file,
+        )?;
         let decided = decide(&election.state, &acting, command, &procedure)?;
-        let requests = requests_for(&decided, actor);
+        let requests = requests_for(&decided, actor, &digest);
         let now = store.clock().now();
         let prepared = requests
             .into_iter()
@@ -248,20 +346,30 @@ pub async fn record(
 
 /// One request per run of consecutive events on the same stream, in order. The
 /// guard, not the stream versions, is what keeps the decision consistent.
+/// Each payload carries the gate mark: the digest of the procedure the
+/// events were decided under (D67).
 pub(crate) fn requests_for(
     events: &[DomainEvent],
     actor: &jishi_ledger::Actor,
+    procedure_digest: &str,
 ) -> Vec<AppendRequest> {
     let mut out: Vec<AppendRequest> = Vec::new();
     for e in events {
         let stream = e.stream();
+        let mut payload = e.to_payload();
+        if let serde_json::Value::Object(map) = &mut payload {
+            map.insert(
+                jishi_projections::events::GATE_KEY.into(),
+                serde_json::Value::String(procedure_digest.to_string()),
+            );
+        }
         let new = NewEvent {
             event_id: None,
             event_type: e.event_type().to_string(),
             schema_version: e.schema_version(),
             occurred_at: Some(e.occurred_at_rfc3339()),
             actor: actor.clone(),
-            payload: e.to_payload(),
+            payload,
         };
         match out.last_mut() {
             Some(last) if last.stream == stream => last.events.push(new),

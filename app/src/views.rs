@@ -7,7 +7,7 @@ use jishi_ledger::{EventStore, RecordedEvent};
 use jishi_projections::views::{Entry, Projections};
 use jishi_projections::{candidate_stream, election_stream, fold, parse_stream, Procedure};
 
-use crate::{decode, RecordError};
+use crate::{decode_marked, RecordError};
 
 /// Events read per query.
 const PAGE: usize = 10_000;
@@ -48,7 +48,7 @@ pub enum ViewError {
 
 /// The view's input for one stored event.
 pub fn entry_of(e: &RecordedEvent) -> Result<Entry, ViewError> {
-    let event = decode(e)?;
+    let (event, gated_under) = decode_marked(e)?;
     let recorded_at =
         DateTime::parse_from_rfc3339(&e.recorded_at).map_err(|err| ViewError::RecordedAt {
             position: e.position,
@@ -62,6 +62,7 @@ pub fn entry_of(e: &RecordedEvent) -> Result<Entry, ViewError> {
         actor: crate::domain_actor(&e.actor),
         hash: *e.hash.as_bytes(),
         payload_digest: *e.payload_digest.as_bytes(),
+        gated_under,
         event,
     })
 }
@@ -87,6 +88,43 @@ pub async fn election_entries(
         }
         if !full {
             return Ok(out);
+        }
+    }
+}
+
+/// An election's entries as [`election_entries`] reads them, except that an
+/// event that is no domain event is set aside (and returned) instead of
+/// failing the read: what `jishi check` reports (D68).
+pub async fn election_entries_lenient(
+    store: &dyn EventStore,
+    election_id: &str,
+    as_of: Option<u64>,
+) -> Result<(Vec<Entry>, Vec<jishi_projections::replay::Unreadable>), ViewError> {
+    let prefix = election_stream(election_id);
+    let mut out = Vec::new();
+    let mut unreadable = Vec::new();
+    let mut from = 1;
+    loop {
+        let page = store.read_prefix(&prefix, from, PAGE).await?;
+        let full = page.len() == PAGE;
+        for e in &page {
+            if as_of.is_some_and(|p| e.position > p) {
+                return Ok((out, unreadable));
+            }
+            from = e.position + 1;
+            match entry_of(e) {
+                Ok(entry) => out.push(entry),
+                Err(ViewError::Record(RecordError::Undecodable { position, source })) => unreadable
+                    .push(jishi_projections::replay::Unreadable {
+                        position,
+                        event_type: e.event_type.clone(),
+                        reason: source.to_string(),
+                    }),
+                Err(err) => return Err(err),
+            }
+        }
+        if !full {
+            return Ok((out, unreadable));
         }
     }
 }
@@ -165,14 +203,20 @@ pub async fn election_view(
     Ok(entries)
 }
 
-/// The procedure an election was recorded under: the one given (a file the
-/// user named), or the built-in one of the kind its opening names.
+/// The procedure an election's views are computed under: the one given (a
+/// file the user named), else the one recorded in force (D65), else the
+/// built-in one of the kind its opening names.
 pub fn procedure_of(
     election: &str,
     entries: &[Entry],
     given: Option<Procedure>,
 ) -> Result<Procedure, ViewError> {
     if let Some(p) = given {
+        return Ok(p);
+    }
+    if let Some((p, _)) = jishi_projections::replay::recorded_procedure(
+        entries.iter().map(|e| (&e.event, e.gated_under.as_deref())),
+    ) {
         return Ok(p);
     }
     let state = fold(entries.iter().map(|e| &e.event));
@@ -301,10 +345,29 @@ pub async fn catch_up(
             },
             async { decode_page(&page) }
         );
-        for entry in decoded {
-            if let Some(entry) = entry? {
-                projections.apply(entry)?;
-                applied += 1;
+        for (row, entry) in page.iter().zip(decoded) {
+            match entry {
+                Ok(Some(entry)) => {
+                    projections.apply(entry)?;
+                    applied += 1;
+                }
+                Ok(None) => {}
+                // An event of an election stream that is no domain event
+                // (a raw append) is kept beside the election, not allowed to
+                // stop every read (D68).
+                Err(ViewError::Record(RecordError::Undecodable { position, source })) => {
+                    if let Some((election, _)) = parse_stream(&row.stream) {
+                        projections.note_unreadable(
+                            election,
+                            jishi_projections::replay::Unreadable {
+                                position,
+                                event_type: row.event_type.clone(),
+                                reason: source.to_string(),
+                            },
+                        );
+                    }
+                }
+                Err(e) => return Err(e),
             }
         }
         // Skipped raw events still count as seen.

@@ -304,7 +304,15 @@ pub fn decide(
             })));
         }
     }
-    events.push(make(command.body.clone()));
+    // An amendment is stored canonical with its digest; an opening is
+    // followed by the procedure it was decided under (D65, D66).
+    events.push(make(crate::procedure_record::act_body(
+        state,
+        &command.body,
+    )?));
+    if let EventBody::ElectionOpened(_) = &command.body {
+        events.push(make(crate::procedure_record::adopted(procedure)));
+    }
     events.extend(consequences(&ctx).into_iter().map(make));
     Ok(events)
 }

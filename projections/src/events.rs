@@ -569,6 +569,24 @@ catalogue! {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         corrected: Option<Value> => "the corrected values, as a JSON object",
     }
+    /// The procedure in force for the election, recorded by `decide` right after
+    /// `election.opened` (D65): its canonical TOML and that text's BLAKE3 digest.
+    /// Replay (`jishi check`, `jishi verify --domain`) judges every later event
+    /// under it.
+    ProcedureAdopted("procedure.adopted", v 1, Election, "确定换届程序", false) {
+        kind: String => "procedure kind, e.g. township_party_committee",
+        digest: String => "BLAKE3 (hex) of `content`",
+        content: String => "the procedure's canonical TOML",
+    }
+    /// A change of the procedure in force (D66): from this event on, the election
+    /// follows `content`. Recorded through the gates by a role the procedure
+    /// in force permits; the content is stored in canonical form.
+    ProcedureAmended("procedure.amended", v 1, Election, "变更换届程序", true) {
+        content: String => "the new procedure, as TOML (stored canonical)",
+        reason: String => "why the procedure changes, e.g. the approving document",
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        digest: Option<String> => "BLAKE3 (hex) of the canonical content; filled in by jishi",
+    }
     /// An act recorded despite a rule, by a role the procedure entitles, with a
     /// justification. Emitted by `decide` just before the act itself.
     OverrideRecorded("override.recorded", v 1, Either, "依规越权记录", false) {
@@ -582,6 +600,14 @@ catalogue! {
 
 /// Keys every payload carries besides the event's own fields.
 pub const HEADER_KEYS: [&str; 3] = ["election_id", "candidate_id", "occurred_at"];
+
+/// The gate mark (D67): the payload key the gated path (`jishi record`, the
+/// server, `record_batch`) adds to every event it writes into an election
+/// stream, holding the digest of the procedure the event was decided under.
+/// An event of a domain stream without it was written around the gates (a raw
+/// append or import). It is not part of the typed event: [`DomainEvent::from_payload`]
+/// takes it out, and [`DomainEvent::from_payload_marked`] returns it beside.
+pub const GATE_KEY: &str = "gated_under";
 
 /// A domain event: header plus body.
 #[derive(Debug, Clone, PartialEq)]
@@ -677,6 +703,16 @@ impl DomainEvent {
         schema_version: u32,
         payload: Value,
     ) -> Result<DomainEvent, EventError> {
+        DomainEvent::from_payload_marked(event_type, schema_version, payload).map(|(e, _)| e)
+    }
+
+    /// As [`DomainEvent::from_payload`], returning the gate mark too (the
+    /// procedure digest under [`GATE_KEY`], if the payload has one).
+    pub fn from_payload_marked(
+        event_type: &str,
+        schema_version: u32,
+        payload: Value,
+    ) -> Result<(DomainEvent, Option<String>), EventError> {
         let kind = kind_of(event_type).ok_or_else(|| EventError::UnknownType(event_type.into()))?;
         if kind.schema_version != schema_version {
             return Err(EventError::UnsupportedVersion {
@@ -690,14 +726,28 @@ impl DomainEvent {
                 event_type: event_type.into(),
             });
         };
+        let mark = match fields.remove(GATE_KEY) {
+            None => None,
+            Some(Value::String(s)) => Some(s),
+            Some(_) => {
+                return Err(EventError::InvalidField {
+                    event_type: event_type.into(),
+                    field: GATE_KEY.into(),
+                    reason: "must be a procedure digest (text)".into(),
+                })
+            }
+        };
         let header = Header::take(event_type, &mut fields)?;
         let body = EventBody::from_fields(event_type, fields)?;
-        Ok(DomainEvent {
-            election_id: header.election_id,
-            candidate_id: header.candidate_id,
-            occurred_at: header.occurred_at,
-            body,
-        })
+        Ok((
+            DomainEvent {
+                election_id: header.election_id,
+                candidate_id: header.candidate_id,
+                occurred_at: header.occurred_at,
+                body,
+            },
+            mark,
+        ))
     }
 }
 

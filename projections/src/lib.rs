@@ -13,6 +13,8 @@ pub mod decide;
 pub mod demo;
 pub mod events;
 pub mod procedure;
+pub mod procedure_record;
+pub mod replay;
 pub mod rules;
 pub mod state;
 pub mod views;
@@ -26,5 +28,6 @@ pub use events::{
     DomainEvent, EventBody, EventError, EventKind, FieldDoc, Scope, Sensitivity, CATALOGUE,
 };
 pub use procedure::{Procedure, ProcedureError, Role, Stage, Step, BUILTIN, FOUR_CHECKS};
+pub use procedure_record::{differences, digest_of};
 pub use rules::{RuleId, Source, Violation};
 pub use state::{apply, fold, CandidateState, ElectionState};

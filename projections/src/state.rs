@@ -241,7 +241,9 @@ impl ElectionState {
             }),
             EventBody::PledgeSigned(_)
             | EventBody::VotersRegistered(_)
-            | EventBody::DeliberationRound(_) => {}
+            | EventBody::DeliberationRound(_)
+            | EventBody::ProcedureAdopted(_)
+            | EventBody::ProcedureAmended(_) => {}
             body => {
                 if let Some(id) = &candidate {
                     if let Some(c) = self.candidates.get_mut(id) {
@@ -326,7 +328,9 @@ fn apply_to_candidate(c: &mut CandidateState, body: &EventBody, at: DateTime<Fix
         | EventBody::DeliberationRound(_)
         | EventBody::VoteHeld(_)
         | EventBody::CorrectionRecorded(_)
-        | EventBody::OverrideRecorded(_) => {}
+        | EventBody::OverrideRecorded(_)
+        | EventBody::ProcedureAdopted(_)
+        | EventBody::ProcedureAmended(_) => {}
     }
 }
 

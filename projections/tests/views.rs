@@ -29,6 +29,7 @@ fn entries(w: &World) -> Vec<Entry> {
             },
             hash: [i as u8; 32],
             payload_digest: [i as u8; 32],
+            gated_under: None,
             event: e.clone(),
         })
         .collect()

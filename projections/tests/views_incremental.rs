@@ -61,6 +61,7 @@ fn history(seed: u64, townships: usize) -> Vec<Entry> {
                 actor: actor.clone(),
                 hash: [(position % 251) as u8; 32],
                 payload_digest: [(position % 241) as u8; 32],
+                gated_under: None,
                 event: event.clone(),
             });
         }

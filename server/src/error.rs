@@ -142,6 +142,8 @@ impl From<RecordError> for ApiError {
                 refusal => ApiError::Refused { refusal },
             },
             RecordError::Procedure(p) => ApiError::bad("procedure", p.to_string()),
+            // The server never passes a procedure file; kept total.
+            RecordError::ProcedureDiffers { .. } => ApiError::bad("procedure", e.to_string()),
             RecordError::Ledger(a) => a.into(),
             RecordError::Busy(_) => ApiError::Conflict(e.to_string()),
             RecordError::Store(_) | RecordError::Undecodable { .. } => {

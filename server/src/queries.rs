@@ -46,9 +46,15 @@ pub struct ElectionSummary {
 fn summary(id: &str, e: &ElectionProjection) -> ElectionSummary {
     let opened = e.state.opened.as_ref();
     let findings = procedure_of(id, &e.entries, None).ok().map(|p| {
-        views::check(&e.entries, &p, &views::StructureRules::default())
-            .findings
-            .len()
+        jishi_projections::replay::compliance_with(
+            &e.entries,
+            &e.unreadable,
+            &p,
+            &views::StructureRules::default(),
+        )
+        .0
+        .findings
+        .len()
     });
     ElectionSummary {
         election_id: id.to_string(),
@@ -138,7 +144,18 @@ pub async fn election_with(
             let mut shown = Default::default();
             let report = if compliance {
                 procedure_of(election_id, entries, None).ok().map(|p| {
-                    let mut r = views::check(entries, &p, &views::StructureRules::default());
+                    let upto_unreadable: Vec<_> = e
+                        .unreadable
+                        .iter()
+                        .filter(|u| as_of.is_none_or(|a| u.position <= a))
+                        .cloned()
+                        .collect();
+                    let (mut r, _) = jishi_projections::replay::compliance_with(
+                        entries,
+                        &upto_unreadable,
+                        &p,
+                        &views::StructureRules::default(),
+                    );
                     r.election_id = election_id.to_string();
                     shown = redact_report(&mut r, entries, &may_see);
                     r

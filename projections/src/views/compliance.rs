@@ -57,6 +57,21 @@ pub enum FindingKind {
     VoteBuying,
     /// A nomination deferred (暂缓提名) and not resumed.
     Deferred,
+    /// Replay (D68): an event of the election with no gate mark, written by
+    /// a raw append or import.
+    OutsideGates,
+    /// Replay: an event the gates would have refused.
+    GateRefused,
+    /// Replay: an event gated under another procedure than the one in force.
+    OtherProcedure,
+    /// Replay: stored events that are not what the gates write.
+    NotAsDecided,
+    /// The procedure in force differs from the built-in one, or was amended
+    /// (a note: recorded openly, not a fault in itself).
+    ProcedureChanged,
+    /// No procedure recorded at the opening (a legacy election): replayed
+    /// under the built-in one (a note).
+    LegacyProcedure,
 }
 
 impl FindingKind {
@@ -76,6 +91,12 @@ impl FindingKind {
             FindingKind::ArrivedAfterDecision => "决定后收到举报 arrived after decision",
             FindingKind::VoteBuying => "拉票贿选 vote buying (R9)",
             FindingKind::Deferred => "暂缓提名 deferred nomination",
+            FindingKind::OutsideGates => "未经程序校验的记录 recorded outside the gates",
+            FindingKind::GateRefused => "程序校验不通过 the gates would have refused it",
+            FindingKind::OtherProcedure => "非现行程序 recorded under another procedure",
+            FindingKind::NotAsDecided => "与程序校验结果不符 not what the gates write",
+            FindingKind::ProcedureChanged => "程序变更 procedure differs or amended",
+            FindingKind::LegacyProcedure => "未记录程序 no recorded procedure (legacy)",
         }
     }
 }
@@ -98,6 +119,10 @@ pub struct ComplianceReport {
     /// The last position considered.
     pub as_of: u64,
     pub findings: Vec<Finding>,
+    /// The procedures in force, from where each was recorded (D65), filled
+    /// in by `replay::compliance`; empty from `check` alone.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub procedures: Vec<crate::replay::ProcedureSpan>,
 }
 
 impl ComplianceReport {
@@ -437,6 +462,7 @@ pub fn check(entries: &[Entry], procedure: &Procedure, rules: &StructureRules) -
         election_id: state.election_id.clone().unwrap_or_default(),
         as_of: entries.last().map_or(0, |e| e.position),
         findings,
+        procedures: Vec::new(),
     }
 }
 

@@ -154,7 +154,18 @@ pub fn key_facts(body: &EventBody) -> String {
             "{} 越过 {}: {}",
             b.rule, b.overridden_event_type, b.justification
         ),
+        EventBody::ProcedureAdopted(b) => format!("{} {}", b.kind, short_digest(&b.digest)),
+        EventBody::ProcedureAmended(b) => format!(
+            "{}: {}",
+            b.digest.as_deref().map(short_digest).unwrap_or("?"),
+            b.reason
+        ),
     }
+}
+
+/// The first 12 hex digits of a procedure digest, as hashes are shown.
+fn short_digest(d: &str) -> &str {
+    d.get(..12).unwrap_or(d)
 }
 
 pub fn conclusion_label(c: PetitionConclusion) -> &'static str {

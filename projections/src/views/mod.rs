@@ -52,6 +52,9 @@ pub struct Entry {
     /// The BLAKE3 digest of the payload's canonical bytes: what a reader who may
     /// not see a restricted payload is shown instead of it.
     pub payload_digest: [u8; 32],
+    /// The gate mark (D67): the digest of the procedure the gated path
+    /// decided this event under; `None` for an event written around the gates.
+    pub gated_under: Option<String>,
     pub event: DomainEvent,
 }
 
@@ -99,6 +102,8 @@ pub struct ElectionProjection {
     pub state: ElectionState,
     pub entries: Vec<Entry>,
     pub chains: BTreeMap<String, Accountability>,
+    /// Events of the election's streams that are no domain event (D68).
+    pub unreadable: Vec<crate::replay::Unreadable>,
 }
 
 impl ElectionProjection {
@@ -154,6 +159,17 @@ impl Projections {
         }
         election.entries.push(entry);
         Ok(())
+    }
+
+    /// Keeps an event of `election`'s streams that is no domain event, so
+    /// that the views go on and the compliance report can show it.
+    pub fn note_unreadable(&mut self, election: &str, u: crate::replay::Unreadable) {
+        self.last_position = self.last_position.max(u.position);
+        self.elections
+            .entry(election.to_string())
+            .or_default()
+            .unreadable
+            .push(u);
     }
 
     /// Applies entries in order (a catch-up batch).

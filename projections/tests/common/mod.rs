@@ -391,6 +391,11 @@ impl World {
                 reason: "笔误".into(),
                 corrected: None,
             }),
+            "procedure.amended" => EventBody::ProcedureAmended(ProcedureAmended {
+                content: self.procedure.canonical_toml(),
+                reason: "区委批准".into(),
+                digest: None,
+            }),
             other => panic!("no happy payload for {other}"),
         }
     }

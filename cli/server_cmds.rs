@@ -49,7 +49,8 @@ pub struct ServeArgs {
 }
 
 pub async fn serve(spec: &StoreSpec, args: ServeArgs) -> anyhow::Result<()> {
-    let store = crate::recording::open_writer(spec, true).await?;
+    // A new ledger gets its recording key first, as with `jishi init`.
+    let store = crate::recording::open_new(spec, jishi_ledger::Suite::Ed25519).await?;
     let signer = match &args.key {
         Some(path) => Some(crate::proof_cmds::read_signer(path)?),
         None => None,

@@ -16,8 +16,8 @@ fn log_signer() -> SignerKey {
     SignerKey::from_seed("jishi.example/log", &[1; 32]).expect("key")
 }
 
-/// A ledger of `n` events on streams `candidate/c0..c2`, and the log's key
-/// pair on disk.
+/// A ledger of `n` events (the log key's registration, then events on
+/// streams `candidate/c0..c2`), and the log's key pair on disk.
 struct Case {
     fx: common::PgFixture,
     dir: tempfile::TempDir,
@@ -27,7 +27,17 @@ struct Case {
 
 async fn case(n: usize) -> Option<Case> {
     let fx = common::postgres().await?;
-    for i in 0..n {
+    // The log's key is registered first (position 1), as `jishi checkpoint`
+    // would on first use, so that the ledger still holds `n` events.
+    jishi_ledger::publish::register_checkpoint_key(
+        &fx.pg,
+        &log_signer().verifier(),
+        "log",
+        &common::actor(0),
+    )
+    .await
+    .expect("register the log's key");
+    for i in 1..n {
         fx.pg
             .append(common::request(
                 &format!("candidate/c{}", i % 3),

@@ -388,3 +388,43 @@ fn an_election_out_of_scope_answers_as_an_absent_one() {
         assert_eq!(s.head().await, before, "nothing written");
     });
 }
+
+/// Issue 13: `GET /api/checkpoint` names as signers only the ledger's
+/// registered keys whose signatures verify. A checkpoint row the DBA stored
+/// with a garbage signature is shown as not verified, with no signer.
+#[test]
+fn the_checkpoint_api_names_only_verified_signers() {
+    rt().block_on(async {
+        let s = Server::start().await;
+        let (status, cp) = s.post("root", "/api/checkpoint", &json!({})).await;
+        assert_eq!(status, 201, "{cp}");
+        let cp = json_of(&cp);
+        assert_eq!(cp["signed_by"], json!(["test.example/jishi"]), "{cp}");
+        assert_eq!(cp["verified"], json!(true), "{cp}");
+        // When the DBA stores the same body with a signature line it made up
+        let note = cp["note"].as_str().expect("note");
+        let (body, _) = note.rsplit_once("\n\n").expect("a signed note");
+        let forged = format!(
+            "{body}\n\n\u{2014} test.example/jishi {}\n",
+            "A".repeat(88) + "AAA="
+        );
+        let conn = common::dba(&s._dir.path().join("ledger.db"));
+        conn.execute(
+            "INSERT INTO checkpoints (origin, size, root, note, recorded_at) \
+             SELECT origin, size, root, ?1, 'now' FROM checkpoints WHERE id = 1",
+            [forged],
+        )
+        .expect("insert by SQL");
+        // Then the API shows it as the latest, unverified and signed by nobody
+        let (status, latest) = s.get("zzb", "/api/checkpoint").await;
+        assert_eq!(status, 200, "{latest}");
+        let latest = json_of(&latest);
+        assert_eq!(latest["id"], json!(2), "{latest}");
+        assert_eq!(latest["verified"], json!(false), "{latest}");
+        assert_eq!(latest["signed_by"], json!([]), "{latest}");
+        assert!(
+            latest["fault"].as_str().is_some_and(|f| !f.is_empty()),
+            "{latest}"
+        );
+    });
+}

@@ -379,8 +379,10 @@ impl AttestChecker {
     ) -> Result<(), crate::Fault> {
         let p = row.position as u64;
         let key_event = row.stream == KEYS_STREAM;
+        let recording_key_event = key_event
+            && [KEY_REGISTERED, KEY_ROTATED, KEY_COMPROMISED].contains(&row.event_type.as_str());
         if !self.any {
-            return if key_event {
+            return if recording_key_event {
                 Err(unattested(
                     p,
                     format!(

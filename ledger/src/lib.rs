@@ -28,6 +28,7 @@ pub mod simulate;
 pub mod sqlite;
 pub mod store;
 pub mod tree;
+pub mod validity;
 pub mod verify;
 
 pub use checkpoint::{cosign, Checkpoint, CheckpointError, CosignError, Cosigned};

@@ -55,6 +55,19 @@ pub enum StoreError {
     Schema(String),
     #[error("stored row at position {position} cannot be read: {reason} (run `jishi verify`)")]
     Corrupt { position: i64, reason: String },
+    /// The Merkle tree refused to adopt a stored row as a leaf (catching up
+    /// with rows written without it): the row would fail `jishi verify`.
+    /// Nothing of the tree was written.
+    #[error(
+        "the Merkle tree does not adopt the row at position {position}: {reason}; the tree is \
+         left at {tree_size} events and no append is accepted until this is resolved (run \
+         `jishi verify`, docs/OPERATIONS.md)"
+    )]
+    Inadmissible {
+        position: u64,
+        reason: String,
+        tree_size: u64,
+    },
 }
 
 impl StoreError {

@@ -70,6 +70,11 @@ pub const POSTGRES: &[Migration] = &[
         name: "tree_runs_plain",
         sql: include_str!("../../migrations/postgres/0006_tree_runs_plain.sql"),
     },
+    Migration {
+        version: 7,
+        name: "append_function",
+        sql: include_str!("../../migrations/postgres/0007_append_function.sql"),
+    },
 ];
 
 /// Checks a database's recorded migrations against the binary's list and

@@ -13,6 +13,7 @@
 pub mod canonical;
 pub mod checkpoint;
 mod digest;
+pub mod drift;
 mod envelope;
 pub mod export;
 pub mod input;

@@ -82,6 +82,7 @@
 //! D38) and the frontier row are written by the statement that inserts the
 //! events, so the tree and the events commit together or not at all.
 
+mod drift;
 mod tree;
 
 use std::collections::HashMap;
@@ -1685,6 +1686,11 @@ pub async fn insert_rows<C: GenericClient>(
 impl EventStore for PostgresStore {
     fn clock(&self) -> &dyn Clock {
         &*self.clock
+    }
+
+    async fn schema_drift(&self) -> Result<Vec<crate::drift::SchemaDrift>, StoreError> {
+        let client = self.pool.get().await.map_err(pool_err)?;
+        drift::schema_drift(&**client).await
     }
 
     async fn append_prepared(

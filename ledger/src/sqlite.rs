@@ -21,6 +21,7 @@ use crate::store::{
 };
 use crate::{Actor, Clock, Digest, RecordedEvent, SystemClock};
 
+mod drift;
 mod tree;
 
 const STORE: &str = "sqlite";
@@ -514,6 +515,10 @@ fn append_prepared(
 impl EventStore for SqliteStore {
     fn clock(&self) -> &dyn Clock {
         &*self.clock
+    }
+
+    async fn schema_drift(&self) -> Result<Vec<crate::drift::SchemaDrift>, StoreError> {
+        self.with_reader(drift::schema_drift).await
     }
 
     async fn append_prepared(

@@ -288,6 +288,12 @@ pub trait EventStore: Send + Sync {
 
     /// The last event, `None` for an empty ledger.
     async fn head(&self) -> Result<Option<Head>, StoreError>;
+
+    /// The schema's protections that are not as the migrations installed
+    /// them (the append-only triggers; on PostgreSQL also the application
+    /// role's grants), one entry each; empty when all are in place
+    /// (docs/OPERATIONS.md, D64).
+    async fn schema_drift(&self) -> Result<Vec<crate::drift::SchemaDrift>, StoreError>;
 }
 
 /// A request whose events passed every stateless check.

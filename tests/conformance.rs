@@ -370,3 +370,533 @@ macro_rules! all_tests {
 
 all_tests!(sqlite, Some(crate::common::sqlite()));
 all_tests!(postgres, crate::common::postgres().await);
+
+// ------------------------------------------------------------ forged rows
+//
+// A row written wrongly, with a hash computed correctly over its bad
+// fields, as a DBA (or `jishi_app`) with docs/FORMAT.md at hand writes it:
+// every hash and link checks, so only the row checks (`validity`) and the
+// tree's refusal to adopt it can catch it. Each store gets the same rows
+// by plain SQL.
+
+use jishi_ledger::postgres::{tokio_postgres, PgOptions, PostgresStore};
+use jishi_ledger::row::StoredRow;
+use jishi_ledger::{FaultKind, ProofStore, RecordedEvent};
+
+/// A store under test with plain SQL access to its tables.
+pub enum Db {
+    Sqlite(common::Fixture),
+    Postgres(common::PgFixture),
+}
+
+impl Db {
+    fn sqlite() -> Db {
+        Db::Sqlite(common::sqlite())
+    }
+
+    async fn postgres() -> Option<Db> {
+        common::postgres().await.map(Db::Postgres)
+    }
+
+    fn store(&self) -> Arc<dyn EventStore> {
+        match self {
+            Db::Sqlite(fx) => fx.store.clone(),
+            Db::Postgres(fx) => fx.store.clone(),
+        }
+    }
+
+    /// The `--db` argument of the `jishi` binary for this ledger.
+    fn db_arg(&self) -> String {
+        match self {
+            Db::Sqlite(fx) => fx.path.display().to_string(),
+            Db::Postgres(fx) => fx.schema.db_url(),
+        }
+    }
+
+    /// Inserts `row` with plain SQL, as the database's superuser (SQLite:
+    /// whoever holds the file). INSERT is not refused by any trigger.
+    async fn insert_as_dba(&self, row: &StoredRow) {
+        match self {
+            Db::Sqlite(fx) => {
+                let conn = rusqlite::Connection::open(&fx.path).expect("open file");
+                conn.execute(
+                    "INSERT INTO events VALUES \
+                     (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16)",
+                    rusqlite::params![
+                        row.position,
+                        row.stream,
+                        row.stream_version,
+                        row.event_id,
+                        row.event_type,
+                        row.schema_version,
+                        row.occurred_at,
+                        row.recorded_at,
+                        row.actor_id,
+                        row.actor_name,
+                        row.actor_role,
+                        row.actor_org,
+                        String::from_utf8_lossy(&row.payload),
+                        row.payload_digest,
+                        row.prev_hash,
+                        row.hash
+                    ],
+                )
+                .expect("insert as the file's owner");
+            }
+            Db::Postgres(fx) => {
+                let c = fx.schema.connect().await;
+                let payload = String::from_utf8_lossy(&row.payload).into_owned();
+                c.execute(
+                    "INSERT INTO events VALUES ($1, $2, $3, $4::text::uuid, $5, $6, $7, $8, \
+                     $9, $10, $11, $12, $13, $14, $15, $16)",
+                    &[
+                        &row.position,
+                        &row.stream,
+                        &row.stream_version,
+                        &row.event_id,
+                        &row.event_type,
+                        &row.schema_version,
+                        &row.occurred_at,
+                        &row.recorded_at,
+                        &row.actor_id,
+                        &row.actor_name,
+                        &row.actor_role,
+                        &row.actor_org,
+                        &payload,
+                        &row.payload_digest,
+                        &row.prev_hash,
+                        &row.hash,
+                    ],
+                )
+                .await
+                .expect("insert as superuser");
+            }
+        }
+    }
+
+    /// A connection as `jishi_app` (PostgreSQL only).
+    async fn app_connection(&self) -> Option<tokio_postgres::Client> {
+        let Db::Postgres(fx) = self else { return None };
+        let mut config = fx.schema.config();
+        config.options(format!("-csearch_path={} -crole=jishi_app", fx.schema.name));
+        Some(common::pg_connect(&config).await)
+    }
+
+    /// Writes `row` as `jishi_app` can since migration 7: through
+    /// `jishi_append_events`. `None` on SQLite, which has no roles.
+    async fn append_as_app(&self, row: &StoredRow) -> Option<Result<(), String>> {
+        let c = self.app_connection().await?;
+        let payload = String::from_utf8_lossy(&row.payload).into_owned();
+        let event_id: uuid::Uuid = row.event_id.parse().expect("a uuid");
+        let result = c
+            .execute(
+                "SELECT jishi_append_events(ARRAY[$1::bigint], ARRAY[$2::text], \
+                 ARRAY[$3::bigint], ARRAY[$4::uuid], ARRAY[$5::text], ARRAY[$6::bigint], \
+                 ARRAY[$7::text], ARRAY[$8::text], ARRAY[$9::text], ARRAY[$10::text], \
+                 ARRAY[$11::text], ARRAY[$12::text], ARRAY[$13::text], ARRAY[$14::bytea], \
+                 ARRAY[$15::bytea], ARRAY[$16::bytea])",
+                &[
+                    &row.position,
+                    &row.stream,
+                    &row.stream_version,
+                    &event_id,
+                    &row.event_type,
+                    &row.schema_version,
+                    &row.occurred_at,
+                    &row.recorded_at,
+                    &row.actor_id,
+                    &row.actor_name,
+                    &row.actor_role,
+                    &row.actor_org,
+                    &payload,
+                    &row.payload_digest,
+                    &row.prev_hash,
+                    &row.hash,
+                ],
+            )
+            .await;
+        Some(result.map(|_| ()).map_err(|e| {
+            e.as_db_error()
+                .map_or_else(|| e.to_string(), |d| d.message().to_string())
+        }))
+    }
+
+    /// Removes the row at `position` as a DBA who goes around the triggers
+    /// (and puts them back).
+    async fn delete_as_dba(&self, position: i64) {
+        match self {
+            Db::Sqlite(fx) => {
+                let conn = rusqlite::Connection::open(&fx.path).expect("open file");
+                conn.execute_batch(&format!(
+                    "BEGIN; DROP TRIGGER events_no_delete; \
+                     DELETE FROM events WHERE position = {position}; \
+                     CREATE TRIGGER events_no_delete BEFORE DELETE ON events BEGIN \
+                     SELECT RAISE(ABORT, 'jishi: the ledger is append-only; events are never \
+                     deleted'); END; COMMIT;"
+                ))
+                .expect("delete as the file's owner");
+            }
+            Db::Postgres(fx) => {
+                let c = fx.schema.connect().await;
+                c.batch_execute(&format!(
+                    "SET session_replication_role = replica; \
+                     DELETE FROM events WHERE position = {position}"
+                ))
+                .await
+                .expect("delete as superuser");
+            }
+        }
+    }
+
+    /// The stored tree: every `tree_nodes` row and the frontier row.
+    async fn stored_tree(&self) -> (Vec<(i64, Vec<u8>)>, Vec<Vec<u8>>) {
+        match self {
+            Db::Sqlite(fx) => {
+                let conn = rusqlite::Connection::open(&fx.path).expect("open file");
+                let nodes = conn
+                    .prepare("SELECT leaf, hashes FROM tree_nodes ORDER BY leaf")
+                    .and_then(|mut s| {
+                        s.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+                            .collect::<Result<Vec<_>, _>>()
+                    })
+                    .expect("read tree_nodes");
+                let state = conn
+                    .prepare("SELECT frontier FROM tree_state")
+                    .and_then(|mut s| {
+                        s.query_map([], |r| r.get(0))?
+                            .collect::<Result<Vec<_>, _>>()
+                    })
+                    .expect("read tree_state");
+                (nodes, state)
+            }
+            Db::Postgres(fx) => {
+                let c = fx.schema.connect().await;
+                let nodes = c
+                    .query("SELECT leaf, hashes FROM tree_nodes ORDER BY leaf", &[])
+                    .await
+                    .expect("read tree_nodes")
+                    .iter()
+                    .map(|r| (r.get(0), r.get(1)))
+                    .collect();
+                let state = c
+                    .query("SELECT frontier FROM tree_state", &[])
+                    .await
+                    .expect("read tree_state")
+                    .iter()
+                    .map(|r| r.get(0))
+                    .collect();
+                (nodes, state)
+            }
+        }
+    }
+
+    /// The ledger opened again, as the next command would open it.
+    async fn reopen(&self) -> Arc<dyn ProofStore> {
+        match self {
+            Db::Sqlite(fx) => {
+                let path = fx.path.clone();
+                Arc::new(
+                    tokio::task::spawn_blocking(move || jishi_ledger::SqliteStore::open(path))
+                        .await
+                        .expect("open")
+                        .expect("a ledger with a forged row still opens"),
+                )
+            }
+            Db::Postgres(fx) => Arc::new(
+                PostgresStore::open_with(fx.schema.config(), PgOptions::default())
+                    .await
+                    .expect("a ledger with a forged row still opens"),
+            ),
+        }
+    }
+
+    /// Runs the `jishi` binary on this ledger: exit code and output.
+    async fn jishi(&self, args: &[&str]) -> (i32, String) {
+        let db = self.db_arg();
+        let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+        tokio::task::spawn_blocking(move || {
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            let out = common::jishi(std::path::Path::new(&db), &args, None);
+            (out.status.code().unwrap_or(-1), common::text(&out))
+        })
+        .await
+        .expect("jishi")
+    }
+}
+
+/// A row that follows `last` as the append path would have written it
+/// (a new stream, the same time), then changed by `edit`, and sealed with
+/// its digest and hash recomputed (docs/FORMAT.md §4): chain-consistent.
+fn forged_after(last: &RecordedEvent, edit: impl FnOnce(&mut StoredRow)) -> StoredRow {
+    let mut r = StoredRow::of(last);
+    r.position = last.position as i64 + 1;
+    r.stream = "candidate/forged".into();
+    r.stream_version = 1;
+    r.event_id = uuid::Uuid::new_v4().hyphenated().to_string();
+    r.payload = br#"{"seq":1,"vote":"forged"}"#.to_vec();
+    r.prev_hash = last.hash.0.to_vec();
+    edit(&mut r);
+    r.payload_digest = jishi_ledger::canonical::payload_digest(&r.payload)
+        .0
+        .to_vec();
+    r.hash = r
+        .computed_hash_at(r.position as u64, &mut Vec::new())
+        .expect("a hashable row")
+        .0
+        .to_vec();
+    r
+}
+
+/// `recorded_at` of `last`, moved by `secs` seconds.
+fn shifted(last: &RecordedEvent, secs: i64) -> String {
+    let t = chrono::DateTime::parse_from_rfc3339(&last.recorded_at).expect("rfc 3339");
+    jishi_ledger::prepare::format_recorded_at(
+        (t + chrono::Duration::seconds(secs)).with_timezone(&chrono::Utc),
+    )
+}
+
+type Edit = Box<dyn Fn(&mut StoredRow, &RecordedEvent)>;
+
+/// Every malformed-field variant: a name, the edit, and how the verifier's
+/// detail must start.
+fn variants() -> Vec<(&'static str, Edit, &'static str)> {
+    vec![
+        (
+            "recorded_at 10 minutes backwards",
+            Box::new(|r, last| r.recorded_at = shifted(last, -600)),
+            "recorded_at: ",
+        ),
+        (
+            "recorded_at a day earlier (yesterday)",
+            Box::new(|r, last| r.recorded_at = shifted(last, -86_400)),
+            "recorded_at: ",
+        ),
+        (
+            "recorded_at \"yesterday\"",
+            Box::new(|r, _| r.recorded_at = "yesterday".into()),
+            "recorded_at: \"yesterday\"",
+        ),
+        (
+            "garbage occurred_at",
+            Box::new(|r, _| r.occurred_at = "next tuesday-ish".into()),
+            "occurred_at: ",
+        ),
+        (
+            "non-JSON payload",
+            Box::new(|r, _| r.payload = b"{\"vote\": forged".to_vec()),
+            "payload: malformed JSON",
+        ),
+        (
+            "array payload",
+            Box::new(|r, _| r.payload = b"[1,2,3]".to_vec()),
+            "payload: must be a JSON object",
+        ),
+        (
+            "event type Bad Type!",
+            Box::new(|r, _| r.event_type = "Bad Type!".into()),
+            "event_type: ",
+        ),
+        (
+            "empty actor name",
+            Box::new(|r, _| r.actor_name = String::new()),
+            "actor.name: must not be empty",
+        ),
+        (
+            "schema_version 0",
+            Box::new(|r, _| r.schema_version = 0),
+            "schema_version: ",
+        ),
+    ]
+}
+
+/// Does the time edit of this variant touch recorded_at (which
+/// `jishi_append_events` judges)?
+fn about_recorded_at(name: &str) -> bool {
+    name.starts_with("recorded_at")
+}
+
+pub(crate) mod rows {
+    use super::*;
+
+    async fn five_events(db: &Db) -> RecordedEvent {
+        let s = db.store();
+        for i in 0..5 {
+            s.append(request(
+                &format!("candidate/c{}", i % 2),
+                ExpectedVersion::Any,
+                1,
+            ))
+            .await
+            .expect("append");
+        }
+        let all = s.read_all(1, 10).await.expect("read");
+        assert_eq!(all.len(), 5);
+        all.into_iter().last().expect("an event")
+    }
+
+    /// Each malformed field, forged at position 6 with a chain-consistent
+    /// hash, is named there by verify; the same row unedited verifies. As
+    /// `jishi_app` (PostgreSQL), plain INSERT is refused, the function
+    /// refuses the time forgeries, and what it lets through verify names.
+    pub async fn malformed_rows_are_found_at_their_position(db: &Db) {
+        let last = five_events(db).await;
+        let store = db.store();
+
+        // The control: the same forgery without a bad field passes.
+        let control = forged_after(&last, |_| {});
+        db.insert_as_dba(&control).await;
+        let report = jishi_ledger::verify(&*store, &Quiet).await.expect("verify");
+        assert!(
+            report.is_ok(),
+            "the unedited row must verify: {:?}",
+            report.fault
+        );
+        assert_eq!(report.checked, 6);
+        db.delete_as_dba(6).await;
+
+        let mut missed = Vec::new();
+        for (name, edit, want) in variants() {
+            let row = forged_after(&last, |r| edit(r, &last));
+            db.insert_as_dba(&row).await;
+            let report = jishi_ledger::verify(&*store, &Quiet).await.expect("verify");
+            match &report.fault {
+                Some(f)
+                    if f.position == 6
+                        && f.kind == FaultKind::RowMalformed
+                        && f.detail.starts_with(want) => {}
+                other => missed.push(format!("{name} (as DBA): {other:?}")),
+            }
+            db.delete_as_dba(6).await;
+
+            if let Some(result) = db.append_as_app(&row).await {
+                match (about_recorded_at(name), result) {
+                    (true, Err(e)) if e.contains("refused to append: position 6") => {}
+                    (false, Ok(())) => {
+                        let report = jishi_ledger::verify(&*store, &Quiet).await.expect("verify");
+                        match &report.fault {
+                            Some(f)
+                                if f.position == 6
+                                    && f.kind == FaultKind::RowMalformed
+                                    && f.detail.starts_with(want) => {}
+                            other => missed.push(format!("{name} (as jishi_app): {other:?}")),
+                        }
+                        db.delete_as_dba(6).await;
+                    }
+                    (_, other) => missed.push(format!("{name} (as jishi_app): {other:?}")),
+                }
+            }
+        }
+        assert!(missed.is_empty(), "not caught as expected: {missed:#?}");
+
+        // jishi_app cannot INSERT into events at all since migration 7.
+        if let Some(app) = db.app_connection().await {
+            let err = app
+                .execute(
+                    "INSERT INTO events SELECT * FROM events WHERE position = 1",
+                    &[],
+                )
+                .await
+                .expect_err("INSERT as jishi_app");
+            assert_eq!(
+                err.code(),
+                Some(&tokio_postgres::error::SqlState::INSUFFICIENT_PRIVILEGE),
+                "{err:?}"
+            );
+            // Nor, through the function, choose its own position.
+            let mut far = forged_after(&last, |r| r.position = 9);
+            far.position = 9;
+            let refused = db.append_as_app(&far).await.expect("postgres");
+            assert!(
+                refused
+                    .as_ref()
+                    .is_err_and(|e| e.contains("the next position is 6")),
+                "{refused:?}"
+            );
+        }
+        let report = jishi_ledger::verify(&*store, &Quiet).await.expect("verify");
+        assert!(report.is_ok(), "{:?}", report.fault);
+    }
+
+    /// A forged row at the end is not adopted by the Merkle tree: opening
+    /// the ledger (any command) leaves the stored tree as it was, reads
+    /// still work and warn, appends are refused naming the row, no
+    /// checkpoint is signed, and verify names it.
+    pub async fn the_tree_does_not_adopt_a_forged_row(db: &Db) {
+        let last = five_events(db).await;
+        let before = db.stored_tree().await;
+        assert!(!before.0.is_empty() && before.1.len() == 1, "{before:?}");
+        let row = forged_after(&last, |r| r.payload = b"{\"vote\": forged".to_vec());
+        db.insert_as_dba(&row).await;
+
+        let reopened = db.reopen().await;
+        assert_eq!(reopened.tree_size().await.expect("tree size"), 5);
+        assert_eq!(db.stored_tree().await, before, "the tree adopted the row");
+        let err = reopened
+            .append(request("candidate/c9", ExpectedVersion::Any, 1))
+            .await
+            .expect_err("an append onto a forged row");
+        let msg = err.to_string();
+        assert!(
+            msg.contains("does not adopt the row at position 6")
+                && msg.contains("row malformed: payload: malformed JSON"),
+            "{msg}"
+        );
+        assert_eq!(db.stored_tree().await, before);
+
+        let (code, out) = db.jishi(&["head"]).await;
+        assert_eq!(code, 0, "{out}");
+        assert!(out.contains("position 6"), "{out}");
+        assert!(
+            out.contains("does not adopt the row at position 6"),
+            "the read must warn: {out}"
+        );
+        let (code, out) = db.jishi(&["verify"]).await;
+        assert_eq!(code, 3, "{out}");
+        assert!(
+            out.contains("first bad position 6: row malformed: payload: malformed JSON"),
+            "{out}"
+        );
+        let dir = tempfile::tempdir().expect("dir");
+        let key = dir.path().join("log.key");
+        let key_arg = key.display().to_string();
+        let (code, out) = db
+            .jishi(&["keygen", "jishi.example/log", "--out", &key_arg])
+            .await;
+        assert_eq!(code, 0, "{out}");
+        let (code, out) = db.jishi(&["checkpoint", "--key", &key_arg]).await;
+        assert_eq!(code, 3, "{out}");
+        let stored = reopened.checkpoints().await.expect("checkpoints");
+        assert!(stored.is_empty(), "a checkpoint was signed: {stored:?}");
+        assert_eq!(db.stored_tree().await, before);
+    }
+}
+
+macro_rules! forgeries {
+    ($name:ident, $make:expr, [$($test:ident),* $(,)?]) => {
+        mod $name {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $test() {
+                    let Some(db) = $make else { return };
+                    super::rows::$test(&db).await;
+                }
+            )*
+        }
+    };
+}
+
+macro_rules! all_forgeries {
+    ($name:ident, $make:expr) => {
+        forgeries!(
+            $name,
+            $make,
+            [
+                malformed_rows_are_found_at_their_position,
+                the_tree_does_not_adopt_a_forged_row,
+            ]
+        );
+    };
+}
+
+all_forgeries!(sqlite_rows, Some(crate::Db::sqlite()));
+all_forgeries!(postgres_rows, crate::Db::postgres().await);

@@ -109,14 +109,33 @@ pub struct StreamArgs {
     json: bool,
 }
 
+/// Creates or upgrades the ledger (registering a new one's recording key),
+/// then checks that the schema's protections are in place (exit 3 on
+/// drift, D64).
 pub async fn init(spec: &StoreSpec, suite: jishi_ledger::Suite) -> anyhow::Result<()> {
     let store = crate::recording::open_new(spec, suite).await?;
     let head = store.head().await?;
+    let drift = store.schema_drift().await?;
+    if !drift.is_empty() {
+        print_drift(&drift);
+        eprintln!(
+            "the ledger at {spec} is migrated, but its protections are not as the migrations \
+             installed them (docs/OPERATIONS.md, \"Schema drift\")"
+        );
+        return Err(crate::VerifyFailed.into());
+    }
     println!(
         "ledger ready at {spec} ({} events)",
         head.map_or(0, |h| h.position)
     );
     Ok(())
+}
+
+/// Names each protection that drifted, on stderr.
+fn print_drift(drift: &[jishi_ledger::drift::SchemaDrift]) {
+    for d in drift {
+        eprintln!("FAILED: schema: {d}");
+    }
 }
 
 pub async fn append(spec: &StoreSpec, args: AppendArgs) -> anyhow::Result<()> {
@@ -300,9 +319,14 @@ pub async fn verify(spec: &StoreSpec, json: bool, domain: bool) -> anyhow::Resul
     // beside the chain.
     let store = jishi_ledger::open_proof_store(spec, false).await?;
     let report = jishi_ledger::verify_with_proofs(&*store, &bar).await?;
+    let drift = store.schema_drift().await?;
     let secs = started.elapsed().as_secs_f64();
     if json {
-        println!("{}", serde_json::to_string(&report)?);
+        let mut value = serde_json::to_value(&report)?;
+        if let Some(obj) = value.as_object_mut() {
+            obj.insert("schema_drift".into(), serde_json::to_value(&drift)?);
+        }
+        println!("{}", serde_json::to_string(&value)?);
     } else if report.is_ok() {
         match &report.head {
             None => println!("ok: the ledger is empty"),
@@ -340,7 +364,14 @@ pub async fn verify(spec: &StoreSpec, json: bool, domain: bool) -> anyhow::Resul
     } else {
         print_verify_failure(&report);
     }
-    if !report.is_ok() {
+    if !json {
+        if drift.is_empty() {
+            println!("ok: schema: the append-only triggers and the application role's grants are in place");
+        } else {
+            print_drift(&drift);
+        }
+    }
+    if !report.is_ok() || !drift.is_empty() {
         return Err(crate::VerifyFailed.into());
     }
     if domain {

@@ -371,8 +371,11 @@ mod suite {
             "{}",
             f.detail
         );
-        // And the next honest write is refused rather than covering it
+        // And the tree, caught up when the ledger is opened again, does not
+        // adopt it
         let reopened = l.reopen(Some(k.clone())).await;
+        assert_eq!(reopened.frontier().await.expect("frontier").size(), 5);
+        // And the next honest write is refused rather than covering it
         let err = reopened.append(request("a", 1)).await.expect_err("refused");
         assert!(
             matches!(&err, AppendError::Unattested(m) if m.contains("positions 6 to 6")),

@@ -370,3 +370,204 @@ macro_rules! all_tests {
 
 all_tests!(sqlite, Some(crate::common::sqlite()));
 all_tests!(postgres, crate::common::postgres().await);
+
+// ------------------------------------------------------------ forged rows
+//
+// A row written wrongly, with a hash computed correctly over its bad
+// fields, as a DBA (or `jishi_app`) with docs/FORMAT.md at hand writes it:
+// every hash and link checks, so only the row checks (`validity`) and the
+// tree's refusal to adopt it can catch it. Each store gets the same rows
+// by plain SQL.
+
+#[path = "conformance/forge.rs"]
+mod forge;
+
+use forge::{about_recorded_at, forged_after, variants, Db};
+use jishi_ledger::postgres::tokio_postgres;
+use jishi_ledger::{FaultKind, RecordedEvent};
+
+pub(crate) mod rows {
+    use super::*;
+
+    async fn five_events(db: &Db) -> RecordedEvent {
+        let s = db.store();
+        for i in 0..5 {
+            s.append(request(
+                &format!("candidate/c{}", i % 2),
+                ExpectedVersion::Any,
+                1,
+            ))
+            .await
+            .expect("append");
+        }
+        let all = s.read_all(1, 10).await.expect("read");
+        assert_eq!(all.len(), 5);
+        all.into_iter().last().expect("an event")
+    }
+
+    /// Each malformed field, forged at position 6 with a chain-consistent
+    /// hash, is named there by verify; the same row unedited verifies. As
+    /// `jishi_app` (PostgreSQL), plain INSERT is refused, the function
+    /// refuses the time forgeries, and what it lets through verify names.
+    pub async fn malformed_rows_are_found_at_their_position(db: &Db) {
+        let last = five_events(db).await;
+        let store = db.store();
+
+        // The control: the same forgery without a bad field passes.
+        let control = forged_after(&last, |_| {});
+        db.insert_as_dba(&control).await;
+        let report = jishi_ledger::verify(&*store, &Quiet).await.expect("verify");
+        assert!(
+            report.is_ok(),
+            "the unedited row must verify: {:?}",
+            report.fault
+        );
+        assert_eq!(report.checked, 6);
+        db.delete_as_dba(6).await;
+
+        let mut missed = Vec::new();
+        for (name, edit, want) in variants() {
+            let row = forged_after(&last, |r| edit(r, &last));
+            db.insert_as_dba(&row).await;
+            let report = jishi_ledger::verify(&*store, &Quiet).await.expect("verify");
+            match &report.fault {
+                Some(f)
+                    if f.position == 6
+                        && f.kind == FaultKind::RowMalformed
+                        && f.detail.starts_with(want) => {}
+                other => missed.push(format!("{name} (as DBA): {other:?}")),
+            }
+            db.delete_as_dba(6).await;
+
+            if let Some(result) = db.append_as_app(&row).await {
+                match (about_recorded_at(name), result) {
+                    (true, Err(e)) if e.contains("refused to append: position 6") => {}
+                    (false, Ok(())) => {
+                        let report = jishi_ledger::verify(&*store, &Quiet).await.expect("verify");
+                        match &report.fault {
+                            Some(f)
+                                if f.position == 6
+                                    && f.kind == FaultKind::RowMalformed
+                                    && f.detail.starts_with(want) => {}
+                            other => missed.push(format!("{name} (as jishi_app): {other:?}")),
+                        }
+                        db.delete_as_dba(6).await;
+                    }
+                    (_, other) => missed.push(format!("{name} (as jishi_app): {other:?}")),
+                }
+            }
+        }
+        assert!(missed.is_empty(), "not caught as expected: {missed:#?}");
+
+        // jishi_app cannot INSERT into events at all since migration 7.
+        if let Some(app) = db.app_connection().await {
+            let err = app
+                .execute(
+                    "INSERT INTO events SELECT * FROM events WHERE position = 1",
+                    &[],
+                )
+                .await
+                .expect_err("INSERT as jishi_app");
+            assert_eq!(
+                err.code(),
+                Some(&tokio_postgres::error::SqlState::INSUFFICIENT_PRIVILEGE),
+                "{err:?}"
+            );
+            // Nor, through the function, choose its own position.
+            let mut far = forged_after(&last, |r| r.position = 9);
+            far.position = 9;
+            let refused = db.append_as_app(&far).await.expect("postgres");
+            assert!(
+                refused
+                    .as_ref()
+                    .is_err_and(|e| e.contains("the next position is 6")),
+                "{refused:?}"
+            );
+        }
+        let report = jishi_ledger::verify(&*store, &Quiet).await.expect("verify");
+        assert!(report.is_ok(), "{:?}", report.fault);
+    }
+
+    /// A forged row at the end is not adopted by the Merkle tree: opening
+    /// the ledger (any command) leaves the stored tree as it was, reads
+    /// still work and warn, appends are refused naming the row, no
+    /// checkpoint is signed, and verify names it.
+    pub async fn the_tree_does_not_adopt_a_forged_row(db: &Db) {
+        let last = five_events(db).await;
+        let before = db.stored_tree().await;
+        assert!(!before.0.is_empty() && before.1.len() == 1, "{before:?}");
+        let row = forged_after(&last, |r| r.payload = b"{\"vote\": forged".to_vec());
+        db.insert_as_dba(&row).await;
+
+        let reopened = db.reopen().await;
+        assert_eq!(reopened.tree_size().await.expect("tree size"), 5);
+        assert_eq!(db.stored_tree().await, before, "the tree adopted the row");
+        let err = reopened
+            .append(request("candidate/c9", ExpectedVersion::Any, 1))
+            .await
+            .expect_err("an append onto a forged row");
+        let msg = err.to_string();
+        assert!(
+            msg.contains("does not adopt the row at position 6")
+                && msg.contains("row malformed: payload: malformed JSON"),
+            "{msg}"
+        );
+        assert_eq!(db.stored_tree().await, before);
+
+        let (code, out) = db.jishi(&["head"]).await;
+        assert_eq!(code, 0, "{out}");
+        assert!(out.contains("position 6"), "{out}");
+        assert!(
+            out.contains("does not adopt the row at position 6"),
+            "the read must warn: {out}"
+        );
+        let (code, out) = db.jishi(&["verify"]).await;
+        assert_eq!(code, 3, "{out}");
+        assert!(
+            out.contains("first bad position 6: row malformed: payload: malformed JSON"),
+            "{out}"
+        );
+        let dir = tempfile::tempdir().expect("dir");
+        let key = dir.path().join("log.key");
+        let key_arg = key.display().to_string();
+        let (code, out) = db
+            .jishi(&["keygen", "jishi.example/log", "--out", &key_arg])
+            .await;
+        assert_eq!(code, 0, "{out}");
+        let (code, out) = db.jishi(&["checkpoint", "--key", &key_arg]).await;
+        assert_eq!(code, 3, "{out}");
+        let stored = reopened.checkpoints().await.expect("checkpoints");
+        assert!(stored.is_empty(), "a checkpoint was signed: {stored:?}");
+        assert_eq!(db.stored_tree().await, before);
+    }
+}
+
+macro_rules! forgeries {
+    ($name:ident, $make:expr, [$($test:ident),* $(,)?]) => {
+        mod $name {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $test() {
+                    let Some(db) = $make else { return };
+                    super::rows::$test(&db).await;
+                }
+            )*
+        }
+    };
+}
+
+macro_rules! all_forgeries {
+    ($name:ident, $make:expr) => {
+        forgeries!(
+            $name,
+            $make,
+            [
+                malformed_rows_are_found_at_their_position,
+                the_tree_does_not_adopt_a_forged_row,
+            ]
+        );
+    };
+}
+
+all_forgeries!(sqlite_rows, Some(crate::Db::sqlite()));
+all_forgeries!(postgres_rows, crate::Db::postgres().await);

@@ -38,6 +38,10 @@ async fn dump(schema: &PgSchema) -> Vec<String> {
          FROM pg_attribute a JOIN pg_class r ON r.oid = a.attrelid \
          JOIN pg_namespace n ON n.oid = r.relnamespace \
          WHERE n.nspname = $1 AND r.relkind = 'r' AND a.attnum > 0 AND NOT a.attisdropped",
+        "SELECT 'execute jishi_app ' || p.proname || ' ' || \
+         has_function_privilege('jishi_app', p.oid, 'EXECUTE')::text || ' definer=' || \
+         p.prosecdef::text || ' config=' || coalesce(array_to_string(p.proconfig, ','), '') \
+         FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = $1",
         "SELECT 'schema usage jishi_app ' || \
          has_schema_privilege('jishi_app', $1, 'USAGE')::text",
         "SELECT 'migration ' || version || ' ' || name || ' ' || checksum \
@@ -95,8 +99,16 @@ async fn fresh_rerun_and_upgrade_end_in_the_same_schema() {
             .any(|l| l.starts_with("trigger events_no_truncate")),
         "{fresh_dump:#?}"
     );
+    // Since migration 7 (D63) jishi_app appends through the function only.
     assert!(
-        fresh_dump.contains(&"grant jishi_app events INSERT".to_string()),
+        !fresh_dump.contains(&"grant jishi_app events INSERT".to_string()),
+        "{fresh_dump:#?}"
+    );
+    assert!(
+        fresh_dump.contains(&"grant jishi_app events SELECT".to_string())
+            && fresh_dump.iter().any(|l| {
+                l.starts_with("execute jishi_app jishi_append_events true definer=true")
+            }),
         "{fresh_dump:#?}"
     );
     assert!(

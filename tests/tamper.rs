@@ -213,6 +213,8 @@ fn a_truncated_tail_then_a_forged_append() {
         "DROP TRIGGER tree_nodes_no_delete; DELETE FROM tree_nodes; DELETE FROM tree_state;",
     )
     .unwrap();
+    // (and puts the triggers back, which verify would miss: D64).
+    common::restore_triggers(&conn);
     let (code, out) = verify(&fx.path);
     assert_eq!(code, 0, "a linear chain cannot see a cut tail: {out}");
 
@@ -225,10 +227,13 @@ fn a_truncated_tail_then_a_forged_append() {
     // Forged with a recomputed hash that chains: undetectable without a checkpoint.
     let good = forged_on(&eighth, "candidate/forged", 1, 9, eighth.hash);
     forge(&conn, &good);
-    // (Opening the ledger above took the first forgery into the tree; the
-    // forger drops the tree again.)
-    conn.execute_batch("DELETE FROM tree_nodes; DELETE FROM tree_state;")
-        .unwrap();
+    // (Opening the ledger above did not take the first forgery into the
+    // tree, D62, but nodes may be stale; the forger drops the tree again.)
+    conn.execute_batch(
+        "DROP TRIGGER tree_nodes_no_delete; DELETE FROM tree_nodes; DELETE FROM tree_state;",
+    )
+    .unwrap();
+    common::restore_triggers(&conn);
     let (code, out) = verify(&fx.path);
     assert_eq!(
         code, 0,
@@ -389,6 +394,7 @@ fn a_changed_or_cut_tree_run_is_named() {
         assert!(!out.contains("panicked"), "{out}");
     }
     set(&run);
+    common::restore_triggers(&conn);
     let (code, out) = verify(&fx.path);
     assert_eq!(code, 0, "{out}");
 }

@@ -14,6 +14,7 @@ pub mod attest;
 pub mod canonical;
 pub mod checkpoint;
 mod digest;
+pub mod drift;
 mod envelope;
 pub mod export;
 pub mod input;
@@ -31,6 +32,7 @@ pub mod sqlite;
 pub mod store;
 pub mod suite;
 pub mod tree;
+pub mod validity;
 pub mod verify;
 
 pub use checkpoint::{cosign, Checkpoint, CheckpointError, CosignError, Cosigned};

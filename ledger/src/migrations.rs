@@ -75,7 +75,11 @@ pub const POSTGRES: &[Migration] = &[
         name: "tree_runs_plain",
         sql: include_str!("../../migrations/postgres/0006_tree_runs_plain.sql"),
     },
-    // Version 7 is the application role's narrower grant (issue 13).
+    Migration {
+        version: 7,
+        name: "append_function",
+        sql: include_str!("../../migrations/postgres/0007_append_function.sql"),
+    },
     Migration {
         version: 8,
         name: "attestations",

@@ -82,6 +82,7 @@
 //! D38) and the frontier row are written by the statement that inserts the
 //! events, so the tree and the events commit together or not at all.
 
+mod drift;
 mod tree;
 
 use std::collections::HashMap;
@@ -952,7 +953,7 @@ impl AppendStatements {
             frontier: prepare(tree::FRONTIER_QUERY, "preparing the tree frontier query").await?,
             under: prepare(LAST_POSITIONS_UNDER, "preparing the stream-prefix query").await?,
             write: prepare(WRITE_GROUP, "preparing the ledger write").await?,
-            insert: prepare(INSERT_EVENTS, "preparing the ledger insert").await?,
+            insert: prepare(APPEND_EVENTS, "preparing the ledger append").await?,
             attested: prepare(ATTESTED_THROUGH, "preparing the attestation query").await?,
         })
     }
@@ -1606,8 +1607,25 @@ macro_rules! insert_events {
 /// same statement, so the two differ only in what the ledger adds around it.
 pub const INSERT_EVENTS: &str = insert_events!();
 
-/// What a group transaction writes, as one statement: the events (the very
-/// [`INSERT_EVENTS`], `$1`–`$16`), the new leaves' tree nodes (`$17`, `$18`)
+/// The call that appends ledger rows for the store, owner or `jishi_app`
+/// alike (migration 7, D63): [`INSERT_EVENTS`]'s arrays handed to
+/// `jishi_append_events`, which refuses them unless their positions follow
+/// the head, their prev_hashes link and their recorded_at values are in
+/// order and near the database's clock. A literal, for [`WRITE_GROUP`].
+macro_rules! append_events {
+    () => {
+        "SELECT jishi_append_events($1::bigint[], $2::text[], $3::bigint[], $4::uuid[], \
+         $5::text[], $6::bigint[], $7::text[], $8::text[], $9::text[], $10::text[], \
+         $11::text[], $12::text[], $13::text[], $14::bytea[], $15::bytea[], $16::bytea[])"
+    };
+}
+
+/// [`append_events!`] on its own: the rows of a group too large for one
+/// [`WRITE_GROUP`], a chunk at a time.
+const APPEND_EVENTS: &str = append_events!();
+
+/// What a group transaction writes, as one statement: the events (through
+/// [`APPEND_EVENTS`], `$1`–`$16`), the new leaves' tree nodes (`$17`, `$18`)
 /// and the frontier (`$19`). One statement, so that COMMIT can be sent with
 /// it safely (see `in_transaction`).
 ///
@@ -1619,7 +1637,10 @@ pub const INSERT_EVENTS: &str = insert_events!();
 /// only be false for a group planned from what the writer knew
 /// ([`commit_from_known`]) after another process appended, or after someone
 /// changed the tables by hand. All parts read the statement's one snapshot,
-/// taken after the lock was granted.
+/// taken after the lock was granted. The function call is a CTE that the
+/// final INSERT reads, so it runs exactly when `ok` holds (a volatile call
+/// is never folded away); if it refuses the rows, the statement fails and
+/// nothing commits.
 const WRITE_GROUP: &str = concat!(
     "WITH ok AS (SELECT 1 WHERE COALESCE((SELECT position = $20 AND hash = $21 FROM events \
      ORDER BY position DESC LIMIT 1), $20 = 0) \
@@ -1629,11 +1650,11 @@ const WRITE_GROUP: &str = concat!(
      signature) SELECT $24::bigint, $25::bigint, $26::text, $27::bigint, $28::bytea FROM ok \
      WHERE $24::bigint IS NOT NULL), \
      written AS (",
-    insert_events!(),
-    " WHERE EXISTS (SELECT FROM ok)), \
+    append_events!(),
+    " AS n FROM ok), \
      nodes AS (INSERT INTO tree_nodes (leaf, hashes) \
      SELECT * FROM unnest($17::bigint[], $18::bytea[]) WHERE EXISTS (SELECT FROM ok)) \
-     INSERT INTO tree_state (id, frontier) SELECT 1, $19::bytea FROM ok \
+     INSERT INTO tree_state (id, frontier) SELECT 1, $19::bytea FROM ok, written \
      ON CONFLICT (id) DO UPDATE SET frontier = excluded.frontier"
 );
 
@@ -1847,6 +1868,11 @@ impl EventStore for PostgresStore {
             })
             .collect::<Result<Vec<_>, tokio_postgres::Error>>()
             .map_err(pg(what))
+    }
+
+    async fn schema_drift(&self) -> Result<Vec<crate::drift::SchemaDrift>, StoreError> {
+        let client = self.pool.get().await.map_err(pool_err)?;
+        drift::schema_drift(&**client).await
     }
 
     async fn append_prepared(

@@ -80,7 +80,10 @@ fn check_name(field: &str, value: &str) -> Result<(), InvalidField> {
     Ok(())
 }
 
-fn check_event_type(event_type: &str) -> Result<(), InvalidField> {
+/// Checks an event type against its grammar, `[a-z][a-z0-9._-]*` (docs/FORMAT.md
+/// §1). `jishi verify` checks stored rows with this same function
+/// (`validity`), so that the two can never disagree.
+pub(crate) fn check_event_type(event_type: &str) -> Result<(), InvalidField> {
     check_name("event_type", event_type)?;
     let ok = event_type
         .bytes()
@@ -98,10 +101,59 @@ fn check_event_type(event_type: &str) -> Result<(), InvalidField> {
 }
 
 fn check_actor(actor: &Actor) -> Result<(), InvalidField> {
-    check_name("actor.id", &actor.id)?;
-    check_name("actor.name", &actor.name)?;
-    check_name("actor.role", &actor.role)?;
-    check_name("actor.org", &actor.org)
+    check_actor_fields(&actor.id, &actor.name, &actor.role, &actor.org)
+}
+
+/// The actor's four fields, each a non-empty name (see [`check_stream`]'s
+/// rule); shared with `validity`, which reads them from a stored row.
+pub(crate) fn check_actor_fields(
+    id: &str,
+    name: &str,
+    role: &str,
+    org: &str,
+) -> Result<(), InvalidField> {
+    check_name("actor.id", id)?;
+    check_name("actor.name", name)?;
+    check_name("actor.role", role)?;
+    check_name("actor.org", org)
+}
+
+/// A payload schema version is 1 or more and fits the envelope's `u32`.
+pub(crate) fn check_schema_version(version: i64) -> Result<u32, InvalidField> {
+    match u32::try_from(version) {
+        Ok(v) if v >= 1 => Ok(v),
+        _ => Err(InvalidField::new(
+            "schema_version",
+            format!("is {version}: must be 1 or more"),
+        )),
+    }
+}
+
+/// The canonical bytes (RFC 8785) of a payload, checked as the append path
+/// checks every payload: a JSON object, every number kept in value (D44),
+/// at most [`MAX_PAYLOAD_BYTES`] in canonical form. `validity` re-runs it on
+/// a stored payload and requires the stored bytes to be its result.
+pub(crate) fn canonical_payload(payload: &Value) -> Result<String, InvalidField> {
+    if !matches!(payload, Value::Object(_)) {
+        return Err(InvalidField::new(
+            "payload",
+            format!("must be a JSON object, got {}", json_kind(payload)),
+        ));
+    }
+    check_numbers(payload, &mut String::from("payload"))
+        .map_err(|e| InvalidField::new(e.path, e.reason))?;
+    let canonical = canonical_json(payload);
+    if canonical.len() > MAX_PAYLOAD_BYTES {
+        return Err(InvalidField::new(
+            "payload",
+            format!(
+                "is {} bytes in canonical form, more than the limit of {MAX_PAYLOAD_BYTES} \
+                 (store large documents elsewhere and record their digest)",
+                canonical.len()
+            ),
+        ));
+    }
+    Ok(canonical)
 }
 
 /// Parses an RFC 3339 time and writes it in the one form the ledger stores:
@@ -126,9 +178,7 @@ pub fn format_recorded_at(t: DateTime<Utc>) -> String {
 /// Checks an event and canonicalises its payload. `now` bounds `occurred_at`.
 pub fn prepare(event: NewEvent, now: DateTime<Utc>) -> Result<PreparedEvent, InvalidField> {
     check_event_type(&event.event_type)?;
-    if event.schema_version == 0 {
-        return Err(InvalidField::new("schema_version", "must be 1 or more"));
-    }
+    check_schema_version(i64::from(event.schema_version))?;
     check_actor(&event.actor)?;
     let occurred_at = match event.occurred_at {
         None => None,
@@ -145,25 +195,7 @@ pub fn prepare(event: NewEvent, now: DateTime<Utc>) -> Result<PreparedEvent, Inv
             Some(norm)
         }
     };
-    if !matches!(event.payload, Value::Object(_)) {
-        return Err(InvalidField::new(
-            "payload",
-            format!("must be a JSON object, got {}", json_kind(&event.payload)),
-        ));
-    }
-    check_numbers(&event.payload, &mut String::from("payload"))
-        .map_err(|e| InvalidField::new(e.path, e.reason))?;
-    let payload = canonical_json(&event.payload);
-    if payload.len() > MAX_PAYLOAD_BYTES {
-        return Err(InvalidField::new(
-            "payload",
-            format!(
-                "is {} bytes in canonical form, more than the limit of {MAX_PAYLOAD_BYTES} \
-                 (store large documents elsewhere and record their digest)",
-                payload.len()
-            ),
-        ));
-    }
+    let payload = canonical_payload(&event.payload)?;
     let payload_digest = payload_digest(payload.as_bytes());
     Ok(PreparedEvent {
         event_id: event.event_id.unwrap_or_else(uuid::Uuid::now_v7),

@@ -22,6 +22,7 @@ use crate::store::{
 };
 use crate::{Actor, Clock, Digest, RecordedEvent, SystemClock};
 
+mod drift;
 mod tree;
 
 const STORE: &str = "sqlite";
@@ -580,6 +581,10 @@ fn append_prepared(
 impl EventStore for SqliteStore {
     fn clock(&self) -> &dyn Clock {
         &*self.clock
+    }
+
+    async fn schema_drift(&self) -> Result<Vec<crate::drift::SchemaDrift>, StoreError> {
+        self.with_reader(drift::schema_drift).await
     }
 
     async fn append_prepared(

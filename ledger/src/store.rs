@@ -55,6 +55,19 @@ pub enum StoreError {
     Schema(String),
     #[error("stored row at position {position} cannot be read: {reason} (run `jishi verify`)")]
     Corrupt { position: i64, reason: String },
+    /// The Merkle tree refused to adopt a stored row as a leaf (catching up
+    /// with rows written without it): the row would fail `jishi verify`.
+    /// Nothing of the tree was written.
+    #[error(
+        "the Merkle tree does not adopt the row at position {position}: {reason}; the tree is \
+         left at {tree_size} events and no append is accepted until this is resolved (run \
+         `jishi verify`, docs/OPERATIONS.md)"
+    )]
+    Inadmissible {
+        position: u64,
+        reason: String,
+        tree_size: u64,
+    },
 }
 
 impl StoreError {
@@ -294,6 +307,12 @@ pub trait EventStore: Send + Sync {
         from_last: u64,
         limit: usize,
     ) -> Result<Vec<crate::attest::Attestation>, StoreError>;
+
+    /// The schema's protections that are not as the migrations installed
+    /// them (the append-only triggers; on PostgreSQL also the application
+    /// role's grants), one entry each; empty when all are in place
+    /// (docs/OPERATIONS.md, D64).
+    async fn schema_drift(&self) -> Result<Vec<crate::drift::SchemaDrift>, StoreError>;
 }
 
 /// A request whose events passed every stateless check.

@@ -28,6 +28,7 @@ use async_trait::async_trait;
 
 use crate::merkle::{ConsistencyProof, Frontier, InclusionProof, ProveError};
 use crate::note::NoteError;
+use crate::row::StoredRow;
 use crate::store::{EventStore, StoreError};
 use crate::{CheckpointError, Digest};
 
@@ -744,6 +745,105 @@ impl RunSplitter {
             ),
             (None, None) => format!("no tree nodes are stored for position {position}"),
         }
+    }
+}
+
+/// What catching the tree up checks of each stored row before its hash
+/// becomes a leaf: the rows were written without the tree (an older jishi,
+/// tree maintenance off, or plain SQL), so nothing vouched for them yet. A
+/// row is adopted only if `jishi verify` would pass it: its position is the
+/// next, its payload digest and hash recompute, it links to the row before,
+/// and its fields are admissible ([`crate::validity::admissible`]). Any
+/// other row stops the catch-up with [`StoreError::Inadmissible`] naming
+/// it, and the caller writes nothing of the tree: a checkpoint must never
+/// sign a tree that holds a row verify refuses.
+pub(crate) struct LeafAdmission {
+    tree_size: u64,
+    next: u64,
+    /// The hash and `recorded_at` of the row before `next`, when known.
+    prev_hash: Option<Digest>,
+    prev_recorded_at: Option<String>,
+    scratch: Vec<u8>,
+    /// On a ledger with attestations, the last position they cover: a row
+    /// past it was not written by jishi with the recording key (D69).
+    attested_through: Option<u64>,
+}
+
+/// The query both stores run before a catch-up: whether any attestation is
+/// stored, and the last position they cover.
+pub(crate) const ATTESTED: &str =
+    "SELECT COUNT(*), COALESCE(MAX(last_position), 0) FROM attestations";
+
+impl LeafAdmission {
+    /// Refuses rows past `through` when the ledger holds attestations
+    /// (`count` > 0). The tree checks coverage only; the signatures are
+    /// `verify`'s to check, and no checkpoint is signed before it passes.
+    pub(crate) fn attested(mut self, count: i64, through: i64) -> LeafAdmission {
+        if count > 0 {
+            self.attested_through = Some(through.max(0) as u64);
+        }
+        self
+    }
+
+    /// For a tree of `tree_size` leaves; `last` is the stored row at
+    /// position `tree_size` (the tree's last leaf), if it can be read.
+    pub(crate) fn new(tree_size: u64, last: Option<&StoredRow>) -> LeafAdmission {
+        let last = last.filter(|r| tree_size > 0 && r.position == tree_size as i64);
+        LeafAdmission {
+            tree_size,
+            next: tree_size + 1,
+            prev_hash: if tree_size == 0 {
+                Some(Digest::ZERO)
+            } else {
+                last.and_then(|r| Digest::from_slice(&r.hash))
+            },
+            prev_recorded_at: last.map(|r| r.recorded_at.clone()),
+            scratch: Vec::with_capacity(1024),
+            attested_through: None,
+        }
+    }
+
+    /// The leaf hash of the next row, or why the tree must not adopt it.
+    pub(crate) fn admit(&mut self, row: &StoredRow) -> Result<Digest, StoreError> {
+        let p = self.next;
+        let refuse = |reason: String| StoreError::Inadmissible {
+            position: p,
+            reason,
+            tree_size: self.tree_size,
+        };
+        if row.position != p as i64 {
+            return Err(refuse(
+                "the row is missing, so the tree cannot be built past it".into(),
+            ));
+        }
+        let hash = Digest::from_slice(&row.hash)
+            .ok_or_else(|| refuse("hash is not 32 bytes, so it cannot be a tree leaf".into()))?;
+        let digest_ok = Digest::from_slice(&row.payload_digest)
+            .is_some_and(|d| crate::canonical::payload_digest(&row.payload) == d);
+        if !digest_ok || row.computed_hash_at(p, &mut self.scratch) != Some(hash) {
+            return Err(refuse(
+                "its payload digest or hash does not recompute from its fields".into(),
+            ));
+        }
+        if let Some(prev) = self.prev_hash {
+            if Digest::from_slice(&row.prev_hash) != Some(prev) {
+                return Err(refuse(
+                    "its prev_hash is not the hash of the row before it".into(),
+                ));
+            }
+        }
+        crate::validity::admissible(row, self.prev_recorded_at.as_deref())
+            .map_err(|f| refuse(format!("{}: {}", f.kind.label(), f.detail)))?;
+        if let Some(a) = self.attested_through.filter(|a| p > *a) {
+            return Err(refuse(format!(
+                "not attested: no attestation covers it (the last attested position is {a}), \
+                 so it was not written by jishi with the recording key"
+            )));
+        }
+        self.prev_hash = Some(hash);
+        self.prev_recorded_at = Some(row.recorded_at.clone());
+        self.next += 1;
+        Ok(hash)
     }
 }
 

@@ -5,7 +5,8 @@
 //! that tells the kinds of tampering apart: is a position missing, does the
 //! payload still match its digest, does the envelope still match its hash (and
 //! if not, would it match at another position: a reorder), does it link to the
-//! row before it, does its stream version follow the stream's previous one.
+//! row before it, are its fields ones the append path could have written
+//! (`validity`), does its stream version follow the stream's previous one.
 //!
 //! What a linear chain cannot see: a tail cut off, or a whole history rewritten
 //! with every hash recomputed. Signed checkpoints held by someone else catch
@@ -46,6 +47,10 @@ pub enum FaultKind {
     /// No valid attestation by the ledger's recording key covers the row:
     /// it was not written by jishi with the key (D69).
     Unattested,
+    /// The row's hashes and link check, but a field is one the append path
+    /// would have refused (`validity::admissible`): the row was *written*
+    /// wrongly, with a hash computed over bad fields.
+    RowMalformed,
 }
 
 impl FaultKind {
@@ -58,6 +63,7 @@ impl FaultKind {
             FaultKind::ChainBroken => "chain broken",
             FaultKind::StreamVersionGap => "stream version gap",
             FaultKind::Unattested => "not attested",
+            FaultKind::RowMalformed => "row malformed",
         }
     }
 }
@@ -132,6 +138,8 @@ pub struct ChainChecker {
     versions: HashMap<String, u64>,
     /// The highest position any row may have come from (the head's).
     last_position: u64,
+    /// The previous row's `recorded_at` (empty before the first row).
+    prev_recorded_at: String,
 }
 
 impl ChainChecker {
@@ -143,6 +151,7 @@ impl ChainChecker {
             scratch: Vec::with_capacity(1024),
             versions: HashMap::new(),
             last_position,
+            prev_recorded_at: String::new(),
         }
     }
 
@@ -221,6 +230,11 @@ impl ChainChecker {
                 },
             ));
         }
+        // The row is what was written; was it written as the append path writes?
+        crate::validity::admissible(
+            row,
+            Some(self.prev_recorded_at.as_str()).filter(|t| !t.is_empty()),
+        )?;
         // The row is authentic from here on, so its stream version is the one recorded.
         let version = row.stream_version as u64;
         let due = self.versions.get(row.stream.as_str()).map_or(1, |v| v + 1);
@@ -242,6 +256,8 @@ impl ChainChecker {
         }
         // `computed == stored_hash` and `computed` is Some here.
         self.prev_hash = stored_hash.unwrap_or_default();
+        self.prev_recorded_at.clear();
+        self.prev_recorded_at.push_str(&row.recorded_at);
         self.expected += 1;
         Ok(())
     }

@@ -29,15 +29,18 @@ use deadpool_postgres::GenericClient;
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{IsolationLevel, Row};
 
-use super::{bytes, int, pg, pool_err, read_head, text, to_i64, PostgresStore, INSERT_CHUNK};
+use super::{
+    bytes, int, pg, pool_err, read_head, stored_row, text, to_i64, PostgresStore, COLUMNS,
+    INSERT_CHUNK,
+};
 use crate::checkpoint::Checkpoint;
 use crate::merkle::{self, ConsistencyProof, Frontier, InclusionProof, NodeSource};
 use crate::note::Note;
 use crate::prepare::format_recorded_at;
 use crate::store::StoreError;
 use crate::tree::{
-    missing_node, node_in_run, node_location, NewRuns, ProofError, ProofStore, StoredCheckpoint,
-    StoredRun,
+    missing_node, node_in_run, node_location, LeafAdmission, NewRuns, ProofError, ProofStore,
+    StoredCheckpoint, StoredRun,
 };
 use crate::Digest;
 
@@ -46,8 +49,10 @@ use crate::Digest;
 /// 32 bits are the checkpoints table's oid.
 const CHECKPOINT_LOCK_PREFIX: i64 = 0x6A69_7363 << 32;
 
-/// Event rows read per query when the tree catches up with the events.
-const CATCH_UP_PAGE: i64 = 8192;
+/// Event rows read per query when the tree catches up with the events
+/// (whole rows, payloads included, since each is checked before it becomes
+/// a leaf).
+const CATCH_UP_PAGE: i64 = 1024;
 
 fn corrupt(position: u64, reason: impl Into<String>) -> StoreError {
     StoreError::Corrupt {
@@ -175,21 +180,46 @@ impl PendingNodes {
     }
 }
 
-/// Adds the leaves of events `(f.size(), upto]` from their stored hashes,
+/// Adds the leaves of events `(f.size(), upto]` from their stored rows,
 /// page by page, in rows of at most [`crate::tree::RUN_MAX_LEAVES`] leaves
 /// (a page's rows are written before the next page is read): a ledger
-/// created before schema version 4 gets its tree here.
+/// created before schema version 4 gets its tree here. Each row is checked
+/// first ([`LeafAdmission`]); the first one that fails stops the catch-up
+/// with its position and reason, and the caller's transaction, which holds
+/// whatever was written, is rolled back.
 async fn catch_up<C: GenericClient>(
     client: &C,
     f: &mut Frontier,
     upto: u64,
 ) -> Result<(), StoreError> {
-    let what = "reading event hashes for the Merkle tree";
-    let stmt = client
-        .prepare_cached(
-            "SELECT position, hash FROM events WHERE position > $1 AND position <= $2 \
-             ORDER BY position LIMIT $3",
+    let what = "reading events for the Merkle tree";
+    let last = client
+        .query_opt(
+            &format!("SELECT {COLUMNS} FROM events WHERE position = $1"),
+            &[&to_i64(f.size())],
         )
+        .await
+        .map_err(pg(what))?
+        .map(|r| stored_row(&r))
+        .transpose()
+        .map_err(pg(what))?;
+    let attested = client
+        .query_one(crate::tree::ATTESTED, &[])
+        .await
+        .map_err(pg("reading the attestations"))?;
+    let mut admission = LeafAdmission::new(f.size(), last.as_ref()).attested(
+        attested
+            .try_get(0)
+            .map_err(pg("reading the attestations"))?,
+        attested
+            .try_get(1)
+            .map_err(pg("reading the attestations"))?,
+    );
+    let stmt = client
+        .prepare_cached(&format!(
+            "SELECT {COLUMNS} FROM events WHERE position > $1 AND position <= $2 \
+             ORDER BY position LIMIT $3"
+        ))
         .await
         .map_err(pg(what))?;
     while f.size() < upto {
@@ -202,16 +232,7 @@ async fn catch_up<C: GenericClient>(
         }
         let mut runs = NewRuns::default();
         for r in &rows {
-            let position = int(r, 0).map_err(pg(what))?;
-            let due = f.size() + 1;
-            if position != to_i64(due) {
-                return Err(corrupt(
-                    due,
-                    "the row is missing, so the tree cannot be built past it",
-                ));
-            }
-            let hash = Digest::from_slice(&bytes(r, 1).map_err(pg(what))?)
-                .ok_or_else(|| corrupt(due, "hash is not 32 bytes, so it cannot be a tree leaf"))?;
+            let hash = admission.admit(&stored_row(r).map_err(pg(what))?)?;
             runs.push(f, &hash)?;
         }
         let mut pending = PendingNodes::default();
@@ -334,8 +355,10 @@ pub(super) async fn catch_up_to_head(
     if f.size() >= head {
         return Ok(());
     }
-    // Likewise a ledger whose rows cannot be made into leaves: the
-    // transaction rolls back and verify names the row.
+    // Likewise a ledger whose rows cannot be made into leaves, or that the
+    // tree must not adopt: the transaction rolls back (the tree stays as it
+    // was), reads go on, appends are refused (`extension` runs the same
+    // catch-up), and verify names the row (D62).
     let caught = match catch_up(&tx, &mut f, head).await {
         Ok(()) => save_frontier(&tx, &f).await,
         Err(e) => Err(e),

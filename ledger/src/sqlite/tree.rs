@@ -13,15 +13,17 @@
 use async_trait::async_trait;
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 
-use super::{blocking, bytes, db_err, int, lock, read_head, text, SqliteStore};
+use super::{
+    blocking, bytes, db_err, int, lock, read_head, stored_row, text, SqliteStore, COLUMNS,
+};
 use crate::checkpoint::Checkpoint;
 use crate::merkle::{self, ConsistencyProof, Frontier, InclusionProof, NodeSource};
 use crate::note::Note;
 use crate::prepare::format_recorded_at;
 use crate::store::StoreError;
 use crate::tree::{
-    missing_node, node_in_run, node_location, NewRuns, ProofError, ProofStore, StoredCheckpoint,
-    StoredRun, RUN_MAX_LEAVES,
+    missing_node, node_in_run, node_location, LeafAdmission, NewRuns, ProofError, ProofStore,
+    StoredCheckpoint, StoredRun, RUN_MAX_LEAVES,
 };
 use crate::Digest;
 
@@ -75,31 +77,37 @@ fn write_runs(conn: &Connection, runs: &mut NewRuns) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// Adds the leaves of events `(f.size(), upto]` from their stored hashes: a
+/// Adds the leaves of events `(f.size(), upto]` from their stored rows: a
 /// ledger created before schema version 2, or appended to with tree
 /// maintenance off, gets its tree here, in rows of [`RUN_MAX_LEAVES`]
-/// leaves, each written once full so that memory stays bounded.
+/// leaves, each written once full so that memory stays bounded. Each row is
+/// checked first ([`LeafAdmission`]); the first one that fails stops the
+/// catch-up with its position and reason, and the caller's transaction,
+/// which holds whatever was written, is rolled back.
 fn catch_up(conn: &Connection, f: &mut Frontier, upto: u64) -> Result<(), StoreError> {
+    let size = f.size();
+    let last = conn
+        .prepare_cached(&format!("SELECT {COLUMNS} FROM events WHERE position = ?1"))
+        .map_err(db_err)?
+        .query_row([size as i64], stored_row)
+        .optional()
+        .map_err(db_err)?;
+    let (count, through): (i64, i64) = conn
+        .query_row(crate::tree::ATTESTED, [], |r| Ok((r.get(0)?, r.get(1)?)))
+        .map_err(db_err)?;
+    let mut admission = LeafAdmission::new(size, last.as_ref()).attested(count, through);
     let mut stmt = conn
-        .prepare("SELECT position, hash FROM events WHERE position > ?1 AND position <= ?2 ORDER BY position")
+        .prepare(&format!(
+            "SELECT {COLUMNS} FROM events WHERE position > ?1 AND position <= ?2 ORDER BY position"
+        ))
         .map_err(db_err)?;
     let rows = stmt
-        .query_map(params![f.size() as i64, upto as i64], |r| {
-            Ok((int(r, 0)?, bytes(r, 1)?))
-        })
+        .query_map(params![size as i64, upto as i64], stored_row)
         .map_err(db_err)?;
     let mut runs = NewRuns::default();
     for row in rows {
-        let (position, hash) = row.map_err(db_err)?;
-        let due = f.size() + 1;
-        if position != due as i64 {
-            return Err(corrupt(
-                due,
-                "the row is missing, so the tree cannot be built past it",
-            ));
-        }
-        let hash = Digest::from_slice(&hash)
-            .ok_or_else(|| corrupt(due, "hash is not 32 bytes, so it cannot be a tree leaf"))?;
+        let row = row.map_err(db_err)?;
+        let hash = admission.admit(&row)?;
         runs.push(f, &hash)?;
         if runs.last_run_leaves() >= RUN_MAX_LEAVES {
             write_runs(conn, &mut runs)?;
@@ -152,8 +160,10 @@ pub(super) fn catch_up_to_head(conn: &mut Connection) -> Result<(), StoreError> 
         return Ok(());
     };
     if f.size() < head {
-        // Likewise a ledger whose rows cannot be made into leaves: the
-        // transaction rolls back and verify names the row.
+        // Likewise a ledger whose rows cannot be made into leaves, or that
+        // the tree must not adopt: the transaction rolls back (the tree stays
+        // as it was), reads go on, appends are refused (`extend` runs the
+        // same catch-up), and verify names the row (D62).
         if let Err(e) = catch_up(&tx, &mut f, head).and_then(|()| save_frontier(&tx, &f)) {
             tracing::warn!("the Merkle tree could not be brought up to the head: {e}");
             return Ok(());

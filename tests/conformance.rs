@@ -571,3 +571,12 @@ macro_rules! all_forgeries {
 
 all_forgeries!(sqlite_rows, Some(crate::Db::sqlite()));
 all_forgeries!(postgres_rows, crate::Db::postgres().await);
+
+// ------------------------------------------------------------ attestation
+//
+// Rows written by SQL beside attested ones, forged attestations and
+// checkpoints, a cut tail, writers with the wrong key, rotation and
+// compromise (D69), against each store.
+
+#[path = "conformance/attestation.rs"]
+mod attestation;

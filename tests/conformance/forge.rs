@@ -1,9 +1,12 @@
 //! The forger's side of the forged-row suite (`rows` in conformance.rs):
 //! each store with plain SQL access to its tables, as its superuser or as
-//! `jishi_app`, and rows written wrongly but sealed with a correct hash.
+//! `jishi_app`, and rows written wrongly but sealed with a correct hash;
+//! also what the attestation suite (conformance/attestation.rs) writes by
+//! hand: attestations, checkpoints, edited notes and a cut tail.
 
 use std::sync::Arc;
 
+use jishi_ledger::attest::{self, Attestor};
 use jishi_ledger::postgres::{tokio_postgres, PgOptions, PostgresStore};
 use jishi_ledger::row::StoredRow;
 use jishi_ledger::{EventStore, ProofStore, RecordedEvent};
@@ -219,6 +222,11 @@ impl Db {
 
     /// The ledger opened again, as the next command would open it.
     pub(crate) async fn reopen(&self) -> Arc<dyn ProofStore> {
+        self.reopen_with(None).await
+    }
+
+    /// The ledger opened again with a recording key (or none, D69).
+    pub(crate) async fn reopen_with(&self, attestor: Option<Arc<Attestor>>) -> Arc<dyn ProofStore> {
         match self {
             Db::Sqlite(fx) => {
                 let path = fx.path.clone();
@@ -226,14 +234,142 @@ impl Db {
                     tokio::task::spawn_blocking(move || jishi_ledger::SqliteStore::open(path))
                         .await
                         .expect("open")
-                        .expect("a ledger with a forged row still opens"),
+                        .expect("a ledger with a forged row still opens")
+                        .with_attestor(attestor),
                 )
             }
             Db::Postgres(fx) => Arc::new(
-                PostgresStore::open_with(fx.schema.config(), PgOptions::default())
-                    .await
-                    .expect("a ledger with a forged row still opens"),
+                PostgresStore::open_with(
+                    fx.schema.config(),
+                    PgOptions {
+                        attestor,
+                        ..PgOptions::default()
+                    },
+                )
+                .await
+                .expect("a ledger with a forged row still opens"),
             ),
+        }
+    }
+
+    /// Inserts the event `e` with plain SQL, as the database's superuser.
+    pub(crate) async fn insert_event(&self, e: &RecordedEvent) {
+        self.insert_as_dba(&StoredRow::of(e)).await
+    }
+
+    /// Inserts an attestation row as the administrator would.
+    pub(crate) async fn insert_attestation(&self, a: &attest::Attestation) {
+        match self {
+            Db::Sqlite(fx) => {
+                common::dba(&fx.path)
+                    .execute(
+                        "INSERT INTO attestations VALUES (?1, ?2, ?3, ?4, ?5)",
+                        rusqlite::params![
+                            a.last_position,
+                            a.first_position,
+                            a.key_name,
+                            a.key_id,
+                            a.signature
+                        ],
+                    )
+                    .expect("insert by SQL");
+            }
+            Db::Postgres(fx) => {
+                fx.schema
+                    .connect()
+                    .await
+                    .execute(
+                        "INSERT INTO attestations (last_position, first_position, key_name, \
+                         key_id, signature) VALUES ($1, $2, $3, $4, $5)",
+                        &[
+                            &a.last_position,
+                            &a.first_position,
+                            &a.key_name,
+                            &a.key_id,
+                            &a.signature,
+                        ],
+                    )
+                    .await
+                    .expect("insert by SQL");
+            }
+        }
+    }
+
+    /// Inserts a checkpoint row as the administrator would.
+    pub(crate) async fn insert_checkpoint(&self, c: &jishi_ledger::Checkpoint, note: &str) {
+        match self {
+            Db::Sqlite(fx) => {
+                common::dba(&fx.path)
+                    .execute(
+                        "INSERT INTO checkpoints (origin, size, root, note, recorded_at) \
+                         VALUES (?1, ?2, ?3, ?4, 'now')",
+                        rusqlite::params![c.origin, c.size as i64, &c.root.0[..], note],
+                    )
+                    .expect("insert by SQL");
+            }
+            Db::Postgres(fx) => {
+                fx.schema
+                    .connect()
+                    .await
+                    .execute(
+                        "INSERT INTO checkpoints (origin, size, root, note, recorded_at) \
+                         VALUES ($1, $2, $3, $4, 'now')",
+                        &[&c.origin, &(c.size as i64), &&c.root.0[..], &note],
+                    )
+                    .await
+                    .expect("insert by SQL");
+            }
+        }
+    }
+
+    /// Rewrites every stored note, with the triggers out of the way.
+    pub(crate) async fn edit_notes(&self, from: &str, to: &str) {
+        match self {
+            Db::Sqlite(fx) => {
+                let c = common::dba(&fx.path);
+                c.execute_batch("DROP TRIGGER IF EXISTS checkpoints_no_update")
+                    .expect("drop trigger");
+                c.execute(
+                    "UPDATE checkpoints SET note = replace(note, ?1, ?2)",
+                    [from, to],
+                )
+                .expect("update");
+            }
+            Db::Postgres(fx) => {
+                let c = fx.schema.connect().await;
+                c.batch_execute("ALTER TABLE checkpoints DISABLE TRIGGER USER")
+                    .await
+                    .expect("disable triggers");
+                c.execute(
+                    "UPDATE checkpoints SET note = replace(note, $1, $2)",
+                    &[&from, &to],
+                )
+                .await
+                .expect("update");
+            }
+        }
+    }
+
+    /// Deletes the rows after `position` (and their tree nodes), with the
+    /// append-only triggers out of the way: a superuser cutting the tail.
+    pub(crate) async fn cut_after(&self, position: u64) {
+        let p = position as i64;
+        match self {
+            Db::Sqlite(fx) => {
+                // `dba` drops the events' triggers, as a hostile DBA would.
+                let c = common::dba(&fx.path);
+                c.execute("DELETE FROM events WHERE position > ?1", [p])
+                    .expect("delete");
+            }
+            Db::Postgres(fx) => {
+                let c = fx.schema.connect().await;
+                c.batch_execute("ALTER TABLE events DISABLE TRIGGER USER")
+                    .await
+                    .expect("disable triggers");
+                c.execute("DELETE FROM events WHERE position > $1", &[&p])
+                    .await
+                    .expect("delete");
+            }
         }
     }
 

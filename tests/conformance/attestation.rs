@@ -1,4 +1,4 @@
-//! Attestation (D69), on both stores: every group a store writes is signed
+//! Attestation (D69), part of the conformance suite, on both stores: every group a store writes is signed
 //! by the recording key, which the database never holds, and `verify` names
 //! the first position that no valid attestation covers. Tried as the
 //! database's administrator would: a row appended by SQL with a correctly
@@ -7,30 +7,37 @@
 //! legitimate cases too: rotation, a key declared compromised, a legacy
 //! ledger adopted by its first registration, and the SM2 suite.
 
-mod common;
-
 use std::sync::Arc;
 
 use jishi_ledger::attest::{self, Attestor};
 use jishi_ledger::tree::ProofStore;
 use jishi_ledger::{
     AppendError, AppendRequest, Digest, ExpectedVersion, FaultKind, NewEvent, RecordedEvent,
-    SignerKey, SqliteStore, Suite,
+    SignerKey, Suite,
 };
+
+use super::forge::Db;
 use serde_json::json;
 
-/// A ledger under test, with the database handle its administrator has.
+/// A ledger under test: the store, opened with a recording key (or none),
+/// and the database handle its administrator has.
 struct Ledger {
     store: Arc<dyn ProofStore>,
     db: Db,
 }
 
-enum Db {
-    Sqlite {
-        path: std::path::PathBuf,
-        _dir: tempfile::TempDir,
-    },
-    Pg(common::PgSchema),
+impl Ledger {
+    async fn new(db: Db, attestor: Option<Arc<Attestor>>) -> Ledger {
+        Ledger {
+            store: db.reopen_with(attestor).await,
+            db,
+        }
+    }
+
+    /// The same ledger opened again, with another key (or none).
+    async fn reopen(&self, attestor: Option<Arc<Attestor>>) -> Arc<dyn ProofStore> {
+        self.db.reopen_with(attestor).await
+    }
 }
 
 fn key(suite: Suite, n: u8) -> Arc<Attestor> {
@@ -38,227 +45,8 @@ fn key(suite: Suite, n: u8) -> Arc<Attestor> {
     Arc::new(Attestor::new(k))
 }
 
-async fn sqlite(attestor: Option<Arc<Attestor>>) -> Option<Ledger> {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let path = dir.path().join("ledger.db");
-    let store = SqliteStore::open(&path)
-        .expect("open")
-        .with_attestor(attestor);
-    Some(Ledger {
-        store: Arc::new(store),
-        db: Db::Sqlite { path, _dir: dir },
-    })
-}
-
-async fn postgres(attestor: Option<Arc<Attestor>>) -> Option<Ledger> {
-    let url = common::database_url()?;
-    let schema = common::PgSchema::create(&url).await;
-    let store = jishi_ledger::PostgresStore::open_with(
-        schema.config(),
-        jishi_ledger::postgres::PgOptions {
-            attestor,
-            ..Default::default()
-        },
-    )
-    .await
-    .expect("open");
-    Some(Ledger {
-        store: Arc::new(store),
-        db: Db::Pg(schema),
-    })
-}
-
-impl Ledger {
-    /// The same ledger opened again, with another key (or none).
-    async fn reopen(&self, attestor: Option<Arc<Attestor>>) -> Arc<dyn ProofStore> {
-        match &self.db {
-            Db::Sqlite { path, .. } => Arc::new(
-                SqliteStore::open(path)
-                    .expect("reopen")
-                    .with_attestor(attestor),
-            ),
-            Db::Pg(schema) => Arc::new(
-                jishi_ledger::PostgresStore::open_with(
-                    schema.config(),
-                    jishi_ledger::postgres::PgOptions {
-                        attestor,
-                        ..Default::default()
-                    },
-                )
-                .await
-                .expect("reopen"),
-            ),
-        }
-    }
-
-    /// Inserts `e` into `events` as the administrator would, by SQL.
-    async fn insert_row(&self, e: &RecordedEvent) {
-        match &self.db {
-            Db::Sqlite { path, .. } => {
-                let conn = common::dba(path);
-                conn.execute(
-                    "INSERT INTO events VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16)",
-                    rusqlite::params![
-                        e.position as i64, e.stream, e.stream_version as i64,
-                        e.event_id.to_string(), e.event_type, e.schema_version,
-                        e.occurred_at, e.recorded_at, e.actor.id, e.actor.name, e.actor.role,
-                        e.actor.org, e.payload.as_str(), &e.payload_digest.0[..],
-                        &e.prev_hash.0[..], &e.hash.0[..]
-                    ],
-                )
-                .expect("insert by SQL");
-            }
-            Db::Pg(schema) => {
-                let c = schema.connect().await;
-                c.execute(
-                    "INSERT INTO events (position, stream, stream_version, event_id, event_type, \
-                     schema_version, occurred_at, recorded_at, actor_id, actor_name, actor_role, \
-                     actor_org, payload, payload_digest, prev_hash, hash) VALUES ($1, $2, $3, \
-                     $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
-                    &[
-                        &(e.position as i64),
-                        &e.stream,
-                        &(e.stream_version as i64),
-                        &e.event_id,
-                        &e.event_type,
-                        &i64::from(e.schema_version),
-                        &e.occurred_at,
-                        &e.recorded_at,
-                        &e.actor.id,
-                        &e.actor.name,
-                        &e.actor.role,
-                        &e.actor.org,
-                        &e.payload.as_str(),
-                        &&e.payload_digest.0[..],
-                        &&e.prev_hash.0[..],
-                        &&e.hash.0[..],
-                    ],
-                )
-                .await
-                .expect("insert by SQL");
-            }
-        }
-    }
-
-    /// Inserts an attestation row as the administrator would.
-    async fn insert_attestation(&self, a: &attest::Attestation) {
-        match &self.db {
-            Db::Sqlite { path, .. } => {
-                common::dba(path)
-                    .execute(
-                        "INSERT INTO attestations VALUES (?1, ?2, ?3, ?4, ?5)",
-                        rusqlite::params![
-                            a.last_position,
-                            a.first_position,
-                            a.key_name,
-                            a.key_id,
-                            a.signature
-                        ],
-                    )
-                    .expect("insert by SQL");
-            }
-            Db::Pg(schema) => {
-                schema
-                    .connect()
-                    .await
-                    .execute(
-                        "INSERT INTO attestations (last_position, first_position, key_name, \
-                         key_id, signature) VALUES ($1, $2, $3, $4, $5)",
-                        &[
-                            &a.last_position,
-                            &a.first_position,
-                            &a.key_name,
-                            &a.key_id,
-                            &a.signature,
-                        ],
-                    )
-                    .await
-                    .expect("insert by SQL");
-            }
-        }
-    }
-
-    /// Inserts a checkpoint row as the administrator would.
-    async fn insert_checkpoint(&self, c: &jishi_ledger::Checkpoint, note: &str) {
-        match &self.db {
-            Db::Sqlite { path, .. } => {
-                common::dba(path)
-                    .execute(
-                        "INSERT INTO checkpoints (origin, size, root, note, recorded_at) \
-                         VALUES (?1, ?2, ?3, ?4, 'now')",
-                        rusqlite::params![c.origin, c.size as i64, &c.root.0[..], note],
-                    )
-                    .expect("insert by SQL");
-            }
-            Db::Pg(schema) => {
-                schema
-                    .connect()
-                    .await
-                    .execute(
-                        "INSERT INTO checkpoints (origin, size, root, note, recorded_at) \
-                         VALUES ($1, $2, $3, $4, 'now')",
-                        &[&c.origin, &(c.size as i64), &&c.root.0[..], &note],
-                    )
-                    .await
-                    .expect("insert by SQL");
-            }
-        }
-    }
-
-    /// Rewrites every stored note, with the triggers out of the way.
-    async fn edit_notes(&self, from: &str, to: &str) {
-        match &self.db {
-            Db::Sqlite { path, .. } => {
-                let c = common::dba(path);
-                c.execute_batch("DROP TRIGGER IF EXISTS checkpoints_no_update")
-                    .expect("drop trigger");
-                c.execute(
-                    "UPDATE checkpoints SET note = replace(note, ?1, ?2)",
-                    [from, to],
-                )
-                .expect("update");
-            }
-            Db::Pg(schema) => {
-                let c = schema.connect().await;
-                c.batch_execute("ALTER TABLE checkpoints DISABLE TRIGGER USER")
-                    .await
-                    .expect("disable triggers");
-                c.execute(
-                    "UPDATE checkpoints SET note = replace(note, $1, $2)",
-                    &[&from, &to],
-                )
-                .await
-                .expect("update");
-            }
-        }
-    }
-
-    /// Deletes the rows after `position` (and their tree nodes), with the
-    /// append-only triggers out of the way: a superuser cutting the tail.
-    async fn cut_after(&self, position: u64) {
-        let p = position as i64;
-        match &self.db {
-            Db::Sqlite { path, .. } => {
-                // `dba` drops the events' triggers, as a hostile DBA would.
-                let c = common::dba(path);
-                c.execute("DELETE FROM events WHERE position > ?1", [p])
-                    .expect("delete");
-            }
-            Db::Pg(schema) => {
-                let c = schema.connect().await;
-                c.batch_execute("ALTER TABLE events DISABLE TRIGGER USER")
-                    .await
-                    .expect("disable triggers");
-                c.execute("DELETE FROM events WHERE position > $1", &[&p])
-                    .await
-                    .expect("delete");
-            }
-        }
-    }
-}
-
 fn request(stream: &str, n: usize) -> AppendRequest {
-    common::request(stream, ExpectedVersion::Any, n)
+    crate::common::request(stream, ExpectedVersion::Any, n)
 }
 
 async fn register(store: &dyn ProofStore, attestor: &Attestor) -> u64 {
@@ -268,7 +56,7 @@ async fn register(store: &dyn ProofStore, attestor: &Attestor) -> u64 {
             expected: ExpectedVersion::Any,
             events: vec![NewEvent {
                 payload: attestor.registration(),
-                ..common::event(attest::KEY_REGISTERED, json!({}))
+                ..crate::common::event(attest::KEY_REGISTERED, json!({}))
             }],
         })
         .await
@@ -283,7 +71,7 @@ async fn key_event(store: &dyn ProofStore, event_type: &str, payload: serde_json
             expected: ExpectedVersion::Any,
             events: vec![NewEvent {
                 payload,
-                ..common::event(event_type, json!({}))
+                ..crate::common::event(event_type, json!({}))
             }],
         })
         .await
@@ -301,7 +89,7 @@ async fn forged_next(store: &dyn ProofStore) -> RecordedEvent {
         .expect("version")
         .unwrap_or(0);
     let prepared = jishi_ledger::prepare::prepare(
-        common::event(
+        crate::common::event(
             "committee.decided",
             json!({"决定": "任用", "候选人": "伪造"}),
         ),
@@ -327,12 +115,18 @@ async fn verify(store: &dyn ProofStore) -> jishi_ledger::VerifyReport {
 mod suite {
     use super::*;
 
-    pub async fn every_group_is_attested(make: impl AsyncMake) {
-        for suite in Suite::ALL {
+    pub async fn every_group_is_attested(db: Db) {
+        group_attested(db, Suite::Ed25519).await;
+    }
+
+    pub async fn every_group_is_attested_in_sm2(db: Db) {
+        group_attested(db, Suite::Sm2Sm3).await;
+    }
+
+    async fn group_attested(db: Db, suite: Suite) {
+        {
             let k = key(suite, 7);
-            let Some(l) = make.make(Some(k.clone())).await else {
-                return;
-            };
+            let l = Ledger::new(db, Some(k.clone())).await;
             register(&*l.store, &k).await;
             l.store
                 .append_batch(vec![request("a", 3), request("b", 2)])
@@ -347,16 +141,14 @@ mod suite {
         }
     }
 
-    pub async fn a_row_inserted_by_sql_is_named_and_blocks_the_next_write(make: impl AsyncMake) {
+    pub async fn a_row_inserted_by_sql_is_named_and_blocks_the_next_write(db: Db) {
         let k = key(Suite::Ed25519, 7);
-        let Some(l) = make.make(Some(k.clone())).await else {
-            return;
-        };
+        let l = Ledger::new(db, Some(k.clone())).await;
         register(&*l.store, &k).await;
         l.store.append(request("a", 4)).await.expect("append");
         // When the DBA appends a decision with a correctly computed chain
         let forged = forged_next(&*l.store).await;
-        l.insert_row(&forged).await;
+        l.db.insert_event(&forged).await;
         // Then the chain passes but verify names the row as not attested
         let r = verify(&*l.store).await;
         let f = r.fault.expect("a fault");
@@ -387,18 +179,16 @@ mod suite {
         );
     }
 
-    pub async fn a_forged_attestation_is_named(make: impl AsyncMake) {
+    pub async fn a_forged_attestation_is_named(db: Db) {
         let k = key(Suite::Ed25519, 7);
-        let Some(l) = make.make(Some(k.clone())).await else {
-            return;
-        };
+        let l = Ledger::new(db, Some(k.clone())).await;
         register(&*l.store, &k).await;
         l.store.append(request("a", 2)).await.expect("append");
         let forged = forged_next(&*l.store).await;
-        l.insert_row(&forged).await;
+        l.db.insert_event(&forged).await;
         // With an attestation that names the right key but was not made by it
         let impostor = key(Suite::Ed25519, 9).attest(4, 4, &forged.hash);
-        l.insert_attestation(&attest::Attestation {
+        l.db.insert_attestation(&attest::Attestation {
             key_name: "test.recording".into(),
             key_id: i64::from(k.verifier().key_id()),
             ..impostor
@@ -409,11 +199,9 @@ mod suite {
         assert!(f.detail.contains("does not verify"), "{}", f.detail);
     }
 
-    pub async fn writing_without_the_key_or_with_an_old_one_fails(make: impl AsyncMake) {
+    pub async fn writing_without_the_key_or_with_an_old_one_fails(db: Db) {
         let old = key(Suite::Ed25519, 7);
-        let Some(l) = make.make(Some(old.clone())).await else {
-            return;
-        };
+        let l = Ledger::new(db, Some(old.clone())).await;
         register(&*l.store, &old).await;
         l.store.append(request("a", 1)).await.expect("append");
         // Without the key: refused, nothing written
@@ -457,11 +245,9 @@ mod suite {
         );
     }
 
-    pub async fn a_compromised_key_flags_what_it_signed(make: impl AsyncMake) {
+    pub async fn a_compromised_key_flags_what_it_signed(db: Db) {
         let old = key(Suite::Ed25519, 7);
-        let Some(l) = make.make(Some(old.clone())).await else {
-            return;
-        };
+        let l = Ledger::new(db, Some(old.clone())).await;
         register(&*l.store, &old).await;
         l.store.append(request("a", 1)).await.expect("append"); // 2
         l.store.append(request("a", 1)).await.expect("append"); // 3
@@ -491,14 +277,12 @@ mod suite {
         assert_eq!(r.attestation.flagged[0].reason, "laptop lost");
     }
 
-    pub async fn a_cut_tail_is_named(make: impl AsyncMake) {
+    pub async fn a_cut_tail_is_named(db: Db) {
         let k = key(Suite::Ed25519, 7);
-        let Some(l) = make.make(Some(k.clone())).await else {
-            return;
-        };
+        let l = Ledger::new(db, Some(k.clone())).await;
         register(&*l.store, &k).await;
         l.store.append(request("a", 3)).await.expect("append"); // 2..4
-        l.cut_after(3).await;
+        l.db.cut_after(3).await;
         let store = l.reopen(None).await;
         let f = verify(&*store).await.fault.expect("a fault");
         assert_eq!(
@@ -510,10 +294,8 @@ mod suite {
         assert!(f.detail.contains("rows were removed"), "{}", f.detail);
     }
 
-    pub async fn a_legacy_ledger_is_adopted_by_its_first_key(make: impl AsyncMake) {
-        let Some(l) = make.make(None).await else {
-            return;
-        };
+    pub async fn a_legacy_ledger_is_adopted_by_its_first_key(db: Db) {
+        let l = Ledger::new(db, None).await;
         l.store.append(request("a", 3)).await.expect("append");
         let r = verify(&*l.store).await;
         assert!(r.is_ok() && r.attestation.unattested, "{r:?}");
@@ -530,11 +312,9 @@ mod suite {
         assert!(!r.attestation.unattested);
     }
 
-    pub async fn stored_checkpoints_are_checked_against_registered_keys(make: impl AsyncMake) {
+    pub async fn stored_checkpoints_are_checked_against_registered_keys(db: Db) {
         let k = key(Suite::Ed25519, 7);
-        let Some(l) = make.make(Some(k.clone())).await else {
-            return;
-        };
+        let l = Ledger::new(db, Some(k.clone())).await;
         register(&*l.store, &k).await;
         l.store.append(request("a", 3)).await.expect("append");
         let log = SignerKey::from_seed("test.example/log", &[1; 32]).expect("key");
@@ -542,7 +322,7 @@ mod suite {
             &*l.store,
             &log,
             "test.example/log",
-            &common::actor(1),
+            &crate::common::actor(1),
             &jishi_ledger::verify::Quiet,
         )
         .await
@@ -575,10 +355,10 @@ mod suite {
                 .text()
                 .trim_end_matches('\n')
         );
-        l.insert_checkpoint(&body, &forged).await;
+        l.db.insert_checkpoint(&body, &forged).await;
         // And one signed by a key the ledger never registered
         let stranger = SignerKey::from_seed("test.example/log", &[9; 32]).expect("key");
-        l.insert_checkpoint(&body, &body.sign(&stranger).expect("sign").to_string())
+        l.db.insert_checkpoint(&body, &body.sign(&stranger).expect("sign").to_string())
             .await;
         // Then verify names both, and the honest one still verifies
         let r = verify(&*l.store).await;
@@ -608,7 +388,7 @@ mod suite {
         .expect("a case");
         assert_eq!(case.checkpoint.id, 1);
         // When the notes' bodies are edited in place
-        l.edit_notes(
+        l.db.edit_notes(
             &format!("\n{}\n", body.size),
             &format!("\n{}\n", body.size - 1),
         )
@@ -632,36 +412,6 @@ mod suite {
         .expect_err("refused");
         assert!(err.to_string().contains("verifies under"), "{err}");
     }
-
-    /// How a suite function gets a fresh ledger with a given key.
-    pub trait AsyncMake {
-        fn make(
-            &self,
-            attestor: Option<Arc<Attestor>>,
-        ) -> impl std::future::Future<Output = Option<Ledger>> + Send;
-    }
-}
-
-use suite::AsyncMake;
-
-struct Sqlite;
-impl AsyncMake for Sqlite {
-    fn make(
-        &self,
-        a: Option<Arc<Attestor>>,
-    ) -> impl std::future::Future<Output = Option<Ledger>> + Send {
-        sqlite(a)
-    }
-}
-
-struct Postgres;
-impl AsyncMake for Postgres {
-    fn make(
-        &self,
-        a: Option<Arc<Attestor>>,
-    ) -> impl std::future::Future<Output = Option<Ledger>> + Send {
-        postgres(a)
-    }
 }
 
 macro_rules! on_both {
@@ -670,7 +420,7 @@ macro_rules! on_both {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $test() {
-                    super::suite::$test(super::Sqlite).await;
+                    super::suite::$test(super::Db::sqlite()).await;
                 }
             )*
         }
@@ -678,7 +428,8 @@ macro_rules! on_both {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $test() {
-                    super::suite::$test(super::Postgres).await;
+                    let Some(db) = super::Db::postgres().await else { return };
+                    super::suite::$test(db).await;
                 }
             )*
         }
@@ -687,6 +438,7 @@ macro_rules! on_both {
 
 on_both!(
     every_group_is_attested,
+    every_group_is_attested_in_sm2,
     a_row_inserted_by_sql_is_named_and_blocks_the_next_write,
     a_forged_attestation_is_named,
     writing_without_the_key_or_with_an_old_one_fails,

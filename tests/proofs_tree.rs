@@ -493,10 +493,22 @@ async fn verify_while_appending(reader: &dyn ProofStore, writer: Arc<dyn ProofSt
         .await
         .unwrap();
     use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    // The log's key, registered as `jishi checkpoint` registers it, so that
+    // verify can check the checkpoints' signatures.
+    let key = SignerKey::generate("test.example/log").unwrap();
+    jishi_ledger::publish::register_checkpoint_key(
+        &*writer,
+        &key.verifier(),
+        "log",
+        &common::actor(0),
+    )
+    .await
+    .unwrap();
     let stop = Arc::new(AtomicBool::new(false));
     let appended = Arc::new(AtomicUsize::new(0));
     let appender = {
         let (writer, stop, appended) = (writer.clone(), stop.clone(), appended.clone());
+        let key = key.clone();
         tokio::spawn(async move {
             let mut n = 0usize;
             while !stop.load(Ordering::Relaxed) {
@@ -505,7 +517,6 @@ async fn verify_while_appending(reader: &dyn ProofStore, writer: Arc<dyn ProofSt
                 writer.append(request).await.expect("append");
                 if n % 50 == 25 {
                     let frontier = writer.frontier().await.unwrap();
-                    let key = SignerKey::generate("test.example/log").unwrap();
                     let cp = Checkpoint::new("test.example/log", frontier.size(), frontier.root())
                         .unwrap();
                     writer

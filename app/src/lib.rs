@@ -152,16 +152,7 @@ pub fn decode_marked(e: &RecordedEvent) -> Result<(DomainEvent, Option<String>),
 
 /// The domain event a stored event is.
 pub fn decode(e: &RecordedEvent) -> Result<DomainEvent, RecordError> {
-    let undecodable = |source| RecordError::Undecodable {
-        position: e.position,
-        source,
-    };
-    let payload = e.payload.to_value().map_err(|err| {
-        undecodable(EventError::NotAnObject {
-            event_type: format!("{} (payload unreadable: {err})", e.event_type),
-        })
-    })?;
-    DomainEvent::from_payload(&e.event_type, e.schema_version, payload).map_err(undecodable)
+    decode_marked(e).map(|(event, _)| event)
 }
 
 /// The procedure a command is decided under, and its digest (the gate mark

@@ -73,23 +73,7 @@ pub async fn election_entries(
     election_id: &str,
     as_of: Option<u64>,
 ) -> Result<Vec<Entry>, ViewError> {
-    let prefix = election_stream(election_id);
-    let mut out = Vec::new();
-    let mut from = 1;
-    loop {
-        let page = store.read_prefix(&prefix, from, PAGE).await?;
-        let full = page.len() == PAGE;
-        for e in &page {
-            if as_of.is_some_and(|p| e.position > p) {
-                return Ok(out);
-            }
-            out.push(entry_of(e)?);
-            from = e.position + 1;
-        }
-        if !full {
-            return Ok(out);
-        }
-    }
+    read_election(store, election_id, as_of, None).await
 }
 
 /// An election's entries as [`election_entries`] reads them, except that an
@@ -100,31 +84,45 @@ pub async fn election_entries_lenient(
     election_id: &str,
     as_of: Option<u64>,
 ) -> Result<(Vec<Entry>, Vec<jishi_projections::replay::Unreadable>), ViewError> {
+    let mut unreadable = Vec::new();
+    let out = read_election(store, election_id, as_of, Some(&mut unreadable)).await?;
+    Ok((out, unreadable))
+}
+
+/// The election's entries; an undecodable event fails the read, or, given
+/// `set_aside`, is put there.
+async fn read_election(
+    store: &dyn EventStore,
+    election_id: &str,
+    as_of: Option<u64>,
+    mut set_aside: Option<&mut Vec<jishi_projections::replay::Unreadable>>,
+) -> Result<Vec<Entry>, ViewError> {
     let prefix = election_stream(election_id);
     let mut out = Vec::new();
-    let mut unreadable = Vec::new();
     let mut from = 1;
     loop {
         let page = store.read_prefix(&prefix, from, PAGE).await?;
         let full = page.len() == PAGE;
         for e in &page {
             if as_of.is_some_and(|p| e.position > p) {
-                return Ok((out, unreadable));
+                return Ok(out);
             }
             from = e.position + 1;
-            match entry_of(e) {
-                Ok(entry) => out.push(entry),
-                Err(ViewError::Record(RecordError::Undecodable { position, source })) => unreadable
-                    .push(jishi_projections::replay::Unreadable {
-                        position,
-                        event_type: e.event_type.clone(),
-                        reason: source.to_string(),
-                    }),
-                Err(err) => return Err(err),
+            match (entry_of(e), set_aside.as_deref_mut()) {
+                (Ok(entry), _) => out.push(entry),
+                (
+                    Err(ViewError::Record(RecordError::Undecodable { position, source })),
+                    Some(unreadable),
+                ) => unreadable.push(jishi_projections::replay::Unreadable {
+                    position,
+                    event_type: e.event_type.clone(),
+                    reason: source.to_string(),
+                }),
+                (Err(err), _) => return Err(err),
             }
         }
         if !full {
-            return Ok((out, unreadable));
+            return Ok(out);
         }
     }
 }

@@ -45,7 +45,7 @@ pub struct Signed {
 /// `witness`) unless it is already, by `actor`: `verify` counts a stored
 /// checkpoint's signature only by a registered key. True if it recorded.
 pub async fn register_checkpoint_key(
-    store: &dyn ProofStore,
+    store: &dyn crate::EventStore,
     key: &crate::VerifierKey,
     role: &str,
     actor: &crate::Actor,
@@ -73,8 +73,8 @@ pub async fn register_checkpoint_key(
 
 /// Verifies the whole ledger (chain and tree), then signs its current tree
 /// head with `key` under `origin` and stores the checkpoint. The log's key
-/// is registered in the ledger first if it is not (by `actor`), so that
-/// `verify` can check the signature later.
+/// is registered in the ledger (by `actor`) before signing if it is not, so
+/// that `verify` can check the signature later.
 pub async fn sign_checkpoint(
     store: &dyn ProofStore,
     key: &SignerKey,
@@ -82,11 +82,13 @@ pub async fn sign_checkpoint(
     actor: &crate::Actor,
     progress: &dyn Progress,
 ) -> Result<Signed, SignError> {
-    register_checkpoint_key(store, &key.verifier(), "log", actor).await?;
     let report = verify_with_proofs(store, progress).await?;
     if !report.is_ok() {
         return Err(SignError::NotVerified(Box::new(report)));
     }
+    // Written through the store's own append path after the ledger
+    // verified, so the signed tree holds only verified rows and this one.
+    register_checkpoint_key(store, &key.verifier(), "log", actor).await?;
     let frontier = store.frontier().await?;
     let cp =
         Checkpoint::new(origin, frontier.size(), frontier.root()).map_err(SignError::Origin)?;

@@ -39,11 +39,21 @@ pub fn rt() -> tokio::runtime::Runtime {
         .expect("runtime")
 }
 
-/// A ledger of `n` events on streams `candidate/c0..c2`, and both keys on disk.
+/// A ledger of `n` events (the log key's registration, as `jishi
+/// checkpoint` records it on first use, then events on streams
+/// `candidate/c0..c2`), and both keys on disk.
 pub fn case(n: usize) -> Case {
     let fx = common::sqlite();
     rt().block_on(async {
-        for i in 0..n {
+        jishi_ledger::publish::register_checkpoint_key(
+            &*fx.store,
+            &log_signer().verifier(),
+            "log",
+            &common::actor(0),
+        )
+        .await
+        .expect("register the log's key");
+        for i in 1..n {
             fx.store
                 .append(common::request(
                     &format!("candidate/c{}", i % 3),

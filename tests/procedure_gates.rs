@@ -8,15 +8,80 @@
 //!
 //! And what is legitimate stays clean: the demo, a recorded override, an
 //! amended procedure from its position on.
+//!
+//! Each test runs on both stores: on SQLite, and on PostgreSQL in a schema
+//! of its own (skipped, with a line, without `DATABASE_URL`).
 
 mod common;
 
+use std::cell::RefCell;
 use std::path::{Path, PathBuf};
 
 use common::{jishi, text};
 use jishi_projections::demo::{generate, DemoConfig, DemoElection};
 use jishi_projections::{Command, EventBody};
 use serde_json::{json, Value};
+
+thread_local! {
+    /// In the PostgreSQL run of a test: the schemas its ledgers live in
+    /// (dropped when the test ends). `None` in the SQLite run.
+    static PG: RefCell<Option<Vec<common::PgSchema>>> = const { RefCell::new(None) };
+}
+
+/// Where a test's ledger lives: the file `name` in `dir`, or, in the
+/// PostgreSQL run, a fresh schema (its URL stands where the path would).
+fn new_ledger(dir: &tempfile::TempDir, name: &str) -> PathBuf {
+    PG.with(|pg| match pg.borrow_mut().as_mut() {
+        None => dir.path().join(name),
+        Some(schemas) => {
+            let url = common::database_url().expect("DATABASE_URL was checked");
+            let schema = std::thread::spawn(move || {
+                tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .expect("runtime")
+                    .block_on(common::PgSchema::create(&url))
+            })
+            .join()
+            .expect("create a schema");
+            let db = PathBuf::from(schema.db_url());
+            schemas.push(schema);
+            db
+        }
+    })
+}
+
+/// Runs each test on SQLite, then on PostgreSQL.
+macro_rules! on_both_stores {
+    ($($test:ident),* $(,)?) => {
+        mod on_sqlite {
+            $( #[test] fn $test() { super::$test(); } )*
+        }
+        mod on_postgres {
+            $(
+                #[test]
+                fn $test() {
+                    if crate::common::database_url().is_none() {
+                        return;
+                    }
+                    super::PG.with(|p| *p.borrow_mut() = Some(Vec::new()));
+                    super::$test();
+                    super::PG.with(|p| p.borrow_mut().take());
+                }
+            )*
+        }
+    };
+}
+
+on_both_stores!(
+    a_raw_decision_that_skipped_every_step_is_reported_at_its_position_with_the_rule,
+    a_raw_event_the_gates_would_pass_still_shows_as_outside_the_gates_and_cannot_forge_the_mark,
+    a_decision_under_a_weakened_procedure_file_is_refused_naming_what_it_drops,
+    an_election_opened_under_a_weakened_file_records_it_and_check_names_what_it_drops,
+    the_demo_has_no_replay_finding_and_verify_domain_passes,
+    a_recorded_override_is_respected_and_an_amendment_applies_from_its_position,
+    verify_domain_reports_raw_events_that_are_no_domain_event_or_sit_in_another_stream,
+);
 
 const TOWNSHIP: &str = include_str!("../projections/procedures/township_party_committee.toml");
 
@@ -49,7 +114,7 @@ fn record(db: &Path, actor: &jishi_projections::Actor, cmd: &Command, extra: &[&
 /// ledger, the election and that candidate.
 fn opened_with_one_nominee() -> (tempfile::TempDir, PathBuf, DemoElection, String) {
     let dir = tempfile::tempdir().expect("tempdir");
-    let db = dir.path().join("gates.db");
+    let db = new_ledger(&dir, "gates.db");
     init(&db);
     let e = demo_election();
     for p in &e.commands {
@@ -122,7 +187,6 @@ fn at(findings: &[Value], kind: &str, position: u64) -> Option<Value> {
         .cloned()
 }
 
-#[test]
 fn a_raw_decision_that_skipped_every_step_is_reported_at_its_position_with_the_rule() {
     let (_dir, db, e, c) = opened_with_one_nominee();
     let out = jishi(&db, &["verify", "--domain"], None);
@@ -185,9 +249,8 @@ fn a_raw_decision_that_skipped_every_step_is_reported_at_its_position_with_the_r
     );
 }
 
-#[test]
 fn a_raw_event_the_gates_would_pass_still_shows_as_outside_the_gates_and_cannot_forge_the_mark() {
-    let (_dir, db, e, c) = opened_with_one_nominee();
+    let (dir, db, e, c) = opened_with_one_nominee();
     // The demo's own next step for the nominee, appended raw: the gates would pass it.
     let next = e
         .commands
@@ -209,7 +272,7 @@ fn a_raw_event_the_gates_would_pass_still_shows_as_outside_the_gates_and_cannot_
     let out = jishi(&db, &["append", "--raw"], Some(line.as_bytes()));
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     assert!(text(&out).contains("gate mark"), "{}", text(&out));
-    let file = db.with_file_name("forged.jsonl");
+    let file = dir.path().join("forged.jsonl");
     std::fs::write(&file, format!("{line}\n")).expect("write");
     let out = jishi(
         &db,
@@ -280,7 +343,6 @@ fn weakened() -> String {
     text
 }
 
-#[test]
 fn a_decision_under_a_weakened_procedure_file_is_refused_naming_what_it_drops() {
     let (dir, db, e, c) = opened_with_one_nominee();
     let file = dir.path().join("weakened.toml");
@@ -338,10 +400,9 @@ fn a_decision_under_a_weakened_procedure_file_is_refused_naming_what_it_drops() 
     assert!(text(&out).contains("R1"), "{}", text(&out));
 }
 
-#[test]
 fn an_election_opened_under_a_weakened_file_records_it_and_check_names_what_it_drops() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let db = dir.path().join("w.db");
+    let db = new_ledger(&dir, "w.db");
     init(&db);
     let file = dir.path().join("weakened.toml");
     std::fs::write(&file, weakened()).expect("write");
@@ -376,10 +437,9 @@ fn an_election_opened_under_a_weakened_file_records_it_and_check_names_what_it_d
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
 }
 
-#[test]
 fn the_demo_has_no_replay_finding_and_verify_domain_passes() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let db = dir.path().join("demo.db");
+    let db = new_ledger(&dir, "demo.db");
     let out = jishi(&db, &["demo", "--townships", "3", "--seed", "7"], None);
     assert!(out.status.success(), "{}", text(&out));
     let out = jishi(&db, &["verify", "--domain"], None);
@@ -423,7 +483,6 @@ fn the_demo_has_no_replay_finding_and_verify_domain_passes() {
     }
 }
 
-#[test]
 fn a_recorded_override_is_respected_and_an_amendment_applies_from_its_position() {
     let (_dir, db, e, c) = opened_with_one_nominee();
     // The decision right after the nomination, overridden openly by the committee.
@@ -524,7 +583,6 @@ fn a_recorded_override_is_respected_and_an_amendment_applies_from_its_position()
     );
 }
 
-#[test]
 fn verify_domain_reports_raw_events_that_are_no_domain_event_or_sit_in_another_stream() {
     let (_dir, db, e, c) = opened_with_one_nominee();
     let actor = &e.commands[0].actor;

@@ -82,13 +82,19 @@ pub async fn sign_checkpoint(
     actor: &crate::Actor,
     progress: &dyn Progress,
 ) -> Result<Signed, SignError> {
-    let report = verify_with_proofs(store, progress).await?;
+    let mut report = verify_with_proofs(store, progress).await?;
     if !report.is_ok() {
         return Err(SignError::NotVerified(Box::new(report)));
     }
-    // Written through the store's own append path after the ledger
-    // verified, so the signed tree holds only verified rows and this one.
-    register_checkpoint_key(store, &key.verifier(), "log", actor).await?;
+    // The first checkpoint with a key records the key (through the store's
+    // own append path), then verifies again, so that what is signed was
+    // verified whole, the registration included (once per key).
+    if register_checkpoint_key(store, &key.verifier(), "log", actor).await? {
+        report = verify_with_proofs(store, progress).await?;
+        if !report.is_ok() {
+            return Err(SignError::NotVerified(Box::new(report)));
+        }
+    }
     let frontier = store.frontier().await?;
     let cp =
         Checkpoint::new(origin, frontier.size(), frontier.root()).map_err(SignError::Origin)?;

@@ -61,6 +61,33 @@ fn attestation_vectors_are_in_format_md() {
 }
 
 #[test]
+fn the_rotation_vector_is_in_format_md() {
+    let (ed, sm2) = keys();
+    let payload = serde_json::json!({
+        "key": sm2.verifier().to_vkey(),
+        "replaces": ed.verifier().to_vkey(),
+    });
+    let canonical = jishi_ledger::canonical::canonical_json(&payload);
+    let digest = jishi_ledger::canonical::payload_digest(canonical.as_bytes());
+    // And the registry takes it as the rotation it is.
+    let mut r = jishi_ledger::attest::KeyRegistry::default();
+    r.apply(
+        jishi_ledger::attest::KEY_REGISTERED,
+        &serde_json::json!({"key": ed.verifier().to_vkey()}),
+        1,
+        2,
+    )
+    .expect("registered");
+    r.apply(jishi_ledger::attest::KEY_ROTATED, &payload, 2, 3)
+        .expect("rotated");
+    assert_eq!(r.current(), Some(&sm2.verifier()));
+    let text = doc("FORMAT.md");
+    for v in [canonical, digest.to_string()] {
+        assert!(text.contains(&v), "docs/FORMAT.md lacks {v}");
+    }
+}
+
+#[test]
 fn an_sm2_note_signature_is_in_format_merkle_md() {
     let sm2 =
         SignerKey::from_secret("jishi.example/log-sm2", Suite::Sm2Sm3, &[3; 32]).expect("key");

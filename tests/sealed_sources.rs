@@ -13,7 +13,6 @@ use jishi_app::access::{self, read_sources, source_stream, PetitionSource};
 use jishi_app::sealed::{Binding, Keyring, Secret};
 use jishi_app::users::{add_user, AccessRole, NewUser};
 use jishi_ledger::{AppendRequest, EventStore, ExpectedVersion, NewEvent, ProofStore, SqliteStore};
-use jishi_projections::demo::{generate, DemoConfig};
 use jishi_server::AppState;
 use serde_json::{json, Value};
 
@@ -241,14 +240,8 @@ fn the_postgres_rows_hold_no_identity() {
 fn the_server_seals_or_refuses() {
     rt().block_on(async {
         let dir = tempfile::tempdir().expect("dir");
-        let store: Arc<dyn ProofStore> =
-            Arc::new(SqliteStore::open(dir.path().join("ledger.db")).expect("open"));
-        let events: Arc<dyn EventStore> = store.clone();
-        let demo = generate(&DemoConfig {
-            seed: 7,
-            townships: 1,
-        })
-        .expect("demo");
+        let (store, events) = common::server::sqlite_ledger(dir.path());
+        let demo = common::server::demo(1);
         let first = &demo.elections[0];
         record_election(&events, first).await;
         let candidate = first

@@ -8,8 +8,6 @@ use common::server::{operator, rt, serve};
 use std::sync::Arc;
 
 use jishi_app::users::{add_user, AccessRole, NewUser};
-use jishi_ledger::{EventStore, ProofStore, SqliteStore};
-use jishi_projections::demo::{generate, DemoConfig};
 use jishi_server::AppState;
 use serde_json::{json, Value};
 
@@ -17,9 +15,7 @@ use serde_json::{json, Value};
 fn election_ids_opened_through_the_server_carry_the_openers_organisation() {
     rt().block_on(async {
         let dir = tempfile::tempdir().expect("dir");
-        let store: Arc<dyn ProofStore> =
-            Arc::new(SqliteStore::open(dir.path().join("ledger.db")).expect("open"));
-        let events: Arc<dyn EventStore> = store.clone();
+        let (store, events) = common::server::sqlite_ledger(dir.path());
         let root = operator();
         let mut tokens = std::collections::BTreeMap::new();
         for (id, org) in [("ty-rec", "天元区"), ("hd-rec", "河东区")] {
@@ -41,11 +37,7 @@ fn election_ids_opened_through_the_server_carry_the_openers_organisation() {
         let state = Arc::new(AppState::new(store.clone(), None, "test".into()));
         let base = serve(state).await;
         let http = reqwest::Client::new();
-        let demo = generate(&DemoConfig {
-            seed: 7,
-            townships: 1,
-        })
-        .expect("demo");
+        let demo = common::server::demo(1);
         let opening = |id: &str, unit_org: &str| {
             let mut cmd = demo.elections[0].commands[0].command.to_json();
             cmd["election_id"] = json!(id);

@@ -11,8 +11,8 @@ use common::server::{operator, record_election, rt, serve};
 use std::sync::Arc;
 
 use jishi_app::users::{add_user, AccessRole, NewUser};
-use jishi_ledger::{EventStore, ProofStore, RecordedEvent, SqliteStore};
-use jishi_projections::demo::{generate, Demo, DemoConfig};
+use jishi_ledger::{ProofStore, RecordedEvent};
+use jishi_projections::demo::Demo;
 use jishi_server::AppState;
 use serde_json::{json, Value};
 
@@ -30,14 +30,8 @@ impl Server {
     /// inspector of 天元区, the same of 河东区, an investigator, an admin.
     async fn start() -> Server {
         let dir = tempfile::tempdir().expect("temp dir");
-        let store: Arc<dyn ProofStore> =
-            Arc::new(SqliteStore::open(dir.path().join("ledger.db")).expect("open"));
-        let events: Arc<dyn EventStore> = store.clone();
-        let demo = generate(&DemoConfig {
-            seed: 7,
-            townships: 2,
-        })
-        .expect("demo");
+        let (store, events) = common::server::sqlite_ledger(dir.path());
+        let demo = common::server::demo(2);
         let first = &demo.elections[0];
         record_election(&events, first).await;
         let root = operator();

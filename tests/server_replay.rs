@@ -11,8 +11,7 @@ use std::sync::Arc;
 use common::server::{operator, rt, serve};
 use jishi_app::batch::{record_batch, BatchItem};
 use jishi_app::users::{add_user, AccessRole, NewUser};
-use jishi_ledger::{AppendRequest, EventStore, ExpectedVersion, NewEvent, ProofStore, SqliteStore};
-use jishi_projections::demo::{generate, DemoConfig};
+use jishi_ledger::{AppendRequest, ExpectedVersion, NewEvent};
 use jishi_projections::EventBody;
 use jishi_server::AppState;
 use serde_json::Value;
@@ -21,14 +20,8 @@ use serde_json::Value;
 fn the_compliance_view_reports_a_raw_decision_with_its_position_and_rule() {
     rt().block_on(async {
         let dir = tempfile::tempdir().expect("temp dir");
-        let store: Arc<dyn ProofStore> =
-            Arc::new(SqliteStore::open(dir.path().join("ledger.db")).expect("open"));
-        let events: Arc<dyn EventStore> = store.clone();
-        let demo = generate(&DemoConfig {
-            seed: 7,
-            townships: 1,
-        })
-        .expect("demo");
+        let (store, events) = common::server::sqlite_ledger(dir.path());
+        let demo = common::server::demo(1);
         let e = &demo.elections[0];
 
         // Through the gates up to the first nomination.

@@ -364,6 +364,25 @@ pub mod server {
         }
     }
 
+    /// A SQLite ledger in `dir`, as the two views of it a server holds.
+    pub fn sqlite_ledger(
+        dir: &std::path::Path,
+    ) -> (Arc<dyn jishi_ledger::ProofStore>, Arc<dyn EventStore>) {
+        let store: Arc<dyn jishi_ledger::ProofStore> =
+            Arc::new(jishi_ledger::SqliteStore::open(dir.join("ledger.db")).expect("open"));
+        let events: Arc<dyn EventStore> = store.clone();
+        (store, events)
+    }
+
+    /// The demo district of seed 7 with `townships` townships.
+    pub fn demo(townships: usize) -> jishi_projections::demo::Demo {
+        jishi_projections::demo::generate(&jishi_projections::demo::DemoConfig {
+            seed: 7,
+            townships,
+        })
+        .expect("demo")
+    }
+
     pub fn rt() -> tokio::runtime::Runtime {
         tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)

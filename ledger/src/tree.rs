@@ -764,25 +764,101 @@ pub(crate) struct LeafAdmission {
     prev_hash: Option<Digest>,
     prev_recorded_at: Option<String>,
     scratch: Vec<u8>,
-    /// On a ledger with attestations, the last position they cover: a row
-    /// past it was not written by jishi with the recording key (D69).
-    attested_through: Option<u64>,
+    /// On a ledger with attestations (D69): the ones covering the rows to
+    /// adopt, in order, and every recording key the ledger registered.
+    attested: Option<Attested>,
 }
 
-/// The query both stores run before a catch-up: whether any attestation is
-/// stored, and the last position they cover.
-pub(crate) const ATTESTED: &str =
-    "SELECT COUNT(*), COALESCE(MAX(last_position), 0) FROM attestations";
+/// What a catch-up checks the rows' attestations against.
+#[derive(Debug)]
+pub(crate) struct Attested {
+    groups: std::collections::VecDeque<crate::attest::Attestation>,
+    keys: Vec<crate::VerifierKey>,
+}
+
+/// The attestations a catch-up from leaf `$1` needs (every group that ends
+/// after it), in order; and whether any is stored at all.
+pub(crate) const ATTESTATIONS_AFTER: &str = "SELECT first_position, last_position, key_name, \
+     key_id, signature FROM attestations WHERE last_position > $1 ORDER BY last_position";
+pub(crate) const ANY_ATTESTATION: &str =
+    "SELECT COUNT(*) FROM (SELECT 1 FROM attestations LIMIT 1) AS a";
+/// The payloads of the ledger's key events (`ledger/keys`).
+pub(crate) const KEY_PAYLOADS: &str =
+    "SELECT event_type, payload FROM events WHERE stream = 'ledger/keys' ORDER BY position";
+
+impl Attested {
+    /// From the stored groups and the key events' (type, payload) pairs;
+    /// `None` when the ledger has no attestation (then rows are adopted
+    /// unattested, as on a ledger from before D69).
+    pub(crate) fn of(
+        any: bool,
+        groups: Vec<crate::attest::Attestation>,
+        key_events: &[(String, String)],
+    ) -> Option<Attested> {
+        use crate::attest::{KEY_REGISTERED, KEY_ROTATED};
+        let keys = key_events
+            .iter()
+            .filter(|(t, _)| t == KEY_REGISTERED || t == KEY_ROTATED)
+            .filter_map(|(_, p)| serde_json::from_str::<serde_json::Value>(p).ok())
+            .filter_map(|p| p.get("key")?.as_str()?.parse().ok())
+            .collect();
+        any.then(|| Attested {
+            groups: groups.into(),
+            keys,
+        })
+    }
+}
 
 impl LeafAdmission {
-    /// Refuses rows past `through` when the ledger holds attestations
-    /// (`count` > 0). The tree checks coverage only; the signatures are
-    /// `verify`'s to check, and no checkpoint is signed before it passes.
-    pub(crate) fn attested(mut self, count: i64, through: i64) -> LeafAdmission {
-        if count > 0 {
-            self.attested_through = Some(through.max(0) as u64);
-        }
+    /// Refuses rows that no stored attestation by a registered recording
+    /// key covers. Which key was current when is `verify`'s to check (it
+    /// reads the whole key history); no checkpoint is signed before it
+    /// passes.
+    pub(crate) fn attested(mut self, attested: Option<Attested>) -> LeafAdmission {
+        self.attested = attested;
         self
+    }
+
+    /// Checks the row at `p` (hash `hash`) against the attestations.
+    fn check_attested(&mut self, p: u64, hash: &Digest) -> Result<(), String> {
+        let Some(a) = self.attested.as_mut() else {
+            return Ok(());
+        };
+        let Some(g) = a.groups.front() else {
+            return Err(
+                "not attested: no attestation covers it, so it was not written by \
+                        jishi with the recording key"
+                    .into(),
+            );
+        };
+        let (first, last) = (
+            g.first_position.max(0) as u64,
+            g.last_position.max(0) as u64,
+        );
+        if p < first || p > last {
+            return Err(format!(
+                "not attested: no attestation covers it (the next one covers positions {first} \
+                 to {last})"
+            ));
+        }
+        if p < last {
+            return Ok(());
+        }
+        let message = crate::attest::message(first, last, hash);
+        let signed = a.keys.iter().any(|k| {
+            k.name() == g.key_name
+                && i64::from(k.key_id()) == g.key_id
+                && k.verifies(&message, &g.signature)
+        });
+        a.groups.pop_front();
+        if signed {
+            Ok(())
+        } else {
+            Err(format!(
+                "not attested: the attestation of positions {first} to {last} does not verify \
+                 under any recording key the ledger registered"
+            ))
+        }
     }
 
     /// For a tree of `tree_size` leaves; `last` is the stored row at
@@ -799,17 +875,18 @@ impl LeafAdmission {
             },
             prev_recorded_at: last.map(|r| r.recorded_at.clone()),
             scratch: Vec::with_capacity(1024),
-            attested_through: None,
+            attested: None,
         }
     }
 
     /// The leaf hash of the next row, or why the tree must not adopt it.
     pub(crate) fn admit(&mut self, row: &StoredRow) -> Result<Digest, StoreError> {
         let p = self.next;
-        let refuse = |reason: String| StoreError::Inadmissible {
+        let tree_size = self.tree_size;
+        let refuse = move |reason: String| StoreError::Inadmissible {
             position: p,
             reason,
-            tree_size: self.tree_size,
+            tree_size,
         };
         if row.position != p as i64 {
             return Err(refuse(
@@ -834,12 +911,7 @@ impl LeafAdmission {
         }
         crate::validity::admissible(row, self.prev_recorded_at.as_deref())
             .map_err(|f| refuse(format!("{}: {}", f.kind.label(), f.detail)))?;
-        if let Some(a) = self.attested_through.filter(|a| p > *a) {
-            return Err(refuse(format!(
-                "not attested: no attestation covers it (the last attested position is {a}), \
-                 so it was not written by jishi with the recording key"
-            )));
-        }
+        self.check_attested(p, &hash).map_err(refuse)?;
         self.prev_hash = Some(hash);
         self.prev_recorded_at = Some(row.recorded_at.clone());
         self.next += 1;

@@ -197,6 +197,9 @@ mod suite {
         let f = verify(&*l.store).await.fault.expect("a fault");
         assert_eq!((f.position, f.kind), (4, FaultKind::Unattested));
         assert!(f.detail.contains("does not verify"), "{}", f.detail);
+        // And the tree, caught up on the next open, does not adopt the row
+        let reopened = l.reopen(Some(k.clone())).await;
+        assert_eq!(reopened.frontier().await.expect("frontier").size(), 3);
     }
 
     pub async fn writing_without_the_key_or_with_an_old_one_fails(db: Db) {

@@ -203,18 +203,8 @@ async fn catch_up<C: GenericClient>(
         .map(|r| stored_row(&r))
         .transpose()
         .map_err(pg(what))?;
-    let attested = client
-        .query_one(crate::tree::ATTESTED, &[])
-        .await
-        .map_err(pg("reading the attestations"))?;
-    let mut admission = LeafAdmission::new(f.size(), last.as_ref()).attested(
-        attested
-            .try_get(0)
-            .map_err(pg("reading the attestations"))?,
-        attested
-            .try_get(1)
-            .map_err(pg("reading the attestations"))?,
-    );
+    let mut admission =
+        LeafAdmission::new(f.size(), last.as_ref()).attested(attested(client, f.size()).await?);
     let stmt = client
         .prepare_cached(&format!(
             "SELECT {COLUMNS} FROM events WHERE position > $1 AND position <= $2 \
@@ -323,6 +313,48 @@ fn grow(mut f: Frontier, hashes: &[Digest]) -> Result<Extension, StoreError> {
         nodes: pending.hashes,
         frontier: f.to_bytes(),
     })
+}
+
+/// What the rows after leaf `size` must be attested by (see
+/// [`crate::tree::Attested`]).
+async fn attested<C: GenericClient>(
+    client: &C,
+    size: u64,
+) -> Result<Option<crate::tree::Attested>, StoreError> {
+    let what = "reading the attestations";
+    let any: i64 = client
+        .query_one(crate::tree::ANY_ATTESTATION, &[])
+        .await
+        .and_then(|r| r.try_get(0))
+        .map_err(pg(what))?;
+    if any == 0 {
+        return Ok(None);
+    }
+    let groups = client
+        .query(crate::tree::ATTESTATIONS_AFTER, &[&to_i64(size)])
+        .await
+        .map_err(pg(what))?
+        .iter()
+        .map(|r| {
+            Ok(crate::attest::Attestation {
+                first_position: r.try_get(0)?,
+                last_position: r.try_get(1)?,
+                key_name: r.try_get(2)?,
+                key_id: r.try_get(3)?,
+                signature: r.try_get(4)?,
+            })
+        })
+        .collect::<Result<Vec<_>, tokio_postgres::Error>>()
+        .map_err(pg(what))?;
+    let keys = client
+        .query(crate::tree::KEY_PAYLOADS, &[])
+        .await
+        .map_err(pg(what))?
+        .iter()
+        .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+        .collect::<Result<Vec<(String, String)>, tokio_postgres::Error>>()
+        .map_err(pg(what))?;
+    Ok(crate::tree::Attested::of(true, groups, &keys))
 }
 
 /// Brings the tree up to the head when it lags (see [`catch_up`]), under the

@@ -63,6 +63,37 @@ fn save_frontier(conn: &Connection, f: &Frontier) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// What the rows after leaf `size` must be attested by (see
+/// [`crate::tree::Attested`]).
+fn attested(conn: &Connection, size: u64) -> Result<Option<crate::tree::Attested>, StoreError> {
+    let any: i64 = conn
+        .query_row(crate::tree::ANY_ATTESTATION, [], |r| r.get(0))
+        .map_err(db_err)?;
+    if any == 0 {
+        return Ok(None);
+    }
+    let sql = crate::tree::ATTESTATIONS_AFTER.replace("$1", "?1");
+    let mut st = conn.prepare(&sql).map_err(db_err)?;
+    let groups = st
+        .query_map([size as i64], |r| {
+            Ok(crate::attest::Attestation {
+                first_position: r.get(0)?,
+                last_position: r.get(1)?,
+                key_name: r.get(2)?,
+                key_id: r.get(3)?,
+                signature: r.get(4)?,
+            })
+        })
+        .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
+        .map_err(db_err)?;
+    let mut st = conn.prepare(crate::tree::KEY_PAYLOADS).map_err(db_err)?;
+    let keys = st
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .and_then(|rows| rows.collect::<Result<Vec<(String, String)>, _>>())
+        .map_err(db_err)?;
+    Ok(crate::tree::Attested::of(true, groups, &keys))
+}
+
 /// Writes the rows of `runs` (taken, so that the next leaf starts a run).
 fn write_runs(conn: &Connection, runs: &mut NewRuns) -> Result<(), StoreError> {
     let mut stmt = conn
@@ -92,10 +123,7 @@ fn catch_up(conn: &Connection, f: &mut Frontier, upto: u64) -> Result<(), StoreE
         .query_row([size as i64], stored_row)
         .optional()
         .map_err(db_err)?;
-    let (count, through): (i64, i64) = conn
-        .query_row(crate::tree::ATTESTED, [], |r| Ok((r.get(0)?, r.get(1)?)))
-        .map_err(db_err)?;
-    let mut admission = LeafAdmission::new(size, last.as_ref()).attested(count, through);
+    let mut admission = LeafAdmission::new(size, last.as_ref()).attested(attested(conn, size)?);
     let mut stmt = conn
         .prepare(&format!(
             "SELECT {COLUMNS} FROM events WHERE position > ?1 AND position <= ?2 ORDER BY position"

@@ -103,6 +103,16 @@ fn an_sm2_note_signature_is_in_format_merkle_md() {
         note.verify(&[ed.verifier()]).is_err(),
         "no known key signed it"
     );
+    // Beside an Ed25519 line, each verifier finds its own and ignores the other.
+    let mut both = note.clone();
+    both.add_signature(&ed).expect("cosign");
+    let by_ed = both.verify(&[ed.verifier()]).expect("Ed25519 alone");
+    assert_eq!(
+        by_ed.unknown_signatures().len(),
+        1,
+        "the SM2 line is ignored"
+    );
+    assert!(both.verify(&[sm2.verifier()]).is_ok(), "SM2 alone");
     let line = note
         .to_string()
         .lines()

@@ -358,16 +358,30 @@ pub async fn run_verify(state: &Arc<AppState>) -> Result<Verified, ApiError> {
     let report =
         jishi_ledger::verify_with_proofs(state.store.as_ref(), &jishi_ledger::verify::Quiet)
             .await?;
-    let fault = report.fault.as_ref().map(|f| f.to_string()).or_else(|| {
-        let tree = report.tree.as_ref()?;
-        tree.checkpoint_fault
-            .as_ref()
-            .map(|c| c.to_string())
-            .or_else(|| tree.tree_fault.clone())
-    });
+    // The schema's protections too, as `jishi verify` checks them (D64).
+    let drift = state.store.schema_drift().await?;
+    let fault = report
+        .fault
+        .as_ref()
+        .map(|f| f.to_string())
+        .or_else(|| {
+            let tree = report.tree.as_ref()?;
+            tree.checkpoint_fault
+                .as_ref()
+                .map(|c| c.to_string())
+                .or_else(|| tree.tree_fault.clone())
+        })
+        .or_else(|| {
+            report
+                .signers
+                .iter()
+                .find(|s| s.fault.is_some())
+                .map(|s| s.to_string())
+        })
+        .or_else(|| drift.first().map(|d| format!("schema: {d}")));
     let outcome = Verified {
         at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-        ok: report.is_ok(),
+        ok: report.is_ok() && drift.is_empty(),
         checked: report.checked,
         fault,
     };

@@ -312,13 +312,26 @@ pub async fn head(spec: &StoreSpec, json: bool) -> anyhow::Result<()> {
 
 /// Verifies the chain and, beside it, the Merkle tree and every stored
 /// checkpoint (exit 3 on any fault).
-pub async fn verify(spec: &StoreSpec, json: bool, domain: bool) -> anyhow::Result<()> {
+pub async fn verify(
+    spec: &StoreSpec,
+    json: bool,
+    domain: bool,
+    expect_keys: &[String],
+) -> anyhow::Result<()> {
+    let expected = expect_keys
+        .iter()
+        .map(|k| crate::proof_cmds::read_verifier(k).map(|v| v.to_vkey()))
+        .collect::<anyhow::Result<Vec<_>>>()
+        .context("--expect-key")?;
     let bar = output::VerifyBar::new();
     let started = std::time::Instant::now();
     // Both stores keep the Merkle tree and checkpoints: verify checks them
     // beside the chain.
     let store = jishi_ledger::open_proof_store(spec, false).await?;
-    let report = jishi_ledger::verify_with_proofs(&*store, &bar).await?;
+    let mut report = jishi_ledger::verify_with_proofs(&*store, &bar).await?;
+    if report.fault.is_none() && !expected.is_empty() {
+        report.fault = expected_key_fault(&report.attestation, &expected);
+    }
     let drift = store.schema_drift().await?;
     let secs = started.elapsed().as_secs_f64();
     if json {
@@ -378,6 +391,34 @@ pub async fn verify(spec: &StoreSpec, json: bool, domain: bool) -> anyhow::Resul
         return crate::domain_verify::run(spec, json).await;
     }
     Ok(())
+}
+
+/// With `--expect-key`: the ledger's first recording key must be one of
+/// `expected`, or the whole history is someone else's (a rewrite under a
+/// key of the rewriter's own, which is internally consistent).
+fn expected_key_fault(
+    a: &jishi_ledger::attest::AttestReport,
+    expected: &[String],
+) -> Option<jishi_ledger::Fault> {
+    let first = a.keys.first();
+    if first.is_some_and(|k| expected.contains(k)) {
+        return None;
+    }
+    Some(jishi_ledger::Fault {
+        position: 1,
+        kind: jishi_ledger::FaultKind::Unattested,
+        detail: match first {
+            Some(k) => format!(
+                "the ledger's attestations start from the recording key {k}, not from the \
+                 expected {}: this history was written under another key",
+                expected.join(" or ")
+            ),
+            None => format!(
+                "the ledger registers no recording key, but {} was expected",
+                expected.join(" or ")
+            ),
+        },
+    })
 }
 
 /// What the attestations say of a ledger whose rows all verify (D69).

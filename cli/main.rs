@@ -85,6 +85,11 @@ enum Command {
         /// or what was recorded outside them (exit 5 on any finding).
         #[arg(long)]
         domain: bool,
+        /// The recording key this ledger's attestations must start from (a
+        /// vkey or a `.pub` file; repeatable): a history rewritten under
+        /// another key is then a fault, not a valid ledger (D69).
+        #[arg(long = "expect-key", value_name = "VKEY")]
+        expect_keys: Vec<String>,
     },
     /// Record a step of a selection; refused (nothing written) when it breaks the procedure.
     Record(domain_cmds::RecordArgs),
@@ -241,7 +246,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Log(args) => ledger_cmds::log(&spec, args).await,
         Command::Stream(args) => ledger_cmds::stream(&spec, args).await,
         Command::Head { json } => ledger_cmds::head(&spec, json).await,
-        Command::Verify { json, domain } => ledger_cmds::verify(&spec, json, domain).await,
+        Command::Verify {
+            json,
+            domain,
+            expect_keys,
+        } => ledger_cmds::verify(&spec, json, domain, &expect_keys).await,
         Command::Record(args) => domain_cmds::record(&spec, args).await,
         Command::Procedure(cmd) => domain_cmds::procedure(cmd),
         Command::Bench(args) => bench::run(args).await,

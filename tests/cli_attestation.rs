@@ -167,10 +167,23 @@ fn writes_need_the_current_key_and_rotation_and_compromise_are_recorded() {
             "the laptop holding it was lost",
         ],
     );
-    let out = ok(&db, &["verify"]);
+    let out = ok(&db, &["verify", "--expect-key", &old_vkey]);
     assert!(
         out.contains("ok: every row is attested by the recording key (2 key(s)"),
         "{out}"
+    );
+    // A history is only the expected one if it starts from the expected key
+    let other_pub = dir.path().join("other.key.pub");
+    let wrong = jishi(
+        &db,
+        &["verify", "--expect-key", other_pub.to_str().unwrap()],
+        None,
+    );
+    assert_eq!(wrong.status.code(), Some(3), "{}", text(&wrong));
+    assert!(
+        text(&wrong).contains("this history was written under another key"),
+        "{}",
+        text(&wrong)
     );
     assert!(
         out.contains(&format!(

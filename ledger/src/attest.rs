@@ -492,17 +492,21 @@ impl AttestChecker {
         Ok(())
     }
 
-    /// Ends the walk at `head`; `left` are attestations read but not used.
+    /// Ends the walk at `head`; `left` are attestations read but not used;
+    /// `head_now` is the ledger's head read again after the walk.
     pub fn finish(
         self,
         head: u64,
         left: &std::collections::VecDeque<Attestation>,
+        head_now: u64,
     ) -> (AttestReport, Option<crate::Fault>) {
         let mut fault = None;
         if let Some(g) = self.group.as_ref().or_else(|| left.front()) {
             // A group that began at or before the head but ends after it:
-            // its last rows are gone (a tail cut off).
-            if g.first_position as u64 <= head {
+            // its last rows are gone (a tail cut off), unless the ledger has
+            // grown past it meanwhile (a first key registered while this
+            // walk ran adopts the rows before it: the next walk checks it).
+            if g.first_position as u64 <= head && (g.last_position.max(0) as u64) > head_now {
                 fault = Some(unattested(
                     head + 1,
                     format!(

@@ -455,7 +455,12 @@ async fn walk<S: EventStore + ?Sized>(
             }
         }
     }
-    let (attestation, attest_fault) = attest.finish(checked, &attestations.buffer);
+    let head_now = match store.head().await {
+        Ok(h) => h.map_or(0, |h| h.position),
+        Err(StoreError::Corrupt { .. }) => 0,
+        Err(e) => return Err(e),
+    };
+    let (attestation, attest_fault) = attest.finish(checked, &attestations.buffer, head_now);
     if chain_fault.is_none() {
         chain_fault = attest_fault;
     }

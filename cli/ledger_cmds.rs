@@ -57,6 +57,15 @@ pub(crate) fn check_domain_stream(
     raw: bool,
 ) -> Result<(), jishi_ledger::InvalidField> {
     let stream = &request.stream;
+    if jishi_ledger::store::stream_under(stream, "ledger") {
+        return Err(jishi_ledger::InvalidField::new(
+            "stream",
+            format!(
+                "{stream:?} holds the ledger's own key history: it is written only by `jishi \
+                 recording-key`, `jishi checkpoint` and `jishi checkpoint-key`"
+            ),
+        ));
+    }
     if !jishi_ledger::store::stream_under(stream, "election") {
         return Ok(());
     }

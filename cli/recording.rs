@@ -82,7 +82,7 @@ pub async fn open_writer(spec: &StoreSpec, create: bool) -> anyhow::Result<Arc<d
     }
     let attestor = given.as_deref().map(read_key).transpose()?.map(Arc::new);
     let store = open_store_with(spec, create, attestor.clone()).await?;
-    let registry = attest::registry(&*store).await?;
+    let registry = attest::verified_registry(&*store).await?;
     check_key(&registry, attestor.as_deref(), spec)?;
     if registry.current().is_none() && store.head().await?.is_some() {
         eprintln!(
@@ -129,7 +129,7 @@ fn check_key(
 pub async fn open_new(spec: &StoreSpec, suite: Suite) -> anyhow::Result<Arc<dyn ProofStore>> {
     let path = key_path(spec);
     let probe = open_store_with(spec, true, None).await?;
-    let registry = attest::registry(&*probe).await?;
+    let registry = attest::verified_registry(&*probe).await?;
     let empty = probe.head().await?.is_none();
     drop(probe);
     if registry.current().is_none() && empty {
@@ -216,7 +216,7 @@ pub async fn recording_key(spec: &StoreSpec, cmd: RecordingKeyCmd) -> anyhow::Re
     match cmd {
         RecordingKeyCmd::Show { json } => {
             let store = jishi_ledger::open_store(spec, false).await?;
-            let r = attest::registry(&*store).await?;
+            let r = attest::verified_registry(&*store).await?;
             let keys: Vec<String> = r.keys.iter().map(|(k, _)| k.to_vkey()).collect();
             if json {
                 println!(
@@ -248,7 +248,7 @@ pub async fn recording_key(spec: &StoreSpec, cmd: RecordingKeyCmd) -> anyhow::Re
                 bail!("--recording-key: name the file of the key to register");
             };
             let store = jishi_ledger::open_store(spec, false).await?;
-            if let Some(k) = attest::registry(&*store).await?.current() {
+            if let Some(k) = attest::verified_registry(&*store).await?.current() {
                 bail!(
                     "this ledger already has a recording key ({}); a new one is introduced \
                      with `jishi recording-key rotate`",
@@ -275,7 +275,7 @@ pub async fn recording_key(spec: &StoreSpec, cmd: RecordingKeyCmd) -> anyhow::Re
                 );
             }
             let store = open_writer(spec, false).await?;
-            let registry = attest::registry(&*store).await?;
+            let registry = attest::verified_registry(&*store).await?;
             let Some(old) = registry.current() else {
                 bail!("this ledger has no recording key: register one first");
             };
@@ -317,7 +317,7 @@ pub async fn recording_key(spec: &StoreSpec, cmd: RecordingKeyCmd) -> anyhow::Re
                 bail!("--reason: say why the key is no longer trusted");
             }
             let store = open_writer(spec, false).await?;
-            let registry = attest::registry(&*store).await?;
+            let registry = attest::verified_registry(&*store).await?;
             if !registry.keys.iter().any(|(k, _)| *k == vkey) {
                 bail!(
                     "--key: {} is not a recording key of this ledger",
@@ -395,7 +395,7 @@ pub async fn checkpoint_key(spec: &StoreSpec, cmd: CheckpointKeyCmd) -> anyhow::
         }
         CheckpointKeyCmd::List => {
             let store = jishi_ledger::open_store(spec, false).await?;
-            for (k, role) in attest::registry(&*store).await?.checkpoint_keys {
+            for (k, role) in attest::verified_registry(&*store).await?.checkpoint_keys {
                 println!("{role:8} {}", k.to_vkey());
             }
             Ok(())

@@ -162,6 +162,45 @@ pub fn registers_key(stream: &str, event_types: impl IntoIterator<Item = impl As
             .any(|t| t.as_ref() == KEY_REGISTERED)
 }
 
+/// Whether an event may go into [`KEYS_STREAM`]: one of its four types,
+/// with the fields that type needs, each key a valid vkey. A store refuses
+/// anything else there, so that no append can leave the key history
+/// unreadable (every later open and verify would stop at it).
+pub fn check_key_event(event_type: &str, payload: &serde_json::Value) -> Result<(), String> {
+    let key = |field: &str| -> Result<(), String> {
+        payload
+            .get(field)
+            .and_then(|v| v.as_str())
+            .ok_or_else(|| format!("{event_type} needs the vkey {field:?}"))?
+            .parse::<VerifierKey>()
+            .map(|_| ())
+            .map_err(|e| format!("{event_type}: {field}: {e}"))
+    };
+    match event_type {
+        KEY_REGISTERED => key("key"),
+        KEY_ROTATED => key("key").and_then(|()| key("replaces")),
+        KEY_COMPROMISED => key("key").and_then(|()| {
+            payload
+                .get("from_position")
+                .and_then(|v| v.as_u64())
+                .map(|_| ())
+                .ok_or_else(|| format!("{KEY_COMPROMISED} needs a numeric from_position"))
+        }),
+        CHECKPOINT_KEY_REGISTERED => {
+            key("key").and_then(|()| match payload.get("role").and_then(|v| v.as_str()) {
+                Some("log" | "witness") => Ok(()),
+                _ => Err(format!(
+                    "{CHECKPOINT_KEY_REGISTERED} needs role \"log\" or \"witness\""
+                )),
+            })
+        }
+        other => Err(format!(
+            "{KEYS_STREAM} holds only the ledger's key events, not {other:?} (use `jishi \
+             recording-key` or `jishi checkpoint-key`)"
+        )),
+    }
+}
+
 /// A key that was declared compromised, and from which position.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Compromise {
@@ -250,7 +289,13 @@ impl KeyRegistry {
                          \"log\" or \"witness\", not {role:?}"
                     ));
                 }
-                if !self.checkpoint_keys.iter().any(|(c, _)| *c == k) {
+                // A key may hold both roles (a witness key later made the
+                // log's): dedupe on the pair.
+                if !self
+                    .checkpoint_keys
+                    .iter()
+                    .any(|(c, r)| *c == k && r == role)
+                {
                     self.checkpoint_keys.push((k, role.to_string()));
                 }
             }
@@ -545,4 +590,87 @@ impl AttestChecker {
         };
         (report, fault)
     }
+}
+
+/// The key history as far as attestations vouch for it: each key event
+/// counts only if the group holding it verifies under the key then current
+/// (a registration under its own key), its rows recompute and link, and it
+/// follows the events before it. The first key event that fails ends the
+/// history there. For the readers that cannot run a whole `verify` first
+/// (a case export, the server's checkpoint API): a DBA or `jishi_app` that
+/// appends a key event of its own, unattested, does not get its key counted.
+pub async fn verified_registry<S: crate::EventStore + ?Sized>(
+    store: &S,
+) -> Result<KeyRegistry, crate::StoreError> {
+    // A ledger with no attestation at all vouches for nothing: its key
+    // events are read as recorded (`verify` says the ledger is unattested).
+    if store.read_attestations(0, 1).await?.is_empty() {
+        return registry(store).await;
+    }
+    let mut registry = KeyRegistry::default();
+    let mut version = 1;
+    let mut scratch = Vec::new();
+    'events: loop {
+        let page = store.read_stream(KEYS_STREAM, version, 1000).await?;
+        if page.is_empty() {
+            break;
+        }
+        for e in &page {
+            version = e.stream_version + 1;
+            let Some(g) = store
+                .read_attestations(e.position, 1)
+                .await?
+                .into_iter()
+                .next()
+                .filter(|g| g.first_position.max(0) as u64 <= e.position)
+            else {
+                break 'events;
+            };
+            let (first, last) = (
+                g.first_position.max(0) as u64,
+                g.last_position.max(0) as u64,
+            );
+            let rows = store
+                .read_rows(first, (last - first + 1).min(1_000_000) as usize)
+                .await?;
+            let linked = rows.len() as u64 == last - first + 1
+                && rows.iter().enumerate().all(|(i, r)| {
+                    let digest_ok = crate::Digest::from_slice(&r.payload_digest)
+                        .is_some_and(|d| crate::canonical::payload_digest(&r.payload) == d);
+                    let hash_ok = r.computed_hash_at(first + i as u64, &mut scratch)
+                        == crate::Digest::from_slice(&r.hash);
+                    let link_ok = i == 0 || r.prev_hash == rows[i - 1].hash;
+                    digest_ok && hash_ok && link_ok
+                });
+            let payload: serde_json::Value = match serde_json::from_str(e.payload.as_str()) {
+                Ok(p) => p,
+                Err(_) => break 'events,
+            };
+            let key = match registry.current() {
+                Some(k) => k.clone(),
+                None if e.event_type == KEY_REGISTERED => {
+                    match payload.get("key").and_then(|v| v.as_str()).map(str::parse) {
+                        Some(Ok(k)) => k,
+                        _ => break 'events,
+                    }
+                }
+                None => break 'events,
+            };
+            let hash = rows
+                .last()
+                .and_then(|r| crate::Digest::from_slice(&r.hash))
+                .unwrap_or_default();
+            let signed = key.name() == g.key_name
+                && i64::from(key.key_id()) == g.key_id
+                && key.verifies(&message(first, last, &hash), &g.signature);
+            if !(linked && signed)
+                || registry
+                    .apply(&e.event_type, &payload, e.position, last + 1)
+                    .is_err()
+            {
+                break 'events;
+            }
+        }
+    }
+    Ok(registry)
 }

@@ -50,8 +50,12 @@ pub async fn register_checkpoint_key(
     role: &str,
     actor: &crate::Actor,
 ) -> Result<bool, SignError> {
-    let registry = crate::attest::registry(store).await?;
-    if registry.checkpoint_keys.iter().any(|(k, _)| k == key) {
+    let registry = crate::attest::verified_registry(store).await?;
+    if registry
+        .checkpoint_keys
+        .iter()
+        .any(|(k, r)| k == key && r == role)
+    {
         return Ok(false);
     }
     store
@@ -95,9 +99,13 @@ pub async fn sign_checkpoint(
             return Err(SignError::NotVerified(Box::new(report)));
         }
     }
-    let frontier = store.frontier().await?;
-    let cp =
-        Checkpoint::new(origin, frontier.size(), frontier.root()).map_err(SignError::Origin)?;
+    // The size verify walked, and the root of exactly those rows (their
+    // stored nodes were compared with the recomputed ones on the way): never
+    // a frontier read again, which rows written meanwhile (or a forged
+    // tree_state) could have moved past what was verified.
+    let size = report.checked;
+    let root = store.tree_root(size).await?;
+    let cp = Checkpoint::new(origin, size, root).map_err(SignError::Origin)?;
     let note = cp.sign(key).map_err(SignError::Sign)?.to_string();
     let stored = store.save_checkpoint(&note).await?;
     Ok(Signed {
@@ -176,7 +184,7 @@ pub async fn build_case(store: &dyn ProofStore, selector: &Selector) -> Result<C
     // Only a checkpoint whose note verifies under the ledger's registered
     // keys goes into a case: a stored row with a forged or edited note must
     // not reach an investigator as "signed by the log".
-    let registry = crate::attest::registry(store).await?;
+    let registry = crate::attest::verified_registry(store).await?;
     let covering: Vec<StoredCheckpoint> = store
         .checkpoints()
         .await?

@@ -335,6 +335,13 @@ pub fn prepare_request(
             "a request must hold at least one event",
         )));
     }
+    if request.stream == crate::attest::KEYS_STREAM {
+        for (i, e) in request.events.iter().enumerate() {
+            crate::attest::check_key_event(&e.event_type, &e.payload).map_err(|reason| {
+                AppendError::Invalid(InvalidField::new(format!("events[{i}]"), reason))
+            })?;
+        }
+    }
     let mut events = Vec::with_capacity(request.events.len());
     for (i, e) in request.events.into_iter().enumerate() {
         let p = prepare(e, now).map_err(|mut f| {

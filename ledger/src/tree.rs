@@ -769,11 +769,17 @@ pub(crate) struct LeafAdmission {
     attested: Option<Attested>,
 }
 
-/// What a catch-up checks the rows' attestations against.
+/// What a catch-up checks the rows' attestations against: the groups that
+/// cover the rows to adopt, and the key history as the rows the tree
+/// already holds left it. Key events among the rows being adopted count
+/// only once their own group verified, as in `verify` (an unattested
+/// rotation to a key of the forger's cannot vouch for what follows it).
 #[derive(Debug)]
 pub(crate) struct Attested {
     groups: std::collections::VecDeque<crate::attest::Attestation>,
-    keys: Vec<crate::VerifierKey>,
+    registry: crate::attest::KeyRegistry,
+    /// Key events of the group being adopted: (type, payload, position).
+    pending: Vec<(String, serde_json::Value, u64)>,
 }
 
 /// The attestations a catch-up from leaf `$1` needs (every group that ends
@@ -782,45 +788,46 @@ pub(crate) const ATTESTATIONS_AFTER: &str = "SELECT first_position, last_positio
      key_id, signature FROM attestations WHERE last_position > $1 ORDER BY last_position";
 pub(crate) const ANY_ATTESTATION: &str =
     "SELECT COUNT(*) FROM (SELECT 1 FROM attestations LIMIT 1) AS a";
-/// The payloads of the ledger's key events (`ledger/keys`).
-pub(crate) const KEY_PAYLOADS: &str =
-    "SELECT event_type, payload FROM events WHERE stream = 'ledger/keys' ORDER BY position";
+/// The ledger's key events (`ledger/keys`) among the first `$1` rows, the
+/// ones the tree already holds.
+pub(crate) const KEY_EVENTS_UPTO: &str = "SELECT event_type, payload, position FROM events \
+     WHERE stream = 'ledger/keys' AND position <= $1 ORDER BY position";
 
 impl Attested {
-    /// From the stored groups and the key events' (type, payload) pairs;
-    /// `None` when the ledger has no attestation (then rows are adopted
-    /// unattested, as on a ledger from before D69).
+    /// From the stored groups and the adopted key events (type, payload,
+    /// position); `None` when the ledger has no attestation (then rows are
+    /// adopted unattested, as on a ledger from before D69).
     pub(crate) fn of(
         any: bool,
         groups: Vec<crate::attest::Attestation>,
-        key_events: &[(String, String)],
+        key_events: &[(String, String, i64)],
     ) -> Option<Attested> {
-        use crate::attest::{KEY_REGISTERED, KEY_ROTATED};
-        let keys = key_events
-            .iter()
-            .filter(|(t, _)| t == KEY_REGISTERED || t == KEY_ROTATED)
-            .filter_map(|(_, p)| serde_json::from_str::<serde_json::Value>(p).ok())
-            .filter_map(|p| p.get("key")?.as_str()?.parse().ok())
-            .collect();
+        let mut registry = crate::attest::KeyRegistry::default();
+        for (t, p, at) in key_events {
+            if let Ok(payload) = serde_json::from_str::<serde_json::Value>(p) {
+                let at = (*at).max(0) as u64;
+                // What verify refuses it reports; here it just does not count.
+                let _ = registry.apply(t, &payload, at, at + 1);
+            }
+        }
         any.then(|| Attested {
             groups: groups.into(),
-            keys,
+            registry,
+            pending: Vec::new(),
         })
     }
 }
 
 impl LeafAdmission {
-    /// Refuses rows that no stored attestation by a registered recording
-    /// key covers. Which key was current when is `verify`'s to check (it
-    /// reads the whole key history); no checkpoint is signed before it
-    /// passes.
+    /// Refuses rows that no stored attestation by the ledger's current
+    /// recording key covers (see [`Attested`]).
     pub(crate) fn attested(mut self, attested: Option<Attested>) -> LeafAdmission {
         self.attested = attested;
         self
     }
 
     /// Checks the row at `p` (hash `hash`) against the attestations.
-    fn check_attested(&mut self, p: u64, hash: &Digest) -> Result<(), String> {
+    fn check_attested(&mut self, p: u64, hash: &Digest, row: &StoredRow) -> Result<(), String> {
         let Some(a) = self.attested.as_mut() else {
             return Ok(());
         };
@@ -841,24 +848,41 @@ impl LeafAdmission {
                  to {last})"
             ));
         }
+        if row.stream == crate::attest::KEYS_STREAM {
+            if let Ok(payload) = serde_json::from_slice(&row.payload) {
+                a.pending.push((row.event_type.clone(), payload, p));
+            }
+        }
         if p < last {
             return Ok(());
         }
+        // The current key signs; the first group of all registers its own.
+        let key = match a.registry.current() {
+            Some(k) => Some(k.clone()),
+            None => a
+                .pending
+                .iter()
+                .find(|(t, ..)| t == crate::attest::KEY_REGISTERED)
+                .and_then(|(_, payload, _)| payload.get("key")?.as_str()?.parse().ok()),
+        };
         let message = crate::attest::message(first, last, hash);
-        let signed = a.keys.iter().any(|k| {
+        let signed = key.is_some_and(|k: crate::VerifierKey| {
             k.name() == g.key_name
                 && i64::from(k.key_id()) == g.key_id
                 && k.verifies(&message, &g.signature)
         });
         a.groups.pop_front();
-        if signed {
-            Ok(())
-        } else {
-            Err(format!(
+        let pending = std::mem::take(&mut a.pending);
+        if !signed {
+            return Err(format!(
                 "not attested: the attestation of positions {first} to {last} does not verify \
-                 under any recording key the ledger registered"
-            ))
+                 under the ledger's current recording key"
+            ));
         }
+        for (t, payload, at) in &pending {
+            let _ = a.registry.apply(t, payload, *at, last + 1);
+        }
+        Ok(())
     }
 
     /// For a tree of `tree_size` leaves; `last` is the stored row at
@@ -911,7 +935,7 @@ impl LeafAdmission {
         }
         crate::validity::admissible(row, self.prev_recorded_at.as_deref())
             .map_err(|f| refuse(format!("{}: {}", f.kind.label(), f.detail)))?;
-        self.check_attested(p, &hash).map_err(refuse)?;
+        self.check_attested(p, &hash, row).map_err(refuse)?;
         self.prev_hash = Some(hash);
         self.prev_recorded_at = Some(row.recorded_at.clone());
         self.next += 1;

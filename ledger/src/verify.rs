@@ -490,7 +490,7 @@ async fn walk<S: EventStore + ?Sized>(
     // The checkpoints' signatures, against the keys the (verified) rows
     // registered; not checked over a chain that failed.
     let signers = if chain_fault.is_none() && !stored_checkpoints.is_empty() {
-        let registry = crate::attest::registry(store).await?;
+        let registry = crate::attest::verified_registry(store).await?;
         stored_checkpoints
             .iter()
             .map(|c| crate::signers::check(c, &registry))

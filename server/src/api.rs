@@ -410,7 +410,7 @@ async fn latest_checkpoint(
         .latest_checkpoint()
         .await?
         .ok_or_else(|| ApiError::NotFound("no checkpoint has been signed yet".into()))?;
-    let registry = jishi_ledger::attest::registry(state.store.as_ref()).await?;
+    let registry = jishi_ledger::attest::verified_registry(state.store.as_ref()).await?;
     Ok(Json(json!(queries::checkpoint_info(&cp, &registry))))
 }
 
@@ -452,7 +452,7 @@ async fn new_checkpoint(
         StatusCode::CREATED,
         Json(json!(queries::checkpoint_info(
             &signed.stored,
-            &jishi_ledger::attest::registry(state.store.as_ref()).await?
+            &jishi_ledger::attest::verified_registry(state.store.as_ref()).await?
         ))),
     )
         .into_response())

@@ -333,7 +333,7 @@ pub async fn badge(state: &AppState) -> Result<Badge, ApiError> {
     let verified = state.verified.read().await.clone();
     let checkpoint = match &verified {
         Some(v) if v.ok => {
-            let registry = jishi_ledger::attest::registry(state.store.as_ref()).await?;
+            let registry = jishi_ledger::attest::verified_registry(state.store.as_ref()).await?;
             state
                 .store
                 .checkpoints()

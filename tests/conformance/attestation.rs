@@ -106,6 +106,30 @@ async fn forged_next(store: &dyn ProofStore) -> RecordedEvent {
     )
 }
 
+/// A forged event sealed after `prev` (position, hash, time), on `stream`
+/// at `version`, as a DBA with docs/FORMAT.md seals it.
+fn sealed_after(
+    prev: &RecordedEvent,
+    stream: &str,
+    version: u64,
+    event_type: &str,
+    payload: serde_json::Value,
+) -> RecordedEvent {
+    let prepared = jishi_ledger::prepare::prepare(
+        crate::common::event(event_type, payload),
+        chrono::Utc::now(),
+    )
+    .expect("prepare");
+    jishi_ledger::store::seal(
+        stream,
+        version,
+        &prepared,
+        prev.position + 1,
+        prev.hash,
+        prev.recorded_at.clone(),
+    )
+}
+
 async fn verify(store: &dyn ProofStore) -> jishi_ledger::VerifyReport {
     jishi_ledger::verify_with_proofs(store, &jishi_ledger::verify::Quiet)
         .await
@@ -315,6 +339,114 @@ mod suite {
         assert!(!r.attestation.unattested);
     }
 
+    pub async fn a_planted_rotation_vouches_for_nothing(db: Db) {
+        let k = key(Suite::Ed25519, 7);
+        let l = Ledger::new(db, Some(k.clone())).await;
+        register(&*l.store, &k).await;
+        l.store.append(request("a", 2)).await.expect("append"); // 2..3
+        let head = l.store.read_all(3, 1).await.expect("read").remove(0);
+        // When the DBA appends a rotation to a key of its own, a decision
+        // after it, and an attestation of both by that key
+        let forger = key(Suite::Ed25519, 66);
+        let rotation = sealed_after(
+            &head,
+            attest::KEYS_STREAM,
+            2,
+            attest::KEY_ROTATED,
+            json!({"key": forger.verifier().to_vkey(), "replaces": k.verifier().to_vkey()}),
+        );
+        let decision = sealed_after(
+            &rotation,
+            "election/forged-2026",
+            1,
+            "committee.decided",
+            json!({"决定": "任用"}),
+        );
+        l.db.insert_event(&rotation).await;
+        l.db.insert_event(&decision).await;
+        l.db.insert_attestation(&forger.attest(4, 5, &decision.hash))
+            .await;
+        // Then verify names the rotation's group, the tree adopts neither row,
+        // and the key history the readers use still ends at the real key
+        let f = verify(&*l.store).await.fault.expect("a fault");
+        assert_eq!(
+            (f.position, f.kind),
+            (4, FaultKind::Unattested),
+            "{}",
+            f.detail
+        );
+        let reopened = l.reopen(Some(k.clone())).await;
+        assert_eq!(reopened.frontier().await.expect("frontier").size(), 3);
+        let r = attest::verified_registry(&*reopened)
+            .await
+            .expect("registry");
+        assert_eq!(r.current(), Some(&k.verifier()));
+        assert_eq!(
+            attest::registry(&*reopened)
+                .await
+                .expect("registry")
+                .current(),
+            Some(&forger.verifier())
+        );
+    }
+
+    pub async fn the_key_stream_takes_only_key_events(db: Db) {
+        let k = key(Suite::Ed25519, 7);
+        let l = Ledger::new(db, Some(k.clone())).await;
+        register(&*l.store, &k).await;
+        for (event_type, payload) in [
+            (attest::KEY_REGISTERED, json!({"key": "x"})),
+            ("note.added", json!({"text": "hello"})),
+            (
+                attest::CHECKPOINT_KEY_REGISTERED,
+                json!({"key": k.verifier().to_vkey(), "role": "boss"}),
+            ),
+        ] {
+            let err = l
+                .store
+                .append(AppendRequest {
+                    stream: attest::KEYS_STREAM.into(),
+                    expected: ExpectedVersion::Any,
+                    events: vec![NewEvent {
+                        payload,
+                        ..crate::common::event(event_type, json!({}))
+                    }],
+                })
+                .await
+                .expect_err("refused");
+            assert!(
+                matches!(err, AppendError::Invalid(_)),
+                "{event_type}: {err}"
+            );
+        }
+        assert_eq!(
+            l.store.head().await.expect("head").map(|h| h.position),
+            Some(1)
+        );
+        // A key registered as a witness can still be made the log's
+        let log = SignerKey::from_seed("test.example/log", &[1; 32]).expect("key");
+        let actor = crate::common::actor(1);
+        jishi_ledger::publish::register_checkpoint_key(
+            &*l.store,
+            &log.verifier(),
+            "witness",
+            &actor,
+        )
+        .await
+        .expect("as a witness");
+        jishi_ledger::publish::sign_checkpoint(
+            &*l.store,
+            &log,
+            "test.example/log",
+            &actor,
+            &jishi_ledger::verify::Quiet,
+        )
+        .await
+        .expect("sign");
+        let r = verify(&*l.store).await;
+        assert!(r.is_ok(), "{:?} {:?}", r.fault, r.signers);
+    }
+
     pub async fn stored_checkpoints_are_checked_against_registered_keys(db: Db) {
         let k = key(Suite::Ed25519, 7);
         let l = Ledger::new(db, Some(k.clone())).await;
@@ -449,6 +581,8 @@ on_both!(
     a_cut_tail_is_named,
     a_legacy_ledger_is_adopted_by_its_first_key,
     stored_checkpoints_are_checked_against_registered_keys,
+    a_planted_rotation_vouches_for_nothing,
+    the_key_stream_takes_only_key_events,
 );
 
 #[test]

@@ -347,12 +347,12 @@ async fn attested<C: GenericClient>(
         .collect::<Result<Vec<_>, tokio_postgres::Error>>()
         .map_err(pg(what))?;
     let keys = client
-        .query(crate::tree::KEY_PAYLOADS, &[])
+        .query(crate::tree::KEY_EVENTS_UPTO, &[&to_i64(size)])
         .await
         .map_err(pg(what))?
         .iter()
-        .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
-        .collect::<Result<Vec<(String, String)>, tokio_postgres::Error>>()
+        .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?)))
+        .collect::<Result<Vec<(String, String, i64)>, tokio_postgres::Error>>()
         .map_err(pg(what))?;
     Ok(crate::tree::Attested::of(true, groups, &keys))
 }

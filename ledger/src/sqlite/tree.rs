@@ -86,10 +86,11 @@ fn attested(conn: &Connection, size: u64) -> Result<Option<crate::tree::Attested
         })
         .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
         .map_err(db_err)?;
-    let mut st = conn.prepare(crate::tree::KEY_PAYLOADS).map_err(db_err)?;
+    let sql = crate::tree::KEY_EVENTS_UPTO.replace("$1", "?1");
+    let mut st = conn.prepare(&sql).map_err(db_err)?;
     let keys = st
-        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
-        .and_then(|rows| rows.collect::<Result<Vec<(String, String)>, _>>())
+        .query_map([size as i64], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .and_then(|rows| rows.collect::<Result<Vec<(String, String, i64)>, _>>())
         .map_err(db_err)?;
     Ok(crate::tree::Attested::of(true, groups, &keys))
 }

@@ -51,29 +51,27 @@ fn request(stream: &str, n: usize) -> AppendRequest {
 
 async fn register(store: &dyn ProofStore, attestor: &Attestor) -> u64 {
     let a = store
-        .append(AppendRequest {
-            stream: attest::KEYS_STREAM.into(),
-            expected: ExpectedVersion::Any,
-            events: vec![NewEvent {
-                payload: attestor.registration(),
-                ..crate::common::event(attest::KEY_REGISTERED, json!({}))
-            }],
-        })
+        .append(key_request(attest::KEY_REGISTERED, attestor.registration()))
         .await
         .expect("register the key");
     a.events[0].position
 }
 
+/// One event of the ledger's key stream.
+fn key_request(event_type: &str, payload: serde_json::Value) -> AppendRequest {
+    AppendRequest {
+        stream: attest::KEYS_STREAM.into(),
+        expected: ExpectedVersion::Any,
+        events: vec![NewEvent {
+            payload,
+            ..crate::common::event(event_type, json!({}))
+        }],
+    }
+}
+
 async fn key_event(store: &dyn ProofStore, event_type: &str, payload: serde_json::Value) {
     store
-        .append(AppendRequest {
-            stream: attest::KEYS_STREAM.into(),
-            expected: ExpectedVersion::Any,
-            events: vec![NewEvent {
-                payload,
-                ..crate::common::event(event_type, json!({}))
-            }],
-        })
+        .append(key_request(event_type, payload))
         .await
         .expect("key event");
 }
@@ -404,14 +402,7 @@ mod suite {
         ] {
             let err = l
                 .store
-                .append(AppendRequest {
-                    stream: attest::KEYS_STREAM.into(),
-                    expected: ExpectedVersion::Any,
-                    events: vec![NewEvent {
-                        payload,
-                        ..crate::common::event(event_type, json!({}))
-                    }],
-                })
+                .append(key_request(event_type, payload))
                 .await
                 .expect_err("refused");
             assert!(

@@ -17,7 +17,7 @@ use jishi_ledger::attest::Attestor;
 use jishi_ledger::postgres::{PgOptions, PostgresStore};
 use jishi_ledger::{SignerKey, Suite};
 
-use crate::bench_pg::{ledger_run, PgBench, Schema};
+use crate::bench_pg::{ledger_run, median, PgBench, Schema};
 
 /// One ledger's figures.
 struct Side {
@@ -49,15 +49,6 @@ async fn side(bench: &PgBench, writers: usize, kind: &str) -> anyhow::Result<Sid
         p99_ms: run.percentile(0.99).as_secs_f64() * 1e3,
         verify_per_s: report.checked as f64 / secs.max(1e-9),
     })
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    match v.len() {
-        0 => 0.0,
-        n if n % 2 == 1 => v[n / 2],
-        n => (v[n / 2 - 1] + v[n / 2]) / 2.0,
-    }
 }
 
 pub async fn run(base: PgBench, suite: Suite) -> anyhow::Result<()> {

@@ -199,7 +199,7 @@ fn result_line(writers: usize, c: [f64; COLUMNS_PRINTED], label: &str) -> String
     )
 }
 
-fn median(mut values: Vec<f64>) -> f64 {
+pub(crate) fn median(mut values: Vec<f64>) -> f64 {
     values.sort_by(f64::total_cmp);
     match values.len() {
         0 => 0.0,

@@ -630,14 +630,19 @@ pub async fn verified_registry<S: crate::EventStore + ?Sized>(
                 g.first_position.max(0) as u64,
                 g.last_position.max(0) as u64,
             );
+            // The key event's own row and the links from it to the group's
+            // last (which the signature covers): the rows before it in the
+            // group do not bear on it, and an adopting first registration
+            // may follow a whole legacy history in its group.
+            let span = last - e.position + 1;
             let rows = store
-                .read_rows(first, (last - first + 1).min(1_000_000) as usize)
+                .read_rows(e.position, span.min(1_000_000) as usize)
                 .await?;
-            let linked = rows.len() as u64 == last - first + 1
+            let linked = rows.len() as u64 == span
                 && rows.iter().enumerate().all(|(i, r)| {
                     let digest_ok = crate::Digest::from_slice(&r.payload_digest)
                         .is_some_and(|d| crate::canonical::payload_digest(&r.payload) == d);
-                    let hash_ok = r.computed_hash_at(first + i as u64, &mut scratch)
+                    let hash_ok = r.computed_hash_at(e.position + i as u64, &mut scratch)
                         == crate::Digest::from_slice(&r.hash);
                     let link_ok = i == 0 || r.prev_hash == rows[i - 1].hash;
                     digest_ok && hash_ok && link_ok

@@ -795,13 +795,12 @@ pub(crate) const KEY_EVENTS_UPTO: &str = "SELECT event_type, payload, position F
 
 impl Attested {
     /// From the stored groups and the adopted key events (type, payload,
-    /// position); `None` when the ledger has no attestation (then rows are
-    /// adopted unattested, as on a ledger from before D69).
+    /// position). A ledger with no attestation has none (its rows are
+    /// adopted unattested, as before D69): the stores check that first.
     pub(crate) fn of(
-        any: bool,
         groups: Vec<crate::attest::Attestation>,
         key_events: &[(String, String, i64)],
-    ) -> Option<Attested> {
+    ) -> Attested {
         let mut registry = crate::attest::KeyRegistry::default();
         for (t, p, at) in key_events {
             if let Ok(payload) = serde_json::from_str::<serde_json::Value>(p) {
@@ -810,11 +809,11 @@ impl Attested {
                 let _ = registry.apply(t, &payload, at, at + 1);
             }
         }
-        any.then(|| Attested {
+        Attested {
             groups: groups.into(),
             registry,
             pending: Vec::new(),
-        })
+        }
     }
 }
 

@@ -354,7 +354,7 @@ async fn attested<C: GenericClient>(
         .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?)))
         .collect::<Result<Vec<(String, String, i64)>, tokio_postgres::Error>>()
         .map_err(pg(what))?;
-    Ok(crate::tree::Attested::of(true, groups, &keys))
+    Ok(Some(crate::tree::Attested::of(groups, &keys)))
 }
 
 /// Brings the tree up to the head when it lags (see [`catch_up`]), under the

@@ -92,7 +92,7 @@ fn attested(conn: &Connection, size: u64) -> Result<Option<crate::tree::Attested
         .query_map([size as i64], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
         .and_then(|rows| rows.collect::<Result<Vec<(String, String, i64)>, _>>())
         .map_err(db_err)?;
-    Ok(crate::tree::Attested::of(true, groups, &keys))
+    Ok(Some(crate::tree::Attested::of(groups, &keys)))
 }
 
 /// Writes the rows of `runs` (taken, so that the next leaf starts a run).

@@ -18,6 +18,7 @@ mod proof_cmds;
 mod recording;
 mod server_cmds;
 mod view_cmds;
+mod witness_cmds;
 
 use std::process::ExitCode;
 
@@ -98,12 +99,20 @@ enum Command {
     Procedure(domain_cmds::ProcedureCmd),
     /// Measure append and verify against baselines in the same run.
     Bench(bench::BenchArgs),
-    /// Create an Ed25519 signing key (private file 0600, public `.pub`).
+    /// Create a signing key (private file 0600, public `.pub`): ed25519,
+    /// sm2-sm3, or a witness's cosignature-v1.
     Keygen(proof_cmds::KeygenArgs),
     /// Verify the ledger, then sign and store its tree head as a checkpoint.
     Checkpoint(proof_cmds::CheckpointArgs),
     /// As a witness: cosign a checkpoint if it extends the last one cosigned.
     Cosign(proof_cmds::CosignArgs),
+    /// Run a C2SP tlog-witness: cosign (cosignature/v1) checkpoints of the
+    /// logs it follows that extend what it cosigned; refuse and keep forks.
+    Witness(witness_cmds::WitnessArgs),
+    /// Turn two inconsistent signed checkpoints of one log into evidence.
+    SplitView(witness_cmds::SplitViewArgs),
+    /// Check split-view evidence offline with the log's public key.
+    VerifyEvidence(witness_cmds::VerifyEvidenceArgs),
     /// Print the inclusion proof of one event (JSON).
     Prove(proof_cmds::ProveArgs),
     /// Print the consistency proof between two tree sizes (JSON).
@@ -257,6 +266,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Keygen(args) => proof_cmds::keygen(args),
         Command::Checkpoint(args) => proof_cmds::checkpoint(&spec, args).await,
         Command::Cosign(args) => proof_cmds::cosign(&spec, args).await,
+        Command::Witness(args) => witness_cmds::witness(args).await,
+        Command::SplitView(args) => witness_cmds::split_view(&spec, args).await,
+        Command::VerifyEvidence(args) => witness_cmds::verify_evidence(args),
         Command::Prove(args) => proof_cmds::prove(&spec, args).await,
         Command::ProveConsistency(args) => proof_cmds::prove_consistency(&spec, args).await,
         Command::VerifyProof(args) => proof_cmds::verify_proof(args),

@@ -26,7 +26,7 @@ pub struct KeygenArgs {
     out: PathBuf,
     /// The signature suite: ed25519 (default) or sm2-sm3 (SM2 with SM3,
     /// for 密评; D69). Verifiers that know only Ed25519 ignore SM2 lines.
-    #[arg(long, default_value = "ed25519", value_parser = crate::recording::parse_suite)]
+    #[arg(long, default_value = "ed25519", value_parser = crate::recording::parse_any_suite)]
     suite: jishi_ledger::Suite,
 }
 
@@ -41,6 +41,15 @@ pub struct CheckpointArgs {
     /// Also write the signed note to this file.
     #[arg(long)]
     out: Option<PathBuf>,
+    /// A witness to push the checkpoint to, as URL=VKEY or URL=@FILE (its
+    /// C2SP tlog-witness submission prefix and its public key); repeat for
+    /// each. The cosignatures that verify are stored with the checkpoint.
+    #[arg(long = "witness", value_name = "URL=VKEY")]
+    witnesses: Vec<jishi_witness::WitnessEndpoint>,
+    /// How many of the witnesses must cosign; fewer fail the command (the
+    /// log's own checkpoint is stored anyway). Defaults to all of them.
+    #[arg(long)]
+    witness_quorum: Option<usize>,
 }
 
 #[derive(Debug, Args)]
@@ -116,13 +125,33 @@ pub struct ExportArgs {
 }
 
 #[derive(Debug, Args)]
+#[command(group = clap::ArgGroup::new("log").required(true).multiple(true).args(["log_key", "key"]))]
 pub struct VerifyExportArgs {
     /// The case export file.
     file: PathBuf,
-    /// Public key(s) the checkpoint must be signed by: the log's, and any
-    /// witness's you rely on (`.pub` file or vkey text; repeat the flag).
-    #[arg(long, required = true)]
+    /// The log's public key (`.pub` file or vkey text), always required: its
+    /// name must be the checkpoint's origin.
+    #[arg(long)]
+    log_key: Vec<String>,
+    /// A witness's public key; repeat for each witness you rely on.
+    #[arg(long)]
+    witness: Vec<String>,
+    /// How many of the witnesses given must have cosigned (default: all).
+    #[arg(long)]
+    witness_quorum: Option<usize>,
+    /// Keys as earlier versions took them: those named after the origin are
+    /// the log's, every other one a witness that must have cosigned.
+    #[arg(long)]
     key: Vec<String>,
+    /// The newest signed checkpoint of this log you already hold: an export
+    /// proved against an older one is refused (it says nothing of later
+    /// events), and one of the same size with another root is a split view.
+    #[arg(long)]
+    newest: Option<PathBuf>,
+    /// Accept a format-1 export, which cannot prove that no event was left
+    /// out (it is then reported as "not proved complete").
+    #[arg(long)]
+    allow_incomplete: bool,
 }
 
 /// A private key from a file written by `jishi keygen`.
@@ -240,14 +269,62 @@ pub async fn checkpoint(spec: &StoreSpec, args: CheckpointArgs) -> anyhow::Resul
         Err(SignError::Origin(e)) => return Err(anyhow::Error::new(e).context("--origin")),
         Err(e) => return Err(e.into()),
     };
-    if let Some(out) = &args.out {
-        write_atomically(out, signed.note.as_bytes())?;
-    }
     eprintln!(
         "checkpoint #{} stored: {} events, root {} ({} events verified first)",
         signed.stored.id, signed.stored.size, signed.stored.root, signed.verified
     );
-    print!("{}", signed.note);
+    let mut note_text = signed.note.clone();
+    let mut short = None;
+    if !args.witnesses.is_empty() {
+        let quorum = args.witness_quorum.unwrap_or(args.witnesses.len());
+        if quorum > args.witnesses.len() {
+            bail!(
+                "--witness-quorum {quorum}: only {} witnesses are given",
+                args.witnesses.len()
+            );
+        }
+        let note = Note::parse(&signed.note)?;
+        let got =
+            jishi_witness::gather_cosignatures(&*store, &note, signed.stored.size, &args.witnesses)
+                .await;
+        for (w, why) in &got.refused {
+            eprintln!("witness {w} did not cosign: {why}");
+        }
+        if !got.cosigned.is_empty() {
+            note_text = got.note.to_string();
+            let stored = store.save_checkpoint(&note_text).await?;
+            // Each witness key is recorded in the ledger once, so that
+            // `verify` counts its cosignatures.
+            for w in args
+                .witnesses
+                .iter()
+                .filter(|w| got.cosigned.iter().any(|c| c == w.key.name()))
+            {
+                jishi_ledger::publish::register_checkpoint_key(&*store, &w.key, "witness", &actor)
+                    .await?;
+            }
+            eprintln!(
+                "checkpoint #{} stored, cosigned by {} of {} witnesses ({})",
+                stored.id,
+                got.cosigned.len(),
+                args.witnesses.len(),
+                got.cosigned.join(", ")
+            );
+        }
+        if got.cosigned.len() < quorum {
+            short = Some((got.cosigned.len(), quorum));
+        }
+    }
+    if let Some(out) = &args.out {
+        write_atomically(out, note_text.as_bytes())?;
+    }
+    print!("{note_text}");
+    if let Some((got, quorum)) = short {
+        bail!(
+            "only {got} of the {quorum} witness cosignatures the policy needs were obtained; the \
+             log's checkpoint is stored, run `jishi checkpoint` again when the witnesses answer"
+        );
+    }
     Ok(())
 }
 
@@ -579,20 +656,95 @@ pub async fn export_case(spec: &StoreSpec, args: ExportArgs) -> anyhow::Result<(
 }
 
 pub fn verify_export(args: VerifyExportArgs) -> anyhow::Result<()> {
-    let keys = args
-        .key
-        .iter()
-        .map(|k| read_verifier(k))
-        .collect::<anyhow::Result<Vec<_>>>()?;
+    let read = |keys: &[String], flag: &str| {
+        keys.iter()
+            .map(|k| read_verifier(k).with_context(|| flag.to_string()))
+            .collect::<anyhow::Result<Vec<_>>>()
+    };
+    // Keys first: a mistyped key is the user's error (exit 1), whatever
+    // the file holds.
+    let given = read(&args.key, "--key")?;
+    let log_keys = read(&args.log_key, "--log-key")?;
+    let witnesses = read(&args.witness, "--witness")?;
     let bytes = std::fs::read(&args.file)
         .with_context(|| format!("{}: cannot read", args.file.display()))?;
-    match export::verify_export(&bytes, &keys) {
+    let parsed = match export::parse_export(&bytes) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("FAILED: {}: {e}", args.file.display());
+            return Err(VerifyFailed.into());
+        }
+    };
+    let origin = Note::parse(&parsed.checkpoint)
+        .map(|n| n.text().split('\n').next().unwrap_or_default().to_string())
+        .unwrap_or_default();
+    let mut policy = export::TrustPolicy::of_keys(&given, &origin);
+    policy.log_keys.extend(log_keys);
+    policy.quorum += args.witness_quorum.unwrap_or(witnesses.len());
+    policy.witnesses.extend(witnesses);
+    if policy.quorum > policy.witnesses.len() {
+        bail!(
+            "--witness-quorum {}: only {} witness keys are given",
+            policy.quorum,
+            policy.witnesses.len()
+        );
+    }
+    if let Some(path) = &args.newest {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("--newest {}: cannot read", path.display()))?;
+        let keys: Vec<_> = policy.log_keys.clone();
+        let (cp, _) = Checkpoint::open(&text, &keys).with_context(|| {
+            format!(
+                "--newest {}: not a checkpoint signed by the log's key",
+                path.display()
+            )
+        })?;
+        policy.newest = Some(cp);
+    }
+    match export::verify_export_with(&bytes, &policy) {
+        Ok(c) if c.complete.is_none() && !args.allow_incomplete => {
+            eprintln!(
+                "FAILED: {}: a {} file proves each event it holds but not that none was left \
+                 out (no stream map); ask for a new export, or pass --allow-incomplete",
+                args.file.display(),
+                c.format
+            );
+            Err(VerifyFailed.into())
+        }
         Ok(c) => {
             println!("ok: {} verifies offline", args.file.display());
-            println!("  format            {}", export::FORMAT);
+            println!("  format            {}", c.format);
             println!(
                 "  checkpoint        {} at size {}, root {}",
                 c.checkpoint.origin, c.checkpoint.size, c.checkpoint.root
+            );
+            match &c.complete {
+                Some(k) => println!(
+                    "  complete          as of checkpoint {}: all {} event(s) of the {} \
+                     stream(s) of {} are in the file",
+                    c.checkpoint.size, k.events, k.streams, c.selector
+                ),
+                None => println!("  complete          NOT PROVED (format 1: no stream map)"),
+            }
+            let (need, of) = c.quorum;
+            println!(
+                "  witnesses         cosigned by {} of {of} (policy: {need} of {of}){}",
+                c.cosigned_by.len(),
+                if c.cosigned_by.is_empty() {
+                    String::new()
+                } else {
+                    format!(
+                        ": {}",
+                        c.cosigned_by
+                            .iter()
+                            .map(|(k, t)| match t {
+                                Some(t) => format!("{k} at {}", crate::output::unix_time(*t)),
+                                None => k.clone(),
+                            })
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )
+                }
             );
             println!("  signatures        verified: {}", c.signed_by.join(", "));
             if !c.unknown_signers.is_empty() {
@@ -612,10 +764,18 @@ pub fn verify_export(args: VerifyExportArgs) -> anyhow::Result<()> {
             println!(
                 "  payload digests   {} checked{}",
                 c.payloads_checked,
-                if c.payloads_redacted > 0 {
-                    format!(", {} redacted (digest only)", c.payloads_redacted)
-                } else {
+                if c.payloads_withheld.is_empty() {
                     String::new()
+                } else {
+                    format!(
+                        ", {} withheld as redacted (digest only) at position(s) {}",
+                        c.payloads_withheld.len(),
+                        c.payloads_withheld
+                            .iter()
+                            .map(u64::to_string)
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )
                 }
             );
             println!(
@@ -639,6 +799,16 @@ pub fn verify_export(args: VerifyExportArgs) -> anyhow::Result<()> {
             }
             if faults.len() > 50 {
                 eprintln!("  … and {} more", faults.len() - 50);
+            }
+            Err(VerifyFailed.into())
+        }
+        Err(ExportError::Incomplete(problems)) => {
+            eprintln!(
+                "FAILED: {}: the file is not complete as of its checkpoint:",
+                args.file.display()
+            );
+            for p in &problems {
+                eprintln!("  {p}");
             }
             Err(VerifyFailed.into())
         }

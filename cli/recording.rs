@@ -208,8 +208,18 @@ pub enum RecordingKeyCmd {
     },
 }
 
+/// A suite a recording key or a log key may have.
 pub fn parse_suite(s: &str) -> Result<Suite, String> {
-    Suite::from_name(s).ok_or_else(|| format!("{s:?}: the suites are ed25519 and sm2-sm3"))
+    Suite::from_name(s)
+        .filter(|s| Suite::SIGNING.contains(s))
+        .ok_or_else(|| format!("{s:?}: the suites are ed25519 and sm2-sm3"))
+}
+
+/// A suite `jishi keygen` makes keys of: also a witness's cosignature key.
+pub fn parse_any_suite(s: &str) -> Result<Suite, String> {
+    Suite::from_name(s).ok_or_else(|| {
+        format!("{s:?}: the suites are ed25519, sm2-sm3 and cosignature-v1 (witnesses)")
+    })
 }
 
 pub async fn recording_key(spec: &StoreSpec, cmd: RecordingKeyCmd) -> anyhow::Result<()> {

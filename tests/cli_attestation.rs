@@ -36,12 +36,12 @@ fn a_decision_appended_by_sql_is_named_and_no_write_covers_it() {
         1,
         &prepared,
         position + 1,
-        hash,
+        (hash, jishi_ledger::Digest::ZERO),
         head["recorded_at"].as_str().unwrap().to_string(),
     );
     common::dba(&db)
         .execute(
-            "INSERT INTO events VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16)",
+            "INSERT INTO events VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17)",
             rusqlite::params![
                 forged.position as i64,
                 forged.stream,
@@ -58,7 +58,8 @@ fn a_decision_appended_by_sql_is_named_and_no_write_covers_it() {
                 forged.payload.as_str(),
                 &forged.payload_digest.0[..],
                 &forged.prev_hash.0[..],
-                &forged.hash.0[..]
+                &forged.hash.0[..],
+                &jishi_ledger::Digest::ZERO.0[..]
             ],
         )
         .unwrap();

@@ -99,25 +99,59 @@ fn vectors() -> Vec<Vector> {
             canonical_envelope: r#"{"actor":{"id":"jw-007","name":"赵\"磊\"","org":"天元区纪委","role":"discipline_inspection"},"event_id":"018f2a6e-0000-7000-8000-000000000003","event_type":"check.petition_received","occurred_at":"2021-03-09T10:00:00Z","payload_digest":"5c8a7de64788241ebcb8cc3101a765006508fbda0ee07df47790a9ed120549af","position":3,"prev_hash":"b582b9ca37c95af207a7895d7a0509207c187745b32a315584b3d58f64ce4ec0","recorded_at":"2021-03-09T02:00:01.000001Z","schema_version":2,"stream":"election/qingshan-2021/candidate/c-0042","stream_version":2}"#,
             hash: "51a224c8d8670f49b6c5d16415d042267b060e50a2fce35967d1c39f83ab1ae6",
         },
+        // Format 3 (docs/FORMAT.md §10): commits to the stream's previous
+        // event, vector 3, through `stream_prev_hash`.
+        Vector {
+            input: NewEvent {
+                event_id: Some(uuid::uuid!("018f2a6e-0000-7000-8000-000000000004")),
+                event_type: "inspection.reported".into(),
+                schema_version: 1,
+                occurred_at: Some("2021-03-12T16:00:00+08:00".into()),
+                actor: actor("zzb-003", "陈静", "inspection_team", "天元区委组织部"),
+                payload: json!({"结论": "优秀", "谈话人数": 23}),
+            },
+            stream: "election/qingshan-2021/candidate/c-0042",
+            stream_version: 3,
+            recorded_at: "2021-03-12T08:10:00.500000Z",
+            canonical_payload: VEC4_PAYLOAD,
+            payload_digest: VEC4_DIGEST,
+            canonical_envelope: VEC4_ENVELOPE,
+            hash: VEC4_HASH,
+        },
     ]
 }
 
-/// Seals the vectors in order, each chained onto the one before.
+const VEC4_PAYLOAD: &str = r#"{"结论":"优秀","谈话人数":23}"#;
+const VEC4_DIGEST: &str = "31fe86ac322448154d6f95c7d728d518a646154daba1905d8e13eea780f1c06a";
+const VEC4_ENVELOPE: &str = r#"{"actor":{"id":"zzb-003","name":"陈静","org":"天元区委组织部","role":"inspection_team"},"event_id":"018f2a6e-0000-7000-8000-000000000004","event_type":"inspection.reported","occurred_at":"2021-03-12T16:00:00+08:00","payload_digest":"31fe86ac322448154d6f95c7d728d518a646154daba1905d8e13eea780f1c06a","position":4,"prev_hash":"51a224c8d8670f49b6c5d16415d042267b060e50a2fce35967d1c39f83ab1ae6","recorded_at":"2021-03-12T08:10:00.500000Z","schema_version":1,"stream":"election/qingshan-2021/candidate/c-0042","stream_prev_hash":"51a224c8d8670f49b6c5d16415d042267b060e50a2fce35967d1c39f83ab1ae6","stream_version":3}"#;
+const VEC4_HASH: &str = "c65ff184f537ec1d9fc1abfeab2e2a1edbd7d889dc6a14fb6bde41fce626c7d0";
+
+/// Seals the vectors in order, each chained onto the one before. Vectors
+/// 1–3 are of format 1 (no stream predecessor, tag `jishi.event.v1`), as
+/// ledgers recorded them before format 3; vector 4 is of format 3.
 fn sealed() -> Vec<(Vector, RecordedEvent, String, String)> {
     let now = chrono::Utc::now();
     let mut prev = Digest::ZERO;
+    let mut stream_last = std::collections::HashMap::new();
     let mut out = Vec::new();
     for (i, v) in vectors().into_iter().enumerate() {
         let prepared = prepare(v.input.clone(), now).expect("vector input is valid");
-        let e = seal(
+        let stream_prev = stream_last.get(v.stream).copied().unwrap_or(Digest::ZERO);
+        let mut e = seal(
             v.stream,
             v.stream_version,
             &prepared,
             i as u64 + 1,
-            prev,
+            (prev, stream_prev),
             v.recorded_at.to_string(),
         );
+        if i < 3 {
+            e.stream_prev = None;
+            let id = e.event_id.hyphenated().to_string();
+            e.hash = HashedEnvelope::of(&e, &id).hash();
+        }
         prev = e.hash;
+        stream_last.insert(v.stream, e.hash);
         let id = e.event_id.hyphenated().to_string();
         let envelope = String::from_utf8(HashedEnvelope::of(&e, &id).canonical_bytes()).unwrap();
         let payload = canonical_json(&v.input.payload);

@@ -32,8 +32,12 @@ fn an_export_verifies_with_the_keys_alone() {
     ] {
         assert!(out.contains(line), "{line:?} in {out}");
     }
-    // The witness's key alone also works; a key that did not sign does not.
-    assert!(verify_export(&bytes, &keys()[1..]).is_ok());
+    // The witness's key alone is not enough: the log's own key is always
+    // required (issue 14); a key that did not sign fails too.
+    assert!(matches!(
+        verify_export(&bytes, &keys()[1..]),
+        Err(ExportError::NoLogKey)
+    ));
     let stranger = jishi_ledger::SignerKey::from_seed("stranger.example", &[9; 32])
         .unwrap()
         .verifier();
@@ -41,7 +45,7 @@ fn an_export_verifies_with_the_keys_alone() {
     assert!(
         matches!(
             err,
-            ExportError::Note(_) | ExportError::KeyDidNotSign { .. }
+            ExportError::Note(_) | ExportError::KeyDidNotSign { .. } | ExportError::Quorum { .. }
         ),
         "{err}"
     );

@@ -574,7 +574,7 @@ fn checkpoints_exports_and_users_are_for_their_roles() {
         assert_eq!(cp["signed_by"], json!(["test.example/jishi"]));
         let (status, case) = h.post("inv", "/api/export", &export).await;
         assert_eq!(status, 200, "{case}");
-        assert_eq!(case["format"], "jishi-case-export/1");
+        assert_eq!(case["format"], "jishi-case-export/2");
         let (_, reads) = h
             .get(
                 "inv",

@@ -53,19 +53,21 @@ fn stored(path: &Path, position: u64) -> RecordedEvent {
 /// Writes `e` into the table as the forger would, with a hash recomputed.
 fn forge(conn: &rusqlite::Connection, e: &RecordedEvent) {
     conn.execute(
-        "INSERT OR REPLACE INTO events VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16)",
+        "INSERT OR REPLACE INTO events VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17)",
         params![
             e.position as i64, e.stream, e.stream_version as i64, e.event_id.to_string(),
             e.event_type, e.schema_version, e.occurred_at, e.recorded_at, e.actor.id,
             e.actor.name, e.actor.role, e.actor.org, e.payload.as_str(),
-            &e.payload_digest.0[..], &e.prev_hash.0[..], &e.hash.0[..]
+            &e.payload_digest.0[..], &e.prev_hash.0[..], &e.hash.0[..],
+            e.stream_prev.as_ref().map(|d| &d.0[..])
         ],
     )
     .unwrap();
 }
 
 /// A forged copy of `original` with another payload, sealed at `position`
-/// onto `prev_hash`: self-consistent, as a forger with the format doc makes it.
+/// onto `prev_hash` (and onto `original`'s stream predecessor):
+/// self-consistent, as a forger with the format doc makes it.
 fn forged(original: &RecordedEvent, position: u64, prev_hash: Digest) -> RecordedEvent {
     forged_on(
         original,
@@ -100,7 +102,16 @@ fn forged_on(
         stream_version,
         &prepared,
         position,
-        prev_hash,
+        // In the original's place, its stream predecessor; elsewhere a new
+        // stream's first event, whose predecessor is zeros.
+        (
+            prev_hash,
+            if stream == original.stream && stream_version == original.stream_version {
+                original.stream_prev.unwrap_or_default()
+            } else {
+                Digest::ZERO
+            },
+        ),
         original.recorded_at.clone(),
     )
 }
@@ -283,7 +294,7 @@ fn a_stream_version_gap_with_recomputed_hashes_is_found() {
             version,
             &prepared,
             p,
-            prev,
+            (prev, e.stream_prev.unwrap_or_default()),
             e.recorded_at.clone(),
         );
         prev = resealed.hash;

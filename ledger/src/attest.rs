@@ -83,9 +83,17 @@ impl Attestor {
         Attestor { key }
     }
 
-    /// Reads a private key file (`PRIVATE+KEY+…`, either suite).
+    /// Reads a private key file (`PRIVATE+KEY+…`, Ed25519 or SM2; a
+    /// witness's cosignature key is refused).
     pub fn from_private_text(text: &str) -> Result<Attestor, KeyError> {
-        Ok(Attestor::new(text.trim().parse()?))
+        let key: SignerKey = text.trim().parse()?;
+        if !crate::Suite::SIGNING.contains(&key.suite()) {
+            return Err(KeyError::WitnessOnly {
+                name: key.name().to_string(),
+                suite: key.suite(),
+            });
+        }
+        Ok(Attestor::new(key))
     }
 
     pub fn verifier(&self) -> VerifierKey {

@@ -22,6 +22,10 @@ use crate::{Actor, Digest};
 /// ASCII text `jishi.event.v1` and a NUL byte). A new envelope layout gets a new tag.
 pub const EVENT_HASH_TAG: &[u8] = b"jishi.event.v1\0";
 
+/// The tag of the format-3 envelope, which also commits to the event's
+/// stream predecessor (`stream_prev_hash`, docs/FORMAT.md §10).
+pub const EVENT_HASH_TAG_V2: &[u8] = b"jishi.event.v2\0";
+
 /// The largest integer JCS can carry exactly (IEEE 754 double, RFC 8785 §3.2.2.3).
 pub(crate) const MAX_SAFE_INTEGER: u64 = (1 << 53) - 1;
 
@@ -264,6 +268,10 @@ pub struct HashedEnvelope<'a> {
     pub actor_org: &'a str,
     pub payload_digest: &'a Digest,
     pub prev_hash: &'a Digest,
+    /// The hash of the stream's previous event (32 zero bytes for its first):
+    /// `Some` for an event of format 3 (tag `jishi.event.v2`), `None` for one
+    /// recorded before it (tag `jishi.event.v1`, no such member).
+    pub stream_prev: Option<&'a Digest>,
 }
 
 /// Writes `s` as a JCS string: only `"`, `\\` and control characters are
@@ -344,6 +352,7 @@ impl<'a> HashedEnvelope<'a> {
             actor_org: &event.actor.org,
             payload_digest: &event.payload_digest,
             prev_hash: &event.prev_hash,
+            stream_prev: event.stream_prev.as_ref(),
         }
     }
 
@@ -387,6 +396,11 @@ impl<'a> HashedEnvelope<'a> {
         push_u64(out, self.schema_version);
         out.extend_from_slice(b",\"stream\":");
         push_json_str(out, self.stream);
+        if let Some(d) = self.stream_prev {
+            // "stream_prev_hash" sorts between "stream" and "stream_version".
+            out.extend_from_slice(b",\"stream_prev_hash\":");
+            push_hex(out, d);
+        }
         out.extend_from_slice(b",\"stream_version\":");
         push_u64(out, self.stream_version);
         out.push(b'}');
@@ -399,11 +413,16 @@ impl<'a> HashedEnvelope<'a> {
         out
     }
 
-    /// `BLAKE3(EVENT_HASH_TAG || canonical bytes)`, reusing `scratch` so that
-    /// verifying a long ledger does not allocate per event.
+    /// `BLAKE3(tag || canonical bytes)`, the tag [`EVENT_HASH_TAG`] or
+    /// (with a stream predecessor) [`EVENT_HASH_TAG_V2`], reusing `scratch`
+    /// so that verifying a long ledger does not allocate per event.
     pub fn hash_with(&self, scratch: &mut Vec<u8>) -> Digest {
         scratch.clear();
-        scratch.extend_from_slice(EVENT_HASH_TAG);
+        scratch.extend_from_slice(if self.stream_prev.is_some() {
+            EVENT_HASH_TAG_V2
+        } else {
+            EVENT_HASH_TAG
+        });
         self.write_canonical(scratch);
         blake3::hash(scratch).into()
     }
@@ -632,22 +651,27 @@ mod tests {
             event_type in arb_text(), occurred in arb_text(), recorded in arb_text(),
             id in arb_text(), name in arb_text(), role in arb_text(), org in arb_text(),
             d1 in any::<[u8; 32]>(), d2 in any::<[u8; 32]>(),
+            d3 in proptest::option::of(any::<[u8; 32]>()),
         ) {
             let (pd, ph) = (Digest(d1), Digest(d2));
+            let sp = d3.map(Digest);
             let env = HashedEnvelope {
                 position, stream: &stream, stream_version: version,
                 event_id: "0190f1c2-0000-7000-8000-000000000001", event_type: &event_type,
                 schema_version: 1, occurred_at: &occurred, recorded_at: &recorded,
                 actor_id: &id, actor_name: &name, actor_role: &role, actor_org: &org,
-                payload_digest: &pd, prev_hash: &ph,
+                payload_digest: &pd, prev_hash: &ph, stream_prev: sp.as_ref(),
             };
-            let general = serde_json::json!({
+            let mut general = serde_json::json!({
                 "position": position, "stream": stream, "stream_version": version,
                 "event_id": env.event_id, "event_type": event_type, "schema_version": 1,
                 "occurred_at": occurred, "recorded_at": recorded,
                 "actor": {"role": role, "org": org, "name": name, "id": id},
                 "payload_digest": pd.to_hex(), "prev_hash": ph.to_hex(),
             });
+            if let Some(sp) = &sp {
+                general["stream_prev_hash"] = serde_json::Value::String(sp.to_hex());
+            }
             prop_assert_eq!(String::from_utf8(env.canonical_bytes()).unwrap(), canonical_json(&general));
         }
     }

@@ -20,14 +20,19 @@ use base64::Engine as _;
 
 use crate::merkle::{empty_root, verify_consistency, VerifyError};
 use crate::note::{Note, NoteError, SignerKey, VerifiedNote, VerifierKey};
+use crate::streams::{StreamsLine, StreamsLineError};
 use crate::Digest;
 
-/// A tree head: which log, how many leaves, which root.
+/// A tree head: which log, how many leaves, which root, and (from format 3
+/// on) the stream-head map of those leaves ([`crate::streams`]).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub struct Checkpoint {
     pub origin: String,
     pub size: u64,
     pub root: Digest,
+    /// The `jishi.streams/v1` extension line, if the checkpoint has one.
+    #[serde(default)]
+    pub streams: Option<StreamsLine>,
 }
 
 /// Why checkpoint text was refused, or a checkpoint note did not open.
@@ -55,6 +60,8 @@ pub enum CheckpointError {
     RootWrongLength(usize),
     #[error("extension line {line} of the checkpoint is empty; extension lines must be non-empty")]
     EmptyExtensionLine { line: usize },
+    #[error("the checkpoint's stream map: {0}")]
+    Streams(#[from] StreamsLineError),
     #[error("the checkpoint note did not verify")]
     Note(#[from] NoteError),
 }
@@ -79,23 +86,36 @@ impl Checkpoint {
             origin: origin.to_string(),
             size,
             root,
+            streams: None,
         })
     }
 
-    /// The note text: origin, size and base64 root, each newline-terminated.
+    /// The same checkpoint, committing to the stream-head map `streams`.
+    pub fn with_streams(mut self, streams: StreamsLine) -> Checkpoint {
+        self.streams = Some(streams);
+        self
+    }
+
+    /// The note text: origin, size and base64 root, each newline-terminated,
+    /// then the stream-map line when there is one.
     pub fn to_body(&self) -> String {
-        format!(
+        let mut body = format!(
             "{}\n{}\n{}\n",
             self.origin,
             self.size,
             B64.encode(self.root.0)
-        )
+        );
+        if let Some(s) = &self.streams {
+            body.push_str(&s.to_line());
+            body.push('\n');
+        }
+        body
     }
 
     /// Parses a checkpoint body strictly. Extension lines after the root are
-    /// accepted if non-empty (the spec allows them) but not kept: jishi
-    /// writes none, and signatures are always checked over the original
-    /// text, never over a re-serialisation.
+    /// accepted if non-empty (the spec allows them); a `jishi.streams/v1`
+    /// line is parsed (at most one), the others are not kept. Signatures are
+    /// always checked over the original text, never over a re-serialisation.
     pub fn from_body(body: &str) -> Result<Checkpoint, CheckpointError> {
         let mut line_no = 1;
         for c in body.chars() {
@@ -130,15 +150,22 @@ impl Checkpoint {
                 .next()
                 .ok_or(CheckpointError::MissingLine("root hash"))?,
         )?;
+        let mut streams = None;
         for (i, ext) in lines.enumerate() {
             if ext.is_empty() {
                 return Err(CheckpointError::EmptyExtensionLine { line: 4 + i });
+            }
+            if let Some(line) = StreamsLine::parse(ext)? {
+                if streams.replace(line).is_some() {
+                    return Err(StreamsLineError::Twice.into());
+                }
             }
         }
         Ok(Checkpoint {
             origin: origin.to_string(),
             size,
             root,
+            streams,
         })
     }
 

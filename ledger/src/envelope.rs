@@ -67,6 +67,15 @@ pub struct RecordedEvent {
     pub payload: Payload,
     pub payload_digest: Digest,
     pub prev_hash: Digest,
+    /// The hash of the previous event of the same stream (32 zero bytes for
+    /// its first event), which the event hash covers: format 3 (D71). `None`
+    /// for an event recorded before format 3, whose hash does not cover it.
+    #[serde(
+        default,
+        rename = "stream_prev_hash",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub stream_prev: Option<Digest>,
     pub hash: Digest,
 }
 

@@ -22,10 +22,19 @@ use crate::canonical::{canonical_json, parse_strict, payload_digest, HashedEnvel
 use crate::checkpoint::{Checkpoint, CheckpointError};
 use crate::merkle::{verify_consistency, verify_inclusion, VerifyError};
 use crate::note::{Note, NoteError, VerifierKey};
+use crate::streams::RangeProof;
 use crate::{Digest, RecordedEvent};
 
-/// The `format` value of this version of the export.
-pub const FORMAT: &str = "jishi-case-export/1";
+/// The `format` value of this version of the export: format 2 proves the
+/// file complete (docs/FORMAT-merkle.md §8, §10).
+pub const FORMAT: &str = "jishi-case-export/2";
+
+/// The format of exports written before completeness proofs: still
+/// verified, but reported as not proving that nothing was left out.
+pub const FORMAT_1: &str = "jishi-case-export/1";
+
+/// The one reason a payload is withheld today.
+pub const WITHHELD_REDACTED: &str = "redacted";
 
 /// Which events an export holds.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -89,8 +98,15 @@ pub struct ExportedEvent {
     /// hash covers, still stands for it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub payload: Option<Box<RawValue>>,
+    /// Why the payload is absent, when it is (format 2: `"redacted"`); the
+    /// digest still commits to it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payload_withheld: Option<String>,
     pub payload_digest: Digest,
     pub prev_hash: Digest,
+    /// The stream predecessor's hash (format 3 events; absent for older ones).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stream_prev_hash: Option<Digest>,
     pub hash: Digest,
     /// RFC 9162 `PATH(position − 1, D[checkpoint size])`, nearest sibling first.
     pub inclusion_proof: Vec<Digest>,
@@ -104,6 +120,11 @@ pub struct CaseExport {
     pub selector: Selector,
     /// The signed (and perhaps cosigned) checkpoint note, verbatim.
     pub checkpoint: String,
+    /// Format 2: for each name range of the selector, every stream of the
+    /// checkpoint's stream map in it, with the streams around it
+    /// (docs/FORMAT-merkle.md §10). Absent in format 1.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub streams: Vec<RangeProof>,
     /// In position order.
     pub events: Vec<ExportedEvent>,
 }
@@ -136,8 +157,10 @@ impl ExportedEvent {
                 org: e.actor.org.clone(),
             },
             payload: Some(payload),
+            payload_withheld: None,
             payload_digest: e.payload_digest,
             prev_hash: e.prev_hash,
+            stream_prev_hash: e.stream_prev,
             hash: e.hash,
             inclusion_proof,
         })
@@ -160,6 +183,7 @@ impl ExportedEvent {
             actor_org: &self.actor.org,
             payload_digest: &self.payload_digest,
             prev_hash: &self.prev_hash,
+            stream_prev: self.stream_prev_hash.as_ref(),
         }
         .hash()
     }
@@ -199,31 +223,112 @@ impl std::fmt::Display for EventFault {
 pub enum ExportError {
     #[error("the file is not a case export: {0}")]
     Parse(String),
-    #[error("format {got:?} is not one this verifier knows (it knows {FORMAT:?})")]
+    #[error(
+        "format {got:?} is not one this verifier knows (it knows {FORMAT:?} and {FORMAT_1:?})"
+    )]
     Format { got: String },
-    #[error("no trusted key was given: name the log's public key (and any witness's)")]
-    NoKeys,
+    #[error(
+        "no log key was given: the log's own public key is always required (its name is the \
+         checkpoint's origin); witnesses' keys only add to it"
+    )]
+    NoLogKey,
+    #[error(
+        "the checkpoint is of log {origin:?}, but no log key given carries that name (given: \
+         {given}); a log's key is named after its origin (c2sp.org/tlog-checkpoint)"
+    )]
+    LogKeyName { origin: String, given: String },
     #[error("the checkpoint note: {0}")]
     Note(#[from] NoteError),
     #[error("the checkpoint is not signed by the trusted key {name:?} (key id {key_id:08x})")]
     KeyDidNotSign { name: String, key_id: u32 },
+    #[error(
+        "the witness policy needs {need} of the {of} witnesses given; {got} cosigned{}",
+        if signed.is_empty() { String::new() } else { format!(" ({})", signed.join(", ")) }
+    )]
+    Quorum {
+        need: usize,
+        of: usize,
+        got: usize,
+        signed: Vec<String>,
+    },
+    #[error(
+        "the export is proved against the checkpoint of size {size}, older than the newest \
+         checkpoint of this log you hold (size {newest}): it says nothing of events after \
+         position {size}; ask for an export against the newest checkpoint"
+    )]
+    OlderCheckpoint { size: u64, newest: u64 },
+    #[error(
+        "the export's checkpoint and the one you hold both have size {size} but different \
+         roots: the log has shown two histories (a split view); keep both notes (`jishi \
+         split-view`)"
+    )]
+    SplitView { size: u64 },
+    #[error("the newest checkpoint you hold is of log {held:?}, not {origin:?}")]
+    OtherLog { held: String, origin: String },
     #[error("the checkpoint body: {0}")]
     Checkpoint(#[from] CheckpointError),
     #[error("the export holds no events")]
     NoEvents,
     #[error("{} event check(s) failed; first: {}", .0.len(), .0[0])]
     Events(Vec<EventFault>),
+    #[error("the export is not complete: {}", .0.join("; "))]
+    Incomplete(Vec<String>),
     #[error("{0}")]
     Build(String),
+}
+
+/// Whom the investigator trusts, and how many witnesses must agree.
+#[derive(Debug, Clone, Default)]
+pub struct TrustPolicy {
+    /// The log's key(s); one named after the checkpoint's origin must sign.
+    pub log_keys: Vec<VerifierKey>,
+    /// Witnesses' keys (cosignature/v1 or plain Ed25519).
+    pub witnesses: Vec<VerifierKey>,
+    /// How many of `witnesses` must have cosigned.
+    pub quorum: usize,
+    /// The newest checkpoint of this log the verifier already holds (its
+    /// signatures checked): an export against an older one is refused.
+    pub newest: Option<Checkpoint>,
+}
+
+impl TrustPolicy {
+    /// The policy of a list of keys, as `--key` gives them: the keys named
+    /// after `origin` are the log's, the others witnesses that must all
+    /// have cosigned.
+    pub fn of_keys(keys: &[VerifierKey], origin: &str) -> TrustPolicy {
+        let (log_keys, witnesses): (Vec<_>, Vec<_>) =
+            keys.iter().cloned().partition(|k| k.name() == origin);
+        TrustPolicy {
+            quorum: witnesses.len(),
+            log_keys,
+            witnesses,
+            newest: None,
+        }
+    }
+}
+
+/// What the completeness proof showed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Completeness {
+    /// The streams the selector covers, all of which the export holds whole.
+    pub streams: usize,
+    /// Events of those streams as of the checkpoint (all in the export).
+    pub events: u64,
 }
 
 /// What a successful verification checked, to print.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ExportCheck {
+    pub format: String,
     pub selector: Selector,
     pub checkpoint: Checkpoint,
     /// The trusted keys that signed the checkpoint, as `name+keyid`.
     pub signed_by: Vec<String>,
+    /// The witnesses that cosigned, with the time a timestamped
+    /// cosignature states (POSIX seconds), if it states one.
+    pub cosigned_by: Vec<(String, Option<u64>)>,
+    /// How many witnesses the policy asked for, of how many given.
+    pub quorum: (usize, usize),
     /// Signature lines from keys not given (ignored).
     pub unknown_signers: Vec<String>,
     pub events: usize,
@@ -231,33 +336,119 @@ pub struct ExportCheck {
     pub first_position: u64,
     pub last_position: u64,
     pub payloads_checked: usize,
-    pub payloads_redacted: usize,
+    /// Positions whose payload the export withholds (redacted).
+    pub payloads_withheld: Vec<u64>,
+    /// `None` for a format-1 export, which proves no completeness.
+    pub complete: Option<Completeness>,
 }
 
-/// Verifies an export offline: parse, note signatures (every key in `keys`
-/// must have signed), then every event's selector, payload digest, hash and
-/// inclusion proof. All event faults are collected, not just the first.
+/// Verifies an export offline with a list of trusted keys: those named
+/// after the checkpoint's origin are the log's (one must have signed), the
+/// others witnesses that must all have cosigned.
 pub fn verify_export(bytes: &[u8], keys: &[VerifierKey]) -> Result<ExportCheck, ExportError> {
-    if keys.is_empty() {
-        return Err(ExportError::NoKeys);
-    }
     let export = parse_export(bytes)?;
-    let verified = Note::parse(&export.checkpoint)?.verify(keys)?;
-    for k in keys {
-        if !verified.is_signed_by(k) {
-            return Err(ExportError::KeyDidNotSign {
-                name: k.name().to_string(),
-                key_id: k.key_id(),
+    let origin = Note::parse(&export.checkpoint)?
+        .text()
+        .split('\n')
+        .next()
+        .unwrap_or_default()
+        .to_string();
+    verify_parsed(&export, &TrustPolicy::of_keys(keys, &origin))
+}
+
+/// Verifies an export offline under `policy`: the note's signatures (the
+/// log's key named after the origin, the witness quorum), the checkpoint
+/// against the newest one held, every event's selector, payload digest,
+/// hash and inclusion proof, and (format 2) that no event of the selected
+/// streams and no stream of the selector is missing. All event faults are
+/// collected, not just the first.
+pub fn verify_export_with(bytes: &[u8], policy: &TrustPolicy) -> Result<ExportCheck, ExportError> {
+    verify_parsed(&parse_export(bytes)?, policy)
+}
+
+fn verify_parsed(export: &CaseExport, policy: &TrustPolicy) -> Result<ExportCheck, ExportError> {
+    if policy.log_keys.is_empty() {
+        return Err(ExportError::NoLogKey);
+    }
+    let note = Note::parse(&export.checkpoint)?;
+    let origin = note.text().split('\n').next().unwrap_or_default().to_string();
+    let log_keys: Vec<&VerifierKey> = policy
+        .log_keys
+        .iter()
+        .filter(|k| k.name() == origin)
+        .collect();
+    if log_keys.is_empty() {
+        return Err(ExportError::LogKeyName {
+            origin,
+            given: policy
+                .log_keys
+                .iter()
+                .map(|k| format!("{:?}", k.name()))
+                .collect::<Vec<_>>()
+                .join(", "),
+        });
+    }
+    let mut trusted: Vec<VerifierKey> = log_keys.iter().map(|k| (*k).clone()).collect();
+    trusted.extend(policy.witnesses.iter().cloned());
+    let verified = note.verify(&trusted)?;
+    // One of the log's keys (an old and a new one may both be given).
+    if !log_keys.iter().any(|k| verified.is_signed_by(k)) {
+        return Err(ExportError::KeyDidNotSign {
+            name: log_keys[0].name().to_string(),
+            key_id: log_keys[0].key_id(),
+        });
+    }
+    let cosigned_by: Vec<(String, Option<u64>)> = policy
+        .witnesses
+        .iter()
+        .filter(|w| verified.is_signed_by(w))
+        .map(|w| {
+            let time = note
+                .signatures()
+                .iter()
+                .find(|s| s.name == w.name() && s.key_id == w.key_id())
+                .filter(|_| w.suite() == crate::Suite::Cosignature)
+                .and_then(|s| crate::suite::cosignature_parts(&s.signature))
+                .map(|(t, _)| t);
+            (format!("{}+{:08x}", w.name(), w.key_id()), time)
+        })
+        .collect();
+    if cosigned_by.len() < policy.quorum {
+        return Err(ExportError::Quorum {
+            need: policy.quorum,
+            of: policy.witnesses.len(),
+            got: cosigned_by.len(),
+            signed: cosigned_by.iter().map(|(k, _)| k.clone()).collect(),
+        });
+    }
+    let checkpoint = Checkpoint::from_body(verified.text())?;
+    if let Some(newest) = &policy.newest {
+        if newest.origin != checkpoint.origin {
+            return Err(ExportError::OtherLog {
+                held: newest.origin.clone(),
+                origin: checkpoint.origin,
+            });
+        }
+        if newest.size == checkpoint.size && newest.root != checkpoint.root {
+            return Err(ExportError::SplitView {
+                size: checkpoint.size,
+            });
+        }
+        if newest.size > checkpoint.size {
+            return Err(ExportError::OlderCheckpoint {
+                size: checkpoint.size,
+                newest: newest.size,
             });
         }
     }
-    let checkpoint = Checkpoint::from_body(verified.text())?;
-    let mut check = check_events(&export, &checkpoint)?;
+    let mut check = check_events(export, &checkpoint)?;
     check.signed_by = verified
         .verified_by()
         .iter()
         .map(|k| format!("{}+{:08x}", k.name(), k.key_id()))
         .collect();
+    check.cosigned_by = cosigned_by;
+    check.quorum = (policy.quorum, policy.witnesses.len());
     check.unknown_signers = verified
         .unknown_signatures()
         .iter()
@@ -272,10 +463,15 @@ pub fn parse_export(bytes: &[u8]) -> Result<CaseExport, ExportError> {
         .map_err(|e| ExportError::Parse(format!("invalid UTF-8 at byte {}", e.valid_up_to())))?;
     let export: CaseExport =
         serde_json::from_str(text).map_err(|e| ExportError::Parse(e.to_string()))?;
-    if export.format != FORMAT {
+    if export.format != FORMAT && export.format != FORMAT_1 {
         return Err(ExportError::Format {
             got: export.format.chars().take(80).collect(),
         });
+    }
+    if export.format == FORMAT_1 && !export.streams.is_empty() {
+        return Err(ExportError::Parse(
+            "a format-1 export has no member `streams`".into(),
+        ));
     }
     Ok(export)
 }
@@ -290,9 +486,11 @@ pub fn check_events(
     if export.events.is_empty() {
         return Err(ExportError::NoEvents);
     }
+    let format2 = export.format == FORMAT;
     let mut faults = Vec::new();
     let mut streams: Vec<String> = Vec::new();
-    let (mut checked, mut redacted) = (0, 0);
+    let mut checked = 0;
+    let mut withheld = Vec::new();
     let mut previous = 0u64;
     for (index, e) in export.events.iter().enumerate() {
         let mut fault = |what: String| {
@@ -314,9 +512,22 @@ pub fn check_events(
             ));
         }
         previous = previous.max(e.position);
-        match &e.payload {
-            None => redacted += 1,
-            Some(raw) => match parse_strict(raw.get()) {
+        match (&e.payload, &e.payload_withheld) {
+            (None, Some(why)) if why == WITHHELD_REDACTED => withheld.push(e.position),
+            (None, Some(why)) => fault(format!(
+                "the payload is withheld for {why:?}; the only reason an export gives is \
+                 {WITHHELD_REDACTED:?}"
+            )),
+            (None, None) if format2 => fault(
+                "the payload is absent without `payload_withheld` saying why: an export states \
+                 every payload it leaves out"
+                    .into(),
+            ),
+            (None, None) => withheld.push(e.position),
+            (Some(_), Some(_)) => {
+                fault("the payload is present but `payload_withheld` says it is not".into())
+            }
+            (Some(raw), None) => match parse_strict(raw.get()) {
                 Err(err) => fault(format!("the payload is not acceptable JSON: {err}")),
                 Ok(value) if !value.is_object() => fault("the payload is not a JSON object".into()),
                 Ok(value) => {
@@ -363,17 +574,28 @@ pub fn check_events(
     if !faults.is_empty() {
         return Err(ExportError::Events(faults));
     }
+    let complete = if format2 {
+        Some(
+            crate::completeness::check(export, checkpoint).map_err(ExportError::Incomplete)?,
+        )
+    } else {
+        None
+    };
     Ok(ExportCheck {
+        format: export.format.clone(),
         selector: export.selector.clone(),
         checkpoint: checkpoint.clone(),
         signed_by: Vec::new(),
+        cosigned_by: Vec::new(),
+        quorum: (0, 0),
         unknown_signers: Vec::new(),
         events: export.events.len(),
         streams,
         first_position: export.events.first().map_or(0, |e| e.position),
         last_position: previous,
         payloads_checked: checked,
-        payloads_redacted: redacted,
+        payloads_withheld: withheld,
+        complete,
     })
 }
 

@@ -13,8 +13,10 @@
 pub mod attest;
 pub mod canonical;
 pub mod checkpoint;
+pub mod completeness;
 mod digest;
 pub mod drift;
+pub mod evidence;
 mod envelope;
 pub mod export;
 pub mod input;
@@ -30,6 +32,7 @@ pub mod signers;
 pub mod simulate;
 pub mod sqlite;
 pub mod store;
+pub mod streams;
 pub mod suite;
 pub mod tree;
 pub mod validity;

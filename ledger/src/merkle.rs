@@ -754,6 +754,58 @@ pub fn verify_consistency(
     Ok(())
 }
 
+/// The root of the first `first_size` leaves that a consistency proof
+/// from `first_size` to `second_size` implies, if the proof leads to
+/// `second_root`. `None` when it does not, or when `first_size` is 0, equal
+/// to `second_size` or a power of two (the proof then holds no trace of the
+/// first root: RFC 9162 §2.1.4.2 step 2 takes it from the verifier).
+///
+/// Only one tree of `first_size` leaves is a prefix of a given tree (else
+/// SHA-256 collides), so a first root found here that differs from one a
+/// log signed proves the log signed two histories.
+pub fn first_root_from_consistency(
+    first_size: u64,
+    second_size: u64,
+    second_root: &Digest,
+    path: &[Digest],
+) -> Option<Digest> {
+    if first_size == 0 || first_size >= second_size || first_size.is_power_of_two() {
+        return None;
+    }
+    // The proof's own first element is the start (step 2); recompute the
+    // first root it implies, then check it against itself and the second.
+    let implied = {
+        let mut items = path.iter();
+        let start = *items.next()?;
+        let (mut fnum, mut snum) = (first_size - 1, second_size - 1);
+        while fnum & 1 == 1 {
+            fnum >>= 1;
+            snum >>= 1;
+        }
+        let mut fr = start;
+        for c in items {
+            if snum == 0 {
+                return None;
+            }
+            if fnum & 1 == 1 || fnum == snum {
+                fr = node_hash(c, &fr);
+                if fnum & 1 == 0 {
+                    while fnum & 1 == 0 && fnum != 0 {
+                        fnum >>= 1;
+                        snum >>= 1;
+                    }
+                }
+            }
+            fnum >>= 1;
+            snum >>= 1;
+        }
+        fr
+    };
+    verify_consistency(first_size, second_size, &implied, second_root, path)
+        .ok()
+        .map(|()| implied)
+}
+
 /// A node that [`MemoryTree`] does not hold.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("no tree node at level {level}, index {index}")]

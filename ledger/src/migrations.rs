@@ -39,6 +39,11 @@ pub const SQLITE: &[Migration] = &[
         name: "attestations",
         sql: include_str!("../../migrations/sqlite/0003_attestations.sql"),
     },
+    Migration {
+        version: 4,
+        name: "stream_prev",
+        sql: include_str!("../../migrations/sqlite/0004_stream_prev.sql"),
+    },
 ];
 
 /// The PostgreSQL schema, oldest first. Version 2 is separate from version 1
@@ -84,6 +89,11 @@ pub const POSTGRES: &[Migration] = &[
         version: 8,
         name: "attestations",
         sql: include_str!("../../migrations/postgres/0008_attestations.sql"),
+    },
+    Migration {
+        version: 9,
+        name: "stream_prev",
+        sql: include_str!("../../migrations/postgres/0009_stream_prev.sql"),
     },
 ];
 

@@ -74,8 +74,8 @@ pub enum KeyError {
     #[error("the key material of key {name:?} is not standard padded base64")]
     BadBase64 { name: String },
     #[error(
-        "key {name:?} has signature type 0x{got:02x}; jishi knows Ed25519 (0x01) and \
-         SM2-SM3 (0xff followed by \"jishi-sm2-sm3\")"
+        "key {name:?} has signature type 0x{got:02x}; jishi knows Ed25519 (0x01), \
+         cosignature/v1 (0x04) and SM2-SM3 (0xff followed by \"jishi-sm2-sm3\")"
     )]
     UnsupportedType { name: String, got: u8 },
     #[error(
@@ -85,6 +85,11 @@ pub enum KeyError {
     BadKeyLength { name: String, got: usize },
     #[error("key {name:?} is not a valid {suite} key")]
     InvalidPublicKey { name: String, suite: Suite },
+    #[error(
+        "key {name:?} is a {suite} key, which only a witness signs with; a recording key \
+         or a log's key is ed25519 or sm2-sm3"
+    )]
+    WitnessOnly { name: String, suite: Suite },
     #[error("key {name:?} states key id {stated:08x} but its name and key give {computed:08x}")]
     KeyIdMismatch {
         name: String,
@@ -343,13 +348,22 @@ impl SignerKey {
         self.key.sign(message)
     }
 
+    /// As [`SignerKey::sign_bytes`]; a cosignature key states `time`.
+    pub fn sign_bytes_at(&self, message: &[u8], time: u64) -> Vec<u8> {
+        self.key.sign_at(message, time)
+    }
+
     /// The signature line for `text`, without checking that `text` is a
-    /// well-formed note text (callers go through [`Note`]).
-    fn sign_raw(&self, text: &str) -> NoteSignature {
+    /// well-formed note text (callers go through [`Note`]). `time` is the
+    /// time a cosignature states; `None` is now.
+    fn sign_raw(&self, text: &str, time: Option<u64>) -> NoteSignature {
         NoteSignature {
             name: self.name.clone(),
             key_id: self.key_id,
-            signature: self.key.sign(text.as_bytes()),
+            signature: match time {
+                Some(t) => self.key.sign_at(text.as_bytes(), t),
+                None => self.key.sign(text.as_bytes()),
+            },
         }
     }
 }
@@ -397,6 +411,46 @@ pub struct NoteSignature {
 }
 
 impl NoteSignature {
+    /// Parses one signature line (`— <name> <base64(key id || sig)>`,
+    /// without its newline); `line` is its line number, for errors. Used for
+    /// a note's lines and for the lines a witness answers with.
+    pub fn parse_line(l: &str, line: usize) -> Result<NoteSignature, NoteError> {
+        let rest = l
+            .strip_prefix(SIG_PREFIX)
+            .ok_or(NoteError::BadSignatureLine { line })?;
+        let (name, b64) = rest
+            .split_once(' ')
+            .ok_or(NoteError::BadSignatureLine { line })?;
+        check_name(name).map_err(|source| NoteError::BadKeyName { line, source })?;
+        let bytes = B64.decode(b64).map_err(|_| NoteError::BadSignatureBase64 {
+            line,
+            name: name.to_string(),
+        })?;
+        let too_short = || NoteError::SignatureTooShort {
+            line,
+            name: name.to_string(),
+            len: bytes.len(),
+        };
+        let Some((id, sig)) = bytes.split_first_chunk::<4>() else {
+            return Err(too_short());
+        };
+        if sig.is_empty() {
+            return Err(too_short());
+        }
+        Ok(NoteSignature {
+            name: name.to_string(),
+            key_id: u32::from_be_bytes(*id),
+            signature: sig.to_vec(),
+        })
+    }
+
+    /// The line as a note carries it, newline included.
+    pub fn to_line(&self) -> String {
+        let mut out = String::new();
+        self.write_line(&mut out);
+        out
+    }
+
     fn write_line(&self, out: &mut String) {
         let mut bytes = self.key_id.to_be_bytes().to_vec();
         bytes.extend_from_slice(&self.signature);
@@ -484,13 +538,45 @@ impl Note {
         check_characters(text)?;
         Ok(Note {
             text: text.to_string(),
-            signatures: vec![signer.sign_raw(text)],
+            signatures: vec![signer.sign_raw(text, None)],
         })
     }
 
     /// Adds a signature by `signer` over the same text: a cosignature. The
     /// text is not changed, so existing signatures stay valid.
     pub fn add_signature(&mut self, signer: &SignerKey) -> Result<(), NoteError> {
+        self.add_signature_with(signer, None)
+    }
+
+    /// As [`Note::add_signature`], for a cosignature key stating `time`
+    /// (POSIX seconds) rather than now: for test vectors and replays.
+    pub fn add_signature_at(&mut self, signer: &SignerKey, time: u64) -> Result<(), NoteError> {
+        self.add_signature_with(signer, Some(time))
+    }
+
+    /// Adds a signature line as it arrived from elsewhere (a witness's
+    /// answer), unverified: the caller verifies the note after.
+    pub fn push_signature(&mut self, sig: NoteSignature) -> Result<(), NoteError> {
+        if self
+            .signatures
+            .iter()
+            .any(|s| s.name == sig.name && s.key_id == sig.key_id)
+        {
+            return Err(NoteError::DuplicateSignature {
+                name: sig.name,
+                key_id: sig.key_id,
+            });
+        }
+        if self.signatures.len() >= MAX_SIGNATURES {
+            return Err(NoteError::TooManySignatures {
+                count: self.signatures.len() + 1,
+            });
+        }
+        self.signatures.push(sig);
+        Ok(())
+    }
+
+    fn add_signature_with(&mut self, signer: &SignerKey, time: Option<u64>) -> Result<(), NoteError> {
         if self
             .signatures
             .iter()
@@ -506,7 +592,7 @@ impl Note {
                 count: self.signatures.len() + 1,
             });
         }
-        self.signatures.push(signer.sign_raw(&self.text));
+        self.signatures.push(signer.sign_raw(&self.text, time));
         Ok(())
     }
 
@@ -540,37 +626,7 @@ impl Note {
         }
         let mut signatures = Vec::with_capacity(lines.len());
         for (i, l) in lines.iter().enumerate() {
-            let line = first_sig_line + i;
-            let rest = l
-                .strip_prefix(SIG_PREFIX)
-                .ok_or(NoteError::BadSignatureLine { line })?;
-            let (name, b64) = rest
-                .split_once(' ')
-                .ok_or(NoteError::BadSignatureLine { line })?;
-            check_name(name).map_err(|source| NoteError::BadKeyName { line, source })?;
-            let bytes = B64.decode(b64).map_err(|_| NoteError::BadSignatureBase64 {
-                line,
-                name: name.to_string(),
-            })?;
-            let Some((id, sig)) = bytes.split_first_chunk::<4>() else {
-                return Err(NoteError::SignatureTooShort {
-                    line,
-                    name: name.to_string(),
-                    len: bytes.len(),
-                });
-            };
-            if sig.is_empty() {
-                return Err(NoteError::SignatureTooShort {
-                    line,
-                    name: name.to_string(),
-                    len: bytes.len(),
-                });
-            }
-            signatures.push(NoteSignature {
-                name: name.to_string(),
-                key_id: u32::from_be_bytes(*id),
-                signature: sig.to_vec(),
-            });
+            signatures.push(NoteSignature::parse_line(l, first_sig_line + i)?);
         }
         Ok(Note {
             text: text.to_string(),

@@ -107,7 +107,7 @@ use crate::prepare::format_recorded_at;
 use crate::row::StoredRow;
 use crate::store::{
     appended_of, plan_append, AppendError, Appended, BatchError, EventStore, ExistingEvent, Head,
-    Plan, PreparedRequest, ScopeGuard, StoreError,
+    Plan, PreparedRequest, ScopeGuard, StoreError, StreamTip,
 };
 use crate::{Actor, Clock, Digest, RecordedEvent, SystemClock};
 
@@ -292,7 +292,7 @@ impl std::fmt::Debug for PostgresStore {
 
 const COLUMNS: &str = "position, stream, stream_version, event_id::text, event_type, \
      schema_version, occurred_at, recorded_at, actor_id, actor_name, actor_role, actor_org, \
-     payload, payload_digest, prev_hash, hash";
+     payload, payload_digest, prev_hash, hash, stream_prev";
 
 impl PostgresStore {
     /// Connects to a `postgres://` URL with the default options and brings the
@@ -586,6 +586,7 @@ fn stored_row(r: &Row) -> Result<StoredRow, tokio_postgres::Error> {
         payload_digest: bytes(r, 13)?,
         prev_hash: bytes(r, 14)?,
         hash: bytes(r, 15)?,
+        stream_prev: r.try_get::<_, Option<Vec<u8>>>(16)?,
     })
 }
 
@@ -753,7 +754,7 @@ async fn commit_jobs(
 /// caller in the same batch must be planned against.
 struct BatchState {
     tip: Option<Head>,
-    versions: HashMap<String, Option<u64>>,
+    versions: HashMap<String, Option<StreamTip>>,
     /// Events already in the ledger, by id (read under the lock).
     stored: HashMap<uuid::Uuid, ExistingEvent>,
     /// Events planned by this group so far, by id: their index in the
@@ -765,7 +766,7 @@ struct BatchState {
 impl BatchState {
     fn new(
         tip: Option<Head>,
-        versions: HashMap<String, Option<u64>>,
+        versions: HashMap<String, Option<StreamTip>>,
         stored: HashMap<uuid::Uuid, ExistingEvent>,
         events: usize,
     ) -> BatchState {
@@ -834,7 +835,7 @@ fn plan_job(
     let tip_before = state.tip.clone();
     let rows_before = rows.len();
     // Stream versions as they were before this caller: `None`, not there.
-    let mut versions_before: Vec<(&str, Option<Option<u64>>)> = Vec::new();
+    let mut versions_before: Vec<(&str, Option<Option<StreamTip>>)> = Vec::new();
     let mut out = Vec::with_capacity(requests.len());
     for (index, request) in requests.iter().enumerate() {
         let current = state.versions.get(&request.stream).copied().flatten();
@@ -867,7 +868,7 @@ fn plan_job(
             Plan::Duplicate(appended) => out.push(appended),
             Plan::Insert(events) => {
                 if let Some(last) = events.last() {
-                    let v = Some(last.stream_version);
+                    let v = Some((last.stream_version, last.hash));
                     let before = match state.versions.get_mut(&request.stream) {
                         Some(slot) => Some(std::mem::replace(slot, v)),
                         None => {
@@ -944,8 +945,9 @@ impl AppendStatements {
             )
             .await?,
             versions: prepare(
-                "SELECT s, (SELECT max(stream_version) FROM events WHERE stream = s) \
-                 FROM unnest($1::text[]) AS s",
+                "SELECT s, t.stream_version, t.hash FROM unnest($1::text[]) AS s \
+                 LEFT JOIN LATERAL (SELECT stream_version, hash FROM events \
+                 WHERE stream = s ORDER BY stream_version DESC LIMIT 1) AS t ON true",
                 "preparing the stream-version query",
             )
             .await?,
@@ -1049,7 +1051,7 @@ struct Known {
     /// if another process wrote, and then the write's check of it fails.
     attested: u64,
     /// `None`: the stream had no event.
-    versions: HashMap<String, Option<u64>>,
+    versions: HashMap<String, Option<StreamTip>>,
     /// The last position under each stream prefix a guarded caller named
     /// (0: none), as of `tip`. Unlike a stale version, a stale entry here
     /// would make no index refuse anything, so it is only kept while every
@@ -1388,10 +1390,20 @@ async fn in_transaction(
     let versions = version_rows
         .iter()
         .map(|r| {
+            let version = r.try_get::<_, Option<i64>>(1)?;
+            let hash = r.try_get::<_, Option<Vec<u8>>>(2)?;
             Ok((
                 r.try_get::<_, String>(0)?,
-                r.try_get::<_, Option<i64>>(1)?
-                    .map(|v| u64::try_from(v).unwrap_or(0)),
+                // A hash that is not 32 bytes chains the next event onto
+                // zeros, which verify names at that event.
+                version.map(|v| {
+                    (
+                        u64::try_from(v).unwrap_or(0),
+                        hash.as_deref()
+                            .and_then(Digest::from_slice)
+                            .unwrap_or_default(),
+                    )
+                }),
             ))
         })
         .collect::<Result<HashMap<_, _>, tokio_postgres::Error>>()
@@ -1595,10 +1607,10 @@ macro_rules! insert_events {
     () => {
         "INSERT INTO events (position, stream, stream_version, \
          event_id, event_type, schema_version, occurred_at, recorded_at, actor_id, actor_name, \
-         actor_role, actor_org, payload, payload_digest, prev_hash, hash) \
+         actor_role, actor_org, payload, payload_digest, prev_hash, hash, stream_prev) \
          SELECT * FROM unnest($1::bigint[], $2::text[], $3::bigint[], $4::uuid[], $5::text[], \
          $6::bigint[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], \
-         $13::text[], $14::bytea[], $15::bytea[], $16::bytea[])"
+         $13::text[], $14::bytea[], $15::bytea[], $16::bytea[], $17::bytea[])"
     };
 }
 
@@ -1613,20 +1625,26 @@ pub const INSERT_EVENTS: &str = insert_events!();
 /// the head, their prev_hashes link and their recorded_at values are in
 /// order and near the database's clock. A literal, for [`WRITE_GROUP`].
 macro_rules! append_events {
-    () => {
-        "SELECT jishi_append_events($1::bigint[], $2::text[], $3::bigint[], $4::uuid[], \
-         $5::text[], $6::bigint[], $7::text[], $8::text[], $9::text[], $10::text[], \
-         $11::text[], $12::text[], $13::text[], $14::bytea[], $15::bytea[], $16::bytea[])"
+    // `$sp`: the parameter of the stream_prev column (format 3, migration
+    // 9), `$17` on its own, last (`$29`) in [`WRITE_GROUP`].
+    ($sp:literal) => {
+        concat!(
+            "SELECT jishi_append_events($1::bigint[], $2::text[], $3::bigint[], $4::uuid[], \
+             $5::text[], $6::bigint[], $7::text[], $8::text[], $9::text[], $10::text[], \
+             $11::text[], $12::text[], $13::text[], $14::bytea[], $15::bytea[], $16::bytea[], ",
+            $sp,
+            "::bytea[])"
+        )
     };
 }
 
 /// [`append_events!`] on its own: the rows of a group too large for one
 /// [`WRITE_GROUP`], a chunk at a time.
-const APPEND_EVENTS: &str = append_events!();
+const APPEND_EVENTS: &str = append_events!("$17");
 
 /// What a group transaction writes, as one statement: the events (through
-/// [`APPEND_EVENTS`], `$1`–`$16`), the new leaves' tree nodes (`$17`, `$18`)
-/// and the frontier (`$19`). One statement, so that COMMIT can be sent with
+/// [`APPEND_EVENTS`], `$1`–`$16` and `$29`), the new leaves' tree nodes
+/// (`$17`, `$18`) and the frontier (`$19`). One statement, so that COMMIT can be sent with
 /// it safely (see `in_transaction`).
 ///
 /// It writes only if the ledger is still as the group was planned: the head
@@ -1650,7 +1668,7 @@ const WRITE_GROUP: &str = concat!(
      signature) SELECT $24::bigint, $25::bigint, $26::text, $27::bigint, $28::bytea FROM ok \
      WHERE $24::bigint IS NOT NULL), \
      written AS (",
-    append_events!(),
+    append_events!("$29"),
     " AS n FROM ok), \
      nodes AS (INSERT INTO tree_nodes (leaf, hashes) \
      SELECT * FROM unnest($17::bigint[], $18::bytea[]) WHERE EXISTS (SELECT FROM ok)) \
@@ -1736,7 +1754,8 @@ impl<'a> GroupWrite<'a> {
     }
 
     fn params(&self) -> Vec<&(dyn ToSql + Sync)> {
-        let mut params: Vec<&(dyn ToSql + Sync)> = self.columns.params().to_vec();
+        let columns = self.columns.params();
+        let mut params: Vec<&(dyn ToSql + Sync)> = columns[..16].to_vec();
         params.extend([
             &self.tree.leaves as &(dyn ToSql + Sync),
             &self.tree.nodes,
@@ -1750,6 +1769,8 @@ impl<'a> GroupWrite<'a> {
             &self.key_name,
             &self.key_id,
             &self.signature,
+            // $29: stream_prev, added with format 3 after the others.
+            columns[16],
         ]);
         params
     }
@@ -1773,6 +1794,7 @@ struct EventColumns<'a> {
     digest: Vec<&'a [u8]>,
     prev: Vec<&'a [u8]>,
     hash: Vec<&'a [u8]>,
+    stream_prev: Vec<Option<&'a [u8]>>,
 }
 
 impl<'a> EventColumns<'a> {
@@ -1794,11 +1816,15 @@ impl<'a> EventColumns<'a> {
             digest: rows.iter().map(|e| &e.payload_digest.0[..]).collect(),
             prev: rows.iter().map(|e| &e.prev_hash.0[..]).collect(),
             hash: rows.iter().map(|e| &e.hash.0[..]).collect(),
+            stream_prev: rows
+                .iter()
+                .map(|e| e.stream_prev.as_ref().map(|d| &d.0[..]))
+                .collect(),
         }
     }
 
-    /// `$1`–`$16` of [`INSERT_EVENTS`], in order.
-    fn params(&self) -> [&(dyn ToSql + Sync); 16] {
+    /// `$1`–`$17` of [`INSERT_EVENTS`], in order.
+    fn params(&self) -> [&(dyn ToSql + Sync); 17] {
         [
             &self.position,
             &self.stream,
@@ -1816,6 +1842,7 @@ impl<'a> EventColumns<'a> {
             &self.digest,
             &self.prev,
             &self.hash,
+            &self.stream_prev,
         ]
     }
 }
@@ -1996,6 +2023,34 @@ impl EventStore for PostgresStore {
             .and_then(|r| r.try_get(0))
             .map_err(pg(what))?;
         Ok(v.map(|v| u64::try_from(v).unwrap_or(0)))
+    }
+
+    async fn stream_heads(
+        &self,
+        size: u64,
+    ) -> Result<std::collections::BTreeMap<String, StreamTip>, StoreError> {
+        let what = "reading the stream heads";
+        let client = self.pool.get().await.map_err(pool_err)?;
+        let rows = client
+            .query(
+                "SELECT DISTINCT ON (stream) stream, stream_version, hash FROM events \
+                 WHERE position <= $1 ORDER BY stream, stream_version DESC",
+                &[&to_i64(size)],
+            )
+            .await
+            .map_err(pg(what))?;
+        let mut out = std::collections::BTreeMap::new();
+        for r in &rows {
+            let stream: String = r.try_get(0).map_err(pg(what))?;
+            let version: i64 = r.try_get(1).map_err(pg(what))?;
+            let hash: Vec<u8> = r.try_get(2).map_err(pg(what))?;
+            let hash = Digest::from_slice(&hash).ok_or_else(|| StoreError::Corrupt {
+                position: -1,
+                reason: format!("the last event of stream {stream:?} has no 32-byte hash"),
+            })?;
+            out.insert(stream, (u64::try_from(version).unwrap_or(0), hash));
+        }
+        Ok(out)
     }
 
     async fn stored_events(

@@ -4,7 +4,8 @@
 //! signed over a ledger that does not verify, and no case is exported without
 //! a stored checkpoint that covers every event in it.
 
-use crate::export::{CaseExport, ExportError, ExportedEvent, Selector, FORMAT};
+use crate::export::{CaseExport, ExportError, ExportedEvent, Selector, FORMAT, FORMAT_1};
+use crate::streams::StreamMap;
 use crate::tree::{ProofError, ProofStore, StoredCheckpoint};
 use crate::verify::{verify_with_proofs, Progress, VerifyReport};
 use crate::{Checkpoint, CheckpointError, SignerKey, StoreError};
@@ -20,6 +21,17 @@ pub enum SignError {
     NotVerified(Box<VerifyReport>),
     #[error("origin: {0}")]
     Origin(CheckpointError),
+    /// The key's name is not the origin (c2sp.org/tlog-checkpoint asks
+    /// that a log's key carry its origin's name).
+    #[error(
+        "the log's key is named {key:?} but the checkpoint's origin is {origin:?}: a log signs \
+         its checkpoints with a key named after its origin (make one with `jishi keygen \
+         {origin:?}`)"
+    )]
+    KeyName { key: String, origin: String },
+    /// A witness's cosignature key cannot sign as the log.
+    #[error("the key {0:?} is a witness's cosignature key; a log signs with ed25519 or sm2-sm3")]
+    WitnessKey(String),
     #[error("signing the checkpoint: {0}")]
     Sign(CheckpointError),
     #[error(transparent)]
@@ -86,6 +98,15 @@ pub async fn sign_checkpoint(
     actor: &crate::Actor,
     progress: &dyn Progress,
 ) -> Result<Signed, SignError> {
+    if key.name() != origin {
+        return Err(SignError::KeyName {
+            key: key.name().to_string(),
+            origin: origin.to_string(),
+        });
+    }
+    if !crate::Suite::SIGNING.contains(&key.suite()) {
+        return Err(SignError::WitnessKey(key.name().to_string()));
+    }
     let mut report = verify_with_proofs(store, progress).await?;
     if !report.is_ok() {
         return Err(SignError::NotVerified(Box::new(report)));
@@ -105,7 +126,12 @@ pub async fn sign_checkpoint(
     // tree_state) could have moved past what was verified.
     let size = report.checked;
     let root = store.tree_root(size).await?;
-    let cp = Checkpoint::new(origin, size, root).map_err(SignError::Origin)?;
+    let mut cp = Checkpoint::new(origin, size, root).map_err(SignError::Origin)?;
+    // The map of exactly the rows verified (format 3): each stream's count
+    // and last hash, which case exports prove completeness against.
+    if let Some(streams) = report.streams {
+        cp = cp.with_streams(streams);
+    }
     let note = cp.sign(key).map_err(SignError::Sign)?.to_string();
     let stored = store.save_checkpoint(&note).await?;
     Ok(Signed {
@@ -201,11 +227,13 @@ pub async fn build_case(store: &dyn ProofStore, selector: &Selector) -> Result<C
         .iter()
         .map(|c| crate::signers::check(c, &registry))
         .collect();
+    // The newest verifying one, preferring one that states a stream map
+    // (only those let the file prove itself complete).
     let checkpoint = covering
         .iter()
         .zip(&checks)
         .filter(|(_, k)| k.fault.is_none())
-        .max_by_key(|(c, _)| c.id)
+        .max_by_key(|(c, _)| (c.streams().is_some(), c.id))
         .map(|(c, _)| c.clone())
         .ok_or_else(|| CaseError::Unverified {
             position: max_position,
@@ -215,6 +243,11 @@ pub async fn build_case(store: &dyn ProofStore, selector: &Selector) -> Result<C
                 .collect::<Vec<_>>()
                 .join("; "),
         })?;
+    // The events as of the checkpoint: later ones are not in its tree.
+    let events: Vec<_> = events
+        .into_iter()
+        .filter(|e| e.position <= checkpoint.size)
+        .collect();
     let mut exported = Vec::with_capacity(events.len());
     for e in &events {
         let proof = store
@@ -222,11 +255,25 @@ pub async fn build_case(store: &dyn ProofStore, selector: &Selector) -> Result<C
             .await?;
         exported.push(ExportedEvent::new(e, proof.path)?);
     }
+    // The map of the ledger as it is now: if the events before the
+    // checkpoint were rewritten, its proofs do not lead to the map the
+    // checkpoint states, and the file fails its check (as the rewritten
+    // events' inclusion proofs do): the caller checks before handing it out.
+    let (format, streams) = match checkpoint.streams() {
+        Some(_) => {
+            let map = StreamMap::new(store.stream_heads(checkpoint.size).await?);
+            (FORMAT, map.prove_selector(selector))
+        }
+        // A checkpoint of the older form: the file cannot prove itself
+        // complete, and says so by its format.
+        None => (FORMAT_1, Vec::new()),
+    };
     Ok(Case {
         export: CaseExport {
-            format: FORMAT.into(),
+            format: format.into(),
             selector: selector.clone(),
             checkpoint: checkpoint.note.clone(),
+            streams,
             events: exported,
         },
         checkpoint,

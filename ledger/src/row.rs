@@ -26,6 +26,8 @@ pub struct StoredRow {
     pub payload: Vec<u8>,
     pub payload_digest: Vec<u8>,
     pub prev_hash: Vec<u8>,
+    /// The stream predecessor's hash (format 3); NULL for an older event.
+    pub stream_prev: Option<Vec<u8>>,
     pub hash: Vec<u8>,
 }
 
@@ -48,6 +50,7 @@ impl StoredRow {
             payload: e.payload.as_str().as_bytes().to_vec(),
             payload_digest: e.payload_digest.0.to_vec(),
             prev_hash: e.prev_hash.0.to_vec(),
+            stream_prev: e.stream_prev.map(|d| d.0.to_vec()),
             hash: e.hash.0.to_vec(),
         }
     }
@@ -57,6 +60,10 @@ impl StoredRow {
     pub fn computed_hash_at(&self, position: u64, scratch: &mut Vec<u8>) -> Option<Digest> {
         let payload_digest = Digest::from_slice(&self.payload_digest)?;
         let prev_hash = Digest::from_slice(&self.prev_hash)?;
+        let stream_prev = match &self.stream_prev {
+            Some(b) => Some(Digest::from_slice(b)?),
+            None => None,
+        };
         let stream_version = u64::try_from(self.stream_version).ok()?;
         let schema_version = u64::try_from(self.schema_version).ok()?;
         Some(
@@ -75,6 +82,7 @@ impl StoredRow {
                 actor_org: &self.actor_org,
                 payload_digest: &payload_digest,
                 prev_hash: &prev_hash,
+                stream_prev: stream_prev.as_ref(),
             }
             .hash_with(scratch),
         )
@@ -100,6 +108,10 @@ impl StoredRow {
                 .map_err(|_| corrupt("schema_version out of range"))?,
             payload_digest: digest(&self.payload_digest, "payload_digest")?,
             prev_hash: digest(&self.prev_hash, "prev_hash")?,
+            stream_prev: match &self.stream_prev {
+                Some(b) => Some(digest(b, "stream_prev")?),
+                None => None,
+            },
             hash: digest(&self.hash, "hash")?,
             payload: Payload::from_stored(
                 String::from_utf8(self.payload).map_err(|_| corrupt("payload is not UTF-8"))?,

@@ -75,10 +75,14 @@ pub async fn simulate(
     }
     let ids: Vec<uuid::Uuid> = first_of.keys().copied().collect();
     let stored = store.stored_events(&ids).await?;
-    let mut versions: HashMap<&str, Option<u64>> = HashMap::new();
+    // The simulation decides only what the versions decide: the stream's
+    // last hash (which a real append chains onto) is not read, a zero
+    // stands in for it.
+    let mut versions: HashMap<&str, Option<crate::store::StreamTip>> = HashMap::new();
     for r in requests {
         if !versions.contains_key(r.stream.as_str()) {
-            versions.insert(&r.stream, store.stream_version(&r.stream).await?);
+            let v = store.stream_version(&r.stream).await?;
+            versions.insert(&r.stream, v.map(|v| (v, crate::Digest::ZERO)));
         }
     }
     let mut tip = store.head().await?;
@@ -101,7 +105,7 @@ pub async fn simulate(
             Plan::Duplicate(_) => out.duplicates += 1,
             Plan::Insert(events) => {
                 if let (Some(first), Some(last)) = (events.first(), events.last()) {
-                    versions.insert(&r.stream, Some(last.stream_version));
+                    versions.insert(&r.stream, Some((last.stream_version, last.hash)));
                     out.new_events += events.len();
                     let start = out.positions.map_or(first.position, |p| p.0);
                     out.positions = Some((start, last.position));

@@ -18,7 +18,7 @@ use crate::prepare::format_recorded_at;
 use crate::row::StoredRow;
 use crate::store::{
     appended_of, plan_append, AppendError, Appended, BatchError, EventStore, ExistingEvent, Head,
-    Plan, PreparedRequest, ScopeGuard, StoreError,
+    Plan, PreparedRequest, ScopeGuard, StoreError, StreamTip,
 };
 use crate::{Actor, Clock, Digest, RecordedEvent, SystemClock};
 
@@ -55,7 +55,7 @@ impl std::fmt::Debug for SqliteStore {
 
 const COLUMNS: &str = "position, stream, stream_version, event_id, event_type, schema_version, \
      occurred_at, recorded_at, actor_id, actor_name, actor_role, actor_org, payload, \
-     payload_digest, prev_hash, hash";
+     payload_digest, prev_hash, hash, stream_prev";
 
 impl SqliteStore {
     /// Opens (creating if needed) the ledger file and brings its schema up to date.
@@ -340,6 +340,10 @@ fn stored_row(r: &Row<'_>) -> rusqlite::Result<StoredRow> {
         payload_digest: bytes(r, 13)?,
         prev_hash: bytes(r, 14)?,
         hash: bytes(r, 15)?,
+        stream_prev: match r.get_ref(16)? {
+            ValueRef::Null => None,
+            _ => Some(bytes(r, 16)?),
+        },
     })
 }
 
@@ -373,6 +377,29 @@ fn stream_version(conn: &Connection, stream: &str) -> Result<Option<u64>, StoreE
         .query_row([stream], |r| r.get::<_, Option<i64>>(0))
         .map_err(db_err)
         .map(|v| v.map(|v| v.max(0) as u64))
+}
+
+/// The stream's last version and hash (what its next event commits to), by
+/// the `(stream, stream_version)` index.
+fn stream_tip(conn: &Connection, stream: &str) -> Result<Option<StreamTip>, StoreError> {
+    conn.prepare_cached(
+        "SELECT stream_version, hash FROM events WHERE stream = ?1 \
+         ORDER BY stream_version DESC LIMIT 1",
+    )
+    .map_err(db_err)?
+    .query_row([stream], |r| Ok((int(r, 0)?, bytes(r, 1)?)))
+    .optional()
+    .map_err(db_err)?
+    .map(|(v, h)| {
+        Ok((
+            v.max(0) as u64,
+            Digest::from_slice(&h).ok_or_else(|| StoreError::Corrupt {
+                position: -1,
+                reason: format!("the last event of stream {stream:?} has a hash of {} bytes", h.len()),
+            })?,
+        ))
+    })
+    .transpose()
 }
 
 fn existing(conn: &Connection, event_id: &uuid::Uuid) -> Result<Option<ExistingEvent>, StoreError> {
@@ -423,8 +450,8 @@ fn insert(conn: &Connection, e: &RecordedEvent) -> Result<(), StoreError> {
     conn.prepare_cached(
         "INSERT INTO events (position, stream, stream_version, event_id, event_type, \
          schema_version, occurred_at, recorded_at, actor_id, actor_name, actor_role, actor_org, \
-         payload, payload_digest, prev_hash, hash) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
+         payload, payload_digest, prev_hash, hash, stream_prev) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
     )
     .map_err(db_err)?
     .execute(params![
@@ -444,6 +471,7 @@ fn insert(conn: &Connection, e: &RecordedEvent) -> Result<(), StoreError> {
         &e.payload_digest.0[..],
         &e.prev_hash.0[..],
         &e.hash.0[..],
+        e.stream_prev.as_ref().map(|d| &d.0[..]),
     ])
     .map_err(db_err)?;
     Ok(())
@@ -547,7 +575,7 @@ fn append_prepared(
     let mut leaves = Vec::new();
     let mut out = Vec::with_capacity(requests.len());
     for (i, request) in requests.iter().enumerate() {
-        let current = stream_version(&tx, &request.stream).map_err(|e| at(i)(e.into()))?;
+        let current = stream_tip(&tx, &request.stream).map_err(|e| at(i)(e.into()))?;
         let found = request
             .events
             .iter()
@@ -669,6 +697,38 @@ impl EventStore for SqliteStore {
         let stream = stream.to_string();
         self.with_reader(move |conn| stream_version(conn, &stream))
             .await
+    }
+
+    async fn stream_heads(
+        &self,
+        size: u64,
+    ) -> Result<std::collections::BTreeMap<String, StreamTip>, StoreError> {
+        self.with_reader(move |conn| {
+            // SQLite gives the bare column `hash` from the row where the
+            // aggregate `max` was found (documented behaviour).
+            let mut stmt = conn
+                .prepare_cached(
+                    "SELECT stream, max(stream_version), hash FROM events \
+                     WHERE position <= ?1 GROUP BY stream",
+                )
+                .map_err(db_err)?;
+            let rows = stmt
+                .query_map([size.min(i64::MAX as u64) as i64], |r| {
+                    Ok((text(r, 0)?, int(r, 1)?, bytes(r, 2)?))
+                })
+                .map_err(db_err)?;
+            let mut out = std::collections::BTreeMap::new();
+            for row in rows {
+                let (stream, version, hash) = row.map_err(db_err)?;
+                let hash = Digest::from_slice(&hash).ok_or_else(|| StoreError::Corrupt {
+                    position: -1,
+                    reason: format!("the last event of stream {stream:?} has no 32-byte hash"),
+                })?;
+                out.insert(stream, (version.max(0) as u64, hash));
+            }
+            Ok(out)
+        })
+        .await
     }
 
     async fn stored_events(

@@ -288,6 +288,27 @@ pub trait EventStore: Send + Sync {
     /// The current version of a stream, `None` if it has no event.
     async fn stream_version(&self, stream: &str) -> Result<Option<u64>, StoreError>;
 
+    /// Every stream's head among the first `size` events: its last version
+    /// and that event's hash, the leaves of the stream-head map a checkpoint
+    /// of that size states (`streams`). This reads every event; stores
+    /// answer it from their `(stream, stream_version)` index instead.
+    async fn stream_heads(
+        &self,
+        size: u64,
+    ) -> Result<std::collections::BTreeMap<String, StreamTip>, StoreError> {
+        let mut heads = std::collections::BTreeMap::new();
+        let mut from = 1;
+        while from <= size {
+            let page = self.read_all(from, 10_000).await?;
+            let Some(last) = page.last() else { break };
+            from = last.position + 1;
+            for e in page.into_iter().filter(|e| e.position <= size) {
+                heads.insert(e.stream, (e.stream_version, e.hash));
+            }
+        }
+        Ok(heads)
+    }
+
     /// The stored events that carry any of `ids`, by id, read outside any
     /// write transaction. `jishi import` plans a whole file against these and
     /// the stream versions before it writes a batch (`simulate`), so that a
@@ -392,13 +413,18 @@ pub enum Plan {
     Insert(Vec<RecordedEvent>),
 }
 
-/// Decides what one request writes, given the stream's current version and the
+/// A stream's last event as the store holds it: its version and its hash,
+/// which the stream's next event commits to (`stream_prev`, format 3).
+pub type StreamTip = (u64, Digest);
+
+/// Decides what one request writes, given the stream's current tip and the
 /// stored events (if any) that carry the request's event ids, and chains the
-/// new events onto `tip`, which it advances. Pure: stores call it inside their
-/// write transaction so that the facts cannot change underneath.
+/// new events onto `tip`, which it advances, and onto the stream's tip. Pure:
+/// stores call it inside their write transaction so that the facts cannot
+/// change underneath.
 pub fn plan_append(
     request: &PreparedRequest,
-    current: Option<u64>,
+    current: Option<StreamTip>,
     existing: &[Option<ExistingEvent>],
     tip: &mut Option<Head>,
     now: &str,
@@ -406,19 +432,20 @@ pub fn plan_append(
     if existing.iter().any(Option::is_some) {
         return plan_retry(request, existing);
     }
+    let current_version = current.map(|(v, _)| v);
     let ok = match request.expected {
         ExpectedVersion::Any => true,
         ExpectedVersion::NoStream => current.is_none(),
-        ExpectedVersion::Exact(v) => current == Some(v),
+        ExpectedVersion::Exact(v) => current_version == Some(v),
     };
     if !ok {
         return Err(AppendError::Conflict {
             stream: request.stream.clone(),
             expected: request.expected,
-            actual: current,
+            actual: current_version,
         });
     }
-    let mut version = current.unwrap_or(0);
+    let (mut version, mut stream_prev) = current.unwrap_or((0, Digest::ZERO));
     let mut out = Vec::with_capacity(request.events.len());
     for e in &request.events {
         let (position, prev_hash, recorded_at) = match tip {
@@ -441,9 +468,10 @@ pub fn plan_append(
             version,
             e,
             position,
-            prev_hash,
+            (prev_hash, stream_prev),
             recorded_at,
         );
+        stream_prev = event.hash;
         *tip = Some(Head {
             position,
             hash: event.hash,
@@ -507,14 +535,18 @@ fn plan_retry(
 }
 
 /// Gives a prepared event its place in the ledger and computes its hash.
+/// `links` are the hashes it chains onto: the ledger's previous event and
+/// the stream's (zero for a stream's first event). Every event sealed here
+/// is of format 3.
 pub fn seal(
     stream: &str,
     stream_version: u64,
     e: &PreparedEvent,
     position: u64,
-    prev_hash: Digest,
+    links: (Digest, Digest),
     recorded_at: String,
 ) -> RecordedEvent {
+    let (prev_hash, stream_prev) = links;
     let occurred_at = e.occurred_at.clone().unwrap_or_else(|| recorded_at.clone());
     let event_id = e.event_id.hyphenated().to_string();
     let hash = HashedEnvelope {
@@ -532,6 +564,7 @@ pub fn seal(
         actor_org: &e.actor.org,
         payload_digest: &e.payload_digest,
         prev_hash: &prev_hash,
+        stream_prev: Some(&stream_prev),
     }
     .hash();
     RecordedEvent {
@@ -547,6 +580,7 @@ pub fn seal(
         payload: Payload::from_stored(e.payload.clone()),
         payload_digest: e.payload_digest,
         prev_hash,
+        stream_prev: Some(stream_prev),
         hash,
     }
 }
@@ -609,7 +643,7 @@ mod tests {
         });
         let Plan::Insert(events) = plan_append(
             &prepared(2),
-            Some(3),
+            Some((3, Digest([2; 32]))),
             &[None, None],
             &mut tip,
             "2026-01-01T00:00:00.000000Z",
@@ -622,6 +656,9 @@ mod tests {
         assert_eq!((events[0].position, events[0].stream_version), (8, 4));
         assert_eq!(events[0].prev_hash, Digest([1; 32]));
         assert_eq!(events[1].prev_hash, events[0].hash);
+        // Each commits to the stream's previous event.
+        assert_eq!(events[0].stream_prev, Some(Digest([2; 32])));
+        assert_eq!(events[1].stream_prev, Some(events[0].hash));
         assert_eq!(tip.unwrap().position, 9);
     }
 

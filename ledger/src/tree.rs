@@ -46,6 +46,15 @@ pub struct StoredCheckpoint {
     pub recorded_at: String,
 }
 
+impl StoredCheckpoint {
+    /// The stream-map line of the note's body, if it has one (a note that
+    /// does not parse has none: its signature check reports it).
+    pub fn streams(&self) -> Option<crate::streams::StreamsLine> {
+        let note = crate::Note::parse(&self.note).ok()?;
+        crate::Checkpoint::from_body(note.text()).ok()?.streams
+    }
+}
+
 /// Why a proof or a checkpoint could not be produced or stored.
 #[derive(Debug, thiserror::Error)]
 pub enum ProofError {
@@ -238,6 +247,9 @@ pub struct TreeChecker {
     /// not yet reached.
     checkpoints: Vec<StoredCheckpoint>,
     next: usize,
+    /// The first checkpoint whose stream map (if it has one) is not yet
+    /// compared with the events' (in the same size order).
+    maps_next: usize,
     report: TreeReport,
     scratch: Vec<u8>,
 }
@@ -255,6 +267,7 @@ impl TreeChecker {
             },
             checkpoints,
             next: 0,
+            maps_next: 0,
             scratch: Vec::with_capacity(32 * 8),
         };
         t.check_checkpoints_at_size();
@@ -373,6 +386,43 @@ impl TreeChecker {
                 });
             }
             self.next += 1;
+        }
+    }
+
+    /// Compares the stream-head map line of each checkpoint of the current
+    /// size with the map of the events so far, which `map_of` builds (only
+    /// when such a checkpoint is due: it sorts every stream). A checkpoint
+    /// whose root is right but whose map is not was signed over a false
+    /// statement about the streams: the log's key vouched for it.
+    pub fn check_stream_maps(&mut self, map_of: impl FnOnce() -> crate::streams::StreamMap) {
+        let size = self.frontier.size();
+        let mut map = None;
+        let mut map_of = Some(map_of);
+        while let Some(c) = self.checkpoints.get(self.maps_next) {
+            if c.size > size {
+                break;
+            }
+            self.maps_next += 1;
+            if c.size < size {
+                continue;
+            }
+            let Some(stated) = c.streams() else { continue };
+            if map.is_none() {
+                map = map_of.take().map(|f| f().line());
+            }
+            let Some(actual) = map else { break };
+            if stated != actual && self.report.checkpoint_fault.is_none() {
+                self.report.checkpoint_fault = Some(CheckpointFault {
+                    checkpoint_id: c.id,
+                    size: c.size,
+                    detail: format!(
+                        "its stream map states {} streams with root {}, but the events give {} \
+                         streams with root {}: the checkpoint misstates which events a stream \
+                         has",
+                        stated.streams, stated.root, actual.streams, actual.root
+                    ),
+                });
+            }
         }
     }
 

@@ -210,6 +210,7 @@ mod tests {
             payload: br#"{"a":1,"b":[true,null]}"#.to_vec(),
             payload_digest: vec![0; 32],
             prev_hash: vec![0; 32],
+            stream_prev: Some(vec![0; 32]),
             hash: vec![0; 32],
         }
     }

@@ -44,6 +44,9 @@ pub enum FaultKind {
     ChainBroken,
     /// A stream's versions skip or repeat.
     StreamVersionGap,
+    /// The event's `stream_prev_hash` is not the hash of its stream's
+    /// previous event, or an event after the first of format 3 lacks one.
+    StreamChainBroken,
     /// No valid attestation by the ledger's recording key covers the row:
     /// it was not written by jishi with the key (D69).
     Unattested,
@@ -62,6 +65,7 @@ impl FaultKind {
             FaultKind::RowsReordered => "rows reordered",
             FaultKind::ChainBroken => "chain broken",
             FaultKind::StreamVersionGap => "stream version gap",
+            FaultKind::StreamChainBroken => "stream chain broken",
             FaultKind::Unattested => "not attested",
             FaultKind::RowMalformed => "row malformed",
         }
@@ -106,6 +110,10 @@ pub struct VerifyReport {
     /// checkpoint keys (empty for plain [`verify`]).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub signers: Vec<crate::signers::SignerCheck>,
+    /// The stream-head map of the `checked` rows, when they verified: what
+    /// a checkpoint signed at that size states about the streams.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub streams: Option<crate::streams::StreamsLine>,
 }
 
 impl VerifyReport {
@@ -133,9 +141,14 @@ pub struct ChainChecker {
     expected: u64,
     prev_hash: Digest,
     scratch: Vec<u8>,
-    /// The last version seen of each stream. Memory grows with the number of
-    /// streams (entities), never with the number of events.
-    versions: HashMap<String, u64>,
+    /// The last version seen of each stream, and its event's hash (what the
+    /// stream's next event commits to, and the stream's head in the map).
+    /// Memory grows with the number of streams (entities), never with the
+    /// number of events.
+    versions: HashMap<String, (u64, Digest)>,
+    /// The position of the first event of format 3 (with a stream
+    /// predecessor), once seen: every later event must be of format 3 too.
+    format3_from: Option<u64>,
     /// The highest position any row may have come from (the head's).
     last_position: u64,
     /// The previous row's `recorded_at` (empty before the first row).
@@ -150,6 +163,7 @@ impl ChainChecker {
             prev_hash: Digest::ZERO,
             scratch: Vec::with_capacity(1024),
             versions: HashMap::new(),
+            format3_from: None,
             last_position,
             prev_recorded_at: String::new(),
         }
@@ -237,7 +251,8 @@ impl ChainChecker {
         )?;
         // The row is authentic from here on, so its stream version is the one recorded.
         let version = row.stream_version as u64;
-        let due = self.versions.get(row.stream.as_str()).map_or(1, |v| v + 1);
+        let last = self.versions.get(row.stream.as_str()).copied();
+        let due = last.map_or(1, |(v, _)| v + 1);
         if version != due {
             return Err(fault(
                 p,
@@ -248,18 +263,78 @@ impl ChainChecker {
                 ),
             ));
         }
+        self.check_stream_prev(row, p, last.map(|(_, h)| h))?;
+        // `computed == stored_hash` and `computed` is Some here.
+        let hash = stored_hash.unwrap_or_default();
         match self.versions.get_mut(row.stream.as_str()) {
-            Some(v) => *v = version,
+            Some(v) => *v = (version, hash),
             None => {
-                self.versions.insert(row.stream.clone(), version);
+                self.versions.insert(row.stream.clone(), (version, hash));
             }
         }
-        // `computed == stored_hash` and `computed` is Some here.
-        self.prev_hash = stored_hash.unwrap_or_default();
+        self.prev_hash = hash;
         self.prev_recorded_at.clear();
         self.prev_recorded_at.push_str(&row.recorded_at);
         self.expected += 1;
         Ok(())
+    }
+
+    /// Format 3: the row's `stream_prev_hash` (covered by its hash, which
+    /// passed) must be the hash of the stream's previous event, `last` (zero
+    /// for a first event); and once one event has it, every later one must.
+    fn check_stream_prev(
+        &mut self,
+        row: &StoredRow,
+        p: u64,
+        last: Option<Digest>,
+    ) -> Result<(), Fault> {
+        let broken = |detail: String| Fault {
+            position: p,
+            kind: FaultKind::StreamChainBroken,
+            detail,
+        };
+        match &row.stream_prev {
+            None => match self.format3_from {
+                Some(from) => Err(broken(format!(
+                    "the event has no stream_prev_hash, but every event from position {from} on \
+                     commits to its stream predecessor: an event of the older form was written \
+                     after the ledger moved to format 3"
+                ))),
+                None => Ok(()),
+            },
+            Some(bytes) => {
+                self.format3_from.get_or_insert(p);
+                let due = last.unwrap_or(Digest::ZERO);
+                if Digest::from_slice(bytes) == Some(due) {
+                    Ok(())
+                } else {
+                    Err(broken(if last.is_none() {
+                        format!(
+                            "it is the first event of stream {:?} but its stream_prev_hash is not \
+                             32 zero bytes",
+                            row.stream
+                        )
+                    } else {
+                        format!(
+                            "its stream_prev_hash is not the hash of version {} of stream {:?}: \
+                             the stream's events were not written in this order",
+                            row.stream_version - 1,
+                            row.stream
+                        )
+                    }))
+                }
+            }
+        }
+    }
+
+    /// The stream-head map of the rows checked so far.
+    pub fn stream_map(&self) -> crate::streams::StreamMap {
+        crate::streams::StreamMap::new(
+            self.versions
+                .iter()
+                .map(|(s, h)| (s.clone(), *h))
+                .collect(),
+        )
     }
 
     fn classify_hash_failure(&mut self, row: &StoredRow, p: u64, stored: Option<Digest>) -> Fault {
@@ -424,6 +499,7 @@ async fn walk<S: EventStore + ?Sized>(
                     let s = stored.next_if(|s| s.leaf == leaf);
                     // The row passed, so its hash is 32 bytes.
                     t.feed(&Digest::from_slice(&row.hash).unwrap_or_default(), s);
+                    t.check_stream_maps(|| checker.stream_map());
                 }
                 n += 1;
             }
@@ -498,6 +574,7 @@ async fn walk<S: EventStore + ?Sized>(
     } else {
         Vec::new()
     };
+    let streams = (proofs.is_some() && chain_fault.is_none()).then(|| checker.stream_map().line());
     progress.finish();
     Ok(VerifyReport {
         checked,
@@ -505,6 +582,7 @@ async fn walk<S: EventStore + ?Sized>(
         fault: chain_fault,
         tree,
         attestation,
+        streams,
         signers,
     })
 }

@@ -125,13 +125,13 @@ fn key_text_errors_are_specific() {
         "no-plus-signs".parse::<VerifierKey>(),
         Err(KeyError::BadVerifierFormat(_))
     ));
-    // Type byte 0x04 (a tlog-cosignature key) is not a key of either suite.
-    let mut material = vec![0x04];
+    // Type byte 0x05 is no suite's (0x04, a tlog-cosignature key, is one now).
+    let mut material = vec![0x05];
     material.extend_from_slice(&[7; 32]);
     let typed = format!("w+00000000+{}", B64.encode(material));
     assert!(matches!(
         typed.parse::<VerifierKey>(),
-        Err(KeyError::UnsupportedType { got: 0x04, .. })
+        Err(KeyError::UnsupportedType { got: 0x05, .. })
     ));
     let short = format!("w+00000000+{}", B64.encode([1u8; 10]));
     assert!(matches!(

@@ -269,6 +269,13 @@ pub fn forged_tail(
     } else {
         events[position as usize - 2].hash
     };
+    // The forger keeps each stream's chain too (format 3): every resealed
+    // event commits to its stream's previous event as resealed.
+    let mut stream_last: std::collections::HashMap<String, jishi_ledger::Digest> = events
+        .iter()
+        .filter(|e| e.position < position)
+        .map(|e| (e.stream.clone(), e.hash))
+        .collect();
     let mut out = Vec::new();
     for e in events.iter().filter(|e| e.position >= position) {
         let payload = if e.position == position {
@@ -288,15 +295,20 @@ pub fn forged_tail(
             chrono::Utc::now(),
         )
         .expect("prepare");
+        let stream_prev = stream_last
+            .get(&e.stream)
+            .copied()
+            .unwrap_or(jishi_ledger::Digest::ZERO);
         let f = jishi_ledger::store::seal(
             &e.stream,
             e.stream_version,
             &prepared,
             e.position,
-            prev,
+            (prev, stream_prev),
             e.recorded_at.clone(),
         );
         prev = f.hash;
+        stream_last.insert(e.stream.clone(), f.hash);
         out.push(f);
     }
     out

@@ -86,6 +86,18 @@ async fn forged_next(store: &dyn ProofStore) -> RecordedEvent {
         .await
         .expect("version")
         .unwrap_or(0);
+    // Chained onto the stream's last event too, as format 3 asks.
+    let stream_prev = match version {
+        0 => jishi_ledger::Digest::ZERO,
+        v => {
+            store
+                .read_stream(stream, v, 1)
+                .await
+                .expect("read the stream")
+                .remove(0)
+                .hash
+        }
+    };
     let prepared = jishi_ledger::prepare::prepare(
         crate::common::event(
             "committee.decided",
@@ -99,17 +111,17 @@ async fn forged_next(store: &dyn ProofStore) -> RecordedEvent {
         version + 1,
         &prepared,
         head.position + 1,
-        head.hash,
+        (head.hash, stream_prev),
         head.recorded_at.clone(),
     )
 }
 
 /// A forged event sealed after `prev` (position, hash, time), on `stream`
-/// at `version`, as a DBA with docs/FORMAT.md seals it.
+/// at `version` after the stream's event `stream_prev`, as a DBA with
+/// docs/FORMAT.md seals it.
 fn sealed_after(
     prev: &RecordedEvent,
-    stream: &str,
-    version: u64,
+    (stream, version, stream_prev): (&str, u64, jishi_ledger::Digest),
     event_type: &str,
     payload: serde_json::Value,
 ) -> RecordedEvent {
@@ -123,7 +135,7 @@ fn sealed_after(
         version,
         &prepared,
         prev.position + 1,
-        prev.hash,
+        (prev.hash, stream_prev),
         prev.recorded_at.clone(),
     )
 }
@@ -346,17 +358,21 @@ mod suite {
         // When the DBA appends a rotation to a key of its own, a decision
         // after it, and an attestation of both by that key
         let forger = key(Suite::Ed25519, 66);
+        let registration = l
+            .store
+            .read_stream(attest::KEYS_STREAM, 1, 1)
+            .await
+            .expect("read the key history")
+            .remove(0);
         let rotation = sealed_after(
             &head,
-            attest::KEYS_STREAM,
-            2,
+            (attest::KEYS_STREAM, 2, registration.hash),
             attest::KEY_ROTATED,
             json!({"key": forger.verifier().to_vkey(), "replaces": k.verifier().to_vkey()}),
         );
         let decision = sealed_after(
             &rotation,
-            "election/forged-2026",
-            1,
+            ("election/forged-2026", 1, jishi_ledger::Digest::ZERO),
             "committee.decided",
             json!({"决定": "任用"}),
         );

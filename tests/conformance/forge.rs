@@ -51,7 +51,7 @@ impl Db {
                 let conn = rusqlite::Connection::open(&fx.path).expect("open file");
                 conn.execute(
                     "INSERT INTO events VALUES \
-                     (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16)",
+                     (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17)",
                     rusqlite::params![
                         row.position,
                         row.stream,
@@ -68,7 +68,8 @@ impl Db {
                         String::from_utf8_lossy(&row.payload),
                         row.payload_digest,
                         row.prev_hash,
-                        row.hash
+                        row.hash,
+                        row.stream_prev
                     ],
                 )
                 .expect("insert as the file's owner");
@@ -78,7 +79,7 @@ impl Db {
                 let payload = String::from_utf8_lossy(&row.payload).into_owned();
                 c.execute(
                     "INSERT INTO events VALUES ($1, $2, $3, $4::text::uuid, $5, $6, $7, $8, \
-                     $9, $10, $11, $12, $13, $14, $15, $16)",
+                     $9, $10, $11, $12, $13, $14, $15, $16, $17)",
                     &[
                         &row.position,
                         &row.stream,
@@ -96,6 +97,7 @@ impl Db {
                         &row.payload_digest,
                         &row.prev_hash,
                         &row.hash,
+                        &row.stream_prev,
                     ],
                 )
                 .await
@@ -124,7 +126,7 @@ impl Db {
                  ARRAY[$3::bigint], ARRAY[$4::uuid], ARRAY[$5::text], ARRAY[$6::bigint], \
                  ARRAY[$7::text], ARRAY[$8::text], ARRAY[$9::text], ARRAY[$10::text], \
                  ARRAY[$11::text], ARRAY[$12::text], ARRAY[$13::text], ARRAY[$14::bytea], \
-                 ARRAY[$15::bytea], ARRAY[$16::bytea])",
+                 ARRAY[$15::bytea], ARRAY[$16::bytea], ARRAY[$17::bytea])",
                 &[
                     &row.position,
                     &row.stream,
@@ -142,6 +144,7 @@ impl Db {
                     &row.payload_digest,
                     &row.prev_hash,
                     &row.hash,
+                    &row.stream_prev,
                 ],
             )
             .await;
@@ -398,6 +401,8 @@ pub(crate) fn forged_after(last: &RecordedEvent, edit: impl FnOnce(&mut StoredRo
     r.event_id = uuid::Uuid::new_v4().hyphenated().to_string();
     r.payload = br#"{"seq":1,"vote":"forged"}"#.to_vec();
     r.prev_hash = last.hash.0.to_vec();
+    // The first event of its stream: its stream predecessor is zeros.
+    r.stream_prev = Some(vec![0; 32]);
     edit(&mut r);
     r.payload_digest = jishi_ledger::canonical::payload_digest(&r.payload)
         .0

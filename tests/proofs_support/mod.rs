@@ -146,12 +146,13 @@ pub fn reseal_from(path: &Path, position: u64) {
     let conn = common::dba(path);
     for f in common::forged_tail(&events, position) {
         conn.execute(
-            "INSERT OR REPLACE INTO events VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16)",
+            "INSERT OR REPLACE INTO events VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17)",
             params![
                 f.position as i64, f.stream, f.stream_version as i64, f.event_id.to_string(),
                 f.event_type, f.schema_version, f.occurred_at, f.recorded_at, f.actor.id,
                 f.actor.name, f.actor.role, f.actor.org, f.payload.as_str(),
-                &f.payload_digest.0[..], &f.prev_hash.0[..], &f.hash.0[..]
+                &f.payload_digest.0[..], &f.prev_hash.0[..], &f.hash.0[..],
+                f.stream_prev.as_ref().map(|d| &d.0[..])
             ],
         )
         .expect("forge");

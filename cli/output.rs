@@ -106,6 +106,8 @@ pub fn print_json<T: serde::Serialize>(value: &T) -> anyhow::Result<()> {
 
 /// A POSIX time as UTC, `YYYY-MM-DD HH:MM:SSZ` (a witness's cosignature time).
 pub fn unix_time(secs: u64) -> String {
-    chrono::DateTime::from_timestamp(i64::try_from(secs).unwrap_or(i64::MAX), 0)
-        .map_or_else(|| format!("{secs} s"), |t| t.format("%Y-%m-%d %H:%M:%SZ").to_string())
+    chrono::DateTime::from_timestamp(i64::try_from(secs).unwrap_or(i64::MAX), 0).map_or_else(
+        || format!("{secs} s"),
+        |t| t.format("%Y-%m-%d %H:%M:%SZ").to_string(),
+    )
 }

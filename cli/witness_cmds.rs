@@ -50,7 +50,10 @@ pub async fn witness(args: WitnessArgs) -> anyhow::Result<()> {
     let addr = listener.local_addr()?;
     // The first line on standard output is the address, so that a script
     // (or a test) that asked for port 0 learns the port.
-    println!("witness {} listening on http://{addr}", w.verifier().to_vkey());
+    println!(
+        "witness {} listening on http://{addr}",
+        w.verifier().to_vkey()
+    );
     eprintln!(
         "following {}; state in {}",
         logs.iter()

@@ -371,7 +371,12 @@ fn verify_parsed(export: &CaseExport, policy: &TrustPolicy) -> Result<ExportChec
         return Err(ExportError::NoLogKey);
     }
     let note = Note::parse(&export.checkpoint)?;
-    let origin = note.text().split('\n').next().unwrap_or_default().to_string();
+    let origin = note
+        .text()
+        .split('\n')
+        .next()
+        .unwrap_or_default()
+        .to_string();
     let log_keys: Vec<&VerifierKey> = policy
         .log_keys
         .iter()
@@ -575,9 +580,7 @@ pub fn check_events(
         return Err(ExportError::Events(faults));
     }
     let complete = if format2 {
-        Some(
-            crate::completeness::check(export, checkpoint).map_err(ExportError::Incomplete)?,
-        )
+        Some(crate::completeness::check(export, checkpoint).map_err(ExportError::Incomplete)?)
     } else {
         None
     };

@@ -576,7 +576,11 @@ impl Note {
         Ok(())
     }
 
-    fn add_signature_with(&mut self, signer: &SignerKey, time: Option<u64>) -> Result<(), NoteError> {
+    fn add_signature_with(
+        &mut self,
+        signer: &SignerKey,
+        time: Option<u64>,
+    ) -> Result<(), NoteError> {
         if self
             .signatures
             .iter()

@@ -395,7 +395,10 @@ fn stream_tip(conn: &Connection, stream: &str) -> Result<Option<StreamTip>, Stor
             v.max(0) as u64,
             Digest::from_slice(&h).ok_or_else(|| StoreError::Corrupt {
                 position: -1,
-                reason: format!("the last event of stream {stream:?} has a hash of {} bytes", h.len()),
+                reason: format!(
+                    "the last event of stream {stream:?} has a hash of {} bytes",
+                    h.len()
+                ),
             })?,
         ))
     })

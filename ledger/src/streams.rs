@@ -160,13 +160,17 @@ pub struct RangeProof {
 /// Why a range proof does not show a range complete.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum RangeError {
-    #[error("the map head of stream {stream:?} (leaf {index}) is not in the checkpoint's map: {source}")]
+    #[error(
+        "the map head of stream {stream:?} (leaf {index}) is not in the checkpoint's map: {source}"
+    )]
     NotInMap {
         stream: String,
         index: u64,
         source: VerifyError,
     },
-    #[error("stream {stream:?} is listed for the range [{from:?}, {to}) but its name lies outside it")]
+    #[error(
+        "stream {stream:?} is listed for the range [{from:?}, {to}) but its name lies outside it"
+    )]
     OutsideRange {
         stream: String,
         from: String,
@@ -300,10 +304,7 @@ pub fn selector_ranges(selector: &crate::export::Selector) -> Vec<(String, Optio
     match selector {
         Selector::Stream(s) => vec![(s.clone(), Some(format!("{s}\0")))],
         Selector::Prefix(p) if p.ends_with('/') => vec![below(p)],
-        Selector::Prefix(p) => vec![
-            (p.clone(), Some(format!("{p}\0"))),
-            below(&format!("{p}/")),
-        ],
+        Selector::Prefix(p) => vec![(p.clone(), Some(format!("{p}\0"))), below(&format!("{p}/"))],
     }
 }
 
@@ -396,7 +397,12 @@ mod tests {
         StreamMap::new(
             names
                 .iter()
-                .map(|(s, c)| (s.to_string(), (*c, Digest(blake3::hash(s.as_bytes()).into()))))
+                .map(|(s, c)| {
+                    (
+                        s.to_string(),
+                        (*c, Digest(blake3::hash(s.as_bytes()).into())),
+                    )
+                })
                 .collect(),
         )
     }
@@ -422,7 +428,11 @@ mod tests {
             .collect();
         assert_eq!(
             names,
-            ["election/a", "election/a/candidate/c1", "election/a/candidate/c2"]
+            [
+                "election/a",
+                "election/a/candidate/c1",
+                "election/a/candidate/c2"
+            ]
         );
         for p in &proofs {
             p.verify(&line).expect("complete");

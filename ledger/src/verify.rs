@@ -329,12 +329,7 @@ impl ChainChecker {
 
     /// The stream-head map of the rows checked so far.
     pub fn stream_map(&self) -> crate::streams::StreamMap {
-        crate::streams::StreamMap::new(
-            self.versions
-                .iter()
-                .map(|(s, h)| (s.clone(), *h))
-                .collect(),
-        )
+        crate::streams::StreamMap::new(self.versions.iter().map(|(s, h)| (s.clone(), *h)).collect())
     }
 
     fn classify_hash_failure(&mut self, row: &StoredRow, p: u64, stored: Option<Digest>) -> Fault {

@@ -35,7 +35,9 @@ impl std::str::FromStr for WitnessEndpoint {
             .parse()
             .map_err(|e| format!("the witness key of {url}: {e}"))?;
         if !url.starts_with("http://") && !url.starts_with("https://") {
-            return Err(format!("{url:?}: a witness URL starts with http:// or https://"));
+            return Err(format!(
+                "{url:?}: a witness URL starts with http:// or https://"
+            ));
         }
         Ok(WitnessEndpoint {
             url: url.trim_end_matches('/').to_string(),
@@ -148,7 +150,9 @@ async fn ask(
                             .ok()
                             .filter(|s| s.name == w.key.name() && s.key_id == w.key.key_id())
                     })
-                    .ok_or_else(|| "the witness answered 200 without its cosignature".to_string())?;
+                    .ok_or_else(|| {
+                        "the witness answered 200 without its cosignature".to_string()
+                    })?;
                 return Ok(line);
             }
             409 if is_size && attempt == 0 => {

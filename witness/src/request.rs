@@ -108,7 +108,9 @@ mod tests {
         let r = AddCheckpoint::parse(body.as_bytes()).expect("parses");
         assert_eq!(r.old, 20852014);
         assert_eq!(r.proof.len(), 4);
-        assert!(r.note.starts_with("example.com/behind-the-sofa\n20852163\n"));
+        assert!(r
+            .note
+            .starts_with("example.com/behind-the-sofa\n20852163\n"));
         assert_eq!(r.encode(), body);
     }
 

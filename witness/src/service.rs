@@ -230,7 +230,10 @@ impl Witness {
         );
         if let Err(e) = next.store(&self.cfg.state_dir) {
             tracing::error!("writing the witness state: {e}");
-            return Reply::text(500, "the witness could not store its state; nothing was cosigned");
+            return Reply::text(
+                500,
+                "the witness could not store its state; nothing was cosigned",
+            );
         }
         *state = next;
         Reply {

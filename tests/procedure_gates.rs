@@ -487,6 +487,26 @@ fn a_recorded_override_is_respected_and_an_amendment_applies_from_its_position()
     let (_dir, db, e, c) = opened_with_one_nominee();
     // The decision right after the nomination, overridden openly by the committee.
     let (actor, decision) = decision_of(&e, &c);
+    // Each override is granted first by a role other than the committee's
+    // (D20): R1 by the organisation department, R2 from above.
+    for (rule, role) in [
+        (jishi_projections::RuleId::R1, "organisation_department"),
+        (jishi_projections::RuleId::R2, "higher_party_committee"),
+    ] {
+        let granter = jishi_projections::Actor::new("g-1", "批准人", role, "天元区");
+        let grant = Command::new(
+            &e.election_id,
+            Some(&c),
+            decision.occurred_at,
+            EventBody::OverrideGranted(jishi_projections::events::OverrideGranted {
+                rule,
+                excused_event_type: "committee.decided".into(),
+                justification: "经市委组织部批准提前研究".into(),
+                granted_by: None,
+            }),
+        );
+        record(&db, &granter, &grant, &[]);
+    }
     let overridden = decision
         .clone()
         .with_override(jishi_projections::RuleId::R1, "经区委批准提前研究")

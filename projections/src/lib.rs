@@ -15,6 +15,7 @@ pub mod events;
 pub mod procedure;
 pub mod procedure_record;
 pub mod replay;
+pub mod results;
 pub mod rules;
 pub mod state;
 pub mod views;

@@ -101,6 +101,13 @@ impl Refusal {
 
 /// Events that R2 gates: a decision or a candidacy needs the checks done and clean.
 const R2_GATED: [&str; 2] = ["committee.decided", "candidacy.confirmed"];
+/// Events after the decision that a petition or objection found true stops
+/// (D24).
+const AFTER_DECISION_GATED: [&str; 3] = [
+    "publicity.concluded",
+    "approval.granted",
+    "candidacy.confirmed",
+];
 /// Events a deferred nomination may not reach (暂缓提名).
 const DEFERRAL_GATED: [&str; 6] = [
     "committee.decided",
@@ -979,6 +986,42 @@ fn check_four_checks(ctx: &Ctx<'_>, found: &mut Found) {
                 ctx.event_type
             ),
         );
+    }
+    // What is found true after the decision stops the steps after it too
+    // (D24): 002 "问题没有查清、疑点没有消除的不得作为提名人选".
+    if AFTER_DECISION_GATED.contains(&ctx.event_type) {
+        let found_true: Vec<&str> = c
+            .petitions
+            .iter()
+            .filter(|(_, p)| p.closed.is_some_and(|(k, _)| !k.is_clean()))
+            .map(|(id, _)| id.as_str())
+            .collect();
+        if !found_true.is_empty() && ctx.event_type != "candidacy.confirmed" {
+            found.push(
+                RuleId::R2,
+                format!(
+                    "petitions found true: {}; {} cannot follow",
+                    found_true.join(", "),
+                    ctx.event_type
+                ),
+            );
+        }
+        let objections: Vec<&str> = c
+            .objections
+            .iter()
+            .filter(|(_, o)| o.resolved == Some(true))
+            .map(|(id, _)| id.as_str())
+            .collect();
+        if !objections.is_empty() {
+            found.push(
+                RuleId::R2,
+                format!(
+                    "publicity objections found true: {}; {} cannot follow",
+                    objections.join(", "),
+                    ctx.event_type
+                ),
+            );
+        }
     }
     if !R2_GATED.contains(&ctx.event_type) {
         return;

@@ -53,6 +53,9 @@ pub enum FindingKind {
     OpenAtDecision,
     /// A petition received after the decision: not known when deciding.
     ArrivedAfterDecision,
+    /// A petition received before the decision but recorded after it: known
+    /// to someone, missing from the record the committee decided on (D24).
+    RecordedLate,
     /// R9: vote buying established, with its consequence.
     VoteBuying,
     /// A nomination deferred (暂缓提名) and not resumed.
@@ -79,6 +82,7 @@ impl FindingKind {
         match self {
             FindingKind::Override => "越过规则记录 override",
             FindingKind::LateReport => "查核超期 late report (R4)",
+            FindingKind::RecordedLate => "补录 received before the decision, recorded after it",
             FindingKind::ShortPublicity => "公示期不足 short publicity (R5)",
             FindingKind::DifferentialRatio => "差额不足 differential ratio (R6)",
             FindingKind::Proxy => "委托投票 proxy (R7)",
@@ -146,6 +150,7 @@ struct PetitionTrack {
 struct DecisionSnapshot {
     candidate: String,
     position: u64,
+    decided_at: chrono::DateTime<chrono::FixedOffset>,
     overridden_r3: bool,
     open_petitions: Vec<String>,
     open_objections: Vec<String>,
@@ -242,6 +247,7 @@ pub fn check(entries: &[Entry], procedure: &Procedure, rules: &StructureRules) -
                     decisions.push(DecisionSnapshot {
                         candidate: cand.clone().unwrap_or_default(),
                         position: e.position,
+                        decided_at: ev.occurred_at,
                         overridden_r3: overridden.contains(&RuleId::R3),
                         open_petitions: c.open_petitions().iter().map(|s| s.to_string()).collect(),
                         open_objections: c
@@ -392,6 +398,23 @@ pub fn check(entries: &[Entry], procedure: &Procedure, rules: &StructureRules) -
             if received_pos > d.position {
                 let mut evidence = vec![d.position, received_pos];
                 evidence.extend(t.and_then(|t| t.closed).map(|c| c.0));
+                // Judged by when it was received, not when it was entered.
+                let received_at = today.petitions.get(id).map(|p| p.received_at);
+                if received_at.is_some_and(|r| r < d.decided_at) {
+                    findings.push(Finding {
+                        kind: FindingKind::RecordedLate,
+                        candidate_id: Some(d.candidate.clone()),
+                        rule: Some(RuleId::R3),
+                        detail: format!(
+                            "petition {id} was received on {received}, before the decision at position {} ({}), but recorded only at position {received_pos}: the decision was taken on a record that lacked it{}",
+                            d.position,
+                            d.decided_at.date_naive(),
+                            closing_note(t)
+                        ),
+                        evidence,
+                    });
+                    continue;
+                }
                 findings.push(Finding {
                     kind: FindingKind::ArrivedAfterDecision,
                     candidate_id: Some(d.candidate.clone()),

@@ -427,6 +427,25 @@ fn grant_for<'a>(ctx: &Ctx<'a>, v: &Violation) -> Result<&'a GrantEntry, Refusal
     }
 }
 
+/// The acts whose rules count working days (R4, R5) need the official
+/// calendar of every year they span (D25): a guess would decide a deadline.
+fn check_calendar(ctx: &Ctx<'_>) -> Result<(), Refusal> {
+    let Some(c) = ctx.cand else { return Ok(()) };
+    let start = match &ctx.cmd.body {
+        EventBody::PetitionInvestigated(b) => {
+            c.petitions.get(&b.petition_id).map(|p| p.received_at)
+        }
+        EventBody::PetitionClosed(b) => c.petitions.get(&b.petition_id).map(|p| p.received_at),
+        EventBody::PublicityConcluded(_) => c.publicity_started_at,
+        _ => None,
+    };
+    let Some(start) = start else { return Ok(()) };
+    ctx.proc_
+        .calendar
+        .check_covers(start.date_naive(), ctx.at.date_naive())
+        .map_err(|e| Refusal::invalid("occurred_at", e.to_string()))
+}
+
 /// Text fields a record is worthless without (D22): who signed an
 /// investigation (002:687 "承办人和负责人签字背书"), why a decision was taken
 /// (D17: 002 "防止简单以票取人"), why a nominee was deferred, withdrawn or
@@ -589,6 +608,7 @@ fn validate_fields(ctx: &Ctx<'_>) -> Result<(), Refusal> {
             ));
         }
     }
+    check_calendar(ctx)?;
     match &ctx.cmd.body {
         EventBody::PetitionInvestigated(b) if b.handler.trim() == b.leader.trim() => {
             return Err(Refusal::invalid(

@@ -202,6 +202,8 @@ struct RawCalendar {
     holidays: Vec<Spanned<String>>,
     #[serde(default)]
     extra_working_days: Vec<Spanned<String>>,
+    #[serde(default)]
+    years: Vec<Spanned<i32>>,
 }
 
 #[derive(Deserialize)]
@@ -452,6 +454,38 @@ fn validate(ctx: &Ctx<'_>, raw: RawProcedure) -> Result<Procedure, ProcedureErro
                         d.span(),
                         format!("date {:?} is not YYYY-MM-DD: {e}", d.get_ref()),
                     )
+                }
+            }
+        }
+    }
+    for y in &raw.calendar.years {
+        if !(1949..=2100).contains(y.get_ref()) || !calendar.years.insert(*y.get_ref()) {
+            return ctx.err(
+                y.span(),
+                format!(
+                    "[calendar] years: {} is out of range or listed twice",
+                    y.get_ref()
+                ),
+            );
+        }
+    }
+    if !calendar.years.is_empty() {
+        for d in raw
+            .calendar
+            .holidays
+            .iter()
+            .chain(&raw.calendar.extra_working_days)
+        {
+            let day = NaiveDate::parse_from_str(d.get_ref(), "%Y-%m-%d");
+            if let Ok(day) = day {
+                if !calendar.years.contains(&chrono::Datelike::year(&day)) {
+                    return ctx.err(
+                        d.span(),
+                        format!(
+                            "{day} lies outside the calendar's `years` ({})",
+                            calendar.covered()
+                        ),
+                    );
                 }
             }
         }

@@ -51,6 +51,8 @@ struct Canon<'a> {
 
 #[derive(Serialize)]
 struct CanonCalendar {
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    years: Vec<i32>,
     holidays: Vec<String>,
     extra_working_days: Vec<String>,
 }
@@ -101,6 +103,7 @@ impl Procedure {
             invalidity_decided_by: self.invalidity_decided_by.as_deref(),
             required_checks: &self.required_checks,
             calendar: CanonCalendar {
+                years: self.calendar.years.iter().copied().collect(),
                 holidays: dates(&self.calendar.holidays),
                 extra_working_days: dates(&self.calendar.extra_working_days),
             },

@@ -11,6 +11,7 @@ pub mod calendar;
 pub mod command;
 pub mod decide;
 pub mod demo;
+pub mod demo_kinds;
 pub mod events;
 pub mod procedure;
 pub mod procedure_record;

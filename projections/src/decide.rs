@@ -446,6 +446,59 @@ fn check_calendar(ctx: &Ctx<'_>) -> Result<(), Refusal> {
         .map_err(|e| Refusal::invalid("occurred_at", e.to_string()))
 }
 
+/// A joint review gives one verdict per department the procedure names,
+/// and its outcome does not pass over a department's failure (D27).
+fn validate_joint_review(p: &Procedure, b: &crate::events::JointReview) -> Result<(), Refusal> {
+    let mut seen = std::collections::BTreeSet::new();
+    for d in &b.departments {
+        if !seen.insert(d.department.as_str()) {
+            return Err(Refusal::invalid(
+                "departments",
+                format!("{} gives two verdicts", d.department),
+            ));
+        }
+        if !p.joint_review_departments.is_empty()
+            && !p.joint_review_departments.contains(&d.department)
+        {
+            return Err(Refusal::invalid(
+                "departments",
+                format!(
+                    "{} is not one of the procedure's joint-review departments",
+                    d.department
+                ),
+            ));
+        }
+    }
+    let missing: Vec<&str> = p
+        .joint_review_departments
+        .iter()
+        .filter(|d| !seen.contains(d.as_str()))
+        .map(String::as_str)
+        .collect();
+    if !missing.is_empty() {
+        return Err(Refusal::invalid(
+            "departments",
+            format!(
+                "{} of the {} departments give no verdict: {}",
+                missing.len(),
+                p.joint_review_departments.len(),
+                missing.join("、")
+            ),
+        ));
+    }
+    let failed = b
+        .departments
+        .iter()
+        .any(|d| d.verdict == crate::events::ReviewVerdict::Failed);
+    if failed && b.outcome != crate::events::ReviewVerdict::Failed {
+        return Err(Refusal::invalid(
+            "outcome",
+            "a department's verdict is `failed`, so the joint review's outcome is `failed`",
+        ));
+    }
+    Ok(())
+}
+
 /// Text fields a record is worthless without (D22): who signed an
 /// investigation (002:687 "承办人和负责人签字背书"), why a decision was taken
 /// (D17: 002 "防止简单以票取人"), why a nominee was deferred, withdrawn or
@@ -620,6 +673,7 @@ fn validate_fields(ctx: &Ctx<'_>) -> Result<(), Refusal> {
             ));
         }
         EventBody::VotersRegistered(b) => validate_roll(b)?,
+        EventBody::JointReview(b) => validate_joint_review(ctx.proc_, b)?,
         EventBody::OverrideGranted(g) => validate_grant(ctx, g)?,
         EventBody::ElectionDeclaredVoid(b) => crate::results::validate_void(ctx.state, b)?,
         EventBody::VoteHeld(b) => {
@@ -1045,6 +1099,23 @@ fn check_four_checks(ctx: &Ctx<'_>, found: &mut Found) {
     }
     if !R2_GATED.contains(&ctx.event_type) {
         return;
+    }
+    // A candidate flagged by any department in the joint review goes no
+    // further (D27: 004 "17个部门区级联审机制"; 002 "坚决不能作为代表候选人").
+    if !c.joint_review_flags.is_empty()
+        || c.joint_review == Some(crate::events::ReviewVerdict::Failed)
+    {
+        found.push(
+            RuleId::R2,
+            format!(
+                "joint review (联审): flagged by {}",
+                if c.joint_review_flags.is_empty() {
+                    "the review's outcome".to_string()
+                } else {
+                    c.joint_review_flags.join(", ")
+                }
+            ),
+        );
     }
     for check in &ctx.proc_.required_checks {
         if let Some(problem) = check_problem(c, check) {

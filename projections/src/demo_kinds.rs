@@ -1,5 +1,5 @@
-//! The demo's other kinds (issue 16): a village "两委" election and a
-//! people's-congress constituency, generated from their procedures' steps so
+//! The demo's other kinds (issue 16): a party-representative election, a
+//! village "两委" election and a people's-congress constituency, generated from their procedures' steps so
 //! that a newcomer sees every kind recorded through the gates, and `jishi
 //! check` finds nothing on them (structure rules are each kind's, D23).
 
@@ -27,7 +27,17 @@ struct Unit {
     start: (i32, u32, u32),
 }
 
-const UNITS: [Unit; 2] = [
+const UNITS: [Unit; 3] = [
+    Unit {
+        kind: "party_representative",
+        election_id: "qingshan-dbxj-2021",
+        unit_name: "青山镇第2选举单位",
+        unit_org: "天元区/青山镇",
+        body: "区党代会代表",
+        seats: 3,
+        candidates: 4,
+        start: (2021, 7, 1),
+    },
     Unit {
         kind: "village_two_committees",
         election_id: "shiqiao-village-2021",
@@ -132,7 +142,7 @@ fn unit(p: &Procedure, u: &Unit, rng: &mut Rng) -> DemoElection {
                 if last && !winners.contains(&id) {
                     continue;
                 }
-                let body = candidate_body(ev, k, votes.get(id).copied().unwrap_or(0), valid);
+                let body = candidate_body(p, ev, k, votes.get(id).copied().unwrap_or(0), valid);
                 push(Some(id), k as u32, body);
             }
         }
@@ -213,8 +223,22 @@ fn election_body(
 
 const NAMES: [&str; 4] = ["周玲", "刘强", "陈芳", "黄勇"];
 
-fn candidate_body(ev: &str, k: usize, votes: u64, valid: u64) -> EventBody {
+fn candidate_body(p: &Procedure, ev: &str, k: usize, votes: u64, valid: u64) -> EventBody {
     match ev {
+        "inspection.conducted" => EventBody::InspectionConducted(InspectionConducted {
+            team_leader: "kcz-21".into(),
+            team_members: vec!["kcz-22".into(), "kcz-23".into()],
+            interviewees: 18,
+            extended: false,
+            findings: "群众评议较好，代表性强".into(),
+        }),
+        "candidate.shortlisted" => EventBody::Shortlisted(Shortlisted {
+            basis: "考察结论：符合代表条件，列为初步人选".into(),
+        }),
+        "approval.granted" => EventBody::ApprovalGranted(ApprovalGranted {
+            approving_body: "区委组织部".into(),
+            reference: "天组函〔2021〕31号".into(),
+        }),
         "candidate.nominated" => EventBody::Nominated(Nominated {
             name: NAMES[k % NAMES.len()].into(),
             sex: if k.is_multiple_of(2) {
@@ -236,14 +260,21 @@ fn candidate_body(ev: &str, k: usize, votes: u64, valid: u64) -> EventBody {
             education: Some("高中".into()),
         }),
         "review.joint" => EventBody::JointReview(JointReview {
-            departments: ["公安", "法院", "检察院", "司法", "信访"]
-                .iter()
-                .map(|d| DepartmentVerdict {
-                    department: (*d).into(),
-                    verdict: ReviewVerdict::Passed,
-                    note: None,
-                })
-                .collect(),
+            departments: if p.joint_review_departments.is_empty() {
+                ["公安", "法院", "检察院", "司法", "信访"]
+                    .iter()
+                    .map(|d| d.to_string())
+                    .collect()
+            } else {
+                p.joint_review_departments.clone()
+            }
+            .into_iter()
+            .map(|department| DepartmentVerdict {
+                department,
+                verdict: ReviewVerdict::Passed,
+                note: None,
+            })
+            .collect(),
             outcome: ReviewVerdict::Passed,
         }),
         "check.discipline_opinion" => EventBody::DisciplineOpinionIssued(DisciplineOpinionIssued {

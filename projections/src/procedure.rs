@@ -32,6 +32,10 @@ pub const BUILTIN: &[(&str, &str)] = &[
         "county_township_congress.toml",
         include_str!("../procedures/county_township_congress.toml"),
     ),
+    (
+        "party_representative.toml",
+        include_str!("../procedures/party_representative.toml"),
+    ),
 ];
 
 /// The four checks of 凡提四必, by event type. `required_checks` must be a subset.
@@ -135,6 +139,9 @@ pub struct Procedure {
     pub majority_basis: MajorityBasis,
     /// Most seats one election unit may have (人大: 002 "每一选区选1至3名代表"), D23.
     pub max_seats: Option<u32>,
+    /// The departments whose verdicts a joint review (联审) must each give
+    /// once (004 "17个部门区级联审机制", D27); empty: any departments.
+    pub joint_review_departments: Vec<String>,
     /// Where a qualification review only proposes invalidity, the role that
     /// decides it by recording `candidate.election_voided` (人大: 002
     /// "由县人大会、乡镇人大主席团确定"). `None`: the review's `invalid` ends the
@@ -178,6 +185,8 @@ struct RawProcedure {
     majority_basis: Option<Spanned<String>>,
     #[serde(default)]
     max_seats: Option<Spanned<u32>>,
+    #[serde(default)]
+    joint_review_departments: Vec<Spanned<String>>,
     #[serde(default)]
     invalidity_decided_by: Option<Spanned<String>>,
     #[serde(default)]
@@ -424,6 +433,19 @@ fn validate(ctx: &Ctx<'_>, raw: RawProcedure) -> Result<Procedure, ProcedureErro
         },
     };
 
+    let mut joint_review_departments: Vec<String> = Vec::new();
+    for d in &raw.joint_review_departments {
+        if d.get_ref().trim().is_empty() || joint_review_departments.contains(d.get_ref()) {
+            return ctx.err(
+                d.span(),
+                format!(
+                    "`joint_review_departments`: {:?} is blank or listed twice",
+                    d.get_ref()
+                ),
+            );
+        }
+        joint_review_departments.push(d.get_ref().clone());
+    }
     if let Some(m) = &raw.max_seats {
         if *m.get_ref() == 0 {
             return ctx.err(m.span(), "`max_seats` must be at least 1");
@@ -832,6 +854,7 @@ fn validate(ctx: &Ctx<'_>, raw: RawProcedure) -> Result<Procedure, ProcedureErro
         min_mobile_box_scrutineers: *raw.min_mobile_box_scrutineers.get_ref(),
         majority_basis,
         max_seats: raw.max_seats.as_ref().map(|m| *m.get_ref()),
+        joint_review_departments,
         invalidity_decided_by: match &raw.invalidity_decided_by {
             None => None,
             Some(r) => {
@@ -1031,9 +1054,9 @@ mod tests {
     #[test]
     fn builtins_load_and_have_distinct_kinds() {
         let all = Procedure::builtins().unwrap();
-        assert_eq!(all.len(), 3);
+        assert_eq!(all.len(), 4);
         let kinds: BTreeSet<_> = all.iter().map(|p| p.kind.clone()).collect();
-        assert_eq!(kinds.len(), 3);
+        assert_eq!(kinds.len(), 4);
         for p in &all {
             assert!(p.to_string().contains(&p.kind));
         }

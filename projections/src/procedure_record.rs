@@ -36,6 +36,8 @@ struct Canon<'a> {
     majority_basis: Option<&'static str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     max_seats: Option<u32>,
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    joint_review_departments: &'a [String],
     #[serde(skip_serializing_if = "Option::is_none")]
     invalidity_decided_by: Option<&'a str>,
     required_checks: &'a [String],
@@ -100,6 +102,7 @@ impl Procedure {
             majority_basis: (self.majority_basis != crate::procedure::MajorityBasis::default())
                 .then(|| self.majority_basis.as_str()),
             max_seats: self.max_seats,
+            joint_review_departments: &self.joint_review_departments,
             invalidity_decided_by: self.invalidity_decided_by.as_deref(),
             required_checks: &self.required_checks,
             calendar: CanonCalendar {
@@ -274,6 +277,9 @@ pub fn differences(old: &Procedure, new: &Procedure) -> Vec<String> {
         if s.ordered != n.ordered || s.stage != n.stage || s.name != n.name {
             out.push(format!("step `{}`: order, stage or name changed", s.id));
         }
+    }
+    if old.joint_review_departments != new.joint_review_departments {
+        out.push("joint review departments changed (joint_review_departments)".into());
     }
     if old.structure_rules() != new.structure_rules() {
         out.push("structure checks changed ([structure])".into());

@@ -94,6 +94,9 @@ pub struct CandidateState {
     /// Person id → nature of the conflict (回避).
     pub conflicts: BTreeMap<String, String>,
     pub joint_review: Option<ReviewVerdict>,
+    /// Departments whose verdict in the latest joint review is `failed`,
+    /// with their notes (D27).
+    pub joint_review_flags: Vec<String>,
     pub decision: Option<DecisionOutcome>,
     pub publicity_started_at: Option<DateTime<FixedOffset>>,
     pub deferred: bool,
@@ -364,7 +367,18 @@ fn apply_to_candidate(c: &mut CandidateState, body: &EventBody, at: DateTime<Fix
                 c.vote_buying = true;
             }
         }
-        EventBody::JointReview(b) => c.joint_review = Some(b.outcome),
+        EventBody::JointReview(b) => {
+            c.joint_review = Some(b.outcome);
+            c.joint_review_flags = b
+                .departments
+                .iter()
+                .filter(|d| d.verdict == ReviewVerdict::Failed)
+                .map(|d| match &d.note {
+                    Some(n) => format!("{} ({n})", d.department),
+                    None => d.department.clone(),
+                })
+                .collect();
+        }
         EventBody::ConflictDeclared(b) => {
             c.conflicts.insert(b.person_id.clone(), b.relation.clone());
         }

@@ -364,11 +364,18 @@ impl World {
                 note: "予以澄清".into(),
             }),
             "review.joint" => EventBody::JointReview(JointReview {
-                departments: vec![DepartmentVerdict {
-                    department: "公安".into(),
+                departments: if self.procedure.joint_review_departments.is_empty() {
+                    vec!["公安".to_string()]
+                } else {
+                    self.procedure.joint_review_departments.clone()
+                }
+                .into_iter()
+                .map(|department| DepartmentVerdict {
+                    department,
                     verdict: ReviewVerdict::Passed,
                     note: None,
-                }],
+                })
+                .collect(),
                 outcome: ReviewVerdict::Passed,
             }),
             "conflict.declared" => EventBody::ConflictDeclared(ConflictDeclared {

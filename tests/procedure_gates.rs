@@ -445,8 +445,9 @@ fn the_demo_has_no_replay_finding_and_verify_domain_passes() {
     let out = jishi(&db, &["verify", "--domain"], None);
     let said = text(&out);
     assert_eq!(out.status.code(), Some(0), "{said}");
-    // Three townships, the party representatives, the village and the constituency.
-    assert!(said.contains("6 election(s) replayed"), "{said}");
+    // Three townships, then the party representatives, the village, the
+    // CPPCC selection and the constituency.
+    assert!(said.contains("7 election(s) replayed"), "{said}");
     for other in jishi_projections::demo_kinds::other_kinds(7).expect("other kinds") {
         let findings = check_json(&db, &other.election_id);
         assert!(findings.is_empty(), "{}: {findings:?}", other.election_id);

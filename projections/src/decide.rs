@@ -674,6 +674,16 @@ fn validate_fields(ctx: &Ctx<'_>) -> Result<(), Refusal> {
         }
         EventBody::VotersRegistered(b) => validate_roll(b)?,
         EventBody::JointReview(b) => validate_joint_review(ctx.proc_, b)?,
+        // A decision is a meeting's, not one person's (D28: 002 "必须通过会议集体研究,防止个人说了算").
+        EventBody::CommitteeDecided(b) if b.attendees.len() < 3 => {
+            return Err(Refusal::invalid(
+                "attendees",
+                format!(
+                    "{} attendee(s): a decision is taken collectively by a meeting (会议集体研究), at least 3",
+                    b.attendees.len()
+                ),
+            ));
+        }
         EventBody::OverrideGranted(g) => validate_grant(ctx, g)?,
         EventBody::ElectionDeclaredVoid(b) => crate::results::validate_void(ctx.state, b)?,
         EventBody::VoteHeld(b) => {

@@ -27,7 +27,7 @@ struct Unit {
     start: (i32, u32, u32),
 }
 
-const UNITS: [Unit; 3] = [
+const UNITS: [Unit; 4] = [
     Unit {
         kind: "party_representative",
         election_id: "qingshan-dbxj-2021",
@@ -47,6 +47,16 @@ const UNITS: [Unit; 3] = [
         seats: 3,
         candidates: 4,
         start: (2021, 6, 1),
+    },
+    Unit {
+        kind: "cppcc_members",
+        election_id: "tianyuan-zx-2021",
+        unit_name: "区政协(界别:农业)",
+        unit_org: "天元区",
+        body: "区政协委员",
+        seats: 4,
+        candidates: 4,
+        start: (2021, 9, 1),
     },
     Unit {
         kind: "county_township_congress",

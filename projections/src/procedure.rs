@@ -36,6 +36,10 @@ pub const BUILTIN: &[(&str, &str)] = &[
         "party_representative.toml",
         include_str!("../procedures/party_representative.toml"),
     ),
+    (
+        "cppcc_members.toml",
+        include_str!("../procedures/cppcc_members.toml"),
+    ),
 ];
 
 /// The four checks of 凡提四必, by event type. `required_checks` must be a subset.
@@ -1054,9 +1058,9 @@ mod tests {
     #[test]
     fn builtins_load_and_have_distinct_kinds() {
         let all = Procedure::builtins().unwrap();
-        assert_eq!(all.len(), 4);
+        assert_eq!(all.len(), 5);
         let kinds: BTreeSet<_> = all.iter().map(|p| p.kind.clone()).collect();
-        assert_eq!(kinds.len(), 4);
+        assert_eq!(kinds.len(), 5);
         for p in &all {
             assert!(p.to_string().contains(&p.kind));
         }

@@ -674,6 +674,30 @@ fn validate_fields(ctx: &Ctx<'_>) -> Result<(), Refusal> {
         }
         EventBody::VotersRegistered(b) => validate_roll(b)?,
         EventBody::JointReview(b) => validate_joint_review(ctx.proc_, b)?,
+        EventBody::SupervisionVisited(b) => {
+            if !ctx.proc_.steps.iter().any(|s| s.id == b.step) {
+                return Err(Refusal::invalid(
+                    "step",
+                    format!(
+                        "{:?} is not a step of {}; steps: {}",
+                        b.step,
+                        ctx.proc_.kind,
+                        ctx.proc_
+                            .steps
+                            .iter()
+                            .map(|s| s.id.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                ));
+            }
+            if b.observations.trim().is_empty() {
+                return Err(Refusal::invalid(
+                    "observations",
+                    "must say what was observed",
+                ));
+            }
+        }
         // A decision is a meeting's, not one person's (D28: 002 "必须通过会议集体研究,防止个人说了算").
         EventBody::CommitteeDecided(b) if b.attendees.len() < 3 => {
             return Err(Refusal::invalid(

@@ -430,6 +430,17 @@ catalogue! {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         purpose: Option<VotePurpose> => "regular (default) / rerun (另行选举) / by_election (补选) / repeat (重新选举 after election.declared_void)",
     }
+    /// 督导检查: the supervision group's visit to one step (seed 000:12
+    /// "对提名推荐、考察、公示、换届选举等各个环节进行严格督促检查"), what it
+    /// observed, the non-conformities it found and any corrective order (D29).
+    SupervisionVisited("supervision.visited", v 1, Election, "督导检查", true) {
+        step: String => "id of the procedure step observed, e.g. publicity",
+        observations: String => "what the group saw",
+        #[serde(default)]
+        nonconformities: Vec<String> => "non-conformities found (问题)",
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        corrective_order: Option<String> => "corrective order issued (整改要求)",
+    }
     /// 选举无效: the unit's whole election declared void, to be held again
     /// (002:959 "应责成原选举单位重新进行选举"; 002:1015 "导致换届选举工作无效,重新组织选举").
     /// Every seat won in it ends; the next vote must be a `repeat`.

@@ -321,6 +321,7 @@ impl ElectionState {
                 }
             }
             EventBody::PledgeSigned(_)
+            | EventBody::SupervisionVisited(_)
             | EventBody::DeliberationRound(_)
             | EventBody::ProcedureAdopted(_)
             | EventBody::ProcedureAmended(_) => {}
@@ -419,6 +420,7 @@ fn apply_to_candidate(c: &mut CandidateState, body: &EventBody, at: DateTime<Fix
         | EventBody::DeliberationRound(_)
         | EventBody::VoteHeld(_)
         | EventBody::ElectionDeclaredVoid(_)
+        | EventBody::SupervisionVisited(_)
         | EventBody::CorrectionRecorded(_)
         | EventBody::OverrideRecorded(_)
         | EventBody::OverrideGranted(_)

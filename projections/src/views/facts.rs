@@ -156,6 +156,16 @@ pub fn key_facts(body: &EventBody) -> String {
         EventBody::QualificationReviewed(b) => format!("{:?} {}", b.outcome, b.note),
         EventBody::VoteBuyingFound(b) => format!("{}: {}", b.source, b.summary),
         EventBody::CorrectionRecorded(b) => format!("更正 {}: {}", b.corrects_event_id, b.reason),
+        EventBody::SupervisionVisited(b) => format!(
+            "督导 {}: {}{}",
+            b.step,
+            b.observations,
+            if b.nonconformities.is_empty() {
+                String::new()
+            } else {
+                format!("; 问题: {}", b.nonconformities.join("; "))
+            }
+        ),
         EventBody::ElectionDeclaredVoid(b) => format!("{}: {}", b.decided_by, b.reason),
         EventBody::OverrideGranted(b) => format!(
             "批准 {} 越过 {}: {}",

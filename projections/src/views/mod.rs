@@ -20,6 +20,7 @@ pub mod facts;
 pub mod redact;
 pub mod stats;
 pub mod structure;
+pub mod supervision;
 pub mod trail;
 
 use std::collections::BTreeMap;

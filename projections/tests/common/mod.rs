@@ -475,6 +475,12 @@ impl World {
                 reason: "选举程序违法".into(),
                 decided_by: "镇党委代表资格审查小组".into(),
             }),
+            "supervision.visited" => EventBody::SupervisionVisited(SupervisionVisited {
+                step: self.procedure.steps[0].id.clone(),
+                observations: "现场督导".into(),
+                nonconformities: vec![],
+                corrective_order: None,
+            }),
             other => panic!("no happy payload for {other}"),
         }
     }

@@ -87,6 +87,12 @@ pub async fn run(db: &str, args: DemoArgs) -> anyhow::Result<()> {
     })?;
     let bar = crate::output::progress(demo.commands() as u64, "recording");
     let written = jishi_app::demo::record_demo(&store, &demo, &|n| bar.set_position(n)).await?;
+    // The other kinds, so that a newcomer sees each: a village "两委"
+    // election and a people's-congress constituency.
+    let others = jishi_projections::demo_kinds::other_kinds(args.seed)?;
+    let written =
+        jishi_app::demo::record_elections(&store, &others, written, &|n| bar.set_position(n))
+            .await?;
     bar.finish_and_clear();
     let candidates: usize = demo
         .elections
@@ -143,6 +149,38 @@ pub async fn run(db: &str, args: DemoArgs) -> anyhow::Result<()> {
         "合规检查 compliance: {total_findings} finding(s) in {} elections; the others have none\n",
         demo.elections.len()
     );
+    for e in &others {
+        let entries = election_entries(store.as_ref(), &e.election_id, None).await?;
+        let kind = match entries.first().map(|x| &x.event.body) {
+            Some(jishi_projections::EventBody::ElectionOpened(o)) => o.kind.clone(),
+            _ => String::new(),
+        };
+        let procedure = Procedure::builtin(&kind)?;
+        let (mut report, _) =
+            jishi_projections::replay::compliance(&entries, &procedure, &StructureRules::default());
+        report.election_id = e.election_id.clone();
+        let state = fold(entries.iter().map(|x| &x.event));
+        let elected: Vec<String> = state
+            .candidates
+            .values()
+            .filter(|c| c.holds_seat())
+            .filter_map(|c| c.nomination.as_ref().map(|n| n.name.clone()))
+            .collect();
+        println!(
+            "{} {} ({}): {} events, elected {}; {} finding(s)  (jishi --db {spec} check {})",
+            procedure.name,
+            e.unit_name,
+            kind,
+            entries.len(),
+            elected.join("、"),
+            report.findings.len(),
+            e.election_id
+        );
+        if !report.findings.is_empty() {
+            print_report(&report);
+        }
+    }
+    println!();
     print_stats(&teams, &views::summarise(&teams));
 
     let report = jishi_ledger::verify(store.as_ref(), &Quiet).await?;

@@ -30,7 +30,7 @@ pub struct RecordArgs {
     /// All fields as one JSON object (combined with the flags above).
     #[arg(long)]
     json: Option<String>,
-    /// Record despite a rule, openly: the rule broken (R1–R12).
+    /// Record despite a rule, openly: the rule broken (R1–R13).
     #[arg(long = "override", value_name = "RULE", requires = "justification")]
     override_rule: Option<String>,
     /// Why the rule is overridden; shown in every compliance report.

@@ -445,7 +445,13 @@ fn the_demo_has_no_replay_finding_and_verify_domain_passes() {
     let out = jishi(&db, &["verify", "--domain"], None);
     let said = text(&out);
     assert_eq!(out.status.code(), Some(0), "{said}");
-    assert!(said.contains("3 election(s) replayed"), "{said}");
+    // Three townships, then the party representatives, the village, the
+    // CPPCC selection and the constituency.
+    assert!(said.contains("7 election(s) replayed"), "{said}");
+    for other in jishi_projections::demo_kinds::other_kinds(7).expect("other kinds") {
+        let findings = check_json(&db, &other.election_id);
+        assert!(findings.is_empty(), "{}: {findings:?}", other.election_id);
+    }
     let out = jishi(&db, &["verify", "--domain", "--json"], None);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let demo = generate(&DemoConfig {
@@ -487,6 +493,26 @@ fn a_recorded_override_is_respected_and_an_amendment_applies_from_its_position()
     let (_dir, db, e, c) = opened_with_one_nominee();
     // The decision right after the nomination, overridden openly by the committee.
     let (actor, decision) = decision_of(&e, &c);
+    // Each override is granted first by a role other than the committee's
+    // (D20): R1 by the organisation department, R2 from above.
+    for (rule, role) in [
+        (jishi_projections::RuleId::R1, "organisation_department"),
+        (jishi_projections::RuleId::R2, "higher_party_committee"),
+    ] {
+        let granter = jishi_projections::Actor::new("g-1", "批准人", role, "天元区");
+        let grant = Command::new(
+            &e.election_id,
+            Some(&c),
+            decision.occurred_at,
+            EventBody::OverrideGranted(jishi_projections::events::OverrideGranted {
+                rule,
+                excused_event_type: "committee.decided".into(),
+                justification: "经市委组织部批准提前研究".into(),
+                granted_by: None,
+            }),
+        );
+        record(&db, &granter, &grant, &[]);
+    }
     let overridden = decision
         .clone()
         .with_override(jishi_projections::RuleId::R1, "经区委批准提前研究")

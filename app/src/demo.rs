@@ -36,25 +36,7 @@ pub async fn record_demo(
     demo: &Demo,
     progress: &(dyn Fn(u64) + Sync),
 ) -> Result<u64, DemoError> {
-    let mut written = 0u64;
-    for e in &demo.elections {
-        let items: Vec<BatchItem> = e
-            .commands
-            .iter()
-            .map(|p| BatchItem {
-                actor: crate::ledger_actor(&p.actor),
-                command: p.command.clone(),
-            })
-            .collect();
-        let positions = record_batch(store, None, &e.election_id, &items)
-            .await
-            .map_err(|source| DemoError::Refused {
-                election: e.election_id.clone(),
-                source,
-            })?;
-        written += positions.len() as u64;
-        progress(written);
-    }
+    let mut written = record_elections(store, &demo.elections, 0, progress).await?;
     let (election, candidate) = &demo.planted.showcase;
     if !election.is_empty() {
         let entries = candidate_entries(store.as_ref(), election, candidate, None).await?;
@@ -77,6 +59,37 @@ pub async fn record_demo(
             let recorded = crate::record(store, None, &actor, &command).await?;
             written += recorded.events.len() as u64;
         }
+    }
+    Ok(written)
+}
+
+/// Records further generated elections (the demo's other kinds,
+/// `jishi_projections::demo_kinds`), one batch each, as `record_demo` does
+/// the district's. `written` is the count so far, for `progress`; returns it
+/// with these added.
+pub async fn record_elections(
+    store: &Arc<dyn EventStore>,
+    elections: &[jishi_projections::demo::DemoElection],
+    mut written: u64,
+    progress: &(dyn Fn(u64) + Sync),
+) -> Result<u64, DemoError> {
+    for e in elections {
+        let items: Vec<BatchItem> = e
+            .commands
+            .iter()
+            .map(|p| BatchItem {
+                actor: crate::ledger_actor(&p.actor),
+                command: p.command.clone(),
+            })
+            .collect();
+        let positions = record_batch(store, None, &e.election_id, &items)
+            .await
+            .map_err(|source| DemoError::Refused {
+                election: e.election_id.clone(),
+                source,
+            })?;
+        written += positions.len() as u64;
+        progress(written);
     }
     Ok(written)
 }

@@ -15,9 +15,53 @@ pub struct WorkCalendar {
     pub holidays: BTreeSet<NaiveDate>,
     /// Weekend days that are nonetheless working days (调休).
     pub extra_working_days: BTreeSet<NaiveDate>,
+    /// The years whose official calendar (国务院办公厅 部分节假日安排) is given
+    /// (D25). Empty: a calendar written before years were listed, taken as
+    /// covering every year.
+    pub years: BTreeSet<i32>,
+}
+
+/// A date for which no official calendar is known: counting working days in
+/// it would be a guess (D25).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("no working-day calendar for {year} (the procedure's [calendar] covers {covered}): add that year's holidays and adjusted working days, with the year in `years`")]
+pub struct UncoveredYear {
+    pub year: i32,
+    pub covered: String,
 }
 
 impl WorkCalendar {
+    /// Whether every day from `start` to `end` lies in a year the calendar
+    /// covers; the first year that does not, otherwise.
+    pub fn check_covers(&self, start: NaiveDate, end: NaiveDate) -> Result<(), UncoveredYear> {
+        if self.years.is_empty() {
+            return Ok(());
+        }
+        let (a, b) = (start.min(end).year(), start.max(end).year());
+        match (a..=b).find(|y| !self.years.contains(y)) {
+            None => Ok(()),
+            Some(year) => Err(UncoveredYear {
+                year,
+                covered: self.covered(),
+            }),
+        }
+    }
+
+    /// The covered years, e.g. `2020–2025`, or `2020, 2022`.
+    pub fn covered(&self) -> String {
+        let years: Vec<i32> = self.years.iter().copied().collect();
+        match (years.first(), years.last()) {
+            (Some(a), Some(b)) if (b - a) as usize + 1 == years.len() && a != b => {
+                format!("{a}–{b}")
+            }
+            _ => years
+                .iter()
+                .map(|y| y.to_string())
+                .collect::<Vec<_>>()
+                .join(", "),
+        }
+    }
+
     pub fn is_working_day(&self, day: NaiveDate) -> bool {
         if self.holidays.contains(&day) {
             return false;

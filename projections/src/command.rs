@@ -229,7 +229,7 @@ fn parse_override(kind: &str, v: &Value) -> Result<OverrideRequest, CommandError
         Some(Value::String(s)) => s
             .parse::<RuleId>()
             .map_err(|e: UnknownRule| field(e.to_string()))?,
-        _ => return Err(field("`rule` is missing (R1 to R12)".into())),
+        _ => return Err(field("`rule` is missing (R1 to R13)".into())),
     };
     let justification = match o.get("justification") {
         Some(Value::String(s)) if !s.trim().is_empty() => s.clone(),

@@ -14,6 +14,11 @@
 //! - R10 `check_recusal` — conflicts at inspection and decision; unresigned committee members
 //! - R11 `check_role` — role per step/event and organisation scope
 //! - R12 `check_withdrawal` — withdrawal only by the nominator on record; none after it
+//!
+//! Overrides (D20): an act that breaks a rule is recorded only with
+//! `--override RULE` and an unused `override.granted` for that rule, act and
+//! candidate from a role `[overrides]` names other than the recorder's own
+//! (`grant_for`), so no one excuses their own act.
 
 use std::collections::BTreeMap;
 
@@ -29,15 +34,36 @@ use crate::procedure::Procedure;
 use crate::rules::{RuleId, Violation};
 use crate::state::{CandidateState, ElectionState};
 
+mod fields;
+use fields::{grant_for, validate_fields};
+
 /// Why a command was not recorded.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum Refusal {
     /// The act breaks a rule and no valid override was given.
     #[error("{0}")]
     Violation(Violation),
-    /// An override was asked for by a role the procedure does not entitle.
-    #[error("{violation}\n  refused: role `{role}` may not override {}", violation.rule)]
+    /// An override was asked for, but no role other than the recorder's may
+    /// grant it under the procedure (D20: no one excuses their own act).
+    #[error("{violation}\n  refused: no role other than `{role}` may grant an override of {} under this procedure", violation.rule)]
     OverrideNotEntitled { violation: Violation, role: String },
+    /// An override was asked for, but no unused `override.granted` for this
+    /// rule, act and candidate was recorded by an entitled role (D20).
+    #[error("{violation}\n  refused: an override of {rule} needs an override.granted for this act, on its candidate, recorded first by {} (a role other than `{role}`)", granters.join(" / "), rule = violation.rule)]
+    OverrideNotGranted {
+        violation: Violation,
+        role: String,
+        granters: Vec<String>,
+    },
+    /// The only grant for this act comes from the recorder's own role or
+    /// from the recorder in person: a self-serving override (D20).
+    #[error("{violation}\n  refused: the grant of {rule} was recorded by {granter}, the same role or person as the recorder `{role}`; an override must come from a role other than the one whose act it excuses", rule = violation.rule)]
+    SelfServingOverride {
+        violation: Violation,
+        role: String,
+        /// Name, id and role of the granter.
+        granter: String,
+    },
     /// An override was asked for a rule the act does not break: recording it would
     /// put a false exception into the compliance report.
     #[error("override of {rule} requested, but this act does not break {rule}; record it without the override")]
@@ -60,9 +86,10 @@ impl Refusal {
     /// The rule behind the refusal, if it is a rule refusal.
     pub fn rule(&self) -> Option<RuleId> {
         match self {
-            Refusal::Violation(v) | Refusal::OverrideNotEntitled { violation: v, .. } => {
-                Some(v.rule)
-            }
+            Refusal::Violation(v)
+            | Refusal::OverrideNotEntitled { violation: v, .. }
+            | Refusal::OverrideNotGranted { violation: v, .. }
+            | Refusal::SelfServingOverride { violation: v, .. } => Some(v.rule),
             _ => None,
         }
     }
@@ -77,6 +104,13 @@ impl Refusal {
 
 /// Events that R2 gates: a decision or a candidacy needs the checks done and clean.
 const R2_GATED: [&str; 2] = ["committee.decided", "candidacy.confirmed"];
+/// Events after the decision that a petition or objection found true stops
+/// (D24).
+const AFTER_DECISION_GATED: [&str; 3] = [
+    "publicity.concluded",
+    "approval.granted",
+    "candidacy.confirmed",
+];
 /// Events a deferred nomination may not reach (暂缓提名).
 const DEFERRAL_GATED: [&str; 6] = [
     "committee.decided",
@@ -97,10 +131,10 @@ const R3_GATED: [&str; 5] = [
 
 /// The violations found so far, grouped by rule in order of discovery.
 #[derive(Default)]
-struct Found(Vec<(RuleId, Vec<String>)>);
+pub(crate) struct Found(Vec<(RuleId, Vec<String>)>);
 
 impl Found {
-    fn push(&mut self, rule: RuleId, detail: impl Into<String>) {
+    pub(crate) fn push(&mut self, rule: RuleId, detail: impl Into<String>) {
         match self.0.iter_mut().find(|(r, _)| *r == rule) {
             Some((_, list)) => list.push(detail.into()),
             None => self.0.push((rule, vec![detail.into()])),
@@ -118,6 +152,17 @@ struct Ctx<'a> {
     at: DateTime<FixedOffset>,
     /// The candidate's state, for candidate-level commands (absent for a nomination).
     cand: Option<&'a CandidateState>,
+}
+
+impl<'a> Ctx<'a> {
+    fn results(&self) -> crate::results::ResultCtx<'a> {
+        crate::results::ResultCtx {
+            state: self.state,
+            cmd: self.cmd,
+            proc_: self.proc_,
+            cand: self.cand,
+        }
+    }
 }
 
 /// Decides a command. On success returns the events to append, in order, each
@@ -190,6 +235,17 @@ pub fn decide(
         if b.seats == 0 {
             return Err(Refusal::invalid("seats", "must be at least 1"));
         }
+        if let Some(max) = procedure.max_seats {
+            if b.seats > max {
+                return Err(Refusal::invalid(
+                    "seats",
+                    format!(
+                        "{} seats, but one {} unit elects at most {max} (D23; 002 \"每一选区选1至3名代表\")",
+                        b.seats, procedure.kind
+                    ),
+                ));
+            }
+        }
         if let Some(r) = b.last_term_differential_ratio {
             if !r.is_finite() || r < 0.0 {
                 return Err(Refusal::invalid(
@@ -251,6 +307,7 @@ pub fn decide(
     check_vote(&ctx, &mut found);
     check_vote_buying(&ctx, &mut found);
     check_recusal(&ctx, &mut found);
+    crate::results::check_results(&ctx.results(), &mut found);
 
     let violations: Vec<Violation> = found
         .0
@@ -262,8 +319,8 @@ pub fn decide(
         })
         .collect();
 
-    // Overrides: each must match a violation, have a justification and come from
-    // an entitled role; every violation must be overridden.
+    // Overrides: each must match a violation and have a justification; every
+    // violation must be overridden, under a grant from another role (D20).
     for req in &command.overrides {
         if req.justification.trim().is_empty() {
             return Err(Refusal::MissingJustification { rule: req.rule });
@@ -273,12 +330,10 @@ pub fn decide(
         if !command.overrides.iter().any(|o| o.rule == v.rule) {
             return Err(Refusal::Violation(v.clone()));
         }
-        if !v.override_roles.contains(&actor.role) {
-            return Err(Refusal::OverrideNotEntitled {
-                violation: v.clone(),
-                role: actor.role.clone(),
-            });
-        }
+    }
+    let mut grantors: Vec<(RuleId, Actor)> = Vec::new();
+    for v in &violations {
+        grantors.push((v.rule, grant_for(&ctx, v)?.granted_by.clone()));
     }
     for req in &command.overrides {
         if !violations.iter().any(|v| v.rule == req.rule) {
@@ -294,11 +349,13 @@ pub fn decide(
     };
     let mut events = Vec::new();
     for v in &violations {
-        if let Some(req) = command.overrides.iter().find(|o| o.rule == v.rule) {
+        let req = command.overrides.iter().find(|o| o.rule == v.rule);
+        let by = grantors.iter().find(|(r, _)| *r == v.rule).map(|(_, a)| a);
+        if let (Some(req), Some(by)) = (req, by) {
             events.push(make(EventBody::OverrideRecorded(OverrideRecorded {
                 rule: v.rule,
                 justification: req.justification.clone(),
-                authorised_by: actor.clone(),
+                authorised_by: by.clone(),
                 overridden_event_type: event_type.to_string(),
                 violation: v.detail.clone(),
             })));
@@ -306,10 +363,11 @@ pub fn decide(
     }
     // An amendment is stored canonical with its digest; an opening is
     // followed by the procedure it was decided under (D65, D66).
-    events.push(make(crate::procedure_record::act_body(
-        state,
-        &command.body,
-    )?));
+    let mut act = crate::procedure_record::act_body(state, &command.body)?;
+    if let EventBody::OverrideGranted(g) = &mut act {
+        g.granted_by = Some(actor.clone());
+    }
+    events.push(make(act));
     if let EventBody::ElectionOpened(_) = &command.body {
         events.push(make(crate::procedure_record::adopted(procedure)));
     }
@@ -317,156 +375,36 @@ pub fn decide(
     Ok(events)
 }
 
-/// Checks that are about the command's own data rather than a rule: they cannot be
-/// overridden, because recording them would store something self-contradictory.
-fn validate_fields(ctx: &Ctx<'_>) -> Result<(), Refusal> {
-    let cand = ctx.cand;
-    let petition = |id: &str| cand.and_then(|c| c.petitions.get(id));
-    match &ctx.cmd.body {
-        EventBody::VoteHeld(b) => {
-            if b.ballots_returned > b.ballots_issued {
-                return Err(Refusal::invalid(
-                    "ballots_returned",
-                    "more ballots returned than issued",
-                ));
-            }
-            if b.ballots_valid > b.ballots_returned {
-                return Err(Refusal::invalid(
-                    "ballots_valid",
-                    "more valid ballots than returned",
-                ));
-            }
-            for (id, n) in &b.votes {
-                if !ctx.state.candidates.contains_key(id) {
-                    return Err(Refusal::invalid(
-                        "votes",
-                        format!("{id:?} is not a candidate of this election"),
-                    ));
-                }
-                if *n > b.ballots_valid {
-                    return Err(Refusal::invalid(
-                        "votes",
-                        format!("{id:?} has more votes than valid ballots"),
-                    ));
-                }
-            }
-        }
-        EventBody::Elected(b) if b.votes > b.ballots_valid => {
-            return Err(Refusal::invalid("votes", "more votes than valid ballots"));
-        }
-        EventBody::CommitteeDecided(b) => {
-            let cast = u64::from(b.votes_for) + u64::from(b.votes_against) + u64::from(b.abstain);
-            if cast > b.attendees.len() as u64 {
-                return Err(Refusal::invalid(
-                    "votes_for",
-                    format!(
-                        "{cast} votes cast but only {} attendees listed",
-                        b.attendees.len()
-                    ),
-                ));
-            }
-        }
-        EventBody::PetitionReceived(b) if petition(&b.petition_id).is_some() => {
-            return Err(Refusal::invalid(
-                "petition_id",
-                format!("{:?} was already received", b.petition_id),
-            ));
-        }
-        EventBody::PetitionInvestigated(b) => match petition(&b.petition_id) {
-            None => {
-                return Err(Refusal::invalid(
-                    "petition_id",
-                    format!("no petition {:?} was received", b.petition_id),
-                ))
-            }
-            Some(p) if !p.is_open() => {
-                return Err(Refusal::invalid(
-                    "petition_id",
-                    format!("{:?} is already closed", b.petition_id),
-                ))
-            }
-            Some(_) => {}
-        },
-        EventBody::PetitionClosed(b) => match petition(&b.petition_id) {
-            None => {
-                return Err(Refusal::invalid(
-                    "petition_id",
-                    format!("no petition {:?} was received", b.petition_id),
-                ))
-            }
-            Some(p) if !p.is_open() => {
-                return Err(Refusal::invalid(
-                    "petition_id",
-                    format!("{:?} is already closed", b.petition_id),
-                ))
-            }
-            Some(_) => {}
-        },
-        EventBody::PublicityObjectionReceived(b)
-            if cand.is_some_and(|c| c.objections.contains_key(&b.objection_id)) =>
-        {
-            return Err(Refusal::invalid(
-                "objection_id",
-                format!("{:?} was already received", b.objection_id),
-            ));
-        }
-        EventBody::PublicityObjectionResolved(b) => {
-            match cand.and_then(|c| c.objections.get(&b.objection_id)) {
-                None => {
-                    return Err(Refusal::invalid(
-                        "objection_id",
-                        format!("no objection {:?} was received", b.objection_id),
-                    ))
-                }
-                Some(o) if o.resolved.is_some() => {
-                    return Err(Refusal::invalid(
-                        "objection_id",
-                        format!("{:?} is already resolved", b.objection_id),
-                    ))
-                }
-                Some(_) => {}
-            }
-        }
-        EventBody::NominationResumed(_) if !cand.is_some_and(|c| c.deferred) => {
-            return Err(Refusal::invalid("kind", "the nomination is not deferred"));
-        }
-        EventBody::CorrectionRecorded(b) if b.corrects_event_id.trim().is_empty() => {
-            return Err(Refusal::invalid(
-                "corrects_event_id",
-                "must name the event corrected",
-            ));
-        }
-        EventBody::CorrectionRecorded(_) => {
-            if let Some(id) = &ctx.cmd.candidate_id {
-                if cand.is_none() {
-                    return Err(Refusal::UnknownCandidate(id.clone()));
-                }
-            }
-        }
-        _ => {}
-    }
-    Ok(())
-}
-
 /// R11: the role is entitled to the step or event, and acts for its own
 /// organisation or one below it.
 fn check_role(ctx: &Ctx<'_>, found: &mut Found) {
-    let roles = ctx.proc_.roles_for(ctx.event_type);
+    // A grant is the act of the roles `[overrides]` names for its rule (D20).
+    let roles = match &ctx.cmd.body {
+        EventBody::OverrideGranted(g) => ctx.proc_.override_roles(g.rule),
+        _ => ctx.proc_.roles_for(ctx.event_type),
+    };
     if roles.is_empty() {
+        let what = match &ctx.cmd.body {
+            EventBody::OverrideGranted(g) => format!("grant an override of {}", g.rule),
+            _ => format!("record {}", ctx.event_type),
+        };
         found.push(
             RuleId::R11,
-            format!(
-                "no role may record {} under procedure {}",
-                ctx.event_type, ctx.proc_.kind
-            ),
+            format!("no role may {what} under procedure {}", ctx.proc_.kind),
         );
     } else if !roles.contains(&ctx.actor.role) {
+        let what = match &ctx.cmd.body {
+            EventBody::OverrideGranted(g) => format!(
+                "grant an override of {} (for {})",
+                g.rule, g.excused_event_type
+            ),
+            _ => format!("record {}", ctx.event_type),
+        };
         found.push(
             RuleId::R11,
             format!(
-                "role `{}` may not record {}; entitled: {}",
+                "role `{}` may not {what}; entitled: {}",
                 ctx.actor.role,
-                ctx.event_type,
                 roles.join(", ")
             ),
         );
@@ -696,8 +634,61 @@ fn check_four_checks(ctx: &Ctx<'_>, found: &mut Found) {
             ),
         );
     }
+    // What is found true after the decision stops the steps after it too
+    // (D24): 002 "问题没有查清、疑点没有消除的不得作为提名人选".
+    if AFTER_DECISION_GATED.contains(&ctx.event_type) {
+        let found_true: Vec<&str> = c
+            .petitions
+            .iter()
+            .filter(|(_, p)| p.closed.is_some_and(|(k, _)| !k.is_clean()))
+            .map(|(id, _)| id.as_str())
+            .collect();
+        if !found_true.is_empty() && ctx.event_type != "candidacy.confirmed" {
+            found.push(
+                RuleId::R2,
+                format!(
+                    "petitions found true: {}; {} cannot follow",
+                    found_true.join(", "),
+                    ctx.event_type
+                ),
+            );
+        }
+        let objections: Vec<&str> = c
+            .objections
+            .iter()
+            .filter(|(_, o)| o.resolved == Some(true))
+            .map(|(id, _)| id.as_str())
+            .collect();
+        if !objections.is_empty() {
+            found.push(
+                RuleId::R2,
+                format!(
+                    "publicity objections found true: {}; {} cannot follow",
+                    objections.join(", "),
+                    ctx.event_type
+                ),
+            );
+        }
+    }
     if !R2_GATED.contains(&ctx.event_type) {
         return;
+    }
+    // A candidate flagged by any department in the joint review goes no
+    // further (D27: 004 "17个部门区级联审机制"; 002 "坚决不能作为代表候选人").
+    if !c.joint_review_flags.is_empty()
+        || c.joint_review == Some(crate::events::ReviewVerdict::Failed)
+    {
+        found.push(
+            RuleId::R2,
+            format!(
+                "joint review (联审): flagged by {}",
+                if c.joint_review_flags.is_empty() {
+                    "the review's outcome".to_string()
+                } else {
+                    c.joint_review_flags.join(", ")
+                }
+            ),
+        );
     }
     for check in &ctx.proc_.required_checks {
         if let Some(problem) = check_problem(c, check) {
@@ -903,14 +894,29 @@ fn check_vote(ctx: &Ctx<'_>, found: &mut Found) {
         .map(permille)
         .unwrap_or(0);
     let ratio = procedure_min.max(last);
-    let seats = u64::from(opened.seats);
+    // A re-run fills the seats left from those not elected; a by-election
+    // (补选) may be uncontested (D21).
+    let purpose = vote.purpose.unwrap_or_default();
+    let holders = crate::results::seat_holders(ctx.state);
+    let (seats, standing) = match purpose {
+        crate::events::VotePurpose::Regular | crate::events::VotePurpose::Repeat => {
+            (u64::from(opened.seats), listed.len())
+        }
+        crate::events::VotePurpose::Rerun => (
+            u64::from(opened.seats).saturating_sub(holders.len() as u64),
+            listed
+                .iter()
+                .filter(|id| !holders.contains(&id.as_str()))
+                .count(),
+        ),
+        crate::events::VotePurpose::ByElection => (0, listed.len()),
+    };
     let needed = (seats * (1000 + ratio)).div_ceil(1000);
-    if (listed.len() as u64) < needed {
+    if (standing as u64) < needed {
         found.push(
             RuleId::R6,
             format!(
-                "{} candidates for {seats} seats; at least {needed} needed (differential {:.1}%: procedure {:.1}%, last term {:.1}%)",
-                listed.len(),
+                "{standing} candidates for {seats} seats; at least {needed} needed (differential {:.1}%: procedure {:.1}%, last term {:.1}%)",
                 ratio as f64 / 10.0,
                 procedure_min as f64 / 10.0,
                 last as f64 / 10.0
@@ -935,6 +941,27 @@ fn check_vote(ctx: &Ctx<'_>, found: &mut Found) {
             found.push(
                 RuleId::R7,
                 format!("proxy holder {} is a formal candidate", p.holder_id),
+            );
+        }
+    }
+    // One voter, one proxy: a giver may entrust one holder once (D22).
+    let mut givers: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    for p in &vote.proxies {
+        for g in &p.giver_ids {
+            givers
+                .entry(g.as_str())
+                .or_default()
+                .push(p.holder_id.as_str());
+        }
+    }
+    for (giver, holders) in &givers {
+        if holders.len() > 1 {
+            found.push(
+                RuleId::R7,
+                format!(
+                    "voter {giver} gave more than one proxy (to {}); one voter gives one",
+                    holders.join(", ")
+                ),
             );
         }
     }
@@ -981,6 +1008,19 @@ fn check_vote(ctx: &Ctx<'_>, found: &mut Found) {
                 ),
             );
         }
+        // Where the procedure registers voters, the box's voters are on a
+        // roll the election committee registered (登记造册, D22).
+        if ctx.proc_.step_of("voters.registered").is_some()
+            && !ctx.state.mobile_rolls.contains_key(&b.box_id)
+        {
+            found.push(
+                RuleId::R8,
+                format!(
+                    "mobile box {}: no voter roll for it in voters.registered (由选举委员会登记造册)",
+                    b.box_id
+                ),
+            );
+        }
         if !b.voters_registered {
             found.push(
                 RuleId::R8,
@@ -1012,6 +1052,9 @@ fn check_vote_buying(ctx: &Ctx<'_>, found: &mut Found) {
 /// R10: no one with a declared conflict inspects or decides for the candidate; an
 /// election-committee member resigns before becoming a candidate.
 fn check_recusal(ctx: &Ctx<'_>, found: &mut Found) {
+    if let EventBody::VoteHeld(vote) = &ctx.cmd.body {
+        check_scrutineers(ctx, vote, found);
+    }
     let Some(c) = ctx.cand else { return };
     let mut people: Vec<&str> = vec![ctx.actor.id.as_str()];
     match &ctx.cmd.body {
@@ -1059,10 +1102,59 @@ fn check_recusal(ctx: &Ctx<'_>, found: &mut Found) {
     }
 }
 
+/// R10 at the vote (D22): a scrutineer neither stands in it nor has a
+/// declared conflict with anyone who does (002:213 监票人; 002 回避).
+fn check_scrutineers(ctx: &Ctx<'_>, vote: &crate::events::VoteHeld, found: &mut Found) {
+    let mut scrutineers: Vec<&str> = vote.scrutineers.iter().map(String::as_str).collect();
+    for b in &vote.mobile_boxes {
+        scrutineers.extend(b.scrutineers.iter().map(String::as_str));
+    }
+    scrutineers.sort_unstable();
+    scrutineers.dedup();
+    let standing: Vec<(&String, &CandidateState)> = ctx
+        .state
+        .candidates
+        .iter()
+        .filter(|(_, c)| c.listed && c.is_active())
+        .collect();
+    for s in scrutineers {
+        if standing.iter().any(|(id, _)| id.as_str() == s) {
+            found.push(
+                RuleId::R10,
+                format!("scrutineer {s} is a candidate in this vote"),
+            );
+        }
+        for (id, c) in &standing {
+            if let Some(relation) = c.conflicts.get(s) {
+                found.push(
+                    RuleId::R10,
+                    format!(
+                        "scrutineer {s} has a declared conflict with candidate {id} ({relation}) and must recuse"
+                    ),
+                );
+            }
+        }
+    }
+}
+
 /// R9's consequences: a finding of vote buying removes a listed candidate and
 /// voids an election already won — as events, never deletions.
 fn consequences(ctx: &Ctx<'_>) -> Vec<EventBody> {
     let Some(c) = ctx.cand else { return Vec::new() };
+    // 代表资格无效 ends the seat where the review decides it (D21, D23);
+    // where another body decides (人大's presidium), the review proposes.
+    if let EventBody::QualificationReviewed(q) = &ctx.cmd.body {
+        if q.outcome == crate::events::QualificationOutcome::Invalid
+            && ctx.proc_.invalidity_decided_by.is_none()
+            && c.holds_seat()
+        {
+            return vec![EventBody::ElectionVoided(ElectionVoided {
+                reason: format!("代表资格审查: 当选无效 — {}", q.note),
+                rule: Some(RuleId::R13),
+            })];
+        }
+        return Vec::new();
+    }
     let finding = match &ctx.cmd.body {
         EventBody::VoteBuyingFound(b) => Some(b.summary.clone()),
         EventBody::PetitionClosed(b) if b.conclusion == PetitionConclusion::VoteBuying => {
@@ -1073,7 +1165,7 @@ fn consequences(ctx: &Ctx<'_>) -> Vec<EventBody> {
     let Some(summary) = finding else {
         return Vec::new();
     };
-    if c.elected && !c.election_voided {
+    if c.holds_seat() {
         vec![EventBody::ElectionVoided(ElectionVoided {
             reason: format!("拉票贿选: {summary}"),
             rule: Some(RuleId::R9),

@@ -160,12 +160,26 @@ fn actor(id: &str, name: &str, role: &str) -> Actor {
 }
 
 /// The district's recorders: the organisation department, an inspection
-/// team, the discipline commission and the standing committee.
+/// team, the discipline commission and the standing committee; and the
+/// city's organisation department and discipline commission, who grant the
+/// overrides of acts the district's own bodies may not excuse (D20).
 struct Cast {
     zzb: Actor,
     kcz: Actor,
     jw: Actor,
     qw: Actor,
+    city_zzb: Actor,
+    city_jw: Actor,
+}
+
+/// A grant for one act (D20), recorded by a role other than the act's.
+fn grant(rule: RuleId, act: &str, why: &str) -> EventBody {
+    EventBody::OverrideGranted(OverrideGranted {
+        rule,
+        excused_event_type: act.into(),
+        justification: why.into(),
+        granted_by: None,
+    })
 }
 
 /// A nominee as generated.
@@ -205,6 +219,10 @@ pub fn generate(config: &DemoConfig) -> Result<Demo, ProcedureError> {
         kcz: actor("kcz-03", "刘洋", "inspection_team"),
         jw: actor("jw-007", "赵磊", "discipline_inspection"),
         qw: actor("qw-001", "王书记", "party_committee"),
+        // The city's bodies act for the district's units: the organisation
+        // paths of the demo begin at the district.
+        city_zzb: actor("swzzb-01", "陈平", "higher_party_committee"),
+        city_jw: actor("swjw-01", "孙刚", "higher_discipline_inspection"),
     };
     let mut planted = Planted::default();
     let mut elections = Vec::new();
@@ -610,10 +628,20 @@ fn township(
             }),
         );
         if plant(3) && c.id == open_target {
-            command = command.with_override(
-                RuleId::R3,
-                "信访件反映事项与任职资格无关，经常委会研究先行决定，同步核查",
+            let why = "信访件反映事项与任职资格无关，经常委会研究先行决定，同步核查";
+            push(
+                &cast.jw,
+                cmd(
+                    Some(&c.id),
+                    command.occurred_at,
+                    grant(
+                        RuleId::R3,
+                        "committee.decided",
+                        "区纪委核实：反映事项与任职资格无关，同意先行决定",
+                    ),
+                ),
             );
+            command = command.with_override(RuleId::R3, why);
         }
         push(&cast.qw, command);
     }
@@ -674,6 +702,18 @@ fn township(
         // Result 8 working days after receipt (due within 5): late, under R4.
         let at = clock.at(16, 10, 0);
         push(
+            &cast.city_jw,
+            cmd(
+                Some(&late_target),
+                at,
+                grant(
+                    RuleId::R4,
+                    "petition.investigated",
+                    "需异地调取材料，经市纪委同意延期报送",
+                ),
+            ),
+        );
+        push(
             &cast.jw,
             cmd(
                 Some(&late_target),
@@ -685,7 +725,7 @@ fn township(
                     leader: "jw-007".into(),
                 }),
             )
-            .with_override(RuleId::R4, "需异地调取材料，经区纪委主要负责同志同意延期"),
+            .with_override(RuleId::R4, "需异地调取材料，经市纪委同意延期"),
         );
         push(
             &cast.jw,
@@ -722,6 +762,18 @@ fn township(
         );
         if early {
             planted.short_publicity = (election_id.into(), c.id.clone());
+            push(
+                &cast.qw,
+                cmd(
+                    Some(&c.id),
+                    at,
+                    grant(
+                        RuleId::R5,
+                        "publicity.concluded",
+                        "选举日程经上级批准提前，区委同意公示期相应缩短",
+                    ),
+                ),
+            );
             command = command.with_override(RuleId::R5, "选举日程经上级批准提前，公示期相应缩短");
         }
         push(&cast.zzb, command);
@@ -754,13 +806,19 @@ fn township(
     let ballots_valid = rng.range(120, 180);
     let mut votes = BTreeMap::new();
     let winners: Vec<&Nominee> = listed.iter().take(seats as usize).copied().collect();
-    for c in &listed {
-        let share = if winners.iter().any(|w| w.id == c.id) {
-            rng.range(88, 99)
-        } else {
-            rng.range(30, 60)
-        };
-        votes.insert(c.id.clone(), ballots_valid * share / 100);
+    for c in &winners {
+        votes.insert(c.id.clone(), ballots_valid * rng.range(88, 99) / 100);
+    }
+    // Each valid ballot names at most `seats` people (D21): the others share
+    // what the winners leave.
+    let left = (ballots_valid * u64::from(seats)).saturating_sub(votes.values().sum());
+    let losers: Vec<&&Nominee> = listed
+        .iter()
+        .filter(|c| !winners.iter().any(|w| w.id == c.id))
+        .collect();
+    for c in &losers {
+        let share = ballots_valid * rng.range(5, 30) / 100;
+        votes.insert(c.id.clone(), share.min(left / losers.len() as u64));
     }
     let mut vote_cmd = cmd(
         None,
@@ -793,11 +851,28 @@ fn township(
                 signed: true,
                 voters_registered: true,
             }],
+            // 应到: the party members or representatives entitled to vote.
+            electors: Some(ballots_valid + 6),
+            purpose: None,
         }),
     );
     if plant(4) {
         planted.vote_overrides = election_id.into();
         planted.service_term = (election_id.into(), listed[0].id.clone());
+        let at = vote_cmd.occurred_at;
+        for (rule, why) in [
+            (
+                RuleId::R6,
+                "部分人选撤回后差额不足，市委组织部同意按现名单选举",
+            ),
+            (RuleId::R7, "行动不便党员集中委托，市委组织部认可"),
+            (
+                RuleId::R8,
+                "偏远村组仅派出1名监票人，另有工作人员见证，市委组织部认可",
+            ),
+        ] {
+            push(&cast.city_zzb, cmd(None, at, grant(rule, "vote.held", why)));
+        }
         vote_cmd = vote_cmd
             .with_override(
                 RuleId::R6,

@@ -216,6 +216,41 @@ pub struct MobileBox {
     pub voters_registered: bool,
 }
 
+/// Why a ballot is held (D21): the first vote, or one of the later rounds the
+/// result may call for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum VotePurpose {
+    /// 正式选举: the election's first vote.
+    #[default]
+    Regular,
+    /// 另行选举: fewer winners than seats, another round for the seats left.
+    Rerun,
+    /// 补选: a seat fell vacant after the result (e.g. 当选无效).
+    ByElection,
+    /// 重新选举: the whole election was declared void (选举无效).
+    Repeat,
+}
+
+impl VotePurpose {
+    pub fn label(self) -> &'static str {
+        match self {
+            VotePurpose::Regular => "正式选举 regular",
+            VotePurpose::Rerun => "另行选举 re-run",
+            VotePurpose::ByElection => "补选 by-election",
+            VotePurpose::Repeat => "重新选举 repeat",
+        }
+    }
+}
+
+/// The registered voters of one mobile ballot box (流动票箱登记册, 002:213).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MobileBoxRoll {
+    pub box_id: String,
+    pub voter_ids: Vec<String>,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum QualificationOutcome {
@@ -353,11 +388,19 @@ catalogue! {
         #[serde(default)]
         signer_ids: Vec<String> => "person ids of signers, when individually known",
     }
-    /// 选民登记 (002:207): people's congress elections only.
+    /// 选民登记 (002:207 "不漏登、不错登、不重登"): the roll after this
+    /// registration, what it added and removed, and the voters of each mobile
+    /// ballot box (002:213 "在流动票箱投票的选民,要由选举委员会登记造册").
     VotersRegistered("voters.registered", v 1, Election, "选民登记", true) {
-        registered: u64 => "number of voters registered",
+        registered: u64 => "voters on the roll after this registration",
         #[serde(default, skip_serializing_if = "Option::is_none")]
         note: Option<String> => "remarks",
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        added: Option<u64> => "voters added since the last registration (新增)",
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        removed: Option<u64> => "voters removed since the last registration (减少: 迁出、死亡、被剥夺政治权利)",
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        mobile_box_voters: Vec<MobileBoxRoll> => "voters of each mobile box [{box_id, voter_ids}]",
     }
     /// A member of the election committee resigns from it (R10: 应当辞去选举委员会的职务).
     CommitteeMemberResigned("election_committee.member_resigned", v 1, Election, "辞去选举委员会职务", true) {
@@ -382,6 +425,28 @@ catalogue! {
         proxies: Vec<Proxy> => "proxies [{holder_id, giver_ids, committee_approved}]",
         #[serde(default)]
         mobile_boxes: Vec<MobileBox> => "mobile boxes [{box_id, made_by_committee, scrutineers, sealed, signed, voters_registered}]",
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        electors: Option<u64> => "应到人数: those entitled to vote; required where the procedure's majority is of those entitled",
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        purpose: Option<VotePurpose> => "regular (default) / rerun (另行选举) / by_election (补选) / repeat (重新选举 after election.declared_void)",
+    }
+    /// 督导检查: the supervision group's visit to one step (seed 000:12
+    /// "对提名推荐、考察、公示、换届选举等各个环节进行严格督促检查"), what it
+    /// observed, the non-conformities it found and any corrective order (D29).
+    SupervisionVisited("supervision.visited", v 1, Election, "督导检查", true) {
+        step: String => "id of the procedure step observed, e.g. publicity",
+        observations: String => "what the group saw",
+        #[serde(default)]
+        nonconformities: Vec<String> => "non-conformities found (问题)",
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        corrective_order: Option<String> => "corrective order issued (整改要求)",
+    }
+    /// 选举无效: the unit's whole election declared void, to be held again
+    /// (002:959 "应责成原选举单位重新进行选举"; 002:1015 "导致换届选举工作无效,重新组织选举").
+    /// Every seat won in it ends; the next vote must be a `repeat`.
+    ElectionDeclaredVoid("election.declared_void", v 1, Election, "宣布选举无效", true) {
+        reason: String => "why the election is void, e.g. the procedure not followed",
+        decided_by: String => "the body deciding, e.g. 镇党委代表资格审查小组",
     }
     /// 提名 / 推荐: the start of a candidate's trail, carrying the facts later needed
     /// for structure checks and statistics (age, sex, township work, exchange,
@@ -586,6 +651,18 @@ catalogue! {
         reason: String => "why the procedure changes, e.g. the approving document",
         #[serde(default, skip_serializing_if = "Option::is_none")]
         digest: Option<String> => "BLAKE3 (hex) of the canonical content; filled in by jishi",
+    }
+    /// 批准越权记录: a role other than the one whose act it excuses allows one
+    /// act despite a rule (D20). Which roles may grant which rule is the
+    /// procedure's `[overrides]`; the act then names the rule with `--override`
+    /// and uses the grant up. Seed 002 "谁提名谁负责、谁考察谁负责、谁主持会议讨论决定谁负责":
+    /// no one excuses their own act.
+    OverrideGranted("override.granted", v 1, Either, "批准越权记录", true) {
+        rule: RuleId => "the rule the act may break, e.g. R2",
+        excused_event_type: String => "event type of the one act it excuses, e.g. committee.decided",
+        justification: String => "why, with the approving document",
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        granted_by: Option<Actor> => "who grants it; filled in by jishi with the recording actor",
     }
     /// An act recorded despite a rule, by a role the procedure entitles, with a
     /// justification. Emitted by `decide` just before the act itself.

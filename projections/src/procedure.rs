@@ -32,6 +32,14 @@ pub const BUILTIN: &[(&str, &str)] = &[
         "county_township_congress.toml",
         include_str!("../procedures/county_township_congress.toml"),
     ),
+    (
+        "party_representative.toml",
+        include_str!("../procedures/party_representative.toml"),
+    ),
+    (
+        "cppcc_members.toml",
+        include_str!("../procedures/cppcc_members.toml"),
+    ),
 ];
 
 /// The four checks of 凡提四必, by event type. `required_checks` must be a subset.
@@ -89,6 +97,32 @@ pub struct Step {
     pub source: Option<String>,
 }
 
+/// What a winner's votes must be more than half of (R13, D21): those entitled
+/// to vote (应到, the party's rule) or the ballots returned (实到 / 参加投票,
+/// the village and people's congress rule).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum MajorityBasis {
+    Electors,
+    #[default]
+    BallotsReturned,
+}
+
+impl MajorityBasis {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MajorityBasis::Electors => "electors",
+            MajorityBasis::BallotsReturned => "ballots_returned",
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            MajorityBasis::Electors => "应到人数 those entitled to vote",
+            MajorityBasis::BallotsReturned => "参加投票人数 ballots returned",
+        }
+    }
+}
+
 /// A loaded, validated procedure.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Procedure {
@@ -105,9 +139,24 @@ pub struct Procedure {
     pub max_proxies_per_holder: u32,
     /// R8: fewest scrutineers per mobile ballot box.
     pub min_mobile_box_scrutineers: u32,
+    /// R13: what a winner's votes must be more than half of.
+    pub majority_basis: MajorityBasis,
+    /// Most seats one election unit may have (人大: 002 "每一选区选1至3名代表"), D23.
+    pub max_seats: Option<u32>,
+    /// The departments whose verdicts a joint review (联审) must each give
+    /// once (004 "17个部门区级联审机制", D27); empty: any departments.
+    pub joint_review_departments: Vec<String>,
+    /// Where a qualification review only proposes invalidity, the role that
+    /// decides it by recording `candidate.election_voided` (人大: 002
+    /// "由县人大会、乡镇人大主席团确定"). `None`: the review's `invalid` ends the
+    /// seat itself (D23).
+    pub invalidity_decided_by: Option<String>,
     /// R2: the checks that must be recorded and clean before decision and candidacy.
     pub required_checks: Vec<String>,
     pub calendar: WorkCalendar,
+    /// The structure checks of this kind (`[structure]`, D23); `None` in a
+    /// file without the table.
+    pub structure: Option<crate::views::StructureRules>,
     pub roles: Vec<Role>,
     pub stages: Vec<Stage>,
     pub steps: Vec<Step>,
@@ -137,9 +186,19 @@ struct RawProcedure {
     max_proxies_per_holder: Spanned<u32>,
     min_mobile_box_scrutineers: Spanned<u32>,
     #[serde(default)]
+    majority_basis: Option<Spanned<String>>,
+    #[serde(default)]
+    max_seats: Option<Spanned<u32>>,
+    #[serde(default)]
+    joint_review_departments: Vec<Spanned<String>>,
+    #[serde(default)]
+    invalidity_decided_by: Option<Spanned<String>>,
+    #[serde(default)]
     required_checks: Vec<Spanned<String>>,
     #[serde(default)]
     calendar: RawCalendar,
+    #[serde(default)]
+    structure: Option<Spanned<crate::views::StructureRules>>,
     roles: BTreeMap<Spanned<String>, Spanned<String>>,
     stages: Vec<RawStage>,
     steps: Vec<RawStep>,
@@ -156,6 +215,8 @@ struct RawCalendar {
     holidays: Vec<Spanned<String>>,
     #[serde(default)]
     extra_working_days: Vec<Spanned<String>>,
+    #[serde(default)]
+    years: Vec<Spanned<i32>>,
 }
 
 #[derive(Deserialize)]
@@ -302,6 +363,21 @@ impl Procedure {
             .unwrap_or(&[])
     }
 
+    /// The structure checks in force for this procedure (D23): its
+    /// `[structure]`, or for a file without one (a procedure recorded before
+    /// the table existed) the township rules for the township kind and none
+    /// for any other, so that a village or a constituency is never held to
+    /// the township's.
+    pub fn structure_rules(&self) -> crate::views::StructureRules {
+        match &self.structure {
+            Some(s) => s.clone(),
+            None if self.kind == "township_party_committee" => {
+                crate::views::StructureRules::township()
+            }
+            None => crate::views::StructureRules::default(),
+        }
+    }
+
     /// Roles that may override a rule.
     pub fn override_roles(&self, rule: RuleId) -> &[String] {
         self.overrides.get(&rule).map(Vec::as_slice).unwrap_or(&[])
@@ -345,6 +421,46 @@ fn validate(ctx: &Ctx<'_>, raw: RawProcedure) -> Result<Procedure, ProcedureErro
         );
     }
 
+    let majority_basis = match &raw.majority_basis {
+        None => MajorityBasis::default(),
+        Some(m) => match m.get_ref().as_str() {
+            "electors" => MajorityBasis::Electors,
+            "ballots_returned" => MajorityBasis::BallotsReturned,
+            other => {
+                return ctx.err(
+                    m.span(),
+                    format!(
+                        "`majority_basis` must be \"electors\" (应到) or \"ballots_returned\" (实到), not {other:?} (R13)"
+                    ),
+                )
+            }
+        },
+    };
+
+    let mut joint_review_departments: Vec<String> = Vec::new();
+    for d in &raw.joint_review_departments {
+        if d.get_ref().trim().is_empty() || joint_review_departments.contains(d.get_ref()) {
+            return ctx.err(
+                d.span(),
+                format!(
+                    "`joint_review_departments`: {:?} is blank or listed twice",
+                    d.get_ref()
+                ),
+            );
+        }
+        joint_review_departments.push(d.get_ref().clone());
+    }
+    if let Some(m) = &raw.max_seats {
+        if *m.get_ref() == 0 {
+            return ctx.err(m.span(), "`max_seats` must be at least 1");
+        }
+    }
+    if let Some(st) = &raw.structure {
+        if let Some(problem) = st.get_ref().problem() {
+            return ctx.err(st.span(), format!("[structure]: {problem}"));
+        }
+    }
+
     // Calendar.
     let mut calendar = WorkCalendar::default();
     for (list, target) in [
@@ -364,6 +480,38 @@ fn validate(ctx: &Ctx<'_>, raw: RawProcedure) -> Result<Procedure, ProcedureErro
                         d.span(),
                         format!("date {:?} is not YYYY-MM-DD: {e}", d.get_ref()),
                     )
+                }
+            }
+        }
+    }
+    for y in &raw.calendar.years {
+        if !(1949..=2100).contains(y.get_ref()) || !calendar.years.insert(*y.get_ref()) {
+            return ctx.err(
+                y.span(),
+                format!(
+                    "[calendar] years: {} is out of range or listed twice",
+                    y.get_ref()
+                ),
+            );
+        }
+    }
+    if !calendar.years.is_empty() {
+        for d in raw
+            .calendar
+            .holidays
+            .iter()
+            .chain(&raw.calendar.extra_working_days)
+        {
+            let day = NaiveDate::parse_from_str(d.get_ref(), "%Y-%m-%d");
+            if let Ok(day) = day {
+                if !calendar.years.contains(&chrono::Datelike::year(&day)) {
+                    return ctx.err(
+                        d.span(),
+                        format!(
+                            "{day} lies outside the calendar's `years` ({})",
+                            calendar.covered()
+                        ),
+                    );
                 }
             }
         }
@@ -708,8 +856,18 @@ fn validate(ctx: &Ctx<'_>, raw: RawProcedure) -> Result<Procedure, ProcedureErro
         min_differential_ratio: ratio,
         max_proxies_per_holder: *raw.max_proxies_per_holder.get_ref(),
         min_mobile_box_scrutineers: *raw.min_mobile_box_scrutineers.get_ref(),
+        majority_basis,
+        max_seats: raw.max_seats.as_ref().map(|m| *m.get_ref()),
+        joint_review_departments,
+        invalidity_decided_by: match &raw.invalidity_decided_by {
+            None => None,
+            Some(r) => {
+                Some(check_roles(std::slice::from_ref(r), "`invalidity_decided_by`")?.remove(0))
+            }
+        },
         required_checks,
         calendar,
+        structure: raw.structure.map(|s| s.into_inner()),
         roles,
         stages,
         steps,
@@ -796,6 +954,11 @@ impl fmt::Display for Procedure {
             f,
             "委托 proxies per holder: at most {} (R7); 流动票箱 scrutineers per box: at least {} (R8)",
             self.max_proxies_per_holder, self.min_mobile_box_scrutineers
+        )?;
+        writeln!(
+            f,
+            "当选 a winner needs more than half of: {} (R13)",
+            self.majority_basis.label()
         )?;
         writeln!(
             f,
@@ -895,9 +1058,9 @@ mod tests {
     #[test]
     fn builtins_load_and_have_distinct_kinds() {
         let all = Procedure::builtins().unwrap();
-        assert_eq!(all.len(), 3);
+        assert_eq!(all.len(), 5);
         let kinds: BTreeSet<_> = all.iter().map(|p| p.kind.clone()).collect();
-        assert_eq!(kinds.len(), 3);
+        assert_eq!(kinds.len(), 5);
         for p in &all {
             assert!(p.to_string().contains(&p.kind));
         }

@@ -30,8 +30,20 @@ struct Canon<'a> {
     min_differential_ratio: f64,
     max_proxies_per_holder: u32,
     min_mobile_box_scrutineers: u32,
+    // Written only when not the default, so that a procedure recorded before
+    // the key existed keeps its canonical text and digest.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    majority_basis: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    max_seats: Option<u32>,
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    joint_review_departments: &'a [String],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    invalidity_decided_by: Option<&'a str>,
     required_checks: &'a [String],
     calendar: CanonCalendar,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    structure: Option<&'a crate::views::StructureRules>,
     roles: BTreeMap<&'a str, &'a str>,
     stages: Vec<CanonStage<'a>>,
     steps: Vec<CanonStep<'a>>,
@@ -41,6 +53,8 @@ struct Canon<'a> {
 
 #[derive(Serialize)]
 struct CanonCalendar {
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    years: Vec<i32>,
     holidays: Vec<String>,
     extra_working_days: Vec<String>,
 }
@@ -85,11 +99,18 @@ impl Procedure {
             min_differential_ratio: self.min_differential_ratio,
             max_proxies_per_holder: self.max_proxies_per_holder,
             min_mobile_box_scrutineers: self.min_mobile_box_scrutineers,
+            majority_basis: (self.majority_basis != crate::procedure::MajorityBasis::default())
+                .then(|| self.majority_basis.as_str()),
+            max_seats: self.max_seats,
+            joint_review_departments: &self.joint_review_departments,
+            invalidity_decided_by: self.invalidity_decided_by.as_deref(),
             required_checks: &self.required_checks,
             calendar: CanonCalendar {
+                years: self.calendar.years.iter().copied().collect(),
                 holidays: dates(&self.calendar.holidays),
                 extra_working_days: dates(&self.calendar.extra_working_days),
             },
+            structure: self.structure.as_ref(),
             roles: self
                 .roles
                 .iter()
@@ -257,6 +278,12 @@ pub fn differences(old: &Procedure, new: &Procedure) -> Vec<String> {
             out.push(format!("step `{}`: order, stage or name changed", s.id));
         }
     }
+    if old.joint_review_departments != new.joint_review_departments {
+        out.push("joint review departments changed (joint_review_departments)".into());
+    }
+    if old.structure_rules() != new.structure_rules() {
+        out.push("structure checks changed ([structure])".into());
+    }
     let (a, b): (BTreeSet<&String>, BTreeSet<&String>) = (
         old.required_checks.iter().collect(),
         new.required_checks.iter().collect(),
@@ -292,6 +319,21 @@ pub fn differences(old: &Procedure, new: &Procedure) -> Vec<String> {
             "min_mobile_box_scrutineers (R8)",
             old.min_mobile_box_scrutineers.to_string(),
             new.min_mobile_box_scrutineers.to_string(),
+        ),
+        (
+            "max_seats",
+            format!("{:?}", old.max_seats),
+            format!("{:?}", new.max_seats),
+        ),
+        (
+            "invalidity_decided_by",
+            format!("{:?}", old.invalidity_decided_by),
+            format!("{:?}", new.invalidity_decided_by),
+        ),
+        (
+            "majority_basis (R13)",
+            old.majority_basis.as_str().to_string(),
+            new.majority_basis.as_str().to_string(),
         ),
     ];
     for (name, a, b) in numbers {

@@ -1,4 +1,4 @@
-//! The rules R1–R12 of DOMAIN.md §4 and the violation that names one of them.
+//! The rules R1–R12 of DOMAIN.md §4 (and R13, D21) and the violation that names one of them.
 //!
 //! A refusal must be actionable by the person at the keyboard and defensible in an
 //! accountability inquiry (倒查追责), so every violation carries the rule id, what the
@@ -9,8 +9,9 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
-/// One of the twelve rules of DOMAIN.md §4. The id is what users type after
-/// `--override`, so it is also the serialised form (`"R2"`).
+/// One of the twelve rules of DOMAIN.md §4, and R13 (results add up, D21).
+/// The id is what users type after `--override`, so it is also the
+/// serialised form (`"R2"`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub enum RuleId {
     R1,
@@ -25,6 +26,7 @@ pub enum RuleId {
     R10,
     R11,
     R12,
+    R13,
 }
 
 /// Where a rule comes from: the seed file's number prefix and a phrase that can be
@@ -42,7 +44,7 @@ impl fmt::Display for Source {
 }
 
 impl RuleId {
-    pub const ALL: [RuleId; 12] = [
+    pub const ALL: [RuleId; 13] = [
         RuleId::R1,
         RuleId::R2,
         RuleId::R3,
@@ -55,6 +57,7 @@ impl RuleId {
         RuleId::R10,
         RuleId::R11,
         RuleId::R12,
+        RuleId::R13,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -71,6 +74,7 @@ impl RuleId {
             RuleId::R10 => "R10",
             RuleId::R11 => "R11",
             RuleId::R12 => "R12",
+            RuleId::R13 => "R13",
         }
     }
 
@@ -89,6 +93,7 @@ impl RuleId {
             RuleId::R10 => "回避：有利害关系者不得考察、决定该人选；选举委员会成员成为候选人须先辞职 / recusal: a conflicted actor may not inspect or decide for that candidate; committee members who become candidates resign",
             RuleId::R11 => "按职责记录：角色只记录其有权记录的环节，限本组织及下级 / a role records only its entitled steps, for its own organisation and below",
             RuleId::R12 => "不符合条件的由推荐者撤回提名，记录而不删除 / nominees who fail conditions are withdrawn by their nominator, recorded, not deleted",
+            RuleId::R13 => "选举结果依法确定：当选人数不超过应选名额，得票与计票结果一致并过半数；另行选举、补选、重新选举须有其缘由 / results add up: winners within the seats, votes as tallied and over half, re-runs, by-elections and repeats only when due",
         }
     }
 
@@ -110,6 +115,7 @@ impl RuleId {
             RuleId::R10 => ("002", "应当辞去选举委员会的职务"),
             RuleId::R11 => ("000", "组织部门的考察责任要到位"),
             RuleId::R12 => ("002", "由推荐者撤回提名"),
+            RuleId::R13 => ("002", "选举结果由选举委员会依法确定有效"),
         };
         Source { file, phrase }
     }
@@ -121,9 +127,9 @@ impl fmt::Display for RuleId {
     }
 }
 
-/// The text a user typed is not one of R1–R12.
+/// The text a user typed is not one of R1–R13.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown rule {0:?}: expected one of R1 to R12")]
+#[error("unknown rule {0:?}: expected one of R1 to R13")]
 pub struct UnknownRule(pub String);
 
 impl FromStr for RuleId {
@@ -140,7 +146,8 @@ impl FromStr for RuleId {
 
 /// A refusal to record because the act would break a rule. `detail` says what, for
 /// this command, is wrong; `override_roles` are the roles the procedure lets
-/// override this rule (empty: it cannot be overridden).
+/// grant an override of this rule (empty: it cannot be overridden), never to
+/// excuse an act of their own (D20).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Violation {
     pub rule: RuleId,
@@ -168,7 +175,7 @@ impl fmt::Display for Violation {
         } else {
             write!(
                 f,
-                "  override: a {} may record it with --override {} --justification \"...\"",
+                "  override: a {} may first record override.granted for this act (never for its own), then record it with --override {} --justification \"...\"",
                 self.override_roles.join(" / "),
                 self.rule
             )
@@ -186,7 +193,7 @@ mod tests {
     fn rule_ids_parse_case_insensitively_and_reject_others() {
         assert_eq!("r10".parse::<RuleId>(), Ok(RuleId::R10));
         assert_eq!(" R2 ".parse::<RuleId>(), Ok(RuleId::R2));
-        assert!("R13".parse::<RuleId>().is_err());
+        assert!("R14".parse::<RuleId>().is_err());
         assert!("".parse::<RuleId>().is_err());
     }
 

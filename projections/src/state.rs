@@ -57,6 +57,19 @@ pub struct OverrideEntry {
     pub at: DateTime<FixedOffset>,
 }
 
+/// A grant to override a rule for one act (D20), recorded by a role other
+/// than the one that will record the act; `used` once an override consumed it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GrantEntry {
+    pub rule: RuleId,
+    pub candidate_id: Option<String>,
+    pub event_type: String,
+    pub granted_by: Actor,
+    pub justification: String,
+    pub at: DateTime<FixedOffset>,
+    pub used: bool,
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct CorrectionEntry {
     pub candidate_id: Option<String>,
@@ -81,6 +94,9 @@ pub struct CandidateState {
     /// Person id → nature of the conflict (回避).
     pub conflicts: BTreeMap<String, String>,
     pub joint_review: Option<ReviewVerdict>,
+    /// Departments whose verdict in the latest joint review is `failed`,
+    /// with their notes (D27).
+    pub joint_review_flags: Vec<String>,
     pub decision: Option<DecisionOutcome>,
     pub publicity_started_at: Option<DateTime<FixedOffset>>,
     pub deferred: bool,
@@ -114,6 +130,13 @@ impl CandidateState {
             .map(|a| a.birth_date)
             .or_else(|| self.nomination.as_ref().map(|n| n.birth_date))?;
         day.years_since(born)
+    }
+
+    /// Holds a seat won in the vote: elected, and not since voided (当选无效:
+    /// for vote buying, or after a qualification review found the deputy
+    /// invalid) or unseated by the whole election being declared void (D21).
+    pub fn holds_seat(&self) -> bool {
+        self.elected && !self.election_voided
     }
 
     pub fn has(&self, event_type: &str) -> bool {
@@ -155,9 +178,21 @@ pub struct ElectionState {
     pub recorded: BTreeMap<String, Recorded>,
     /// Election-committee members who resigned (R10).
     pub resigned: BTreeSet<String>,
+    /// The ballots since the last `election.declared_void` (all of them if
+    /// none), in order.
     pub votes: Vec<VoteHeld>,
+    /// Mobile ballot boxes with a voter roll registered (box → voters), D22.
+    pub mobile_rolls: BTreeMap<String, usize>,
+    /// The voter roll's size at the last registration.
+    pub voters_on_roll: Option<u64>,
+    /// How often the whole election was declared void (D21).
+    pub void_declared: u32,
+    /// Declared void and not yet held again: the next vote is a `repeat`.
+    pub repeat_pending: bool,
     pub candidates: BTreeMap<String, CandidateState>,
     pub overrides: Vec<OverrideEntry>,
+    /// Override grants (D20), used or not.
+    pub grants: Vec<GrantEntry>,
     pub corrections: Vec<CorrectionEntry>,
     /// Number of events folded in; lets a caller see that a refused command left
     /// the state untouched.
@@ -224,23 +259,69 @@ impl ElectionState {
             EventBody::CommitteeMemberResigned(b) => {
                 self.resigned.insert(b.person_id.clone());
             }
-            EventBody::VoteHeld(b) => self.votes.push(b.clone()),
-            EventBody::OverrideRecorded(b) => self.overrides.push(OverrideEntry {
-                rule: b.rule,
-                candidate_id: candidate.clone(),
-                event_type: b.overridden_event_type.clone(),
-                authorised_by: b.authorised_by.clone(),
-                justification: b.justification.clone(),
-                at,
-            }),
+            EventBody::VoteHeld(b) => {
+                if b.purpose == Some(crate::events::VotePurpose::Repeat) {
+                    self.repeat_pending = false;
+                }
+                self.votes.push(b.clone())
+            }
+            EventBody::ElectionDeclaredVoid(_) => {
+                self.void_declared += 1;
+                self.repeat_pending = true;
+                self.votes.clear();
+                for c in self.candidates.values_mut() {
+                    c.elected = false;
+                }
+            }
+            EventBody::OverrideRecorded(b) => {
+                // The grant it uses up: the first unused one for this rule, act
+                // and scope from the same granter (decide picks that one).
+                if let Some(g) = self.grants.iter_mut().find(|g| {
+                    !g.used
+                        && g.rule == b.rule
+                        && g.candidate_id == candidate
+                        && g.event_type == b.overridden_event_type
+                        && g.granted_by == b.authorised_by
+                }) {
+                    g.used = true;
+                }
+                self.overrides.push(OverrideEntry {
+                    rule: b.rule,
+                    candidate_id: candidate.clone(),
+                    event_type: b.overridden_event_type.clone(),
+                    authorised_by: b.authorised_by.clone(),
+                    justification: b.justification.clone(),
+                    at,
+                })
+            }
+            EventBody::OverrideGranted(b) => {
+                if let Some(by) = &b.granted_by {
+                    self.grants.push(GrantEntry {
+                        rule: b.rule,
+                        candidate_id: candidate.clone(),
+                        event_type: b.excused_event_type.clone(),
+                        granted_by: by.clone(),
+                        justification: b.justification.clone(),
+                        at,
+                        used: false,
+                    });
+                }
+            }
             EventBody::CorrectionRecorded(b) => self.corrections.push(CorrectionEntry {
                 candidate_id: candidate.clone(),
                 corrects_event_id: b.corrects_event_id.clone(),
                 reason: b.reason.clone(),
                 at,
             }),
+            EventBody::VotersRegistered(b) => {
+                self.voters_on_roll = Some(b.registered);
+                for roll in &b.mobile_box_voters {
+                    self.mobile_rolls
+                        .insert(roll.box_id.clone(), roll.voter_ids.len());
+                }
+            }
             EventBody::PledgeSigned(_)
-            | EventBody::VotersRegistered(_)
+            | EventBody::SupervisionVisited(_)
             | EventBody::DeliberationRound(_)
             | EventBody::ProcedureAdopted(_)
             | EventBody::ProcedureAmended(_) => {}
@@ -287,7 +368,18 @@ fn apply_to_candidate(c: &mut CandidateState, body: &EventBody, at: DateTime<Fix
                 c.vote_buying = true;
             }
         }
-        EventBody::JointReview(b) => c.joint_review = Some(b.outcome),
+        EventBody::JointReview(b) => {
+            c.joint_review = Some(b.outcome);
+            c.joint_review_flags = b
+                .departments
+                .iter()
+                .filter(|d| d.verdict == ReviewVerdict::Failed)
+                .map(|d| match &d.note {
+                    Some(n) => format!("{} ({n})", d.department),
+                    None => d.department.clone(),
+                })
+                .collect();
+        }
         EventBody::ConflictDeclared(b) => {
             c.conflicts.insert(b.person_id.clone(), b.relation.clone());
         }
@@ -327,8 +419,11 @@ fn apply_to_candidate(c: &mut CandidateState, body: &EventBody, at: DateTime<Fix
         | EventBody::CommitteeMemberResigned(_)
         | EventBody::DeliberationRound(_)
         | EventBody::VoteHeld(_)
+        | EventBody::ElectionDeclaredVoid(_)
+        | EventBody::SupervisionVisited(_)
         | EventBody::CorrectionRecorded(_)
         | EventBody::OverrideRecorded(_)
+        | EventBody::OverrideGranted(_)
         | EventBody::ProcedureAdopted(_)
         | EventBody::ProcedureAmended(_) => {}
     }

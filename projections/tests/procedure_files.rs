@@ -218,7 +218,7 @@ fn a_permission_for_a_step_event_is_a_contradiction() {
 
 #[test]
 fn an_unknown_rule_in_overrides_is_rejected() {
-    assert_rejected_at(&break_line(48, "R1 =", "R13 ="), 48, "unknown rule");
+    assert_rejected_at(&break_line(48, "R1 =", "R14 ="), 48, "unknown rule");
 }
 
 #[test]

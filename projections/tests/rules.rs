@@ -12,13 +12,23 @@ const TOWNSHIP: &str = "township_party_committee";
 const CONGRESS: &str = "county_township_congress";
 const WHY: &str = "经党委集体研究，情况特殊，报上级备案";
 
+/// The override is refused: no other role may grant it, or none has (D20).
 fn not_entitled(result: Result<Vec<jishi_projections::DomainEvent>, Refusal>, rule: RuleId) {
     match result {
         Err(Refusal::OverrideNotEntitled { violation, role }) => {
             assert_eq!(violation.rule, rule);
-            assert!(!violation.override_roles.contains(&role));
+            assert!(violation.override_roles.iter().all(|r| *r == role));
         }
-        other => panic!("expected OverrideNotEntitled for {rule}, got {other:?}"),
+        Err(Refusal::OverrideNotGranted {
+            violation,
+            role,
+            granters,
+            ..
+        }) => {
+            assert_eq!(violation.rule, rule);
+            assert!(!granters.is_empty() && !granters.contains(&role));
+        }
+        other => panic!("expected OverrideNotEntitled/NotGranted for {rule}, got {other:?}"),
     }
 }
 
@@ -125,7 +135,7 @@ fn r2_decision_before_four_checks_is_refused() {
     assert_eq!(events.len(), 3);
     assert_eq!(events[2].event_type(), "committee.decided");
 
-    // under a procedure where only `admin` may override R2, the same is refused
+    // under a procedure where only `admin` may grant R2, the same is refused without it
     let mut strict = World::with(with_override_roles(TOWNSHIP, RuleId::R2, &["admin"]));
     strict.state = w.state.clone();
     strict.clock = w.clock;
@@ -133,6 +143,9 @@ fn r2_decision_before_four_checks_is_refused() {
     // c2's checks are complete and clean: accepted without any override
     assert!(strict.attempt(&pc, &decide_c2).is_ok());
     let again = strict.cmd(Some("c1"), strict.happy("committee.decided", None));
+    // R1 granted by the organisation department; R2 only admin may grant
+    let r1 = strict.grant_cmd(&again, RuleId::R1);
+    strict.record(&actor("organisation_department"), r1);
     not_entitled(
         strict.attempt(
             &pc,
@@ -390,17 +403,17 @@ fn r8_mobile_box_with_one_scrutineer_or_unsealed_is_refused() {
         "{text}"
     );
     assert!(text.contains("not sealed"), "{text}");
+    // the election committee grants R8 and may not excuse its own record of
+    // the vote, so the scrutineers record it under its grant (D20)
     not_entitled(
-        w.attempt(
-            &actor("scrutineer"),
-            &vote.clone().with_override(RuleId::R8, WHY),
-        ),
+        w.attempt(&ec, &vote.clone().with_override(RuleId::R8, WHY)),
         RuleId::R8,
     );
+    let scrutineer = actor("scrutineer");
     let events = w
-        .try_record(&ec, vote.with_override(RuleId::R8, WHY))
+        .try_record(&scrutineer, vote.with_override(RuleId::R8, WHY))
         .unwrap();
-    assert_override_recorded(&events, RuleId::R8, "vote.held", &ec);
+    assert_override_recorded(&events, RuleId::R8, "vote.held", &scrutineer);
 }
 
 #[test]
@@ -425,7 +438,7 @@ fn r9_vote_buying_is_not_listed_removed_if_listed_void_if_elected() {
     let mut lax = World::with(with_override_roles(
         TOWNSHIP,
         RuleId::R9,
-        &["organisation_department"],
+        &["party_committee"],
     ));
     lax.state = w.state.clone();
     let events = lax
@@ -485,7 +498,7 @@ fn r10_conflicted_inspector_and_unresigned_committee_member_are_refused() {
     let mut lax = World::with(with_override_roles(
         TOWNSHIP,
         RuleId::R10,
-        &["inspection_team"],
+        &["organisation_department"],
     ));
     lax.state = w.state.clone();
     let events = lax
@@ -568,7 +581,7 @@ fn r11_role_not_entitled_or_outside_its_organisation_is_refused() {
     let mut lax = World::with(with_override_roles(
         TOWNSHIP,
         RuleId::R11,
-        &["discipline_inspection"],
+        &["organisation_department"],
     ));
     lax.state = w.state.clone();
     let events = lax
@@ -598,7 +611,7 @@ fn r12_withdrawal_only_by_the_nominator_and_recorded_not_deleted() {
     let mut lax = World::with(with_override_roles(
         TOWNSHIP,
         RuleId::R12,
-        &["organisation_department"],
+        &["party_committee"],
     ));
     lax.state = w.state.clone();
     let events = lax

@@ -440,10 +440,10 @@ fn structure_checks_report_each_shortfall_of_the_elected_team() {
 
     // When checked against stricter structure thresholds
     let rules = StructureRules {
-        township_years: 10,
-        min_women: 2,
-        young_age: 30,
-        retirement_age: 35,
+        township_years: Some(10),
+        min_women: Some(2),
+        young_age: Some(30),
+        retirement_age: Some(35),
         ..StructureRules::default()
     };
     let r = views::check(&es, &w.procedure, &rules);

@@ -19,7 +19,7 @@ use serde::Serialize;
 
 use super::facts::conclusion_label;
 use super::Entry;
-use crate::events::{EventBody, PetitionConclusion, Sex};
+use crate::events::{EventBody, PetitionConclusion};
 use crate::procedure::Procedure;
 use crate::rules::RuleId;
 use crate::state::ElectionState;
@@ -53,6 +53,9 @@ pub enum FindingKind {
     OpenAtDecision,
     /// A petition received after the decision: not known when deciding.
     ArrivedAfterDecision,
+    /// A petition received before the decision but recorded after it: known
+    /// to someone, missing from the record the committee decided on (D24).
+    RecordedLate,
     /// R9: vote buying established, with its consequence.
     VoteBuying,
     /// A nomination deferred (暂缓提名) and not resumed.
@@ -79,6 +82,7 @@ impl FindingKind {
         match self {
             FindingKind::Override => "越过规则记录 override",
             FindingKind::LateReport => "查核超期 late report (R4)",
+            FindingKind::RecordedLate => "补录 received before the decision, recorded after it",
             FindingKind::ShortPublicity => "公示期不足 short publicity (R5)",
             FindingKind::DifferentialRatio => "差额不足 differential ratio (R6)",
             FindingKind::Proxy => "委托投票 proxy (R7)",
@@ -131,40 +135,7 @@ impl ComplianceReport {
     }
 }
 
-/// The structure checks' thresholds (DOMAIN.md §4, configurable per election).
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct StructureRules {
-    /// 002 "不少于三分之二": share of members with `township_years` of township work.
-    pub township_share: f64,
-    pub township_years: u32,
-    /// 003 "至少要有1名女干部".
-    pub min_women: u32,
-    /// 003: young cadres, under `young_age`.
-    pub young_age: u32,
-    pub min_young: u32,
-    /// The age by which a member must be able to finish: 002 "能干满3年…能干满一届".
-    /// Open in the seeds; 60, the retirement age of township cadres, by default.
-    pub retirement_age: u32,
-    /// Years a continuing member must still be able to serve.
-    pub continuing_years: u32,
-    /// A full term, for new members (5 years for a township committee).
-    pub term_years: u32,
-}
-
-impl Default for StructureRules {
-    fn default() -> Self {
-        StructureRules {
-            township_share: 2.0 / 3.0,
-            township_years: 2,
-            min_women: 1,
-            young_age: 35,
-            min_young: 1,
-            retirement_age: 60,
-            continuing_years: 3,
-            term_years: 5,
-        }
-    }
-}
+pub use super::structure::StructureRules;
 
 /// Where a petition's life events sit in the ledger.
 #[derive(Default)]
@@ -179,6 +150,7 @@ struct PetitionTrack {
 struct DecisionSnapshot {
     candidate: String,
     position: u64,
+    decided_at: chrono::DateTime<chrono::FixedOffset>,
     overridden_r3: bool,
     open_petitions: Vec<String>,
     open_objections: Vec<String>,
@@ -275,6 +247,7 @@ pub fn check(entries: &[Entry], procedure: &Procedure, rules: &StructureRules) -
                     decisions.push(DecisionSnapshot {
                         candidate: cand.clone().unwrap_or_default(),
                         position: e.position,
+                        decided_at: ev.occurred_at,
                         overridden_r3: overridden.contains(&RuleId::R3),
                         open_petitions: c.open_petitions().iter().map(|s| s.to_string()).collect(),
                         open_objections: c
@@ -425,6 +398,23 @@ pub fn check(entries: &[Entry], procedure: &Procedure, rules: &StructureRules) -
             if received_pos > d.position {
                 let mut evidence = vec![d.position, received_pos];
                 evidence.extend(t.and_then(|t| t.closed).map(|c| c.0));
+                // Judged by when it was received, not when it was entered.
+                let received_at = today.petitions.get(id).map(|p| p.received_at);
+                if received_at.is_some_and(|r| r < d.decided_at) {
+                    findings.push(Finding {
+                        kind: FindingKind::RecordedLate,
+                        candidate_id: Some(d.candidate.clone()),
+                        rule: Some(RuleId::R3),
+                        detail: format!(
+                            "petition {id} was received on {received}, before the decision at position {} ({}), but recorded only at position {received_pos}: the decision was taken on a record that lacked it{}",
+                            d.position,
+                            d.decided_at.date_naive(),
+                            closing_note(t)
+                        ),
+                        evidence,
+                    });
+                    continue;
+                }
                 findings.push(Finding {
                     kind: FindingKind::ArrivedAfterDecision,
                     candidate_id: Some(d.candidate.clone()),
@@ -450,9 +440,9 @@ pub fn check(entries: &[Entry], procedure: &Procedure, rules: &StructureRules) -
         });
     }
 
-    structure_findings(
+    super::structure::structure_findings(
         &state,
-        rules,
+        &rules.over(&procedure.structure_rules()),
         vote_date.or(last_date),
         &nominated_at,
         &mut findings,
@@ -628,7 +618,7 @@ pub fn team(
     };
     // Once the vote has produced winners, the team is the winners whose
     // election stands, even when voiding leaves it short.
-    let elected = pick(&|c| c.elected && !c.election_voided);
+    let elected = pick(&|c| c.holds_seat());
     if state.candidates.values().any(|c| c.elected) {
         return (elected, "elected 当选");
     }
@@ -640,115 +630,4 @@ pub fn team(
         pick(&|c| c.is_active() && c.decision == Some(crate::events::DecisionOutcome::Approved)),
         "approved 拟提名",
     )
-}
-
-fn structure_findings(
-    state: &ElectionState,
-    rules: &StructureRules,
-    on: Option<NaiveDate>,
-    nominated_at: &BTreeMap<String, u64>,
-    findings: &mut Vec<Finding>,
-) {
-    let (members, basis) = team(state);
-    let (Some(on), false) = (on, members.is_empty()) else {
-        return;
-    };
-    let n = members.len();
-    let evidence_of = |ids: &mut dyn Iterator<Item = &String>| -> Vec<u64> {
-        ids.filter_map(|id| nominated_at.get(id).copied()).collect()
-    };
-    let all_evidence = evidence_of(&mut members.iter().map(|(id, _)| *id));
-
-    let experienced = members
-        .iter()
-        .filter(|(_, c)| {
-            c.nomination
-                .as_ref()
-                .is_some_and(|nm| nm.township_work_years >= rules.township_years)
-        })
-        .count();
-    if (experienced as f64) < rules.township_share * n as f64 - 1e-9 {
-        let lacking: Vec<&String> = members
-            .iter()
-            .filter(|(_, c)| {
-                c.nomination
-                    .as_ref()
-                    .is_none_or(|nm| nm.township_work_years < rules.township_years)
-            })
-            .map(|(id, _)| *id)
-            .collect();
-        findings.push(Finding {
-            kind: FindingKind::TownshipWork,
-            candidate_id: None,
-            rule: None,
-            detail: format!(
-                "{experienced} of {n} ({basis}) have ≥ {} years of township work; at least {:.0}% required; lacking: {}",
-                rules.township_years,
-                rules.township_share * 100.0,
-                lacking.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
-            ),
-            evidence: evidence_of(&mut lacking.into_iter()),
-        });
-    }
-
-    let women = members
-        .iter()
-        .filter(|(_, c)| {
-            c.nomination
-                .as_ref()
-                .is_some_and(|nm| nm.sex == Sex::Female)
-        })
-        .count() as u32;
-    if women < rules.min_women {
-        findings.push(Finding {
-            kind: FindingKind::Women,
-            candidate_id: None,
-            rule: None,
-            detail: format!(
-                "{women} women among {n} ({basis}); at least {} required",
-                rules.min_women
-            ),
-            evidence: all_evidence.clone(),
-        });
-    }
-
-    let young = members
-        .iter()
-        .filter(|(_, c)| c.age_on(on).is_some_and(|a| a < rules.young_age))
-        .count() as u32;
-    if young < rules.min_young {
-        findings.push(Finding {
-            kind: FindingKind::YoungCadres,
-            candidate_id: None,
-            rule: None,
-            detail: format!(
-                "{young} under {} among {n} ({basis}) on {on}; at least {} required",
-                rules.young_age, rules.min_young
-            ),
-            evidence: all_evidence,
-        });
-    }
-
-    for (id, c) in &members {
-        let (Some(age), Some(nm)) = (c.age_on(on), c.nomination.as_ref()) else {
-            continue;
-        };
-        let (years, what) = if nm.incumbent {
-            (rules.continuing_years, "continuing member must serve")
-        } else {
-            (rules.term_years, "new member must serve a full term of")
-        };
-        if age + years > rules.retirement_age {
-            findings.push(Finding {
-                kind: FindingKind::ServiceTerm,
-                candidate_id: Some((*id).clone()),
-                rule: None,
-                detail: format!(
-                    "{} is {age} on {on}; a {what} {years} years before {}",
-                    nm.name, rules.retirement_age
-                ),
-                evidence: nominated_at.get(*id).copied().into_iter().collect(),
-            });
-        }
-    }
 }

@@ -17,7 +17,13 @@ pub fn key_facts(body: &EventBody) -> String {
             b.unit_name, b.body, b.seats, b.term, b.kind
         ),
         EventBody::PledgeSigned(b) => format!("{} {}份", b.signer_category, b.signer_count),
-        EventBody::VotersRegistered(b) => format!("登记选民 {}", b.registered),
+        EventBody::VotersRegistered(b) => format!(
+            "登记选民 {} (新增 {}, 减少 {}, 流动票箱 {} 个)",
+            b.registered,
+            b.added.unwrap_or(0),
+            b.removed.unwrap_or(0),
+            b.mobile_box_voters.len()
+        ),
         EventBody::CommitteeMemberResigned(b) => format!("{} 辞职: {}", b.person_id, b.reason),
         EventBody::DeliberationRound(b) => format!(
             "第{}轮 {} {}",
@@ -150,6 +156,21 @@ pub fn key_facts(body: &EventBody) -> String {
         EventBody::QualificationReviewed(b) => format!("{:?} {}", b.outcome, b.note),
         EventBody::VoteBuyingFound(b) => format!("{}: {}", b.source, b.summary),
         EventBody::CorrectionRecorded(b) => format!("更正 {}: {}", b.corrects_event_id, b.reason),
+        EventBody::SupervisionVisited(b) => format!(
+            "督导 {}: {}{}",
+            b.step,
+            b.observations,
+            if b.nonconformities.is_empty() {
+                String::new()
+            } else {
+                format!("; 问题: {}", b.nonconformities.join("; "))
+            }
+        ),
+        EventBody::ElectionDeclaredVoid(b) => format!("{}: {}", b.decided_by, b.reason),
+        EventBody::OverrideGranted(b) => format!(
+            "批准 {} 越过 {}: {}",
+            b.rule, b.excused_event_type, b.justification
+        ),
         EventBody::OverrideRecorded(b) => format!(
             "{} 越过 {}: {}",
             b.rule, b.overridden_event_type, b.justification

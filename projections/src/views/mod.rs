@@ -19,6 +19,8 @@ pub mod compliance;
 pub mod facts;
 pub mod redact;
 pub mod stats;
+pub mod structure;
+pub mod supervision;
 pub mod trail;
 
 use std::collections::BTreeMap;

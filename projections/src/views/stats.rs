@@ -202,6 +202,8 @@ pub struct CandidateRow {
 pub fn status_of(c: &CandidateState) -> &'static str {
     if c.election_voided {
         "voided 当选无效"
+    } else if c.elected && c.qualification == Some(crate::events::QualificationOutcome::Invalid) {
+        "invalid 代表资格无效"
     } else if c.elected {
         "elected 当选"
     } else if c.vote_buying {

@@ -109,14 +109,15 @@ async fn reseal_from(store: &PostgresStore, schema: &PgSchema, position: u64) {
         .expect("bypass triggers");
     for f in common::forged_tail(&events, position) {
         c.execute(
-            "UPDATE events SET payload = $1, payload_digest = $2, prev_hash = $3, hash = $4 \
-             WHERE position = $5",
+            "UPDATE events SET payload = $1, payload_digest = $2, prev_hash = $3, hash = $4, \
+             stream_prev = $6 WHERE position = $5",
             &[
                 &f.payload.as_str(),
                 &&f.payload_digest.0[..],
                 &&f.prev_hash.0[..],
                 &&f.hash.0[..],
                 &(f.position as i64),
+                &f.stream_prev.map(|d| d.0.to_vec()),
             ],
         )
         .await

@@ -164,3 +164,77 @@ impl SplitView {
         s
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::merkle::{first_root_from_consistency, MemoryTree};
+    use crate::SignerKey;
+
+    fn tree(leaves: &[u8]) -> MemoryTree {
+        leaves.iter().map(|b| Digest([*b; 32])).collect()
+    }
+
+    fn note(key: &SignerKey, t: &MemoryTree, size: u64) -> String {
+        let root = crate::merkle::root_at(t, size).expect("root");
+        Checkpoint::new(key.name(), size, root)
+            .unwrap()
+            .sign(key)
+            .unwrap()
+            .to_string()
+    }
+
+    /// A log that signed size 5 of one history and size 8 of another (leaf
+    /// 2 differs): the second history's root at 5, with its proof, proves
+    /// the split; the first history's own root, or a consistent pair, does
+    /// not; nor does another log's key.
+    #[test]
+    fn a_fork_is_proved_and_a_consistent_pair_is_not() {
+        let key = SignerKey::from_seed("jishi.example/log", &[1; 32]).unwrap();
+        let a = tree(&[1, 2, 3, 4, 5]);
+        let b = tree(&[1, 2, 9, 4, 5, 6, 7, 8]);
+        let (na, nb) = (note(&key, &a, 5), note(&key, &b, 8));
+        let proof = b.prove_consistency(5, 8).unwrap().path;
+        let b_at_5 = crate::merkle::root_at(&b, 5).unwrap();
+        // The witness's view: the proof alone gives the second history's root.
+        assert_eq!(
+            first_root_from_consistency(5, 8, &crate::merkle::root_at(&b, 8).unwrap(), &proof),
+            Some(b_at_5)
+        );
+        let ev = SplitView::new(&nb, &na, 8, 5, Some(b_at_5), proof.clone());
+        let p = ev.check(&key.verifier()).expect("proved");
+        assert_eq!((p.first.size, p.second.size), (5, 8));
+        // Claiming the first history's own root is no proof.
+        let a_at_5 = crate::merkle::root_at(&a, 5).unwrap();
+        let claimed = SplitView::new(&na, &nb, 5, 8, Some(a_at_5), proof.clone());
+        assert_eq!(
+            claimed.check(&key.verifier()),
+            Err(EvidenceError::RootAgrees { size: 5 })
+        );
+        // Two checkpoints of one history are consistent.
+        let nb5 = note(&key, &b, 5);
+        let same = SplitView::new(&nb5, &nb, 5, 8, Some(b_at_5), proof);
+        assert_eq!(
+            same.check(&key.verifier()),
+            Err(EvidenceError::RootAgrees { size: 5 })
+        );
+        // Same size, different roots: proved without a proof.
+        let na8 = note(&key, &tree(&[1, 2, 3, 4, 5, 6, 7, 8]), 8);
+        assert!(SplitView::new(&na8, &nb, 8, 8, None, Vec::new())
+            .check(&key.verifier())
+            .is_ok());
+        // Another key: the notes do not verify.
+        let other = SignerKey::from_seed("jishi.example/log", &[2; 32]).unwrap();
+        assert!(matches!(
+            ev.check(&other.verifier()),
+            Err(EvidenceError::Signature { .. })
+        ));
+        // An edited proof does not lead to the second checkpoint.
+        let mut bad = ev.clone();
+        bad.consistency_proof[0] = Digest([0; 32]);
+        assert!(matches!(
+            bad.check(&key.verifier()),
+            Err(EvidenceError::Proof(_))
+        ));
+    }
+}

@@ -696,6 +696,36 @@ pub fn verify_consistency(
             }
         }
     };
+    let Some((fr, sr)) = consistency_roots(first_size, second_size, start, items) else {
+        return Err(VerifyError::WrongProofLength {
+            expected,
+            got: path.len(),
+        });
+    };
+    if fr != *first_root {
+        return Err(VerifyError::FirstRootMismatch {
+            expected: *first_root,
+            computed: fr,
+        });
+    }
+    if sr != *second_root {
+        return Err(VerifyError::SecondRootMismatch {
+            expected: *second_root,
+            computed: sr,
+        });
+    }
+    Ok(())
+}
+
+/// RFC 9162 §2.1.4.2 steps 3–7 for 0 < first < second: the first and
+/// second roots that the proof's nodes `items` give, starting from `start`
+/// (step 2's first hash); `None` when the path has the wrong length.
+fn consistency_roots<'a>(
+    first_size: u64,
+    second_size: u64,
+    start: Digest,
+    items: impl Iterator<Item = &'a Digest>,
+) -> Option<(Digest, Digest)> {
     // Step 3.
     let (mut fnum, mut snum) = (first_size - 1, second_size - 1);
     // Step 4: skip the levels where the old tree's last node is a right child
@@ -710,10 +740,7 @@ pub fn verify_consistency(
     for c in items {
         // 6a.
         if snum == 0 {
-            return Err(VerifyError::WrongProofLength {
-                expected,
-                got: path.len(),
-            });
+            return None;
         }
         // 6b.
         if fnum & 1 == 1 || fnum == snum {
@@ -733,25 +760,7 @@ pub fn verify_consistency(
         snum >>= 1;
     }
     // Step 7.
-    if snum != 0 {
-        return Err(VerifyError::WrongProofLength {
-            expected,
-            got: path.len(),
-        });
-    }
-    if fr != *first_root {
-        return Err(VerifyError::FirstRootMismatch {
-            expected: *first_root,
-            computed: fr,
-        });
-    }
-    if sr != *second_root {
-        return Err(VerifyError::SecondRootMismatch {
-            expected: *second_root,
-            computed: sr,
-        });
-    }
-    Ok(())
+    (snum == 0).then_some((fr, sr))
 }
 
 /// The root of the first `first_size` leaves that a consistency proof
@@ -772,38 +781,12 @@ pub fn first_root_from_consistency(
     if first_size == 0 || first_size >= second_size || first_size.is_power_of_two() {
         return None;
     }
-    // The proof's own first element is the start (step 2); recompute the
-    // first root it implies, then check it against itself and the second.
-    let implied = {
-        let mut items = path.iter();
-        let start = *items.next()?;
-        let (mut fnum, mut snum) = (first_size - 1, second_size - 1);
-        while fnum & 1 == 1 {
-            fnum >>= 1;
-            snum >>= 1;
-        }
-        let mut fr = start;
-        for c in items {
-            if snum == 0 {
-                return None;
-            }
-            if fnum & 1 == 1 || fnum == snum {
-                fr = node_hash(c, &fr);
-                if fnum & 1 == 0 {
-                    while fnum & 1 == 0 && fnum != 0 {
-                        fnum >>= 1;
-                        snum >>= 1;
-                    }
-                }
-            }
-            fnum >>= 1;
-            snum >>= 1;
-        }
-        fr
-    };
-    verify_consistency(first_size, second_size, &implied, second_root, path)
-        .ok()
-        .map(|()| implied)
+    if path.len() != consistency_path_len(first_size, second_size) {
+        return None;
+    }
+    let (start, rest) = path.split_first()?;
+    let (fr, sr) = consistency_roots(first_size, second_size, *start, rest.iter())?;
+    (sr == *second_root).then_some(fr)
 }
 
 /// A node that [`MemoryTree`] does not hold.

@@ -49,30 +49,7 @@ impl Db {
         match self {
             Db::Sqlite(fx) => {
                 let conn = rusqlite::Connection::open(&fx.path).expect("open file");
-                conn.execute(
-                    "INSERT INTO events VALUES \
-                     (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17)",
-                    rusqlite::params![
-                        row.position,
-                        row.stream,
-                        row.stream_version,
-                        row.event_id,
-                        row.event_type,
-                        row.schema_version,
-                        row.occurred_at,
-                        row.recorded_at,
-                        row.actor_id,
-                        row.actor_name,
-                        row.actor_role,
-                        row.actor_org,
-                        String::from_utf8_lossy(&row.payload),
-                        row.payload_digest,
-                        row.prev_hash,
-                        row.hash,
-                        row.stream_prev
-                    ],
-                )
-                .expect("insert as the file's owner");
+                common::sqlite_insert_row(&conn, row);
             }
             Db::Postgres(fx) => {
                 let c = fx.schema.connect().await;

@@ -290,3 +290,86 @@ async fn a_changed_or_cut_tree_run_is_named() {
     let (code, out) = verify(&fx).await;
     assert_eq!(code, 0, "{out}");
 }
+
+/// Format 3 as the application role sees it: `jishi_app` calls the append
+/// function itself with a row that is right in every checked column, but
+/// whose stream predecessor is another stream's last event, and whose hash
+/// is recomputed over that. The function takes it, since it checks positions,
+/// the chain and the clock. `jishi verify` names the row as a break of its
+/// stream's chain. A second row that claims to open an existing stream
+/// (32 zero bytes) is named the same way.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_application_role_cannot_slip_in_a_wrong_stream_predecessor() {
+    for claim_first in [false, true] {
+        let Some(fx) = ledger().await else { return };
+        let mut config = fx.schema.config();
+        config.options(format!("-csearch_path={} -crole=jishi_app", fx.schema.name));
+        let app = common::pg_connect(&config).await;
+        let all = fx.store.read_all(1, 100).await.expect("read");
+        let head = all.last().expect("head");
+        let c0_version = all.iter().filter(|e| e.stream == "candidate/c0").count() as u64;
+        let other_last = all
+            .iter()
+            .rev()
+            .find(|e| e.stream == "candidate/c1")
+            .expect("c1");
+        let stream_prev = if claim_first {
+            jishi_ledger::Digest::ZERO
+        } else {
+            other_last.hash
+        };
+        let prepared = jishi_ledger::prepare::prepare(
+            common::event("x.forged", serde_json::json!({"n": 1})),
+            chrono::Utc::now(),
+        )
+        .expect("prepare");
+        let forged = jishi_ledger::store::seal(
+            "candidate/c0",
+            c0_version + 1,
+            &prepared,
+            head.position + 1,
+            (head.hash, stream_prev),
+            jishi_ledger::prepare::format_recorded_at(chrono::Utc::now()),
+        );
+        let r = jishi_ledger::row::StoredRow::of(&forged);
+        let n = app
+            .query_one(
+                "SELECT jishi_append_events(ARRAY[$1::bigint], ARRAY[$2::text], \
+                 ARRAY[$3::bigint], ARRAY[$4::text::uuid], ARRAY[$5::text], ARRAY[$6::bigint], \
+                 ARRAY[$7::text], ARRAY[$8::text], ARRAY[$9::text], ARRAY[$10::text], \
+                 ARRAY[$11::text], ARRAY[$12::text], ARRAY[$13::text], ARRAY[$14::bytea], \
+                 ARRAY[$15::bytea], ARRAY[$16::bytea], ARRAY[$17::bytea])",
+                &[
+                    &r.position,
+                    &r.stream,
+                    &r.stream_version,
+                    &r.event_id,
+                    &r.event_type,
+                    &r.schema_version,
+                    &r.occurred_at,
+                    &r.recorded_at,
+                    &r.actor_id,
+                    &r.actor_name,
+                    &r.actor_role,
+                    &r.actor_org,
+                    &String::from_utf8(r.payload.clone()).expect("utf-8"),
+                    &r.payload_digest,
+                    &r.prev_hash,
+                    &r.hash,
+                    &r.stream_prev,
+                ],
+            )
+            .await
+            .expect("the function takes a row right in the columns it checks");
+        assert_eq!(n.get::<_, i64>(0), 1);
+        let (code, out) = verify(&fx).await;
+        assert_eq!(code, 3, "{out}");
+        assert!(
+            out.contains(&format!(
+                "first bad position {}: stream chain broken",
+                head.position + 1
+            )),
+            "claim_first={claim_first}: {out}"
+        );
+    }
+}

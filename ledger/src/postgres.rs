@@ -120,6 +120,11 @@ const MIGRATION_LOCK_CLASS: i32 = 0x6A69_7368;
 /// High 32 bits of the bigint advisory-lock key that serializes appends; the
 /// low 32 bits are the ledger table's oid, unique within the database.
 const APPEND_LOCK_PREFIX: i64 = 0x6A69_7361 << 32;
+/// The bigint advisory-lock key that every migration also takes ("jisr"
+/// then "role"). Roles are shared by the whole cluster: two schemas
+/// migrated at once would both find `jishi_app` missing and both create
+/// it, and one would fail. The schema's lock is taken first, then this one.
+const ROLE_LOCK_KEY: i64 = (0x6A69_7372 << 32) | 0x726F_6C65;
 /// Rows per INSERT statement: large enough to amortise the round trip, small
 /// enough to keep each statement's parameter arrays a few megabytes.
 const INSERT_CHUNK: usize = 4096;
@@ -527,6 +532,9 @@ pub async fn migrate(
             tx.commit().await.map_err(pg("committing a migration"))?;
             return Ok(done);
         };
+        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&ROLE_LOCK_KEY])
+            .await
+            .map_err(pg("taking the migration lock"))?;
         tx.batch_execute(m.sql).await.map_err(|e| {
             StoreError::Schema(format!(
                 "migration {} ({}) failed: {}",

@@ -65,6 +65,14 @@ pub struct BenchArgs {
     /// Group commit: longest wait for more callers, in milliseconds.
     #[arg(long, default_value_t = 2.0)]
     pg_max_wait_ms: f64,
+    /// Measure the stream-head map instead (format 3): its cost per append
+    /// and per checkpoint on a ledger of --events events over
+    /// --stream-count streams, each against the same work without it.
+    #[arg(long)]
+    streams: bool,
+    /// With --streams: how many streams the events are spread over.
+    #[arg(long, default_value_t = 100_000)]
+    stream_count: usize,
     /// Measure the read-side views instead (trail, accountability, rebuild).
     #[arg(long)]
     views: bool,
@@ -177,6 +185,15 @@ pub(crate) fn per_s(n: usize, started: Instant) -> f64 {
 pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     if args.tree {
         return crate::bench_tree::run(args).await;
+    }
+    if args.streams {
+        return crate::bench_streams::run(&crate::bench_streams::StreamsBench {
+            events: args.events,
+            streams: args.stream_count,
+            batch: args.batch,
+            json: args.json,
+        })
+        .await;
     }
     if args.http {
         return crate::bench_http::run(&crate::bench_http::HttpBench {
@@ -377,7 +394,8 @@ fn raw_insert(path: &std::path::Path, rows: &[StoredRow], batch: usize) -> anyho
         let tx = conn.transaction()?;
         {
             let mut stmt = tx.prepare_cached(
-                "INSERT INTO events VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16)",
+                "INSERT INTO events VALUES \
+                 (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17)",
             )?;
             for r in chunk {
                 stmt.execute(rusqlite::params![
@@ -397,6 +415,7 @@ fn raw_insert(path: &std::path::Path, rows: &[StoredRow], batch: usize) -> anyho
                     r.payload_digest,
                     r.prev_hash,
                     r.hash,
+                    r.stream_prev,
                 ])?;
             }
         }

@@ -5,6 +5,7 @@ mod bench;
 mod bench_attest;
 mod bench_http;
 mod bench_pg;
+mod bench_streams;
 mod bench_tree;
 mod bench_verify;
 mod bench_views;

@@ -289,6 +289,23 @@ async fn trust_and_redaction(l: Ledger) {
     ]);
     assert_eq!(code, 3, "{out}");
     assert!(out.contains("no log key given carries that name"), "{out}");
+    // A witness's cosignature key, named as the log, given as the log's
+    // key: a witness key never stands for the log.
+    let cosigner = SignerKey::from_secret(
+        "jishi.example/log",
+        jishi_ledger::Suite::Cosignature,
+        &[1; 32],
+    )
+    .unwrap();
+    std::fs::write(l.file("cosigner.pub"), cosigner.verifier().to_vkey()).unwrap();
+    let (code, out) = l.run(&[
+        "verify-export",
+        s(&c1),
+        "--log-key",
+        s(&l.file("cosigner.pub")),
+    ]);
+    assert_eq!(code, 3, "{out}");
+    assert!(out.contains("which only witnesses use"), "{out}");
     // A witness the policy needs, that did not cosign.
     let (code, out) = l.verify(&c1, &["--witness", s(&l.file("w.pub"))]);
     assert_eq!(code, 3, "{out}");

@@ -90,6 +90,18 @@ impl Checkpoint {
         })
     }
 
+    /// Whether two checkpoints of one log, of the same size, cannot both be
+    /// true: different roots, or the same root with different stream maps
+    /// (one of the two maps then misstates the same events). A checkpoint
+    /// without a map claims nothing about streams, so it contradicts no
+    /// map. Checkpoints of different sizes need a consistency proof to be
+    /// compared, which this does not do.
+    pub fn contradicts(&self, other: &Checkpoint) -> bool {
+        self.size == other.size
+            && (self.root != other.root
+                || matches!((&self.streams, &other.streams), (Some(a), Some(b)) if a != b))
+    }
+
     /// The same checkpoint, committing to the stream-head map `streams`.
     pub fn with_streams(mut self, streams: StreamsLine) -> Checkpoint {
         self.streams = Some(streams);
@@ -260,8 +272,10 @@ pub struct Cosigned {
 /// atomically with publishing the cosignature, or a crash could let it
 /// cosign a fork later.
 ///
-/// The cosignature is a plain Ed25519 note signature (type 0x01) by the
-/// witness key over the same text; see docs/FORMAT-merkle.md for why.
+/// The cosignature is a note signature by the witness key over the same
+/// text: a C2SP `cosignature/v1` line (type 0x04, timestamped) for a
+/// cosignature-v1 key, a plain note signature for an Ed25519 or SM2 key
+/// (docs/FORMAT-merkle.md §6.2).
 pub fn cosign(
     witness: &SignerKey,
     log_key: &VerifierKey,

@@ -1,5 +1,5 @@
 //! "This is everything about 李明": the completeness check of a format-2
-//! case export (docs/FORMAT-merkle.md §10.4).
+//! case export (docs/FORMAT-merkle.md §11.4).
 //!
 //! The checkpoint's stream-head map states, for every stream, how many
 //! events it had and the hash of the last one. The export carries, for each
@@ -138,7 +138,8 @@ fn check_stream(
         ));
         return;
     }
-    // Versions are exactly 1..=count here.
+    // Versions 1..=count are all here (there may be more: those are named
+    // above as beyond the map). The head is version `count`'s hash.
     let last = events[events.len() - 1];
     if last.hash != *head {
         problems.push(format!(

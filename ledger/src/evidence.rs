@@ -1,6 +1,6 @@
 //! Split-view evidence: two checkpoints a log signed that cannot both be
 //! true, in one file anyone can check offline with the log's public key
-//! (docs/FORMAT-merkle.md §11).
+//! (docs/FORMAT-merkle.md §12.4).
 //!
 //! Two signed checkpoints of one origin are a split view when they are not
 //! consistent: the same size with different roots, or a larger one whose
@@ -58,7 +58,9 @@ pub enum EvidenceError {
     KeyName { key: String, origin: String },
     #[error("the two checkpoints are of different logs ({0:?} and {1:?})")]
     Origins(String, String),
-    #[error("the checkpoints are consistent (same size, same root): no split view")]
+    #[error(
+        "the checkpoints are consistent (same size, same root, no two stream maps): no split view"
+    )]
     Same,
     #[error("the first checkpoint (size {first}) is larger than the second ({second})")]
     Order { first: u64, second: u64 },
@@ -107,7 +109,7 @@ impl SplitView {
             });
         }
         if first.size == second.size {
-            if first.root == second.root {
+            if !first.contradicts(&second) {
                 return Err(EvidenceError::Same);
             }
         } else {

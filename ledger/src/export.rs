@@ -26,7 +26,7 @@ use crate::streams::RangeProof;
 use crate::{Digest, RecordedEvent};
 
 /// The `format` value of this version of the export: format 2 proves the
-/// file complete (docs/FORMAT-merkle.md §8, §10).
+/// file complete (docs/FORMAT-merkle.md §8, §11).
 pub const FORMAT: &str = "jishi-case-export/2";
 
 /// The format of exports written before completeness proofs: still
@@ -122,7 +122,7 @@ pub struct CaseExport {
     pub checkpoint: String,
     /// Format 2: for each name range of the selector, every stream of the
     /// checkpoint's stream map in it, with the streams around it
-    /// (docs/FORMAT-merkle.md §10). Absent in format 1.
+    /// (docs/FORMAT-merkle.md §11). Absent in format 1.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub streams: Vec<RangeProof>,
     /// In position order.
@@ -237,6 +237,11 @@ pub enum ExportError {
          {given}); a log's key is named after its origin (c2sp.org/tlog-checkpoint)"
     )]
     LogKeyName { origin: String, given: String },
+    #[error(
+        "the log key {name:?} is a {suite} key, which only witnesses use (cosignatures); a log \
+         signs its checkpoints with an ed25519 or sm2-sm3 key"
+    )]
+    LogKeySuite { name: String, suite: crate::Suite },
     #[error("the checkpoint note: {0}")]
     Note(#[from] NoteError),
     #[error("the checkpoint is not signed by the trusted key {name:?} (key id {key_id:08x})")]
@@ -259,7 +264,7 @@ pub enum ExportError {
     OlderCheckpoint { size: u64, newest: u64 },
     #[error(
         "the export's checkpoint and the one you hold both have size {size} but different \
-         roots: the log has shown two histories (a split view); keep both notes (`jishi \
+         roots or stream maps: the log has shown two histories (a split view); keep both notes (`jishi \
          split-view`)"
     )]
     SplitView { size: u64 },
@@ -282,7 +287,7 @@ pub enum ExportError {
 pub struct TrustPolicy {
     /// The log's key(s); one named after the checkpoint's origin must sign.
     pub log_keys: Vec<VerifierKey>,
-    /// Witnesses' keys (cosignature/v1 or plain Ed25519).
+    /// Witnesses' keys (cosignature/v1, or a plain Ed25519 or SM2 note signature).
     pub witnesses: Vec<VerifierKey>,
     /// How many of `witnesses` must have cosigned.
     pub quorum: usize,
@@ -370,6 +375,16 @@ fn verify_parsed(export: &CaseExport, policy: &TrustPolicy) -> Result<ExportChec
     if policy.log_keys.is_empty() {
         return Err(ExportError::NoLogKey);
     }
+    if let Some(k) = policy
+        .log_keys
+        .iter()
+        .find(|k| !crate::Suite::SIGNING.contains(&k.suite()))
+    {
+        return Err(ExportError::LogKeySuite {
+            name: k.name().to_string(),
+            suite: k.suite(),
+        });
+    }
     let note = Note::parse(&export.checkpoint)?;
     let origin = note
         .text()
@@ -434,7 +449,7 @@ fn verify_parsed(export: &CaseExport, policy: &TrustPolicy) -> Result<ExportChec
                 origin: checkpoint.origin,
             });
         }
-        if newest.size == checkpoint.size && newest.root != checkpoint.root {
+        if newest.contradicts(&checkpoint) {
             return Err(ExportError::SplitView {
                 size: checkpoint.size,
             });

@@ -554,6 +554,21 @@ impl Note {
         self.add_signature_with(signer, Some(time))
     }
 
+    /// The same note without the lines of `key` (its name and key id): a
+    /// witness asked to cosign a note that already carries its own line
+    /// (an earlier cosignature the log passed on) signs it afresh.
+    pub fn without_signatures_of(&self, key: &VerifierKey) -> Note {
+        Note {
+            text: self.text.clone(),
+            signatures: self
+                .signatures
+                .iter()
+                .filter(|s| !(s.name == key.name() && s.key_id == key.key_id()))
+                .cloned()
+                .collect(),
+        }
+    }
+
     /// Adds a signature line as it arrived from elsewhere (a witness's
     /// answer), unverified: the caller verifies the note after.
     pub fn push_signature(&mut self, sig: NoteSignature) -> Result<(), NoteError> {

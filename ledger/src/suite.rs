@@ -58,7 +58,7 @@ pub enum Suite {
     /// A witness's timestamped Ed25519 cosignature, c2sp.org/tlog-cosignature
     /// `cosignature/v1` (type `0x04`): an Ed25519 key whose signature is the
     /// 8-byte big-endian POSIX time of signing, then the Ed25519 signature of
-    /// [`cosignature_message`]. Only witnesses sign with it (D73).
+    /// [`cosignature_message`]. Only witnesses sign with it (D74).
     Cosignature,
 }
 

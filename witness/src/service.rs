@@ -153,8 +153,17 @@ impl Witness {
             };
         }
         // "If the old size matches the checkpoint size, the witness MUST check
-        // that the root hashes are also identical ... 409 Conflict."
-        if req.old == checkpoint.size && held_root != checkpoint.root {
+        // that the root hashes are also identical ... 409 Conflict." The
+        // same root with another stream map is refused too: of two maps
+        // of the same events, one is false (FORMAT-merkle.md §12.2).
+        let held_checkpoint = held
+            .as_ref()
+            .and_then(|h| Note::parse(&h.checkpoint).ok())
+            .and_then(|n| Checkpoint::from_body(n.text()).ok());
+        if req.old == checkpoint.size
+            && (held_root != checkpoint.root
+                || held_checkpoint.is_some_and(|h| h.contradicts(&checkpoint)))
+        {
             if let Some(h) = &held {
                 self.keep_evidence(SplitView::new(
                     &h.checkpoint,
@@ -212,7 +221,7 @@ impl Witness {
         }
         // Cosign, persist, then answer: never a cosignature for a state that
         // is not on disk.
-        let mut cosigned = note.clone();
+        let mut cosigned = note.without_signatures_of(&self.cfg.key.verifier());
         if let Err(e) = cosigned.add_signature(&self.cfg.key) {
             return Reply::text(400, format!("cosigning: {e}"));
         }

@@ -12,10 +12,13 @@
 //!   `jishi.event.v2` with `stream_prev_hash`, and `jishi.event.v1` without.
 //!   Both differences are given per event, against the append's own time per
 //!   event.
-//! * **Per checkpoint.** The map of every stream's head at the checkpoint's
-//!   size is read (`stream_heads`) and its tree built. The baseline is the
-//!   rest of a checkpoint: the tree root at that size, and the note signed.
-//!   One verify of the chain over the same ledger is given for scale.
+//! * **Per checkpoint.** `jishi checkpoint` takes every stream's head from
+//!   the verify walk that precedes signing (which keeps them anyway, to
+//!   check each stream's chain), so what the map adds is its tree. The
+//!   baseline is the rest of a checkpoint: the tree root at that size, and
+//!   the note signed. One verify of the chain is given for scale.
+//! * **Per export.** `jishi export` reads the heads at the checkpoint's
+//!   size from the store (`stream_heads`), then builds the same tree.
 //!
 //! It also times the proofs an export carries: one candidate's stream, and
 //! an election of 100 streams.
@@ -296,22 +299,27 @@ pub async fn run(b: &StreamsBench) -> anyhow::Result<()> {
         format!("{:.3}", f.append_cost_share),
     ]);
     t.add_row(vec![
-        format!("per checkpoint: the map of {} streams", b.streams),
         format!(
-            "{:.0} ms (heads read {:.0} ms, tree {:.0} ms)",
-            f.stream_heads_ms + f.map_build_ms,
-            f.stream_heads_ms,
-            f.map_build_ms
+            "per checkpoint: the map's tree over {} streams",
+            b.streams
         ),
+        format!("{:.0} ms", f.map_build_ms),
         format!("{:.2} ms (root and signature)", f.checkpoint_without_map_ms),
-        format!(
-            "{:.0}",
-            (f.stream_heads_ms + f.map_build_ms) / f.checkpoint_without_map_ms
-        ),
+        format!("{:.1}", f.map_build_ms / f.checkpoint_without_map_ms),
     ]);
     t.add_row(vec![
-        "per checkpoint: the map / one verify of the chain".to_string(),
-        format!("{:.0} ms", f.stream_heads_ms + f.map_build_ms),
+        "per checkpoint: the map's tree / one verify of the chain".to_string(),
+        format!("{:.0} ms", f.map_build_ms),
+        format!("{:.0} ms (verify)", f.verify_chain_ms),
+        format!("{:.3}", f.map_build_ms / f.verify_chain_ms),
+    ]);
+    t.add_row(vec![
+        "per export: the heads read from the store, and the tree".to_string(),
+        format!(
+            "{:.0} ms (read {:.0} ms)",
+            f.stream_heads_ms + f.map_build_ms,
+            f.stream_heads_ms
+        ),
         format!("{:.0} ms (verify)", f.verify_chain_ms),
         format!(
             "{:.3}",

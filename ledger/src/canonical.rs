@@ -418,13 +418,21 @@ impl<'a> HashedEnvelope<'a> {
     /// so that verifying a long ledger does not allocate per event.
     pub fn hash_with(&self, scratch: &mut Vec<u8>) -> Digest {
         scratch.clear();
-        scratch.extend_from_slice(if self.stream_prev.is_some() {
+        self.write_tagged(scratch);
+        blake3::hash(scratch).into()
+    }
+
+    /// The event hash's whole input, appended to `out`: the tag
+    /// ([`EVENT_HASH_TAG`], or [`EVENT_HASH_TAG_V2`] with a stream
+    /// predecessor) and the canonical bytes. What the tiles' envelope
+    /// bundles carry, so that BLAKE3 of an item is the event hash.
+    pub fn write_tagged(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(if self.stream_prev.is_some() {
             EVENT_HASH_TAG_V2
         } else {
             EVENT_HASH_TAG
         });
-        self.write_canonical(scratch);
-        blake3::hash(scratch).into()
+        self.write_canonical(out);
     }
 
     pub fn hash(&self) -> Digest {

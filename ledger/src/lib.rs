@@ -34,6 +34,7 @@ pub mod sqlite;
 pub mod store;
 pub mod streams;
 pub mod suite;
+pub mod tiles;
 pub mod tree;
 pub mod validity;
 pub mod verify;

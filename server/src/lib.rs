@@ -24,6 +24,7 @@ pub mod pages;
 pub mod policy;
 pub mod queries;
 pub mod state;
+pub mod tiles;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -104,6 +105,7 @@ pub fn router(state: Arc<AppState>, limits: &Limits) -> Router {
         .route("/openapi.json", get(|| async { Json(openapi::document()) }))
         .merge(api::routes())
         .merge(pages::routes())
+        .merge(tiles::routes())
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(limits.body_bytes))
         .layer(TimeoutLayer::with_status_code(

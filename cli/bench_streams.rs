@@ -299,10 +299,7 @@ pub async fn run(b: &StreamsBench) -> anyhow::Result<()> {
         format!("{:.3}", f.append_cost_share),
     ]);
     t.add_row(vec![
-        format!(
-            "per checkpoint: the map's tree over {} streams",
-            b.streams
-        ),
+        format!("per checkpoint: the map's tree over {} streams", b.streams),
         format!("{:.0} ms", f.map_build_ms),
         format!("{:.2} ms (root and signature)", f.checkpoint_without_map_ms),
         format!("{:.1}", f.map_build_ms / f.checkpoint_without_map_ms),

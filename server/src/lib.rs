@@ -19,6 +19,8 @@ pub mod api;
 pub mod auth;
 pub mod csrf;
 pub mod error;
+pub mod forms;
+pub mod labels;
 pub mod openapi;
 pub mod pages;
 pub mod policy;
@@ -104,6 +106,7 @@ pub fn router(state: Arc<AppState>, limits: &Limits) -> Router {
         .route("/openapi.json", get(|| async { Json(openapi::document()) }))
         .merge(api::routes())
         .merge(pages::routes())
+        .merge(forms::routes())
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(limits.body_bytes))
         .layer(TimeoutLayer::with_status_code(

@@ -131,6 +131,11 @@ fn layout(title: &str, user: Option<&User>, badge: Option<&Badge>, body: Markup)
     }
 }
 
+/// The page frame for a signed-in user, without the badge (forms).
+pub(crate) fn layout_for(title: &str, user: &User, body: Markup) -> Markup {
+    layout(title, Some(user), None, body)
+}
+
 fn badge_markup(b: &Badge) -> Markup {
     match (&b.verified, &b.checkpoint) {
         (Some(v), Some(c)) if v.ok => html! {
@@ -235,8 +240,8 @@ struct SigninForm {
     csrf: String,
 }
 
-/// What a forged form gets: 403, and nothing signed in or out.
-fn forged() -> Response {
+/// What a forged form gets: 403, and nothing signed in, out or recorded.
+pub(crate) fn forged() -> Response {
     error_page(&ApiError::Denied(crate::policy::Denied(
         "此表单并非来自本站，已拒绝 this form did not come from this site's own page (CSRF check): \
          reload the page and try again"

@@ -24,7 +24,9 @@ pub mod labels;
 pub mod openapi;
 pub mod pages;
 pub mod policy;
+pub mod print;
 pub mod queries;
+pub mod search;
 pub mod state;
 
 use std::sync::Arc;
@@ -107,6 +109,8 @@ pub fn router(state: Arc<AppState>, limits: &Limits) -> Router {
         .merge(api::routes())
         .merge(pages::routes())
         .merge(forms::routes())
+        .merge(search::routes())
+        .merge(print::routes())
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(limits.body_bytes))
         .layer(TimeoutLayer::with_status_code(

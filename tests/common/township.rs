@@ -386,6 +386,7 @@ pub fn steps() -> Vec<Step> {
 }
 
 /// The form's address for a step.
+#[allow(dead_code)]
 pub fn form_path(st: &Step) -> String {
     if st.kind == "election.opened" {
         return "/open".into();

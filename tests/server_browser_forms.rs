@@ -53,7 +53,11 @@ fn a_clerk_runs_a_township_election_from_the_browser_alone() {
 
 async fn sign_in(c: &Client, base: &str, token: &str) {
     c.goto(&format!("{base}/signin")).await.expect("goto");
-    find(c, "input#token").await.send_keys(token).await.expect("type");
+    find(c, "input#token")
+        .await
+        .send_keys(token)
+        .await
+        .expect("type");
     submit_and_wait(c, "//form[@action='/signin']", "#whoami").await;
 }
 
@@ -164,17 +168,30 @@ async fn run(people: &mut People, base: &str, shots: &Path) {
 
     // The election: 李明 elected, the override a finding.
     let c = &people.browser("jw-zhao").await;
-    c.goto(&format!("{base}/elections/{e}")).await.expect("goto");
-    let table = find(c, "table#candidates").await.text().await.expect("text");
+    c.goto(&format!("{base}/elections/{e}"))
+        .await
+        .expect("goto");
+    let table = find(c, "table#candidates")
+        .await
+        .text()
+        .await
+        .expect("text");
     assert!(table.contains("当选"), "{table}");
     screenshot(c, shots, "forms-election-done.png").await;
 
     // The inspector finds 王芳 by name across the elections in scope.
     c.goto(&format!("{base}/search")).await.expect("goto");
-    find(c, "#search-q").await.send_keys("王芳").await.expect("type");
+    find(c, "#search-q")
+        .await
+        .send_keys("王芳")
+        .await
+        .expect("type");
     submit_and_wait(c, "//form[@id='search-form']", "#search-count").await;
     let results = find(c, "#search-results").await.text().await.expect("text");
-    assert!(results.contains("王芳") && results.contains("青山镇"), "{results}");
+    assert!(
+        results.contains("王芳") && results.contains("青山镇"),
+        "{results}"
+    );
     screenshot(c, shots, "search.png").await;
 
     // The printable 全程纪实表.
@@ -197,8 +214,14 @@ async fn run(people: &mut People, base: &str, shots: &Path) {
         .await
         .expect("measure");
     let sheet_px = width[0].as_f64().unwrap_or(f64::MAX);
-    assert!(sheet_px <= 210.0 / 25.4 * 96.0, "the sheet fits A4's width: {sheet_px}px");
-    assert!(width[1].as_f64().unwrap_or(1.0) <= 0.0, "no table overflows the sheet: {width}");
+    assert!(
+        sheet_px <= 210.0 / 25.4 * 96.0,
+        "the sheet fits A4's width: {sheet_px}px"
+    );
+    assert!(
+        width[1].as_f64().unwrap_or(1.0) <= 0.0,
+        "no table overflows the sheet: {width}"
+    );
     screenshot(c, shots, "print-sheet.png").await;
     let pdf = c
         .print(
@@ -214,7 +237,10 @@ async fn run(people: &mut People, base: &str, shots: &Path) {
     std::fs::write(shots.join("print-sheet.pdf"), &pdf).expect("write the PDF");
     let text = String::from_utf8_lossy(&pdf);
     let pages = text.matches("/Type /Page").count() - text.matches("/Type /Pages").count();
-    assert!((1..=4).contains(&pages), "the sheet prints on 1 to 4 pages: {pages}");
+    assert!(
+        (1..=4).contains(&pages),
+        "the sheet prints on 1 to 4 pages: {pages}"
+    );
     assert!(
         text.contains("/MediaBox [0 0 595") || text.contains("/MediaBox [0 0 594"),
         "A4 pages"

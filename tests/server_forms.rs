@@ -68,7 +68,12 @@ impl Site {
 
     /// Posts `pairs` to `action` from this site's own page; the status, the
     /// redirect target and the body.
-    async fn post(&self, who: &str, action: &str, pairs: &[(String, String)]) -> (u16, String, String) {
+    async fn post(
+        &self,
+        who: &str,
+        action: &str,
+        pairs: &[(String, String)],
+    ) -> (u16, String, String) {
         let body = pairs
             .iter()
             .map(|(k, v)| format!("{}={}", enc(k), enc(v)))
@@ -99,7 +104,9 @@ fn enc(s: &str) -> String {
     let mut out = String::new();
     for b in s.bytes() {
         match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => out.push(b as char),
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                out.push(b as char)
+            }
             _ => out.push_str(&format!("%{b:02X}")),
         }
     }
@@ -120,7 +127,11 @@ fn form_action(page: &str) -> String {
     let marker = "id=\"record-form\"";
     let form = &page[..page.find(marker).expect("a record form")];
     let at = form.rfind("action=\"").expect("action") + "action=\"".len();
-    form[at..].split('"').next().unwrap_or_default().replace("&amp;", "&")
+    form[at..]
+        .split('"')
+        .next()
+        .unwrap_or_default()
+        .replace("&amp;", "&")
 }
 
 fn head(db: &Path) -> u64 {
@@ -147,7 +158,8 @@ async fn submit(site: &Site, st: &Step) -> (u16, String, String, Vec<(String, St
     for (k, _) in &st.fields {
         if let Some(list) = k.strip_prefix("f.").and_then(|r| r.split('.').next()) {
             let rows = format!("f.{list}.rows");
-            if page.contains(&format!("name=\"{rows}\"")) && !pairs.iter().any(|(p, _)| *p == rows) {
+            if page.contains(&format!("name=\"{rows}\"")) && !pairs.iter().any(|(p, _)| *p == rows)
+            {
                 pairs.push((rows.clone(), hidden(&page, &rows)));
             }
         }
@@ -192,7 +204,10 @@ fn a_clerk_records_a_whole_township_election_through_the_forms() {
                     assert_eq!(status, 422, "{} by {}: {body}", st.kind, st.who);
                     assert_eq!(after, before, "a refusal writes nothing");
                     assert!(body.contains("id=\"refusal\""), "{body}");
-                    assert!(body.contains(&format!("<span class=\"rule\">{rule}</span>")), "{rule}: {body}");
+                    assert!(
+                        body.contains(&format!("<span class=\"rule\">{rule}</span>")),
+                        "{rule}: {body}"
+                    );
                     assert!(body.contains("依据 source: seeds/"), "the source: {body}");
                     // What was typed is still there.
                     let typed = &st.fields[1].1;
@@ -200,7 +215,10 @@ fn a_clerk_records_a_whole_township_election_through_the_forms() {
                     if rule == "R5" {
                         assert!(body.contains("override-path"), "{body}");
                         assert!(body.contains("党委(常委会)"), "who grants R5: {body}");
-                        assert!(body.contains("id=\"who-grants\""), "the clerk cannot: {body}");
+                        assert!(
+                            body.contains("id=\"who-grants\""),
+                            "the clerk cannot: {body}"
+                        );
                     }
                 }
                 Expect::FieldError(field) => {
@@ -216,7 +234,10 @@ fn a_clerk_records_a_whole_township_election_through_the_forms() {
         let (status, page) = site.get("jw-zhao", &format!("/elections/{e}")).await;
         assert_eq!(status, 200);
         assert!(page.contains("当选 elected"), "{page}");
-        assert!(page.contains("越过规则记录 override"), "the R5 override is a finding");
+        assert!(
+            page.contains("越过规则记录 override"),
+            "the R5 override is a finding"
+        );
         // The inspector finds 王芳 by name in one search, and sees the override at home.
         let (_, found) = site.get("jw-zhao", "/search?q=%E7%8E%8B%E8%8A%B3").await;
         assert!(found.contains("找到 1 名人选"), "{found}");

@@ -39,9 +39,7 @@ pub fn field_label(event_type: &str, field: &str) -> Option<&'static str> {
         ("qualification.reviewed", "note") => Some("审查意见"),
         ("check.archive_reviewed", "birth_date") => Some("出生日期（档案）"),
         ("check.archive_reviewed", "education") => Some("学历（档案）"),
-        ("candidate.removed", "rule") | ("candidate.election_voided", "rule") => {
-            Some("所依规则")
-        }
+        ("candidate.removed", "rule") | ("candidate.election_voided", "rule") => Some("所依规则"),
         ("override.granted", "rule") | ("override.recorded", "rule") => Some("越过的规则"),
         _ => None,
     };
@@ -202,7 +200,11 @@ pub fn choices(ty: &str) -> Option<&'static [(&'static str, &'static str)]> {
             ("substantiated", "属实，影响任用"),
             ("vote_buying", "查实拉票贿选"),
         ],
-        "ReviewVerdict" => &[("passed", "通过"), ("adjusted", "调整"), ("failed", "未通过")],
+        "ReviewVerdict" => &[
+            ("passed", "通过"),
+            ("adjusted", "调整"),
+            ("failed", "未通过"),
+        ],
         "DecisionOutcome" => &[("approved", "同意"), ("rejected", "不同意")],
         "QualificationOutcome" => &[
             ("valid", "代表资格有效"),
@@ -347,7 +349,7 @@ mod tests {
         for kind in Command::kinds() {
             for f in kind.fields {
                 match field_label(kind.event_type, f.name) {
-                    Some(l) if l.chars().any(|c| !c.is_ascii()) => {}
+                    Some(l) if !l.is_ascii() => {}
                     _ => missing.push(format!("{}.{}", kind.event_type, f.name)),
                 }
             }
@@ -368,7 +370,7 @@ mod tests {
                     serde_json::from_value::<T>(serde_json::json!(v)).is_ok(),
                     "{ty}: {v:?} does not parse"
                 );
-                assert!(label.chars().any(|c| !c.is_ascii()), "{ty}: {v:?}");
+                assert!(!label.is_ascii(), "{ty}: {v:?}");
             }
         }
         each::<Sex>("Sex");

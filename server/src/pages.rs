@@ -23,10 +23,10 @@ use serde::Deserialize;
 
 use crate::api::AsOf;
 use crate::auth::{PageUser, COOKIE};
-use crate::{csrf, labels, policy};
 use crate::error::ApiError;
 use crate::queries::{self, Badge};
 use crate::state::AppState;
+use crate::{csrf, labels, policy};
 
 type Shared = State<Arc<AppState>>;
 
@@ -372,7 +372,13 @@ fn markers<'a>(entries: impl Iterator<Item = &'a Entry>) -> Vec<Marker> {
 /// events as markers to jump to. "As of" is when the ledger recorded an
 /// event, which a date of the events' own world may precede: a date before
 /// the page's first event says so instead of showing an empty trail.
-fn as_of_forms(action: &str, as_of: Option<u64>, head: u64, marks: &[Marker], asked: Option<&str>) -> Markup {
+fn as_of_forms(
+    action: &str,
+    as_of: Option<u64>,
+    head: u64,
+    marks: &[Marker],
+    asked: Option<&str>,
+) -> Markup {
     let value = as_of.unwrap_or(head);
     let first = marks.first();
     let empty = as_of.is_some() && first.is_none_or(|m| m.position > value);
@@ -623,7 +629,9 @@ async fn candidate(
     };
     let marks = match state
         .with_election(&user, &e, |el| {
-            Ok(markers(el.entries.iter().filter(|x| x.event.candidate_id.as_deref() == Some(c.as_str()))))
+            Ok(markers(el.entries.iter().filter(|x| {
+                x.event.candidate_id.as_deref() == Some(c.as_str())
+            })))
         })
         .await
     {
@@ -631,7 +639,11 @@ async fn candidate(
         Err(err) => return error_page(&err),
     };
     let p = ctx.procedure.as_ref();
-    let action = format!("/elections/{}/candidates/{}", crate::forms::enc(&e), crate::forms::enc(&c));
+    let action = format!(
+        "/elections/{}/candidates/{}",
+        crate::forms::enc(&e),
+        crate::forms::enc(&c)
+    );
     let name = v.trail.name.clone().unwrap_or_default();
     let may_record = policy::may_record(&user, "candidate.shortlisted", &user.org, false).is_ok();
     page(layout(

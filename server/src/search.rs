@@ -77,9 +77,10 @@ pub fn compliance_cell(s: &ElectionSummary) -> Markup {
 }
 
 fn matches(words: &str, hay: &[&str]) -> bool {
-    words
-        .split_whitespace()
-        .all(|w| hay.iter().any(|h| h.to_lowercase().contains(&w.to_lowercase())))
+    words.split_whitespace().all(|w| {
+        hay.iter()
+            .any(|h| h.to_lowercase().contains(&w.to_lowercase()))
+    })
 }
 
 /// The elections `user` reads that pass `f`, sorted as asked.
@@ -103,9 +104,9 @@ pub fn filter(
         .collect();
     match f.sort.as_str() {
         "id" => out.sort_by(|a, b| a.0.election_id.cmp(&b.0.election_id)),
-        "findings" => out.sort_by(|a, b| b.0.findings.cmp(&a.0.findings)),
-        "events" => out.sort_by(|a, b| b.0.events.cmp(&a.0.events)),
-        "candidates" => out.sort_by(|a, b| b.0.candidates.cmp(&a.0.candidates)),
+        "findings" => out.sort_by_key(|x| std::cmp::Reverse(x.0.findings)),
+        "events" => out.sort_by_key(|x| std::cmp::Reverse(x.0.events)),
+        "candidates" => out.sort_by_key(|x| std::cmp::Reverse(x.0.candidates)),
         _ => out.sort_by(|a, b| {
             (&a.0.unit_name, &a.0.election_id).cmp(&(&b.0.unit_name, &b.0.election_id))
         }),
@@ -163,9 +164,10 @@ async fn elections(
     for p in jishi_projections::Procedure::builtins().unwrap_or_default() {
         kinds.push(p.kind);
     }
-    let kind_options: Vec<(String, String)> = std::iter::once((String::new(), "全部类型 all kinds".to_string()))
-        .chain(kinds.iter().map(|k| (k.clone(), labels::procedure_kind(k))))
-        .collect();
+    let kind_options: Vec<(String, String)> =
+        std::iter::once((String::new(), "全部类型 all kinds".to_string()))
+            .chain(kinds.iter().map(|k| (k.clone(), labels::procedure_kind(k))))
+            .collect();
     let kind_refs: Vec<(&str, &str)> = kind_options
         .iter()
         .map(|(a, b)| (a.as_str(), b.as_str()))
@@ -298,9 +300,11 @@ async fn search(
         {
             Ok(mut f) => {
                 match q.sort.as_str() {
-                    "findings" => f.sort_by(|a, b| b.findings.cmp(&a.findings)),
+                    "findings" => f.sort_by_key(|x| std::cmp::Reverse(x.findings)),
                     "election" => f.sort_by(|a, b| a.election_id.cmp(&b.election_id)),
-                    _ => f.sort_by(|a, b| (&a.name, &a.election_id).cmp(&(&b.name, &b.election_id))),
+                    _ => {
+                        f.sort_by(|a, b| (&a.name, &a.election_id).cmp(&(&b.name, &b.election_id)))
+                    }
                 }
                 f
             }
@@ -368,8 +372,14 @@ fn attention_of(e_id: &str, e: &ElectionProjection) -> Vec<Attention> {
                     name: name_of(cid),
                     detail: format!(
                         "{pid} 受理于 {}{}",
-                        p.received_at.with_timezone(&labels::beijing()).format("%Y-%m-%d"),
-                        if p.investigated_at.is_some() { "，已报查核结果" } else { "，尚未报送查核结果" }
+                        p.received_at
+                            .with_timezone(&labels::beijing())
+                            .format("%Y-%m-%d"),
+                        if p.investigated_at.is_some() {
+                            "，已报查核结果"
+                        } else {
+                            "，尚未报送查核结果"
+                        }
                     ),
                     positions: Vec::new(),
                 });
@@ -425,8 +435,16 @@ async fn inspect(State(state): Shared, PageUser(user): PageUser) -> Response {
         Err(e) => return error_page(&e),
     };
     let sections: [(&str, &str, &str); 5] = [
-        ("open_petition", "未办结的信访举报 Open petitions", "open-petitions"),
-        ("late_report", "超期报送查核结果 Overdue reports", "overdue-reports"),
+        (
+            "open_petition",
+            "未办结的信访举报 Open petitions",
+            "open-petitions",
+        ),
+        (
+            "late_report",
+            "超期报送查核结果 Overdue reports",
+            "overdue-reports",
+        ),
         ("deferred", "暂缓提名 Deferrals", "deferrals"),
         ("override", "越过规则记录 Overrides", "overrides"),
         ("finding", "其他发现 Other findings", "findings"),
@@ -499,7 +517,10 @@ mod tests {
     fn an_election_that_has_only_begun_has_no_findings_yet_not_a_green_tick() {
         assert_eq!(status_of(&summary("a", "青山镇", Some(0), false)), "begun");
         assert_eq!(status_of(&summary("a", "青山镇", Some(0), true)), "clean");
-        assert_eq!(status_of(&summary("a", "青山镇", Some(2), false)), "findings");
+        assert_eq!(
+            status_of(&summary("a", "青山镇", Some(2), false)),
+            "findings"
+        );
         assert_eq!(status_of(&summary("a", "青山镇", None, false)), "unopened");
         let cell = compliance_cell(&summary("a", "青山镇", Some(0), false)).into_string();
         assert!(cell.contains("尚无发现") && !cell.contains("✔"), "{cell}");
@@ -508,8 +529,14 @@ mod tests {
     #[test]
     fn the_filter_finds_by_unit_or_candidate_name_and_sorts() {
         let list = vec![
-            (summary("b", "白石镇", Some(1), true), vec!["王芳".to_string()]),
-            (summary("a", "青山镇", Some(3), true), vec!["李明".to_string()]),
+            (
+                summary("b", "白石镇", Some(1), true),
+                vec!["王芳".to_string()],
+            ),
+            (
+                summary("a", "青山镇", Some(3), true),
+                vec!["李明".to_string()],
+            ),
             (summary("c", "河西镇", None, false), vec![]),
         ];
         let f = Filter {

@@ -145,7 +145,14 @@ pub fn steps() -> Vec<Step> {
             Some(c),
             "2021-04-20T09:00",
             &[
-                ("f.birth_date", if c == "c-01" { "1984-03-02" } else { "1988-02-11" }),
+                (
+                    "f.birth_date",
+                    if c == "c-01" {
+                        "1984-03-02"
+                    } else {
+                        "1988-02-11"
+                    },
+                ),
                 ("f.work_start_date", "2008-07-01"),
                 ("f.education", "大学"),
                 ("f.work_history_verified", "on"),
@@ -326,7 +333,10 @@ pub fn steps() -> Vec<Step> {
         &[
             ("f.rule", "R5"),
             ("f.excused_event_type", "publicity.concluded"),
-            ("f.justification", "选举日程经上级批准提前，镇党委同意公示期相应缩短（青党〔2021〕8号）"),
+            (
+                "f.justification",
+                "选举日程经上级批准提前，镇党委同意公示期相应缩短（青党〔2021〕8号）",
+            ),
         ],
         Recorded,
     ));
@@ -345,7 +355,10 @@ pub fn steps() -> Vec<Step> {
             "approval.granted",
             Some(c),
             "2021-05-11T10:00",
-            &[("f.approving_body", "区委组织部"), ("f.reference", "天组函〔2021〕21号")],
+            &[
+                ("f.approving_body", "区委组织部"),
+                ("f.reference", "天组函〔2021〕21号"),
+            ],
             Recorded,
         ));
         s.push(step(
@@ -406,8 +419,17 @@ pub fn add_users(db: &Path) -> std::collections::BTreeMap<String, String> {
             let token = crate::common::browser::run_ok(
                 db,
                 &[
-                    "user", "add", id, "--name", name, "--role", role, "--org", "天元区",
-                    "--acts-as", acts_as,
+                    "user",
+                    "add",
+                    id,
+                    "--name",
+                    name,
+                    "--role",
+                    role,
+                    "--org",
+                    "天元区",
+                    "--acts-as",
+                    acts_as,
                 ],
             )
             .trim()

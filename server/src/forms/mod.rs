@@ -312,17 +312,30 @@ fn input_for(s: &Shown<'_>, f: &FieldSpec) -> Markup {
     match f.widget {
         Widget::Hidden => html! {},
         Widget::Text => match (s.kind.event_type, f.name) {
-            (_, "petition_id") if !s.ctx.petitions.is_empty() && s.kind.event_type != "petition.received" => html! {
-                input id=(id) name=(k) value=(v) list="known-petitions" required[f.required];
-                datalist id="known-petitions" { @for x in &s.ctx.petitions { option value=(x) {} } }
-            },
-            (_, "objection_id") if !s.ctx.objections.is_empty() && s.kind.event_type != "publicity.objection_received" => html! {
-                input id=(id) name=(k) value=(v) list="known-objections" required[f.required];
-                datalist id="known-objections" { @for x in &s.ctx.objections { option value=(x) {} } }
-            },
-            (_, "chair" | "team_leader" | "handler" | "leader" | "person_id") if !s.ctx.people.is_empty() => html! {
-                input id=(id) name=(k) value=(v) list="known-people" required[f.required];
-            },
+            (_, "petition_id")
+                if !s.ctx.petitions.is_empty() && s.kind.event_type != "petition.received" =>
+            {
+                html! {
+                    input id=(id) name=(k) value=(v) list="known-petitions" required[f.required];
+                    datalist id="known-petitions" { @for x in &s.ctx.petitions { option value=(x) {} } }
+                }
+            }
+            (_, "objection_id")
+                if !s.ctx.objections.is_empty()
+                    && s.kind.event_type != "publicity.objection_received" =>
+            {
+                html! {
+                    input id=(id) name=(k) value=(v) list="known-objections" required[f.required];
+                    datalist id="known-objections" { @for x in &s.ctx.objections { option value=(x) {} } }
+                }
+            }
+            (_, "chair" | "team_leader" | "handler" | "leader" | "person_id")
+                if !s.ctx.people.is_empty() =>
+            {
+                html! {
+                    input id=(id) name=(k) value=(v) list="known-people" required[f.required];
+                }
+            }
             _ => html! { input id=(id) name=(k) value=(v) size="40" required[f.required]; },
         },
         Widget::LongText => html! {
@@ -422,7 +435,8 @@ fn input_for(s: &Shown<'_>, f: &FieldSpec) -> Markup {
         },
         Widget::Rows(subs) => {
             let departments: Vec<String> = if f.name == "departments" {
-                p.map(|p| p.joint_review_departments.clone()).unwrap_or_default()
+                p.map(|p| p.joint_review_departments.clone())
+                    .unwrap_or_default()
             } else {
                 Vec::new()
             };
@@ -491,10 +505,7 @@ fn hint(kind: &str, field: &str, procedure: Option<&Procedure>) -> Option<String
             None => return None,
         },
         ("publicity.concluded", _) => match procedure {
-            Some(p) => format!(
-                "公示满{}个工作日方可结束（R5）",
-                p.publicity_working_days
-            ),
+            Some(p) => format!("公示满{}个工作日方可结束（R5）", p.publicity_working_days),
             None => return None,
         },
         _ => return None,
@@ -625,7 +636,12 @@ fn form_markup(s: &Shown<'_>, action: &str) -> Markup {
         .values
         .text("override_rule")
         .map(str::to_string)
-        .or_else(|| s.refusal.as_ref().and_then(Refusal::rule).map(|r| r.as_str().to_string()))
+        .or_else(|| {
+            s.refusal
+                .as_ref()
+                .and_then(Refusal::rule)
+                .map(|r| r.as_str().to_string())
+        })
         .unwrap_or_default();
     let grants: Vec<_> = s
         .ctx
@@ -852,7 +868,8 @@ async fn record_form(
         shown.errors.push(field_error(
             kind,
             "event_id",
-            "表单缺少有效的事件编号，请重新打开表单 the form has no valid event id: reload it".into(),
+            "表单缺少有效的事件编号，请重新打开表单 the form has no valid event id: reload it"
+                .into(),
         ));
         return render(StatusCode::BAD_REQUEST, &shown, &action);
     };
@@ -888,8 +905,7 @@ async fn record_form(
             Err(e) => return error_page(&e),
         },
     };
-    if let Err(d) = policy::may_record(user, kind.event_type, &org, !command.overrides.is_empty())
-    {
+    if let Err(d) = policy::may_record(user, kind.event_type, &org, !command.overrides.is_empty()) {
         shown.denied = Some(d.0);
         return render(StatusCode::FORBIDDEN, &shown, &action);
     }
@@ -949,7 +965,16 @@ async fn submit(
         Ok(c) => c,
         Err(e) => return error_page(&e),
     };
-    record_form(&state, &user, &headers, kind, &ctx, &election, Values(pairs)).await
+    record_form(
+        &state,
+        &user,
+        &headers,
+        kind,
+        &ctx,
+        &election,
+        Values(pairs),
+    )
+    .await
 }
 
 /// The opening form: an election that does not exist yet, named in the
@@ -959,7 +984,9 @@ async fn open_page(
     Query(q): Query<Vec<(String, String)>>,
 ) -> Response {
     let Some(kind) = kind_of("election.opened") else {
-        return error_page(&ApiError::Internal("no election.opened in the catalogue".into()));
+        return error_page(&ApiError::Internal(
+            "no election.opened in the catalogue".into(),
+        ));
     };
     let ctx = Context::default();
     let shown = Shown {
@@ -983,11 +1010,16 @@ async fn open_submit(
     Form(pairs): Form<Vec<(String, String)>>,
 ) -> Response {
     let Some(kind) = kind_of("election.opened") else {
-        return error_page(&ApiError::Internal("no election.opened in the catalogue".into()));
+        return error_page(&ApiError::Internal(
+            "no election.opened in the catalogue".into(),
+        ));
     };
     let values = Values(pairs);
     let ns = user.org.split('/').next().unwrap_or_default().to_string();
-    let local = values.text("election_local").unwrap_or_default().to_string();
+    let local = values
+        .text("election_local")
+        .unwrap_or_default()
+        .to_string();
     let election_id = format!("{ns}:{local}");
     let ctx = Context::default();
     if local.is_empty() || local.contains(['/', ':']) {

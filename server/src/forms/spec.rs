@@ -87,7 +87,11 @@ const VERDICTS: &[Sub] = &[
     sub(
         "verdict",
         "意见",
-        SubKind::Choice(&[("passed", "通过"), ("adjusted", "调整"), ("failed", "未通过")]),
+        SubKind::Choice(&[
+            ("passed", "通过"),
+            ("adjusted", "调整"),
+            ("failed", "未通过"),
+        ]),
     ),
     Sub {
         name: "note",
@@ -409,7 +413,7 @@ fn read_field(
                 serde_json::from_str::<Value>(t)
                     .ok()
                     .filter(Value::is_object)
-                    .ok_or_else(|| "须为 JSON 对象 must be a JSON object, e.g. {\"name\": \"李明\"}")?,
+                    .ok_or("须为 JSON 对象 must be a JSON object, e.g. {\"name\": \"李明\"}")?,
             ),
             None => None,
         },

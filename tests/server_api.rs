@@ -409,11 +409,12 @@ fn recording_is_refused_outside_role_scope_or_override_right() {
             )
             .await;
         assert_eq!(status, 403, "{body}");
-        // An override is an admin's act.
+        // An override without a grant, or of a rule the act does not break,
+        // is the domain's refusal (D20, D101), and writes nothing.
         let mut with_override = next.command.clone();
         with_override = with_override.with_override(jishi_projections::RuleId::R1, "测试");
         let (status, body) = h.post("zzb-001", &path, &with_override.to_json()).await;
-        assert_eq!(status, 403, "{body}");
+        assert_eq!(status, 422, "{body}");
         // The domain's own gate (R11: the acting role) answers 422 with the rule.
         let (status, body) = h.post("pc-only", &path, &next.command.to_json()).await;
         assert_eq!(status, 422, "{body}");

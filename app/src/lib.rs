@@ -54,6 +54,9 @@ pub enum RecordError {
         #[source]
         source: EventError,
     },
+    /// A form's event id names another act (`record_once`).
+    #[error(transparent)]
+    IdTaken(#[from] IdTaken),
     #[error("the election changed {0} times while this command was being decided; try again")]
     Busy(usize),
     /// `--procedure FILE` is not the procedure in force for the election
@@ -324,6 +327,110 @@ pub async fn record(
                 return Ok(Recorded {
                     events: decided.into_iter().zip(landed).collect(),
                 });
+            }
+            Err(e) if matches!(e.error, AppendError::ScopeChanged { .. }) => {
+                tracing::info!(attempt, "election changed meanwhile; deciding again");
+                continue;
+            }
+            Err(e) => return Err(e.error.into()),
+        }
+    }
+    Err(RecordError::Busy(MAX_ATTEMPTS))
+}
+
+/// What [`record_once`] did: recorded the command now, or found that the
+/// same act (its event id) was recorded before and wrote nothing.
+#[derive(Debug, Clone)]
+pub enum Once {
+    Recorded(Recorded),
+    /// The act with this event id is already in the ledger: a second click
+    /// or a retried form. Its position and stream, as stored.
+    Already {
+        position: u64,
+        stream: String,
+        event_type: String,
+    },
+}
+
+/// Why the event id of a form cannot be used for this command: it names an
+/// act of another kind or by another actor (a form copied and edited).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "event id {event_id} is already recorded at position {position} as {event_type} by {actor}; \
+     reload the form for a new one"
+)]
+pub struct IdTaken {
+    pub event_id: uuid::Uuid,
+    pub position: u64,
+    pub event_type: String,
+    pub actor: String,
+}
+
+/// As [`record`], with the act carrying `event_id`, so that a retry of the
+/// same submission (a double click, a browser resending a form) records
+/// once. The id is looked up before each decision: `decide` judges a retry
+/// on the state the first submission left, and would refuse it (a second
+/// nomination of the same candidate) or record it twice (a second
+/// deliberation round), so the ledger's own idempotency by id, which
+/// compares content, is never reached for it. Two submissions racing each
+/// other are held apart by the scope guard: the later one decides again,
+/// sees the id and writes nothing.
+pub async fn record_once(
+    store: &Arc<dyn EventStore>,
+    actor: &jishi_ledger::Actor,
+    command: &Command,
+    event_id: uuid::Uuid,
+) -> Result<Once, RecordError> {
+    let acting = domain_actor(actor);
+    let prefix = election_stream(&command.election_id);
+    for attempt in 1..=MAX_ATTEMPTS {
+        if let Some(found) = store.stored_events(&[event_id]).await?.remove(&event_id) {
+            if found.event_type != command.kind() || found.actor.id != actor.id {
+                return Err(RecordError::IdTaken(IdTaken {
+                    event_id,
+                    position: found.position,
+                    event_type: found.event_type,
+                    actor: found.actor.id,
+                }));
+            }
+            return Ok(Once::Already {
+                position: found.position,
+                stream: found.stream,
+                event_type: found.event_type,
+            });
+        }
+        let election = load_election(store.as_ref(), &command.election_id, None).await?;
+        let (procedure, digest) =
+            procedure_for(&election.state, election.procedure.as_ref(), command, None)?;
+        let decided = decide(&election.state, &acting, command, &procedure)?;
+        let mut requests = requests_for(&decided, actor, &digest);
+        // The act itself carries the id; what decide adds around it (an
+        // override.recorded, procedure.adopted, consequences) is written in
+        // the same transaction, so finding the act means finding them all.
+        if let Some(act) = requests
+            .iter_mut()
+            .flat_map(|r| r.events.iter_mut())
+            .find(|e| e.event_type == command.kind())
+        {
+            act.event_id = Some(event_id);
+        }
+        let now = store.clock().now();
+        let prepared = requests
+            .into_iter()
+            .map(|r| prepare_request(r, now))
+            .collect::<Result<Vec<_>, _>>()?;
+        let guard = ScopeGuard {
+            prefix: prefix.clone(),
+            seen: election.last_position,
+        };
+        match store.append_guarded(guard, prepared).await {
+            Ok(appended) => {
+                let landed = appended
+                    .iter()
+                    .flat_map(|a: &Appended| a.events.iter().cloned());
+                return Ok(Once::Recorded(Recorded {
+                    events: decided.into_iter().zip(landed).collect(),
+                }));
             }
             Err(e) if matches!(e.error, AppendError::ScopeChanged { .. }) => {
                 tracing::info!(attempt, "election changed meanwhile; deciding again");

@@ -145,7 +145,7 @@ impl From<RecordError> for ApiError {
             // The server never passes a procedure file; kept total.
             RecordError::ProcedureDiffers { .. } => ApiError::bad("procedure", e.to_string()),
             RecordError::Ledger(a) => a.into(),
-            RecordError::Busy(_) => ApiError::Conflict(e.to_string()),
+            RecordError::Busy(_) | RecordError::IdTaken(_) => ApiError::Conflict(e.to_string()),
             RecordError::Store(_) | RecordError::Undecodable { .. } => {
                 ApiError::Internal(e.to_string())
             }

@@ -19,10 +19,14 @@ pub mod api;
 pub mod auth;
 pub mod csrf;
 pub mod error;
+pub mod forms;
+pub mod labels;
 pub mod openapi;
 pub mod pages;
 pub mod policy;
+pub mod print;
 pub mod queries;
+pub mod search;
 pub mod state;
 pub mod tiles;
 
@@ -106,6 +110,9 @@ pub fn router(state: Arc<AppState>, limits: &Limits) -> Router {
         .merge(api::routes())
         .merge(pages::routes())
         .merge(tiles::routes())
+        .merge(forms::routes())
+        .merge(search::routes())
+        .merge(print::routes())
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(limits.body_bytes))
         .layer(TimeoutLayer::with_status_code(

@@ -16,17 +16,17 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Form, Router};
 use jishi_app::access::View;
-use jishi_app::users::User;
-use jishi_projections::views::Trail;
+use jishi_app::users::{AccessRole, User};
+use jishi_projections::views::{Entry, Trail};
 use maud::{html, Markup, DOCTYPE};
 use serde::Deserialize;
 
 use crate::api::AsOf;
 use crate::auth::{PageUser, COOKIE};
-use crate::csrf;
 use crate::error::ApiError;
 use crate::queries::{self, Badge};
 use crate::state::AppState;
+use crate::{csrf, labels, policy};
 
 type Shared = State<Arc<AppState>>;
 
@@ -52,12 +52,12 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/", get(|| async { Redirect::to("/elections") }))
         .route("/static/jishi.css", get(stylesheet))
         .route("/static/jishi.js", get(script))
+        .route("/static/print.css", get(print_stylesheet))
         .route(
             "/signin",
             get(signin_form).merge(post(signin).layer(signin_limit())),
         )
         .route("/signout", post(signout))
-        .route("/elections", get(elections))
         .route("/elections/{election}", get(election))
         .route(
             "/elections/{election}/candidates/{candidate}",
@@ -83,6 +83,16 @@ ol.timeline li:before{content:"";position:absolute;left:-1.45rem;top:.8rem;width
 code{font-size:.85rem}
 form.inline{display:inline}
 .error{background:#fde8e8;padding:.6rem;border:1px solid #e0a0a0}
+.notice{background:#e3f4e6;padding:.6rem;border:1px solid #9fd0a8}
+header nav a{margin-right:.6rem}
+.steps{display:flex;flex-wrap:wrap;gap:.6rem}.step{background:#fff;border:1px solid #d5d9de;padding:.4rem .6rem;min-width:16rem}
+.step ul{margin:.2rem 0;padding-left:1.1rem}li.others a{color:#6b6f75}
+table.fields th{width:12rem;font-weight:normal}tr.bad td,tr.bad th{background:#fde8e8}
+.hint{color:#6b4e00;font-size:.85rem}.doc{font-size:.8rem}
+label.person{display:inline-block;margin-right:.8rem}
+.refusal .rule{font-size:1.1rem}
+form.filter{margin:.6rem 0}
+@media print{header,nav,form,#as-of,#record-steps{display:none}}
 "#;
 
 /// Sends the slider's form as soon as it is moved; the "show" button does
@@ -91,6 +101,14 @@ const JS: &str = "var s=document.getElementById('as-of-slider');\nif(s){s.addEve
 
 async fn stylesheet() -> Response {
     ([(header::CONTENT_TYPE, "text/css; charset=utf-8")], CSS).into_response()
+}
+
+async fn print_stylesheet() -> Response {
+    (
+        [(header::CONTENT_TYPE, "text/css; charset=utf-8")],
+        crate::print::PRINT_CSS,
+    )
+        .into_response()
 }
 
 async fn script() -> Response {
@@ -116,9 +134,21 @@ fn layout(title: &str, user: Option<&User>, badge: Option<&Badge>, body: Markup)
                 header {
                     strong { a href="/elections" { "纪实 jishi" } }
                     span { "换届选任全程纪实 candidate-selection ledger" }
+                    @if let Some(u) = user {
+                        nav {
+                            a href="/elections" { "选举 elections" }
+                            " " a href="/search" { "查找 search" }
+                            @if matches!(u.role, AccessRole::Inspector | AccessRole::Investigator | AccessRole::Admin) {
+                                " " a href="/inspect" id="nav-inspect" { "监督首页 inspector home" }
+                            }
+                            @if matches!(u.role, AccessRole::Recorder | AccessRole::Admin) {
+                                " " a href="/open" id="nav-open" { "启动换届 open an election" }
+                            }
+                        }
+                    }
                     @if let Some(b) = badge { (badge_markup(b)) }
                     @if let Some(u) = user {
-                        span id="whoami" { (u.name) " (" (u.id) ") · " (u.role.label()) " · " (u.org) }
+                        span id="whoami" { (u.name) " (" (u.id) ") · " (u.role.label()) " · " (labels::role(None, &u.acts_as)) " · " (u.org) }
                         form.inline method="post" action="/signout" {
                             input type="hidden" name=(csrf::FIELD) value=(csrf::for_session(u));
                             button type="submit" { "退出 sign out" }
@@ -131,15 +161,29 @@ fn layout(title: &str, user: Option<&User>, badge: Option<&Badge>, body: Markup)
     }
 }
 
+/// The page frame for a signed-in user, with the badge.
+pub(crate) fn layout_with_badge(title: &str, user: &User, badge: &Badge, body: Markup) -> Markup {
+    layout(title, Some(user), Some(badge), body)
+}
+
+/// The page frame for a signed-in user, without the badge (forms).
+pub(crate) fn layout_for(title: &str, user: &User, body: Markup) -> Markup {
+    layout(title, Some(user), None, body)
+}
+
 fn badge_markup(b: &Badge) -> Markup {
     match (&b.verified, &b.checkpoint) {
-        (Some(v), Some(c)) if v.ok => html! {
-            span.badge.ok id="verified-badge" title=(format!("root {}", c.root)) {
-                "✔ 已核验至检查点 #" (c.id) "（" (c.size) " 条事件），签名 " (c.signed_by.join("、"))
-                " · verified up to checkpoint #" (c.id) " (" (c.size) " events), signed by "
-                (c.signed_by.join(", "))
+        (Some(v), Some(c)) if v.ok => {
+            let after = b.head.saturating_sub(c.size);
+            html! {
+                span.badge.ok id="verified-badge" title=(format!("root {}", c.root)) {
+                    "✔ 已核验至检查点 #" (c.id) "（" (c.size) " 条事件），其后 " (after) " 条事件，签名 "
+                    (c.signed_by.join("、"))
+                    " · verified up to checkpoint #" (c.id) " (" (c.size) " events), signed by "
+                    (c.signed_by.join(", ")) "; " (after) " events after checkpoint #" (c.id)
+                }
             }
-        },
+        }
         (Some(v), None) if v.ok => html! {
             span.badge.pending id="verified-badge" {
                 "✔ 已核验 " (v.checked) " 条事件，尚无签名检查点 · verified " (v.checked)
@@ -235,8 +279,8 @@ struct SigninForm {
     csrf: String,
 }
 
-/// What a forged form gets: 403, and nothing signed in or out.
-fn forged() -> Response {
+/// What a forged form gets: 403, and nothing signed in, out or recorded.
+pub(crate) fn forged() -> Response {
     error_page(&ApiError::Denied(crate::policy::Denied(
         "此表单并非来自本站，已拒绝 this form did not come from this site's own page (CSRF check): \
          reload the page and try again"
@@ -302,53 +346,65 @@ async fn signout(State(state): Shared, headers: HeaderMap, Form(f): Form<Signout
         .into_response()
 }
 
-async fn elections(State(state): Shared, PageUser(user): PageUser) -> Response {
-    let (list, badge) = match with_badge(&state, queries::elections(&state, &user)).await {
-        Ok(x) => x,
-        Err(page) => return page,
-    };
-    page(layout(
-        "换届 elections",
-        Some(&user),
-        Some(&badge),
-        html! {
-            h1 { "换届选举 Elections" }
-            @if list.is_empty() { p { "暂无可查看的选举 no election in your scope" } }
-            @else {
-                table id="elections" {
-                    tr {
-                        th { "选举 Election" } th { "单位 Unit" } th { "组织 Org" } th { "类型 Kind" }
-                        th { "人选 Candidates" } th { "事件 Events" } th { "合规 Compliance" }
-                    }
-                    @for e in &list {
-                        tr {
-                            td { a href=(format!("/elections/{}", e.election_id)) { (e.election_id) } }
-                            td { (e.unit_name) } td { (e.unit_org) } td { (e.kind) }
-                            td { (e.candidates) } td { (e.events) }
-                            td {
-                                @match e.findings {
-                                    Some(0) => span.badge.ok { "合规 no findings" },
-                                    Some(n) => span.badge.bad { (n) " 项发现 findings" },
-                                    None => span.badge.pending { "未启动 not opened" },
-                                }
-                            }
-                        }
-                    }
-                }
-            }
-        },
-    ))
+/// An event of the page, as a marker of the as-of control: where it is in
+/// the ledger, when the ledger recorded it, and what it was.
+pub(crate) struct Marker {
+    pub position: u64,
+    pub recorded_at: String,
+    pub label: String,
 }
 
-fn as_of_forms(action: &str, as_of: Option<u64>, head: u64) -> Markup {
+/// The markers of `entries` (the last 40: the control stays short).
+fn markers<'a>(entries: impl Iterator<Item = &'a Entry>) -> Vec<Marker> {
+    let all: Vec<Marker> = entries
+        .map(|e| Marker {
+            position: e.position,
+            recorded_at: e.recorded_at.to_rfc3339(),
+            label: labels::event_type(e.event.event_type()),
+        })
+        .collect();
+    let skip = all.len().saturating_sub(40);
+    all.into_iter().skip(skip).collect()
+}
+
+/// The as-of control: a date, a slider over ledger positions with a tick
+/// per event of this page, a field for a position or a time, and the
+/// events as markers to jump to. "As of" is when the ledger recorded an
+/// event, which a date of the events' own world may precede: a date before
+/// the page's first event says so instead of showing an empty trail.
+fn as_of_forms(
+    action: &str,
+    as_of: Option<u64>,
+    head: u64,
+    marks: &[Marker],
+    asked: Option<&str>,
+) -> Markup {
     let value = as_of.unwrap_or(head);
+    let first = marks.first();
+    let empty = as_of.is_some() && first.is_none_or(|m| m.position > value);
     html! {
         section id="as-of" {
             h2 { "时点回溯 As of" }
+            @if empty {
+                p.error id="as-of-empty" {
+                    "截至所选时点（" (asked.unwrap_or_default()) "），本页尚无任何记录。"
+                    @if let Some(m) = first {
+                        "最早的一条记录于 " (labels::time(&m.recorded_at)) "（位置 #" (m.position) "）。"
+                    }
+                    " 时点按账本记录时间计 (as of = when the ledger recorded an event). Nothing was recorded here by then."
+                }
+            }
+            form method="get" action=(action) {
+                label for="as-of-date" { "日期 date " }
+                input id="as-of-date" type="date" name="as_of"
+                    value=(asked.filter(|a| a.len() == 10 && a.as_bytes().get(4) == Some(&b'-')).unwrap_or_default());
+                " " button type="submit" { "查看 show" }
+            }
             form method="get" action=(action) {
                 label for="as-of-slider" { "账本位置 ledger position " }
                 input id="as-of-slider" type="range" name="as_of" min="1" max=(head.max(1))
-                    value=(value);
+                    value=(value) list="as-of-marks";
+                datalist id="as-of-marks" { @for m in marks { option value=(m.position) label=(m.label) {} } }
                 " " output { (value) " / " (head) }
                 " " button type="submit" { "查看 show" }
             }
@@ -359,6 +415,36 @@ fn as_of_forms(action: &str, as_of: Option<u64>, head: u64) -> Markup {
                 " " button type="submit" { "查看 show" }
                 @if as_of.is_some() { " " a href=(action) { "回到现在 back to now" } }
             }
+            @if !marks.is_empty() {
+                details id="as-of-markers" {
+                    summary { "事件标记 event markers (" (marks.len()) ")" }
+                    ol.markers {
+                        @for m in marks {
+                            li { a href=(format!("{action}?as_of={}", m.position)) { "#" (m.position) } " " (labels::time(&m.recorded_at)) " " (m.label) }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// What a recording form left to say: the position it was recorded at,
+/// or that it had been recorded already (a second submission, D103).
+#[derive(Debug, Default, Deserialize)]
+pub struct Notice {
+    recorded: Option<u64>,
+    again: Option<u8>,
+}
+
+fn notice(n: &Notice) -> Markup {
+    html! {
+        @if let Some(p) = n.recorded {
+            @if n.again.is_some() {
+                p.notice id="recorded" { "此表单已提交过，未重复记录 this form was already recorded, at position #" (p) "; nothing was recorded twice" }
+            } @else {
+                p.notice id="recorded" { "已记录于账本位置 #" (p) " recorded at position #" (p) }
+            }
         }
     }
 }
@@ -368,30 +454,45 @@ async fn election(
     PageUser(user): PageUser,
     Path(id): Path<String>,
     Query(q): Query<AsOf>,
+    Query(n): Query<Notice>,
 ) -> Response {
     let read = queries::election(&state, &user, &id, q.as_of.as_deref());
     let (d, badge) = match with_badge(&state, read).await {
         Ok(x) => x,
         Err(page) => return page,
     };
-    let action = format!("/elections/{id}");
+    let ctx = match crate::forms::context(&state, &user, &id).await {
+        Ok(c) => c,
+        Err(e) => return error_page(&e),
+    };
+    let marks = match state
+        .with_election(&user, &id, |e| Ok(markers(e.entries.iter())))
+        .await
+    {
+        Ok(m) => m,
+        Err(e) => return error_page(&e),
+    };
+    let p = ctx.procedure.as_ref();
+    let action = format!("/elections/{}", crate::forms::enc(&id));
+    let concluded = d.summary.concluded;
     page(layout(
         &id,
         Some(&user),
         Some(&badge),
         html! {
+            (notice(&n))
             h1 { (d.summary.unit_name) " " (d.summary.body) " — " (id) }
-            p.meta { "组织 org " (d.summary.unit_org) " · 类型 kind " (d.summary.kind)
+            p.meta { "组织 org " (d.summary.unit_org) " · 类型 kind " (labels::procedure_kind(&d.summary.kind))
                 " · " (d.summary.events) " 条事件 events" }
-            (as_of_forms(&action, d.as_of, d.summary.last_position))
+            (as_of_forms(&action, d.as_of, d.summary.last_position, &marks, q.as_of.as_deref()))
             h2 { "人选 Candidates" }
             table id="candidates" {
                 tr { th { "人选 Candidate" } th { "姓名 Name" } th { "状态 Status" } th { "最近环节 Last step" } th { "未结举报 Open petitions" } }
                 @for c in &d.candidates {
                     tr {
-                        td { a href=(format!("/elections/{id}/candidates/{}", c.candidate_id)) { (c.candidate_id) } }
-                        td { (c.name) } td { (c.status) }
-                        td { (c.last_step.clone().unwrap_or_default()) }
+                        td { a href=(format!("/elections/{}/candidates/{}", crate::forms::enc(&id), crate::forms::enc(&c.candidate_id))) { (c.candidate_id) } }
+                        td { (c.name) } td { (labels::status(c.status)) }
+                        td { (c.last_step.as_deref().map(labels::event_type).unwrap_or_default()) }
                         td { (c.open_petitions.join(", ")) }
                     }
                 }
@@ -399,6 +500,7 @@ async fn election(
             h2 { "合规检查 Compliance findings" }
             @match &d.compliance {
                 None => p { "程序未知 the procedure is unknown (no election.opened)" },
+                Some(r) if r.findings.is_empty() && !concluded => p.badge.pending id="findings" { "尚无发现 (no findings yet) — 选举尚未投票 the vote has not been held (as of position " (r.as_of) ")" },
                 Some(r) if r.findings.is_empty() => p.badge.ok id="findings" { "无发现 no findings (as of position " (r.as_of) ")" },
                 Some(r) => table id="findings" {
                     tr { th { "类别 Finding" } th { "规则 Rule" } th { "人选 Candidate" } th { "情况 Detail" } th { "证据位置 Evidence" } }
@@ -407,7 +509,7 @@ async fn election(
                             td { (f.kind.label()) }
                             td { (f.rule.map(|r| r.to_string()).unwrap_or_default()) }
                             td { (f.candidate_id.clone().unwrap_or_default()) }
-                            td { (f.detail) }
+                            td { (restricted_text(&f.detail)) }
                             td { (f.evidence.iter().map(|p| format!("#{p}")).collect::<Vec<_>>().join(" ")) }
                         }
                     }
@@ -423,11 +525,40 @@ async fn election(
                     td { (d.stats.differential_ratio.map(|r| format!("{:.0}%", r * 100.0)).unwrap_or_default()) }
                 }
             }
+            @if p.is_some() && policy::may_record(&user, "candidate.nominated", &d.summary.unit_org, false).is_ok()
+                || user.role == AccessRole::Inspector {
+                h2 { "记录环节 Record a step" }
+                (crate::forms::step_links(&ctx, &user, None))
+            }
         },
     ))
 }
 
-fn timeline(t: &Trail) -> Markup {
+/// Restricted content as a short label, the digest it stands for on hover:
+/// a 64-digit digest means nothing to a clerk (D105).
+fn restricted_text(text: &str) -> Markup {
+    match text.split_once(" · payload digest ") {
+        Some((shown, digest)) => html! {
+            span.restricted title=(format!("payload digest {digest}")) { (shown.replace("内容受限 restricted", "内容受限")) }
+        },
+        None => html! { (text) },
+    }
+}
+
+fn restricted_row(r: &jishi_projections::views::redact::Restricted) -> Markup {
+    let who = match r.sensitivity {
+        jishi_projections::Sensitivity::PersonalMatters => "仅组织部门、纪检监察机关和倒查人员可见",
+        jishi_projections::Sensitivity::Petition => "仅纪检监察机关和倒查人员可见",
+        jishi_projections::Sensitivity::Process => "",
+    };
+    html! {
+        div.restricted title=(format!("payload digest {}", r.payload_digest)) {
+            "内容受限：" (r.sensitivity.label()) " · " (who)
+        }
+    }
+}
+
+fn timeline(t: &Trail, procedure: Option<&jishi_projections::Procedure>) -> Markup {
     html! {
         ol.timeline id="timeline" {
             @for r in &t.rows {
@@ -436,17 +567,17 @@ fn timeline(t: &Trail) -> Markup {
                     code { (r.event_type) }
                     div.meta {
                         "谁 who: " span.who { (r.actor.name) " (" (r.actor.id) ")" }
-                        " · 角色 role: " span.role { (r.actor.role) }
+                        " · 角色 role: " span.role title=(r.actor.role) { (labels::role(procedure, &r.actor.role)) }
                         " · 组织 org: " span.org { (r.actor.org) }
                     }
                     div.meta {
-                        "发生 when: " span.when { (r.occurred_at) }
-                        " · 记录 recorded: " (r.recorded_at)
+                        "发生 when: " span.when { (labels::time(&r.occurred_at)) }
+                        " · 记录 recorded: " (labels::time(&r.recorded_at))
                         " · 位置 position #" (r.position)
                         " · 哈希 hash " code.hash { (r.hash) }
                     }
-                    @if r.restricted.is_some() {
-                        div.restricted { (r.facts) }
+                    @if let Some(x) = &r.restricted {
+                        (restricted_row(x))
                     } @else {
                         div.facts { (r.facts) }
                     }
@@ -454,7 +585,7 @@ fn timeline(t: &Trail) -> Markup {
                         div.meta { "⚠ 例外 override " (o.rule) ": " (o.justification) " — " (o.authorised_by.name) }
                     }
                     @for c in &r.corrections {
-                        div.meta { "✎ 更正 correction #" (c.position) ": " (c.reason) }
+                        div.meta { "✎ 更正 correction #" (c.position) ": " (restricted_text(&c.reason)) }
                     }
                 }
             }
@@ -462,11 +593,21 @@ fn timeline(t: &Trail) -> Markup {
     }
 }
 
+/// Reads per page of the reads table.
+const READS_PER_PAGE: usize = 20;
+
+#[derive(Debug, Default, Deserialize)]
+struct ReadsPage {
+    reads_page: Option<usize>,
+}
+
 async fn candidate(
     State(state): Shared,
     PageUser(user): PageUser,
     Path((e, c)): Path<(String, String)>,
     Query(q): Query<AsOf>,
+    Query(n): Query<Notice>,
+    Query(rp): Query<ReadsPage>,
 ) -> Response {
     let read = queries::candidate(&state, &user, &e, &c, q.as_of.as_deref(), View::Trail);
     let (v, badge) = match with_badge(&state, read).await {
@@ -482,14 +623,36 @@ async fn candidate(
     } else {
         None
     };
-    let action = format!("/elections/{e}/candidates/{c}");
+    let ctx = match crate::forms::context(&state, &user, &e).await {
+        Ok(x) => x,
+        Err(err) => return error_page(&err),
+    };
+    let marks = match state
+        .with_election(&user, &e, |el| {
+            Ok(markers(el.entries.iter().filter(|x| {
+                x.event.candidate_id.as_deref() == Some(c.as_str())
+            })))
+        })
+        .await
+    {
+        Ok(m) => m,
+        Err(err) => return error_page(&err),
+    };
+    let p = ctx.procedure.as_ref();
+    let action = format!(
+        "/elections/{}/candidates/{}",
+        crate::forms::enc(&e),
+        crate::forms::enc(&c)
+    );
     let name = v.trail.name.clone().unwrap_or_default();
+    let may_record = policy::may_record(&user, "candidate.shortlisted", &user.org, false).is_ok();
     page(layout(
         &format!("{name} {c}"),
         Some(&user),
         Some(&badge),
         html! {
-            p { a href=(format!("/elections/{e}")) { "← " (e) } }
+            (notice(&n))
+            p { a href=(format!("/elections/{}", crate::forms::enc(&e))) { "← " (e) } }
             h1 { "全程纪实 Trail: " (name) " (" (c) ")" }
             p.meta {
                 @match v.as_of {
@@ -497,10 +660,11 @@ async fn candidate(
                     None => { "截至现在 as of now (position " (v.head) ")" },
                 }
                 " · 本次查阅已记录于位置 this read is recorded at position #" (v.recorded_read_at)
+                " · " a id="print-link" href=(format!("{action}/print")) { "打印全程纪实表 print" }
             }
-            (as_of_forms(&action, v.as_of, v.head))
+            (as_of_forms(&action, v.as_of, v.head, &marks, q.as_of.as_deref()))
             h2 { "时间线 Timeline" }
-            (timeline(&v.trail))
+            (timeline(&v.trail, p))
             h2 { "责任链 Responsibility chain" }
             table id="accountability" {
                 tr { th { "环节 Duty" } th { "责任人 Responsible" } th { "记录人 Recorded by" } th { "时间 When" } th { "位置 Position" } th { "情况 Detail" } }
@@ -508,25 +672,39 @@ async fn candidate(
                     tr {
                         td { (d.label) }
                         td { (d.responsible.join("、")) }
-                        td { (d.recorded_by.name) " (" (d.recorded_by.role) ", " (d.recorded_by.org) ")" }
-                        td { (d.occurred_at) }
+                        td { (d.recorded_by.name) " (" (labels::role(p, &d.recorded_by.role)) ", " (d.recorded_by.org) ")" }
+                        td { (labels::time(&d.occurred_at)) }
                         td { "#" (d.position) }
-                        td { (d.detail) }
+                        td { (restricted_text(&d.detail)) }
                     }
                 }
             }
+            @if may_record || user.role == AccessRole::Inspector {
+                h2 { "记录本人选的环节 Record a step for this candidate" }
+                (crate::forms::step_links(&ctx, &user, Some(&c)))
+            }
             @if let Some(reads) = &reads {
-                h2 { "查阅记录 Reads of this record" }
+                @let newest: Vec<_> = reads.iter().rev().collect();
+                @let pages = newest.len().div_ceil(READS_PER_PAGE).max(1);
+                @let at = rp.reads_page.unwrap_or(1).clamp(1, pages);
+                h2 { "查阅记录 Reads of this record (" (reads.len()) "，最新在前 newest first)" }
                 table id="reads" {
                     tr { th { "时间 When" } th { "谁 Who" } th { "查阅 What" } th { "截至 As of" } th { "位置 Position" } }
-                    @for r in reads {
+                    @for r in newest.iter().skip((at - 1) * READS_PER_PAGE).take(READS_PER_PAGE) {
                         tr {
-                            td { (r.recorded_at) }
-                            td { (r.actor.name) " (" (r.actor.id) ", " (r.actor.role) ", " (r.actor.org) ")" }
+                            td { (labels::time(&r.recorded_at)) }
+                            td { (r.actor.name) " (" (r.actor.id) ", " (labels::role(p, &r.actor.role)) ", " (r.actor.org) ")" }
                             td { (r.record.view.label()) }
                             td { (r.record.as_of.map(|p| format!("#{p}")).unwrap_or_else(|| "现在 now".into())) }
                             td { "#" (r.position) }
                         }
+                    }
+                }
+                @if pages > 1 {
+                    p.pager id="reads-pager" {
+                        "第 " (at) " / " (pages) " 页 page "
+                        @if at > 1 { a rel="prev" href=(format!("{action}?reads_page={}", at - 1)) { "← 较新 newer" } " " }
+                        @if at < pages { a rel="next" href=(format!("{action}?reads_page={}", at + 1)) { "较早 older →" } }
                     }
                 }
             }

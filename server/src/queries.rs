@@ -41,6 +41,9 @@ pub struct ElectionSummary {
     pub last_position: u64,
     /// Compliance findings today; `None` when the procedure is unknown.
     pub findings: Option<usize>,
+    /// Whether the vote was held: before it, no findings means little
+    /// ("no findings yet", not a green tick).
+    pub concluded: bool,
 }
 
 fn summary(id: &str, e: &ElectionProjection) -> ElectionSummary {
@@ -66,6 +69,7 @@ fn summary(id: &str, e: &ElectionProjection) -> ElectionSummary {
         events: e.entries.len(),
         last_position: e.entries.last().map_or(0, |x| x.position),
         findings,
+        concluded: !e.state.votes.is_empty(),
     }
 }
 
@@ -276,6 +280,9 @@ pub async fn accesses(
 #[derive(Debug, Clone, Serialize)]
 pub struct Badge {
     pub verified: Option<Verified>,
+    /// The ledger's head when the badge was read: the events after the
+    /// checkpoint are `head - checkpoint.size`.
+    pub head: u64,
     /// The newest stored checkpoint the last successful verification covers.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub checkpoint: Option<CheckpointInfo>,
@@ -345,8 +352,10 @@ pub async fn badge(state: &AppState) -> Result<Badge, ApiError> {
         }
         _ => None,
     };
+    let head = state.store.head().await?.map_or(0, |h| h.position);
     Ok(Badge {
         verified,
+        head,
         checkpoint,
     })
 }

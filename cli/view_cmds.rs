@@ -24,6 +24,11 @@ pub struct CandidateArgs {
     /// As of a ledger position (e.g. 1200), an RFC 3339 time or a date.
     #[arg(long = "as-of", value_name = "POSITION|TIME")]
     pub as_of: Option<String>,
+    /// As of an occurred time instead (a date or an RFC 3339 time): the
+    /// events that happened by then, whenever they were recorded. `--as-of`
+    /// reads the recorded time.
+    #[arg(long = "as-of-occurred", value_name = "TIME", conflicts_with = "as_of")]
+    pub as_of_occurred: Option<String>,
     /// Print JSON instead of a table.
     #[arg(long)]
     pub json: bool,
@@ -36,6 +41,11 @@ pub struct ElectionArgs {
     /// As of a ledger position (e.g. 1200), an RFC 3339 time or a date.
     #[arg(long = "as-of", value_name = "POSITION|TIME")]
     pub as_of: Option<String>,
+    /// As of an occurred time instead (a date or an RFC 3339 time): the
+    /// events that happened by then, whenever they were recorded. `--as-of`
+    /// reads the recorded time.
+    #[arg(long = "as-of-occurred", value_name = "TIME", conflicts_with = "as_of")]
+    pub as_of_occurred: Option<String>,
     /// A procedure file instead of the built-in one of the election's kind.
     #[arg(long)]
     pub procedure: Option<PathBuf>,
@@ -52,33 +62,97 @@ pub struct StatsArgs {
     /// As of a ledger position (e.g. 1200), an RFC 3339 time or a date.
     #[arg(long = "as-of", value_name = "POSITION|TIME")]
     pub as_of: Option<String>,
+    /// As of an occurred time instead (a date or an RFC 3339 time): the
+    /// events that happened by then, whenever they were recorded. `--as-of`
+    /// reads the recorded time.
+    #[arg(long = "as-of-occurred", value_name = "TIME", conflicts_with = "as_of")]
+    pub as_of_occurred: Option<String>,
     /// Print JSON instead of a table.
     #[arg(long)]
     pub json: bool,
 }
 
-/// A candidate's entries and the election they belong to.
+/// A candidate's entries and the election they belong to, with what an
+/// `--as-of-occurred` left out.
 async fn candidate_view(
     store: &dyn EventStore,
     args: &CandidateArgs,
-) -> anyhow::Result<(String, Vec<Entry>)> {
-    Ok(views_io::candidate_view(
+) -> anyhow::Result<(String, Vec<Entry>, Option<views_io::OccurredCut>)> {
+    let (election, entries) = views_io::candidate_view(
         store,
         &args.candidate,
         args.election.as_deref(),
         args.as_of.as_deref(),
     )
-    .await?)
+    .await?;
+    let (entries, cut) = by_occurred(entries, args.as_of_occurred.as_deref())?;
+    Ok((election, entries, cut))
+}
+
+/// Applies `--as-of-occurred`, when given.
+fn by_occurred(
+    entries: Vec<Entry>,
+    spec: Option<&str>,
+) -> anyhow::Result<(Vec<Entry>, Option<views_io::OccurredCut>)> {
+    Ok(match spec {
+        Some(s) => {
+            let (kept, cut) = views_io::occurred_by(entries, s)?;
+            (kept, Some(cut))
+        }
+        None => (entries, None),
+    })
+}
+
+/// Names the clock the view was cut by, above a table: which events an
+/// occurred-time view shows, and which of them the record held only later.
+fn print_clock(cut: Option<&views_io::OccurredCut>, as_of: Option<&str>) {
+    if let Some(c) = cut {
+        let later = if c.recorded_later.is_empty() {
+            String::new()
+        } else {
+            format!(
+                "; {} of them recorded only after it ({})",
+                c.recorded_later.len(),
+                c.recorded_later
+                    .iter()
+                    .map(|p| format!("#{p}"))
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            )
+        };
+        println!(
+            "按发生时间 by occurred time, as of {}: {} event(s) had happened{later}; {} later \
+             event(s) not shown",
+            c.time, c.shown, c.happened_later
+        );
+    } else if let Some(spec) = as_of {
+        println!("按记录时间 by recorded time, as of {spec}: what the ledger held then");
+    }
+}
+
+/// JSON with the occurred-time cut named beside the view.
+fn print_json_cut<T: serde::Serialize>(
+    view: &T,
+    cut: Option<&views_io::OccurredCut>,
+) -> anyhow::Result<()> {
+    match cut {
+        Some(c) => print_json(&serde_json::json!({
+            "as_of_occurred": c,
+            "view": view,
+        })),
+        None => print_json(view),
+    }
 }
 
 pub async fn trail(spec: &StoreSpec, args: CandidateArgs) -> anyhow::Result<()> {
     let store = open_store(spec, false).await?;
-    let (election, entries) = candidate_view(store.as_ref(), &args).await?;
+    let (election, entries, cut) = candidate_view(store.as_ref(), &args).await?;
     let mut t = views::trail(&entries, &args.candidate);
     t.election_id = election;
     if args.json {
-        return print_json(&t);
+        return print_json_cut(&t, cut.as_ref());
     }
+    print_clock(cut.as_ref(), args.as_of.as_deref());
     print_trail(&t);
     Ok(())
 }
@@ -135,12 +209,13 @@ pub fn print_trail(t: &Trail) {
 
 pub async fn accountability(spec: &StoreSpec, args: CandidateArgs) -> anyhow::Result<()> {
     let store = open_store(spec, false).await?;
-    let (election, entries) = candidate_view(store.as_ref(), &args).await?;
+    let (election, entries, cut) = candidate_view(store.as_ref(), &args).await?;
     let mut a = views::accountability(&entries, &args.candidate);
     a.election_id = election;
     if args.json {
-        return print_json(&a);
+        return print_json_cut(&a, cut.as_ref());
     }
+    print_clock(cut.as_ref(), args.as_of.as_deref());
     print_accountability(&a);
     Ok(())
 }
@@ -216,6 +291,7 @@ pub async fn check(spec: &StoreSpec, args: ElectionArgs) -> anyhow::Result<()> {
     if entries.is_empty() && unreadable.is_empty() && as_of.is_none() {
         return Err(views_io::ViewError::UnknownElection(args.election.clone()).into());
     }
+    let (entries, cut) = by_occurred(entries, args.as_of_occurred.as_deref())?;
     let procedure = procedure_of(&args.election, &entries, args.procedure.as_ref())?;
     // The compliance findings and, beside them, replay's: what the gates
     // would have refused, and what was recorded outside them (D68).
@@ -227,8 +303,9 @@ pub async fn check(spec: &StoreSpec, args: ElectionArgs) -> anyhow::Result<()> {
     );
     report.election_id = args.election.clone();
     if args.json {
-        return print_json(&report);
+        return print_json_cut(&report, cut.as_ref());
     }
+    print_clock(cut.as_ref(), args.as_of.as_deref());
     print_report(&report);
     Ok(())
 }
@@ -283,15 +360,28 @@ fn pct(v: Option<f64>) -> String {
 pub async fn stats(spec: &StoreSpec, args: StatsArgs) -> anyhow::Result<()> {
     let store = open_store(spec, false).await?;
     let mut teams = Vec::new();
+    let mut cuts = Vec::new();
     for e in &args.elections {
         let entries = election_view(store.as_ref(), e, args.as_of.as_deref()).await?;
+        let (entries, cut) = by_occurred(entries, args.as_of_occurred.as_deref())?;
+        cuts.extend(cut);
         let mut s = views::stats(&fold(entries.iter().map(|x| &x.event)));
         s.election_id = e.clone();
         teams.push(s);
     }
     let total = views::summarise(&teams);
     if args.json {
-        return print_json(&serde_json::json!({ "teams": teams, "total": total }));
+        let mut v = serde_json::json!({ "teams": teams, "total": total });
+        if args.as_of_occurred.is_some() {
+            v["as_of_occurred"] = serde_json::to_value(&cuts)?;
+        }
+        return print_json(&v);
+    }
+    for c in &cuts {
+        print_clock(Some(c), None);
+    }
+    if cuts.is_empty() {
+        print_clock(None, args.as_of.as_deref());
     }
     print_stats(&teams, &total);
     Ok(())
@@ -355,12 +445,14 @@ pub fn print_stats(teams: &[views::TeamStats], total: &views::DistrictStats) {
 pub async fn candidates(spec: &StoreSpec, args: ElectionArgs) -> anyhow::Result<()> {
     let store = open_store(spec, false).await?;
     let entries = election_view(store.as_ref(), &args.election, args.as_of.as_deref()).await?;
+    let (entries, cut) = by_occurred(entries, args.as_of_occurred.as_deref())?;
     let state = fold(entries.iter().map(|e| &e.event));
     let on = views::stats(&state).on;
     let rows = views::candidates(&state, on);
     if args.json {
-        return print_json(&rows);
+        return print_json_cut(&rows, cut.as_ref());
     }
+    print_clock(cut.as_ref(), args.as_of.as_deref());
     let mut table = table(vec![
         "人选\nCandidate",
         "姓名\nName",

@@ -27,6 +27,8 @@ pub enum ViewError {
     },
     #[error("--as-of {0:?}: give a ledger position (e.g. 1200), an RFC 3339 time (2021-05-10T12:00:00+08:00) or a date (2021-05-10)")]
     AsOf(String),
+    #[error("--as-of-occurred {0:?}: give an RFC 3339 time (2021-05-10T12:00:00+08:00) or a date (2021-05-10, the end of that day in Beijing time)")]
+    AsOfOccurred(String),
     #[error("candidate {0:?}: no stream election/<election>/candidate/{0} in the ledger")]
     UnknownCandidate(String),
     #[error("candidate {candidate:?} is in several elections ({}): name one with --election", elections.join(", "))]
@@ -304,6 +306,52 @@ pub async fn resolve_as_of(store: &dyn EventStore, spec: &str) -> Result<u64, Vi
         }
     }
     Ok(lo)
+}
+
+/// "As of" by the other clock (issue 16, item 4): the events that
+/// **happened** by `spec`, whenever they were recorded, where `--as-of`
+/// takes those the ledger had **recorded** by then. Occurred time does not
+/// grow along positions (a step is often recorded days after it happened),
+/// so this filters the entries instead of cutting a prefix. It keeps them in
+/// ledger order, and says which were recorded only after the time. An
+/// inspector asking "what had happened by the vote" needs those, and an
+/// inspector asking "what did the record show on the day" should use
+/// `--as-of`.
+pub fn occurred_by(
+    entries: Vec<Entry>,
+    spec: &str,
+) -> Result<(Vec<Entry>, OccurredCut), ViewError> {
+    let time = parse_time(spec.trim()).ok_or_else(|| ViewError::AsOfOccurred(spec.to_string()))?;
+    let total = entries.len();
+    let kept: Vec<Entry> = entries
+        .into_iter()
+        .filter(|e| e.event.occurred_at <= time)
+        .collect();
+    let recorded_later = kept
+        .iter()
+        .filter(|e| e.recorded_at > time)
+        .map(|e| e.position)
+        .collect();
+    let cut = OccurredCut {
+        time: time.to_rfc3339(),
+        shown: kept.len(),
+        recorded_later,
+        happened_later: total - kept.len(),
+    };
+    Ok((kept, cut))
+}
+
+/// What [`occurred_by`] kept and left out, for the reader to be told.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct OccurredCut {
+    /// The time, as read (a date is the end of that day, +08:00).
+    pub time: String,
+    /// Events that happened by then.
+    pub shown: usize,
+    /// Of those, the positions of the ones recorded only after the time.
+    pub recorded_later: Vec<u64>,
+    /// Events left out because they happened after it.
+    pub happened_later: usize,
 }
 
 fn parse_time(spec: &str) -> Option<DateTime<FixedOffset>> {

@@ -51,6 +51,16 @@ pub struct RecordArgs {
     /// Print the result as JSON.
     #[arg(long = "output-json")]
     output_json: bool,
+    /// With candidate.nominated: the nominee's id number (居民身份证号码),
+    /// checked (GB 11643) and never recorded. The nomination carries its
+    /// keyed hash (`person_ref`) instead, which links the person across
+    /// elections (`jishi person`).
+    #[arg(long = "id-number", value_name = "NUMBER")]
+    id_number: Option<String>,
+    /// The person key for --id-number (`jishi person-key new`), kept outside
+    /// the database.
+    #[arg(long = "person-key", env = "JISHI_PERSON_KEY")]
+    person_key: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -133,6 +143,13 @@ fn command_json(args: &RecordArgs, kind: &str) -> anyhow::Result<Value> {
     }
     if let Some(t) = &args.at {
         put("occurred_at", Value::String(t.clone()))?;
+    }
+    if let Some(n) = &args.id_number {
+        if kind != "candidate.nominated" {
+            bail!("--id-number: only candidate.nominated carries a person, not {kind}");
+        }
+        let r = crate::person_cmds::person_ref(n, args.person_key.as_deref())?;
+        put("person_ref", Value::String(r.to_string()))?;
     }
     if let (Some(rule), Some(why)) = (&args.override_rule, &args.justification) {
         put(

@@ -15,6 +15,7 @@ mod domain_verify;
 mod import_cmd;
 mod ledger_cmds;
 mod output;
+mod person_cmds;
 mod proof_cmds;
 mod recording;
 mod server_cmds;
@@ -134,6 +135,12 @@ enum Command {
     Stats(view_cmds::StatsArgs),
     /// The candidates of an election and where each stands.
     Candidates(view_cmds::ElectionArgs),
+    /// Every selection one person went through, across elections, found by
+    /// the keyed hash of their id number (never the number itself).
+    Person(person_cmds::PersonArgs),
+    /// The person key that turns id numbers into person references.
+    #[command(subcommand)]
+    PersonKey(person_cmds::PersonKeyCmd),
     /// Record a realistic district transition on a fresh ledger (a SQLite file, or an empty PostgreSQL schema) and show its views.
     Demo(demo_cmd::DemoArgs),
     /// Serve the JSON API and the pages (http://127.0.0.1:8080 by default).
@@ -280,6 +287,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Check(args) => view_cmds::check(&spec, args).await,
         Command::Stats(args) => view_cmds::stats(&spec, args).await,
         Command::Candidates(args) => view_cmds::candidates(&spec, args).await,
+        Command::Person(args) => person_cmds::person(&spec, args).await,
+        Command::PersonKey(cmd) => person_cmds::person_key(cmd),
         Command::Demo(args) => demo_cmd::run(&cli.db, args).await,
         Command::Serve(args) => server_cmds::serve(&spec, args).await,
         Command::User(cmd) => server_cmds::user(&spec, cmd).await,

@@ -284,6 +284,24 @@ pub fn decide(
         }
         None => None,
     };
+    // One person, one candidacy per election (domain decision 30): the
+    // same person reference under a second candidate id is refused.
+    if let EventBody::Nominated(n) = &command.body {
+        if let Some(p) = &n.person_ref {
+            let same = state.candidates.iter().find(|(_, c)| {
+                c.nomination.as_ref().and_then(|x| x.person_ref.as_ref()) == Some(p)
+            });
+            if let Some((other, _)) = same {
+                return Err(Refusal::invalid(
+                    "person_ref",
+                    format!(
+                        "this person is already candidate {other:?} of this election; a \
+                         person is nominated once (correct that nomination instead)"
+                    ),
+                ));
+            }
+        }
+    }
 
     let ctx = Ctx {
         state,

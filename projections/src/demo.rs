@@ -407,6 +407,7 @@ fn township(
                 }
                 .into(),
             ),
+            person_ref: None,
         };
         push(
             &cast.zzb,

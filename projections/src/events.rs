@@ -20,6 +20,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::actor::Actor;
+use crate::person::PersonRef;
 use crate::rules::RuleId;
 
 /// Where an event lives: on the election's stream or on one candidate's stream.
@@ -469,6 +470,8 @@ catalogue! {
         ethnicity: Option<String> => "ethnicity",
         #[serde(default, skip_serializing_if = "Option::is_none")]
         education: Option<String> => "highest education",
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        person_ref: Option<PersonRef> => "the person across elections: a keyed hash of the id number, never the number (`p1:` and 64 hex; `jishi record --id-number N --person-key FILE` makes it)",
     }
     /// 确定考察对象.
     Shortlisted("candidate.shortlisted", v 1, Candidate, "确定考察对象", true) {

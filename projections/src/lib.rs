@@ -13,6 +13,7 @@ pub mod decide;
 pub mod demo;
 pub mod demo_kinds;
 pub mod events;
+pub mod person;
 pub mod procedure;
 pub mod procedure_record;
 pub mod replay;

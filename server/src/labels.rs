@@ -74,6 +74,7 @@ pub fn field_label(event_type: &str, field: &str) -> Option<&'static str> {
         "election_committee_member" => Some("是否选举委员会成员"),
         "electors" => Some("应到人数"),
         "ethnicity" => Some("民族"),
+        "person_ref" => Some("人员关联码（身份证号的密钥哈希，非号码本身）"),
         "exchanged" => Some("是否交流干部"),
         "excused_event_type" => Some("所豁免的环节"),
         "extended" => Some("是否延伸考察"),

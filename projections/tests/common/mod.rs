@@ -309,6 +309,7 @@ impl World {
                 }),
                 ethnicity: None,
                 education: Some("大学".into()),
+                person_ref: None,
             }),
             "candidate.shortlisted" => EventBody::Shortlisted(Shortlisted {
                 basis: "谈话推荐和会议推荐综合".into(),

@@ -165,6 +165,9 @@ pub fn widget_for(event_type: &str, name: &str, ty: &str, doc: &str) -> Option<W
     Some(match ty.as_str() {
         "String" | "Option<String>" if LONG.contains(&name) => Widget::LongText,
         "String" | "Option<String>" => Widget::Text,
+        // A person reference is typed (or pasted) as made by `jishi record
+        // --id-number`; the server holds no person key (domain decision 30).
+        "Option<PersonRef>" => Widget::Text,
         "u32" | "u64" | "Option<u32>" | "Option<u64>" => Widget::Integer,
         "f64" | "Option<f64>" => Widget::Decimal,
         "bool" => Widget::Bool,

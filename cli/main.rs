@@ -17,6 +17,7 @@ mod ledger_cmds;
 mod output;
 mod person_cmds;
 mod proof_cmds;
+mod query_cmds;
 mod recording;
 mod server_cmds;
 mod view_cmds;
@@ -135,6 +136,13 @@ enum Command {
     Stats(view_cmds::StatsArgs),
     /// The candidates of an election and where each stands.
     Candidates(view_cmds::ElectionArgs),
+    /// The joint review (联审) of an election: candidates by department, the
+    /// departments that gave no verdict, and who flagged whom.
+    JointReview(view_cmds::ElectionArgs),
+    /// Every deferral (暂缓提名) of an election and how it ended.
+    Deferrals(view_cmds::ElectionArgs),
+    /// One election unit across its elections, term by term.
+    Unit(query_cmds::UnitArgs),
     /// Every selection one person went through, across elections, found by
     /// the keyed hash of their id number (never the number itself).
     Person(person_cmds::PersonArgs),
@@ -288,6 +296,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Stats(args) => view_cmds::stats(&spec, args).await,
         Command::Candidates(args) => view_cmds::candidates(&spec, args).await,
         Command::Person(args) => person_cmds::person(&spec, args).await,
+        Command::JointReview(args) => query_cmds::joint_review(&spec, args).await,
+        Command::Deferrals(args) => query_cmds::deferrals(&spec, args).await,
+        Command::Unit(args) => query_cmds::unit(&spec, args).await,
         Command::PersonKey(cmd) => person_cmds::person_key(cmd),
         Command::Demo(args) => demo_cmd::run(&cli.db, args).await,
         Command::Serve(args) => server_cmds::serve(&spec, args).await,

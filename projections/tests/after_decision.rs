@@ -9,7 +9,7 @@ mod common;
 use chrono::Duration;
 use common::*;
 use jishi_projections::events::*;
-use jishi_projections::views::{self, Entry, FindingKind, StructureRules};
+use jishi_projections::views::{self, FindingKind, StructureRules};
 use jishi_projections::{EventBody, RuleId};
 
 fn found_true(w: &mut World, candidate: &str) {
@@ -79,24 +79,6 @@ fn a_publicity_objection_found_true_stops_the_conclusion() {
         text.contains("publicity objections found true: o-1"),
         "{text}"
     );
-}
-
-fn entries(w: &World) -> Vec<Entry> {
-    let base = at("2021-06-01T00:00:00+00:00");
-    w.events
-        .iter()
-        .enumerate()
-        .map(|(i, e)| Entry {
-            position: i as u64 + 1,
-            event_id: format!("ev-{}", i + 1),
-            recorded_at: base + Duration::seconds(i as i64),
-            actor: w.recorder(e.event_type()),
-            hash: [i as u8; 32],
-            payload_digest: [i as u8; 32],
-            gated_under: None,
-            event: e.clone(),
-        })
-        .collect()
 }
 
 #[test]

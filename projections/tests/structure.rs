@@ -5,29 +5,10 @@
 
 mod common;
 
-use chrono::Duration;
 use common::*;
 use jishi_projections::events::*;
 use jishi_projections::views::{self, Entry, FindingKind, StructureRules};
 use jishi_projections::{EventBody, Procedure, Refusal};
-
-fn entries(w: &World) -> Vec<Entry> {
-    let base = at("2021-06-01T00:00:00+00:00");
-    w.events
-        .iter()
-        .enumerate()
-        .map(|(i, e)| Entry {
-            position: i as u64 + 1,
-            event_id: format!("ev-{}", i + 1),
-            recorded_at: base + Duration::seconds(i as i64),
-            actor: w.recorder(e.event_type()),
-            hash: [i as u8; 32],
-            payload_digest: [i as u8; 32],
-            gated_under: None,
-            event: e.clone(),
-        })
-        .collect()
-}
 
 /// A full walk whose nominees are men of 59 without township work: every
 /// township rule fails for them.

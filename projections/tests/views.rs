@@ -4,36 +4,12 @@
 
 mod common;
 
-use chrono::Duration;
 use common::*;
 use jishi_projections::events::*;
 use jishi_projections::views::{
     self, as_of, position_at, Entry, FindingKind, Projections, StructureRules,
 };
 use jishi_projections::{EventBody, RuleId, Sensitivity};
-
-/// The world's events as ledger entries: position = index + 1, recorded a
-/// second apart, recorded by the role `World` records each kind with.
-fn entries(w: &World) -> Vec<Entry> {
-    let base = at("2021-06-01T00:00:00+00:00");
-    w.events
-        .iter()
-        .enumerate()
-        .map(|(i, e)| Entry {
-            position: i as u64 + 1,
-            event_id: format!("ev-{}", i + 1),
-            recorded_at: base + Duration::seconds(i as i64),
-            actor: match &e.body {
-                EventBody::OverrideRecorded(o) => o.authorised_by.clone(),
-                _ => w.recorder(e.event_type()),
-            },
-            hash: [i as u8; 32],
-            payload_digest: [i as u8; 32],
-            gated_under: None,
-            event: e.clone(),
-        })
-        .collect()
-}
 
 fn position_of(entries: &[Entry], candidate: &str, event_type: &str) -> u64 {
     entries

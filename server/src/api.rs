@@ -36,6 +36,10 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/api/elections/{election}/check", get(check))
         .route("/api/elections/{election}/stats", get(stats))
         .route("/api/elections/{election}/candidates", get(candidates))
+        .route("/api/elections/{election}/joint-review", get(joint_review))
+        .route("/api/elections/{election}/deferrals", get(deferrals))
+        .route("/api/elections/{election}/supervision", get(supervision))
+        .route("/api/units/{unit}", get(unit))
         .route(
             "/api/elections/{election}/candidates/{candidate}/trail",
             get(trail),
@@ -234,6 +238,94 @@ async fn stats(
     Query(q): Query<AsOf>,
 ) -> Result<Json<Value>, ApiError> {
     part(&state, &user, &id, q, false, |d| Ok(json!(d.stats))).await
+}
+
+/// One of the inspector's queries (domain decision 31) of an election's
+/// entries as of `q`, under the procedure recorded for it. Their events are
+/// all process facts, so nothing in them is restricted or recorded as a read.
+async fn query(
+    state: &AppState,
+    user: &jishi_app::users::User,
+    id: &str,
+    q: AsOf,
+    pick: impl FnOnce(&[jishi_projections::views::Entry], &jishi_projections::Procedure) -> Value,
+) -> Result<Json<Value>, ApiError> {
+    let as_of = queries::as_of(state, q.as_of.as_deref()).await?;
+    state
+        .with_election(user, id, |e| {
+            let entries = queries::upto(&e.entries, as_of);
+            let p = jishi_app::views::procedure_of(id, entries, None)
+                .map_err(|err| ApiError::NotFound(err.to_string()))?;
+            Ok(Json(pick(entries, &p)))
+        })
+        .await
+}
+
+async fn joint_review(
+    State(state): Shared,
+    ApiUser(user): ApiUser,
+    Path(id): Path<String>,
+    Query(q): Query<AsOf>,
+) -> Result<Json<Value>, ApiError> {
+    query(&state, &user, &id, q, |e, p| {
+        json!(jishi_projections::views::queries::review_matrix(
+            e,
+            &p.joint_review_departments
+        ))
+    })
+    .await
+}
+
+async fn deferrals(
+    State(state): Shared,
+    ApiUser(user): ApiUser,
+    Path(id): Path<String>,
+    Query(q): Query<AsOf>,
+) -> Result<Json<Value>, ApiError> {
+    query(&state, &user, &id, q, |e, _| {
+        json!(jishi_projections::views::queries::deferrals(e))
+    })
+    .await
+}
+
+async fn supervision(
+    State(state): Shared,
+    ApiUser(user): ApiUser,
+    Path(id): Path<String>,
+    Query(q): Query<AsOf>,
+) -> Result<Json<Value>, ApiError> {
+    query(&state, &user, &id, q, |e, p| {
+        json!(jishi_projections::views::supervision::coverage(e, p))
+    })
+    .await
+}
+
+/// A unit's elections, only those the user may read: the others are left
+/// out as if absent (D53).
+async fn unit(
+    State(state): Shared,
+    ApiUser(user): ApiUser,
+    Path(unit): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let list = state
+        .with_views(|v| {
+            jishi_projections::views::queries::unit_history(v, &unit)
+                .into_iter()
+                .filter(|u| {
+                    v.elections.get(&u.election_id).is_some_and(|e| {
+                        crate::policy::may_read_election(&user, &crate::state::election_org(e))
+                            .is_ok()
+                    })
+                })
+                .collect::<Vec<_>>()
+        })
+        .await?;
+    if list.is_empty() {
+        return Err(ApiError::NotFound(format!(
+            "unit {unit:?}: no election of this unit in your scope"
+        )));
+    }
+    Ok(Json(json!(list)))
 }
 
 async fn candidates(

@@ -95,7 +95,7 @@ pub async fn as_of(state: &AppState, spec: Option<&str>) -> Result<Option<u64>, 
     }
 }
 
-fn upto(entries: &[Entry], as_of: Option<u64>) -> &[Entry] {
+pub fn upto(entries: &[Entry], as_of: Option<u64>) -> &[Entry] {
     match as_of {
         Some(p) => views::as_of(entries, p),
         None => entries,

@@ -524,3 +524,27 @@ pub fn assert_override_recorded(events: &[DomainEvent], rule: RuleId, act: &str,
     assert_eq!(events[1].event_type(), act);
     assert_eq!(events[0].stream(), events[1].stream());
 }
+
+/// The world's events as ledger entries, at positions 1, 2, …, recorded a
+/// second apart, each by the role that records it (an override's by its
+/// authoriser): what the views read.
+pub fn entries(w: &World) -> Vec<jishi_projections::views::Entry> {
+    let base = at("2021-06-01T00:00:00+00:00");
+    w.events
+        .iter()
+        .enumerate()
+        .map(|(i, e)| jishi_projections::views::Entry {
+            position: i as u64 + 1,
+            event_id: format!("ev-{}", i + 1),
+            recorded_at: base + Duration::seconds(i as i64),
+            actor: match &e.body {
+                EventBody::OverrideRecorded(o) => o.authorised_by.clone(),
+                _ => w.recorder(e.event_type()),
+            },
+            hash: [i as u8; 32],
+            payload_digest: [i as u8; 32],
+            gated_under: None,
+            event: e.clone(),
+        })
+        .collect()
+}

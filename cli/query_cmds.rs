@@ -1,0 +1,169 @@
+//! The inspector's questions beyond one trail (issue 16, item 7; domain
+//! decision 31): `jishi joint-review`, `jishi deferrals` and `jishi unit`.
+//! The views are `jishi_projections::views::queries`; this prints them.
+
+use clap::Args;
+use jishi_app::views as views_io;
+use jishi_ledger::{open_store, StoreSpec};
+use jishi_projections::views::queries;
+
+use crate::output::{print_json, table};
+use crate::view_cmds::ElectionArgs;
+
+/// `jishi joint-review ELECTION`: candidates by department, each verdict,
+/// the departments that gave none, and who flagged whom.
+pub async fn joint_review(spec: &StoreSpec, args: ElectionArgs) -> anyhow::Result<()> {
+    let store = open_store(spec, false).await?;
+    let entries =
+        views_io::election_view(store.as_ref(), &args.election, args.as_of.as_deref()).await?;
+    let procedure = views_io::procedure_of(&args.election, &entries, None)?;
+    let m = queries::review_matrix(&entries, &procedure.joint_review_departments);
+    if args.json {
+        return print_json(&m);
+    }
+    println!(
+        "联审 joint review — election {}: {} candidate(s) reviewed, {} department(s)",
+        args.election,
+        m.rows.len(),
+        m.departments.len()
+    );
+    let mut header = vec!["人选\nCandidate".to_string(), "结论\nOutcome".to_string()];
+    header.extend(m.departments.iter().cloned());
+    header.push("未出具意见\nNo verdict".to_string());
+    let mut t = table(header.iter().map(String::as_str).collect());
+    for r in &m.rows {
+        let mut row = vec![
+            format!(
+                "{} {}\n#{}",
+                r.candidate_id,
+                r.name.clone().unwrap_or_default(),
+                r.position
+            ),
+            verdict(r.outcome).to_string(),
+        ];
+        for d in &m.departments {
+            row.push(r.cells.get(d).map_or("—".to_string(), |c| match &c.note {
+                Some(n) => format!("{}\n{n}", verdict(c.verdict)),
+                None => verdict(c.verdict).to_string(),
+            }));
+        }
+        row.push(r.missing.join("\n"));
+        t.add_row(row);
+    }
+    println!("{t}");
+    if !m.not_reviewed.is_empty() {
+        println!("未联审 not reviewed: {}", m.not_reviewed.join(", "));
+    }
+    Ok(())
+}
+
+fn verdict(v: jishi_projections::events::ReviewVerdict) -> &'static str {
+    use jishi_projections::events::ReviewVerdict::*;
+    match v {
+        Passed => "通过 passed",
+        Adjusted => "调整 adjusted",
+        Failed => "不通过 failed",
+    }
+}
+
+/// `jishi deferrals ELECTION`: every 暂缓提名, and how it ended.
+pub async fn deferrals(spec: &StoreSpec, args: ElectionArgs) -> anyhow::Result<()> {
+    let store = open_store(spec, false).await?;
+    let entries =
+        views_io::election_view(store.as_ref(), &args.election, args.as_of.as_deref()).await?;
+    let list = queries::deferrals(&entries);
+    if args.json {
+        return print_json(&list);
+    }
+    let open = list.iter().filter(|d| d.ended.is_none()).count();
+    println!(
+        "暂缓提名 deferrals — election {}: {} deferral(s), {} still open",
+        args.election,
+        list.len(),
+        open
+    );
+    let mut t = table(vec![
+        "人选\nCandidate",
+        "暂缓\nDeferred",
+        "理由\nReason",
+        "结果\nEnded",
+    ]);
+    for d in &list {
+        t.add_row(vec![
+            format!("{} {}", d.candidate_id, d.name.clone().unwrap_or_default()),
+            format!(
+                "{}\n#{}",
+                d.occurred_at.get(..10).unwrap_or_default(),
+                d.position
+            ),
+            d.reason.clone(),
+            match &d.ended {
+                Some(e) => format!(
+                    "{} {}\n#{}",
+                    match e.how {
+                        "resumed" => "恢复提名 resumed",
+                        "withdrawn" => "撤回提名 withdrawn",
+                        _ => "拿下 removed",
+                    },
+                    e.occurred_at.get(..10).unwrap_or_default(),
+                    e.position
+                ),
+                None => "仍暂缓 still deferred".to_string(),
+            },
+        ]);
+    }
+    println!("{t}");
+    Ok(())
+}
+
+#[derive(Debug, Args)]
+pub struct UnitArgs {
+    /// The election unit's id, as its elections' openings give it.
+    pub unit: String,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `jishi unit UNIT`: the unit's elections, term by term.
+pub async fn unit(spec: &StoreSpec, args: UnitArgs) -> anyhow::Result<()> {
+    let store = open_store(spec, false).await?;
+    let p = views_io::rebuild(store.as_ref()).await?;
+    let list = queries::unit_history(&p, &args.unit);
+    if args.json {
+        return print_json(&list);
+    }
+    if list.is_empty() {
+        anyhow::bail!(
+            "unit {:?}: no election of this unit in the ledger",
+            args.unit
+        );
+    }
+    println!("选举单位 unit {}: {} election(s)", args.unit, list.len());
+    let mut t = table(vec![
+        "换届\nElection",
+        "类别\nKind",
+        "届次\nTerm",
+        "启动\nOpened",
+        "应选\nSeats",
+        "人选\nCandidates",
+        "当选\nElected",
+    ]);
+    for e in &list {
+        t.add_row(vec![
+            format!("{}\n{}", e.election_id, e.body),
+            e.kind.clone(),
+            e.term.clone(),
+            e.opened_at
+                .as_deref()
+                .and_then(|s| s.get(..10))
+                .unwrap_or_default()
+                .to_string(),
+            e.seats.to_string(),
+            e.candidates.to_string(),
+            e.elected.to_string(),
+        ]);
+    }
+    println!("{t}");
+    Ok(())
+}

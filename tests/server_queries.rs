@@ -1,0 +1,141 @@
+//! Issue 16, item 7: the inspector's queries, served and on the command
+//! line (domain decision 31): the joint-review matrix, deferrals, the
+//! supervision group's coverage and a unit across elections. Each is
+//! scoped like the election it reads: out of scope answers as absent.
+
+mod common;
+
+use std::sync::Arc;
+
+use jishi_ledger::{EventStore, ProofStore, SqliteStore};
+use jishi_server::AppState;
+use serde_json::Value;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_queries_are_served_in_scope_and_on_the_command_line() {
+    let dir = tempfile::tempdir().expect("dir");
+    let db = dir.path().join("d.db");
+    let d = db.clone();
+    let out = tokio::task::spawn_blocking(move || common::jishi(&d, &["demo"], None))
+        .await
+        .expect("demo");
+    assert!(out.status.success(), "{}", common::text(&out));
+
+    // The command line first.
+    let d = db.clone();
+    let cli = tokio::task::spawn_blocking(move || {
+        let run = |args: &[&str]| {
+            let o = common::jishi(&d, args, None);
+            assert!(o.status.success(), "{args:?}: {}", common::text(&o));
+            serde_json::from_slice::<Value>(&o.stdout).expect("json")
+        };
+        (
+            run(&["joint-review", "qingshan-dbxj-2021", "--json"]),
+            run(&["deferrals", "qingshan-2021", "--json"]),
+            run(&["unit", "qingshan", "--json"]),
+        )
+    })
+    .await
+    .expect("cli");
+    let (matrix, deferrals, unit) = cli;
+    assert_eq!(matrix["departments"].as_array().map(Vec::len), Some(17));
+    assert_eq!(matrix["rows"].as_array().map(Vec::len), Some(4));
+    let open: Vec<&Value> = deferrals
+        .as_array()
+        .expect("list")
+        .iter()
+        .filter(|d| d["ended"].is_null())
+        .collect();
+    assert_eq!(open.len(), 1, "{deferrals}");
+    assert_eq!(unit.as_array().map(Vec::len), Some(1));
+    assert_eq!(unit[0]["election_id"], "qingshan-2021");
+
+    // Served, to an investigator, a recorder of the district and one of
+    // another district.
+    let d = db.clone();
+    let tokens: Vec<String> = tokio::task::spawn_blocking(move || {
+        [
+            ("inv", "investigator", "市纪委"),
+            ("rec", "recorder", "天元区"),
+            ("far", "recorder", "河东区"),
+        ]
+        .iter()
+        .map(|(id, role, org)| common::browser::add_user(&d, id, id, role, org))
+        .collect()
+    })
+    .await
+    .expect("users");
+    let store = Arc::new(SqliteStore::open(&db).expect("open"));
+    let events: Arc<dyn EventStore> = store.clone();
+    let proof: Arc<dyn ProofStore> = store.clone();
+    let state = Arc::new(AppState::new(proof, None, "test.example/q".into()));
+    *state.users.write().await = jishi_app::users::load_users(events.as_ref())
+        .await
+        .expect("users");
+    let base = common::server::serve(state).await;
+    let http = reqwest::Client::new();
+    let get = |path: &str, token: Option<&str>| {
+        let mut r = http.get(format!("{base}{path}"));
+        if let Some(t) = token {
+            r = r.bearer_auth(t);
+        }
+        r.send()
+    };
+    for token in [&tokens[0], &tokens[1]] {
+        let r = get(
+            "/api/elections/qingshan-dbxj-2021/joint-review",
+            Some(token),
+        )
+        .await
+        .expect("get");
+        assert_eq!(r.status(), 200);
+        let served: Value = r.json().await.expect("json");
+        assert_eq!(served, matrix, "the server and the CLI give one matrix");
+        let r = get("/api/elections/qingshan-2021/deferrals", Some(token))
+            .await
+            .expect("get");
+        assert_eq!(r.json::<Value>().await.expect("json"), deferrals);
+        let r = get("/api/elections/qingshan-2021/supervision", Some(token))
+            .await
+            .expect("get");
+        assert_eq!(r.status(), 200);
+        let cov: Value = r.json().await.expect("json");
+        assert!(
+            cov["steps"].as_array().is_some_and(|s| !s.is_empty()),
+            "{cov}"
+        );
+        let r = get("/api/units/qingshan", Some(token)).await.expect("get");
+        assert_eq!(r.json::<Value>().await.expect("json"), unit);
+    }
+    // As of the position before the first review, nobody is reviewed yet.
+    let first = matrix["rows"]
+        .as_array()
+        .expect("rows")
+        .iter()
+        .filter_map(|r| r["position"].as_u64())
+        .min()
+        .expect("a review");
+    let r = get(
+        &format!(
+            "/api/elections/qingshan-dbxj-2021/joint-review?as_of={}",
+            first - 1
+        ),
+        Some(&tokens[0]),
+    )
+    .await
+    .expect("get");
+    let early: Value = r.json().await.expect("json");
+    assert_eq!(early["rows"].as_array().map(Vec::len), Some(0), "{early}");
+    // Another district's recorder: every one answers as absent.
+    for path in [
+        "/api/elections/qingshan-dbxj-2021/joint-review",
+        "/api/elections/qingshan-2021/deferrals",
+        "/api/elections/qingshan-2021/supervision",
+        "/api/units/qingshan",
+    ] {
+        let r = get(path, Some(&tokens[2])).await.expect("get");
+        assert_eq!(r.status(), 404, "{path}");
+        let r = get(path, None).await.expect("get");
+        assert_eq!(r.status(), 401, "{path}");
+    }
+}

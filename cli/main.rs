@@ -143,6 +143,10 @@ enum Command {
     Deferrals(view_cmds::ElectionArgs),
     /// One election unit across its elections, term by term.
     Unit(query_cmds::UnitArgs),
+    /// The composition of the elected representatives of several elections
+    /// (a congress): front-line, professionals, migrant workers, women,
+    /// minorities.
+    Composition(query_cmds::CompositionArgs),
     /// Every selection one person went through, across elections, found by
     /// the keyed hash of their id number (never the number itself).
     Person(person_cmds::PersonArgs),
@@ -299,6 +303,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::JointReview(args) => query_cmds::joint_review(&spec, args).await,
         Command::Deferrals(args) => query_cmds::deferrals(&spec, args).await,
         Command::Unit(args) => query_cmds::unit(&spec, args).await,
+        Command::Composition(args) => query_cmds::composition(&spec, args).await,
         Command::PersonKey(cmd) => person_cmds::person_key(cmd),
         Command::Demo(args) => demo_cmd::run(&cli.db, args).await,
         Command::Serve(args) => server_cmds::serve(&spec, args).await,

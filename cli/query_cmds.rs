@@ -167,3 +167,77 @@ pub async fn unit(spec: &StoreSpec, args: UnitArgs) -> anyhow::Result<()> {
     println!("{t}");
     Ok(())
 }
+
+#[derive(Debug, Args)]
+pub struct CompositionArgs {
+    /// The elections to count together (a congress's units); without any,
+    /// every election of --kind in the ledger.
+    pub elections: Vec<String>,
+    /// With no election named: the procedure kind to count.
+    #[arg(long, default_value = "party_representative")]
+    pub kind: String,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `jishi composition`: who the elected representatives are, together.
+pub async fn composition(spec: &StoreSpec, args: CompositionArgs) -> anyhow::Result<()> {
+    let store = open_store(spec, false).await?;
+    let p = views_io::rebuild(store.as_ref()).await?;
+    for e in &args.elections {
+        if !p.elections.contains_key(e) {
+            anyhow::bail!("election {e:?}: no event in the ledger");
+        }
+    }
+    let chosen = p.elections.iter().filter(|(id, e)| {
+        if args.elections.is_empty() {
+            e.state.opened.as_ref().is_some_and(|o| o.kind == args.kind)
+        } else {
+            args.elections.contains(id)
+        }
+    });
+    let c = queries::composition(chosen.map(|(id, e)| (id.as_str(), &e.state)));
+    if args.json {
+        return print_json(&c);
+    }
+    let pct = |n: usize| {
+        if c.elected == 0 {
+            "—".to_string()
+        } else {
+            format!("{:.1}%", 100.0 * n as f64 / c.elected as f64)
+        }
+    };
+    println!(
+        "代表结构 composition — {} election(s), {} elected",
+        c.elections.len(),
+        c.elected
+    );
+    let mut t = table(vec!["类别\nCategory", "人数\nCount", "占比\nShare"]);
+    for (k, n) in &c.by_category {
+        let label = match k.as_str() {
+            "frontline" => "工作一线 frontline",
+            "professional_or_model" => "专业技术人才和先进模范 professionals, models",
+            "migrant_worker" => "外出务工 migrant workers",
+            "leading_cadre" => "领导干部 leading cadres",
+            "other" => "其他 other",
+            _ => "未填 unstated",
+        };
+        t.add_row(vec![label.to_string(), n.to_string(), pct(*n)]);
+    }
+    t.add_row(vec![
+        "女性 women".to_string(),
+        c.women.to_string(),
+        pct(c.women),
+    ]);
+    t.add_row(vec![
+        "少数民族 minorities".to_string(),
+        c.minorities.to_string(),
+        pct(c.minorities),
+    ]);
+    println!("{t}");
+    if c.ethnicity_unstated > 0 {
+        println!("未填民族 ethnicity not stated: {}", c.ethnicity_unstated);
+    }
+    Ok(())
+}

@@ -407,6 +407,7 @@ fn township(
                 }
                 .into(),
             ),
+            representative_category: None,
             person_ref: None,
         };
         push(

@@ -268,6 +268,7 @@ fn candidate_body(p: &Procedure, ev: &str, k: usize, votes: u64, valid: u64) -> 
             recommendation_votes: None,
             ethnicity: None,
             education: Some("高中".into()),
+            representative_category: None,
             person_ref: None,
         }),
         "review.joint" => EventBody::JointReview(JointReview {

@@ -79,6 +79,24 @@ pub struct EventKind {
 
 /// How a nominee was put forward (002: "先个别谈话推荐后会议推荐"; 003:
 /// "组织提名和党员提名两结合"; 002: 选民联名).
+/// What a party representative (or deputy) represents, as the seeds count
+/// the congress's composition (003:8: 农村工作一线代表 56%, 专业技术人才和先进
+/// 模范人物代表 28.2%, 外出务工党员代表 4.6%).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RepresentativeCategory {
+    /// 工作一线 (农村、生产一线)
+    Frontline,
+    /// 专业技术人才和先进模范人物
+    ProfessionalOrModel,
+    /// 外出务工党员
+    MigrantWorker,
+    /// 领导干部
+    LeadingCadre,
+    /// 其他
+    Other,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum NominationMethod {
@@ -470,6 +488,8 @@ catalogue! {
         ethnicity: Option<String> => "ethnicity",
         #[serde(default, skip_serializing_if = "Option::is_none")]
         education: Option<String> => "highest education",
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        representative_category: Option<RepresentativeCategory> => "for a representative or deputy: frontline / professional_or_model / migrant_worker / leading_cadre / other (the congress's composition, 003)",
         #[serde(default, skip_serializing_if = "Option::is_none")]
         person_ref: Option<PersonRef> => "the person across elections: a keyed hash of the id number, never the number (`p1:` and 64 hex; `jishi record --id-number N --person-key FILE` makes it)",
     }

@@ -82,3 +82,55 @@ fn each_deferral_is_listed_with_how_it_ended() {
     assert!(list[1].ended.is_none(), "c2 is still deferred");
     assert!(!list[1].reason.is_empty());
 }
+
+#[test]
+fn the_composition_counts_the_elected_of_several_elections_together() {
+    use jishi_projections::views::queries::composition;
+    let mut w = World::new("party_representative");
+    w.walk_until(None);
+    // The same election with stated categories and ethnicities, as two
+    // units of one congress.
+    let mut events = w.events.clone();
+    for e in &mut events {
+        if let EventBody::Nominated(n) = &mut e.body {
+            let first = e.candidate_id.as_deref() == Some("c1");
+            n.representative_category = Some(if first {
+                RepresentativeCategory::Frontline
+            } else {
+                RepresentativeCategory::MigrantWorker
+            });
+            n.ethnicity = Some(if first { "汉族" } else { "苗族" }.into());
+        }
+    }
+    let a = jishi_projections::fold(events.iter());
+    let b = jishi_projections::fold(w.events.iter());
+    let elected_a = a.candidates.values().filter(|c| c.holds_seat()).count();
+    assert!(elected_a >= 1);
+    let c = composition([("unit-a", &a), ("unit-b", &b)]);
+    assert_eq!(c.elections, ["unit-a", "unit-b"]);
+    let elected_b = b.candidates.values().filter(|c| c.holds_seat()).count();
+    assert_eq!(c.elected, elected_a + elected_b);
+    let stated: usize = ["frontline", "migrant_worker"]
+        .iter()
+        .map(|k| c.by_category.get(*k).copied().unwrap_or(0))
+        .sum();
+    assert_eq!(
+        stated, elected_a,
+        "unit-a's elected are counted by category"
+    );
+    assert_eq!(c.by_category.get("unstated").copied(), Some(elected_b));
+    let total: f64 = c.shares.values().sum();
+    assert!((total - 1.0).abs() < 1e-9, "{:?}", c.shares);
+    // c1 wins the walk's one seat: a front-line 汉族 representative.
+    assert_eq!(c.by_category.get("frontline").copied(), Some(elected_a));
+    assert_eq!(c.minorities, 0);
+    assert_eq!(c.ethnicity_unstated, elected_b);
+    // The same winner as 苗族 counts as a minority.
+    for e in &mut events {
+        if let EventBody::Nominated(n) = &mut e.body {
+            n.ethnicity = Some("苗族".into());
+        }
+    }
+    let m = jishi_projections::fold(events.iter());
+    assert_eq!(composition([("unit-a", &m)]).minorities, elected_a);
+}

@@ -74,6 +74,7 @@ pub fn field_label(event_type: &str, field: &str) -> Option<&'static str> {
         "election_committee_member" => Some("是否选举委员会成员"),
         "electors" => Some("应到人数"),
         "ethnicity" => Some("民族"),
+        "representative_category" => Some("代表类别"),
         "person_ref" => Some("人员关联码（身份证号的密钥哈希，非号码本身）"),
         "exchanged" => Some("是否交流干部"),
         "excused_event_type" => Some("所豁免的环节"),
@@ -185,6 +186,13 @@ pub fn choices(ty: &str) -> Option<&'static [(&'static str, &'static str)]> {
             ("joint", "党员（选民）联名推荐"),
         ],
         "Direction" => &[("up", "上（自下而上征求）"), ("down", "下（向下反馈）")],
+        "RepresentativeCategory" => &[
+            ("frontline", "工作一线代表"),
+            ("professional_or_model", "专业技术人才和先进模范人物代表"),
+            ("migrant_worker", "外出务工党员代表"),
+            ("leading_cadre", "领导干部代表"),
+            ("other", "其他"),
+        ],
         "PersonalMattersOutcome" => &[
             ("consistent", "如实报告"),
             ("explained", "有出入但已说明，不影响使用"),

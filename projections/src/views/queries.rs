@@ -238,3 +238,73 @@ pub fn unit_history(p: &Projections, unit_id: &str) -> Vec<UnitElection> {
     out.sort_by(|a, b| a.opened_at.cmp(&b.opened_at));
     out
 }
+
+/// The composition of the representatives (or deputies) elected in a set of
+/// elections, the congress's whole (domain decision 32): the seeds report
+/// it so (003:8, 1,057 township representatives: 56% front-line, 28.2%
+/// professionals and models, 4.6% migrant workers), and a unit's few seats
+/// say little on their own.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Composition {
+    pub elections: Vec<String>,
+    /// Those holding a seat (elected, not voided).
+    pub elected: usize,
+    pub women: usize,
+    /// Of a stated ethnicity other than 汉族.
+    pub minorities: usize,
+    /// Elected with no ethnicity stated.
+    pub ethnicity_unstated: usize,
+    /// By category (`unstated` for a nomination that gives none).
+    pub by_category: BTreeMap<String, usize>,
+    /// Each category's share of the elected.
+    pub shares: BTreeMap<String, f64>,
+}
+
+/// The composition of the elected in `elections` (id and state).
+pub fn composition<'a>(
+    elections: impl IntoIterator<Item = (&'a str, &'a crate::state::ElectionState)>,
+) -> Composition {
+    use crate::events::{RepresentativeCategory as C, Sex};
+    let mut out = Composition {
+        elections: Vec::new(),
+        elected: 0,
+        women: 0,
+        minorities: 0,
+        ethnicity_unstated: 0,
+        by_category: BTreeMap::new(),
+        shares: BTreeMap::new(),
+    };
+    for (id, state) in elections {
+        out.elections.push(id.to_string());
+        for c in state.candidates.values().filter(|c| c.holds_seat()) {
+            let Some(n) = &c.nomination else { continue };
+            out.elected += 1;
+            if n.sex == Sex::Female {
+                out.women += 1;
+            }
+            match n.ethnicity.as_deref().map(str::trim) {
+                None | Some("") => out.ethnicity_unstated += 1,
+                Some("汉族" | "汉") => {}
+                Some(_) => out.minorities += 1,
+            }
+            let key = match n.representative_category {
+                Some(C::Frontline) => "frontline",
+                Some(C::ProfessionalOrModel) => "professional_or_model",
+                Some(C::MigrantWorker) => "migrant_worker",
+                Some(C::LeadingCadre) => "leading_cadre",
+                Some(C::Other) => "other",
+                None => "unstated",
+            };
+            *out.by_category.entry(key.to_string()).or_default() += 1;
+        }
+    }
+    if out.elected > 0 {
+        let total = out.elected as f64;
+        out.shares = out
+            .by_category
+            .iter()
+            .map(|(k, v)| (k.clone(), *v as f64 / total))
+            .collect();
+    }
+    out
+}

@@ -309,6 +309,7 @@ impl World {
                 }),
                 ethnicity: None,
                 education: Some("大学".into()),
+                representative_category: None,
                 person_ref: None,
             }),
             "candidate.shortlisted" => EventBody::Shortlisted(Shortlisted {

@@ -298,44 +298,67 @@ pub async fn record(
     actor: &jishi_ledger::Actor,
     command: &Command,
 ) -> Result<Recorded, RecordError> {
-    let acting = domain_actor(actor);
-    let prefix = election_stream(&command.election_id);
     for attempt in 1..=MAX_ATTEMPTS {
-        let election = load_election(store.as_ref(), &command.election_id, None).await?;
-        let (procedure, digest) = procedure_for(
-            &election.state,
-            election.procedure.as_ref(),
-            command,
-            procedure_file,
-        )?;
-        let decided = decide(&election.state, &acting, command, &procedure)?;
-        let requests = requests_for(&decided, actor, &digest);
-        let now = store.clock().now();
-        let prepared = requests
-            .into_iter()
-            .map(|r| prepare_request(r, now))
-            .collect::<Result<Vec<_>, _>>()?;
-        let guard = ScopeGuard {
-            prefix: prefix.clone(),
-            seen: election.last_position,
-        };
-        match store.append_guarded(guard, prepared).await {
-            Ok(appended) => {
-                let landed = appended
-                    .iter()
-                    .flat_map(|a: &Appended| a.events.iter().cloned());
-                return Ok(Recorded {
-                    events: decided.into_iter().zip(landed).collect(),
-                });
-            }
-            Err(e) if matches!(e.error, AppendError::ScopeChanged { .. }) => {
-                tracing::info!(attempt, "election changed meanwhile; deciding again");
-                continue;
-            }
-            Err(e) => return Err(e.error.into()),
+        if let Some(r) = attempt_record(store, procedure_file, actor, command, None).await? {
+            return Ok(r);
         }
+        tracing::info!(attempt, "election changed meanwhile; deciding again");
     }
     Err(RecordError::Busy(MAX_ATTEMPTS))
+}
+
+/// One decision and its guarded append: `None` when something was recorded
+/// for the election since it was read (the caller decides again). With
+/// `event_id`, the act itself carries it; what `decide` adds around the act
+/// (an override.recorded, procedure.adopted, consequences) is written in the
+/// same transaction, so finding the act means finding them all.
+async fn attempt_record(
+    store: &Arc<dyn EventStore>,
+    procedure_file: Option<&Procedure>,
+    actor: &jishi_ledger::Actor,
+    command: &Command,
+    event_id: Option<uuid::Uuid>,
+) -> Result<Option<Recorded>, RecordError> {
+    let acting = domain_actor(actor);
+    let election = load_election(store.as_ref(), &command.election_id, None).await?;
+    let (procedure, digest) = procedure_for(
+        &election.state,
+        election.procedure.as_ref(),
+        command,
+        procedure_file,
+    )?;
+    let decided = decide(&election.state, &acting, command, &procedure)?;
+    let mut requests = requests_for(&decided, actor, &digest);
+    if let Some(id) = event_id {
+        if let Some(act) = requests
+            .iter_mut()
+            .flat_map(|r| r.events.iter_mut())
+            .find(|e| e.event_type == command.kind())
+        {
+            act.event_id = Some(id);
+        }
+    }
+    let now = store.clock().now();
+    let prepared = requests
+        .into_iter()
+        .map(|r| prepare_request(r, now))
+        .collect::<Result<Vec<_>, _>>()?;
+    let guard = ScopeGuard {
+        prefix: election_stream(&command.election_id),
+        seen: election.last_position,
+    };
+    match store.append_guarded(guard, prepared).await {
+        Ok(appended) => {
+            let landed = appended
+                .iter()
+                .flat_map(|a: &Appended| a.events.iter().cloned());
+            Ok(Some(Recorded {
+                events: decided.into_iter().zip(landed).collect(),
+            }))
+        }
+        Err(e) if matches!(e.error, AppendError::ScopeChanged { .. }) => Ok(None),
+        Err(e) => Err(e.error.into()),
+    }
 }
 
 /// What [`record_once`] did: recorded the command now, or found that the
@@ -381,8 +404,6 @@ pub async fn record_once(
     command: &Command,
     event_id: uuid::Uuid,
 ) -> Result<Once, RecordError> {
-    let acting = domain_actor(actor);
-    let prefix = election_stream(&command.election_id);
     for attempt in 1..=MAX_ATTEMPTS {
         if let Some(found) = store.stored_events(&[event_id]).await?.remove(&event_id) {
             if found.event_type != command.kind() || found.actor.id != actor.id {
@@ -399,45 +420,10 @@ pub async fn record_once(
                 event_type: found.event_type,
             });
         }
-        let election = load_election(store.as_ref(), &command.election_id, None).await?;
-        let (procedure, digest) =
-            procedure_for(&election.state, election.procedure.as_ref(), command, None)?;
-        let decided = decide(&election.state, &acting, command, &procedure)?;
-        let mut requests = requests_for(&decided, actor, &digest);
-        // The act itself carries the id; what decide adds around it (an
-        // override.recorded, procedure.adopted, consequences) is written in
-        // the same transaction, so finding the act means finding them all.
-        if let Some(act) = requests
-            .iter_mut()
-            .flat_map(|r| r.events.iter_mut())
-            .find(|e| e.event_type == command.kind())
-        {
-            act.event_id = Some(event_id);
+        if let Some(r) = attempt_record(store, None, actor, command, Some(event_id)).await? {
+            return Ok(Once::Recorded(r));
         }
-        let now = store.clock().now();
-        let prepared = requests
-            .into_iter()
-            .map(|r| prepare_request(r, now))
-            .collect::<Result<Vec<_>, _>>()?;
-        let guard = ScopeGuard {
-            prefix: prefix.clone(),
-            seen: election.last_position,
-        };
-        match store.append_guarded(guard, prepared).await {
-            Ok(appended) => {
-                let landed = appended
-                    .iter()
-                    .flat_map(|a: &Appended| a.events.iter().cloned());
-                return Ok(Once::Recorded(Recorded {
-                    events: decided.into_iter().zip(landed).collect(),
-                }));
-            }
-            Err(e) if matches!(e.error, AppendError::ScopeChanged { .. }) => {
-                tracing::info!(attempt, "election changed meanwhile; deciding again");
-                continue;
-            }
-            Err(e) => return Err(e.error.into()),
-        }
+        tracing::info!(attempt, "election changed meanwhile; deciding again");
     }
     Err(RecordError::Busy(MAX_ATTEMPTS))
 }

@@ -2,13 +2,6 @@
 //! prints; anything a server would need again lives in `ledger` or `projections`.
 
 mod bench;
-mod bench_attest;
-mod bench_http;
-mod bench_pg;
-mod bench_streams;
-mod bench_tree;
-mod bench_verify;
-mod bench_views;
 mod demo_cmd;
 mod domain_cmds;
 mod domain_verify;

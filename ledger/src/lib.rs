@@ -29,6 +29,7 @@ pub mod prepare;
 pub mod publish;
 pub mod row;
 pub mod signers;
+pub mod since;
 pub mod simulate;
 pub mod sqlite;
 pub mod store;

@@ -243,7 +243,10 @@ async fn anchor(
         Err(e) => {
             return Ok(Err(fault(
                 FaultKind::ChainBroken,
-                format!("the stored tree gives no proof for it in checkpoint #{}: {e}", cp.id),
+                format!(
+                    "the stored tree gives no proof for it in checkpoint #{}: {e}",
+                    cp.id
+                ),
             )))
         }
     };

@@ -35,9 +35,7 @@ use rayon::prelude::*;
 use crate::attest::{AttestChecker, AttestReport, Attestation};
 use crate::row::StoredRow;
 use crate::store::{EventStore, Head, StoreError};
-use crate::tree::{
-    ProofStore, RunSplitter, StoredLeafNodes, StoredRun, TreeChecker, TreeReport,
-};
+use crate::tree::{ProofStore, RunSplitter, StoredLeafNodes, StoredRun, TreeChecker, TreeReport};
 use crate::Digest;
 
 /// Rows read per page: large enough to amortise a query, small enough that
@@ -157,7 +155,7 @@ impl Progress for Quiet {}
 
 /// A row's two hashes, computed ahead of the chain checks and on any thread:
 /// every input is one of the row's own stored columns.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RowHashes {
     /// The stored position the envelope was hashed at: the checks use these
     /// hashes only for a row at that position, and hash again otherwise.
@@ -167,6 +165,9 @@ pub struct RowHashes {
     /// The envelope hash at `position`; `None` when a column cannot be part
     /// of any envelope (or the position is not one an event can have).
     envelope: Option<Digest>,
+    /// The validity checks on the row's own fields (all but the one that
+    /// needs the row before): as costly as the hashes, and as independent.
+    fields: crate::validity::OwnFields,
 }
 
 impl RowHashes {
@@ -180,6 +181,7 @@ impl RowHashes {
             position: row.position,
             payload_digest: crate::canonical::payload_digest(&row.payload),
             envelope,
+            fields: crate::validity::OwnFields::of(row),
         }
     }
 }
@@ -193,7 +195,10 @@ const HASH_TASK_ROWS: usize = 64;
 pub fn hash_rows(rows: &[StoredRow]) -> Vec<RowHashes> {
     rows.par_iter()
         .with_min_len(HASH_TASK_ROWS)
-        .map_init(|| Vec::with_capacity(1024), |scratch, row| RowHashes::of(row, scratch))
+        .map_init(
+            || Vec::with_capacity(1024),
+            |scratch, row| RowHashes::of(row, scratch),
+        )
         .collect()
 }
 
@@ -361,10 +366,11 @@ impl ChainChecker {
             ));
         }
         // The row is what was written; was it written as the append path writes?
-        crate::validity::admissible(
-            row,
-            Some(self.prev_recorded_at.as_str()).filter(|t| !t.is_empty()),
-        )?;
+        let previous = Some(self.prev_recorded_at.as_str()).filter(|t| !t.is_empty());
+        match hashes {
+            Some(h) => crate::validity::admissible_with(row, previous, &h.fields)?,
+            None => crate::validity::admissible(row, previous)?,
+        }
         // The row is authentic from here on, so its stream version is the one recorded.
         let version = row.stream_version as u64;
         let last = self.versions.get(row.stream.as_str()).copied();
@@ -568,7 +574,12 @@ async fn walk<S: EventStore + ?Sized>(
         Box::pin(async move { tokio::try_join!(store.read_rows(from, PAGE), read_nodes(from)) })
     };
     let mut pages = Pages::start(Box::new(read_page), 0).await?;
-    while let Some(Page { rows: page, hashes, runs }) = pages.next().await? {
+    while let Some(Page {
+        rows: page,
+        hashes,
+        runs,
+    }) = pages.next().await?
+    {
         let page_end = page.last().map_or(0, |r| r.position.max(0) as u64);
         attestations.fill(store, page_end).await?;
         let nodes = match (runs, tree.is_some()) {
@@ -794,7 +805,6 @@ impl<'a> Pages<'a> {
     }
 }
 
-
 /// The stored attestations, read a page ahead of the rows they cover.
 struct Attestations {
     buffer: std::collections::VecDeque<Attestation>,
@@ -842,7 +852,9 @@ impl Attestations {
 }
 
 /// Polls a future once: `Some` if it finished, `None` if it is under way.
-async fn poll_once<F: std::future::Future + ?Sized>(mut fut: std::pin::Pin<&mut F>) -> Option<F::Output> {
+async fn poll_once<F: std::future::Future + ?Sized>(
+    mut fut: std::pin::Pin<&mut F>,
+) -> Option<F::Output> {
     std::future::poll_fn(|cx| match fut.as_mut().poll(cx) {
         std::task::Poll::Ready(v) => std::task::Poll::Ready(Some(v)),
         std::task::Poll::Pending => std::task::Poll::Ready(None),
@@ -918,6 +930,10 @@ mod tests {
         Position(usize, i64),
         Swap(usize, usize),
         Delete(usize),
+        /// The forger's step: every row from here on sealed again (digest,
+        /// link and hash recomputed), so that what was changed before
+        /// passes the hashes and only the field checks can see it.
+        ResealFrom(usize),
     }
 
     fn mangle() -> impl Strategy<Value = Mangle> {
@@ -935,7 +951,8 @@ mod tests {
             i.clone().prop_map(Mangle::EventType),
             (i.clone(), -3..3i64).prop_map(|(i, d)| Mangle::Position(i, d)),
             (i.clone(), i.clone()).prop_map(|(a, b)| Mangle::Swap(a, b)),
-            i.prop_map(Mangle::Delete),
+            i.clone().prop_map(Mangle::Delete),
+            i.prop_map(Mangle::ResealFrom),
         ]
     }
 
@@ -976,6 +993,23 @@ mod tests {
             Mangle::Delete(i) => {
                 rows.remove(i % n);
             }
+            Mangle::ResealFrom(i) => {
+                let mut scratch = Vec::new();
+                for k in i % n..n {
+                    let prev = if k == 0 {
+                        Digest::ZERO.0.to_vec()
+                    } else {
+                        rows[k - 1].hash.clone()
+                    };
+                    let row = &mut rows[k];
+                    row.payload_digest = crate::canonical::payload_digest(&row.payload).0.to_vec();
+                    row.prev_hash = prev;
+                    let at = u64::try_from(row.position).unwrap_or(0).max(1);
+                    if let Some(h) = row.computed_hash_at(at, &mut scratch) {
+                        row.hash = h.0.to_vec();
+                    }
+                }
+            }
         }
     }
 
@@ -1000,6 +1034,18 @@ mod tests {
     fn intact_rows_pass_both_ways() {
         assert_eq!(first_fault(rows(), false), None);
         assert_eq!(first_fault(rows(), true), None);
+    }
+
+    /// A field the append path refuses, resealed by the forger: the field
+    /// checks made ahead name it as the sequential ones do.
+    #[test]
+    fn a_resealed_malformed_row_is_named_both_ways() {
+        let mut mangled = rows().to_vec();
+        apply(&mut mangled, &Mangle::EventType(7));
+        apply(&mut mangled, &Mangle::ResealFrom(7));
+        let fault = first_fault(&mangled, true).expect("a fault");
+        assert_eq!((fault.position, fault.kind), (8, FaultKind::RowMalformed));
+        assert_eq!(Some(fault), first_fault(&mangled, false));
     }
 
     proptest! {

@@ -336,3 +336,78 @@ async fn the_application_role_appends_nodes_and_checkpoints_only() {
         );
     }
 }
+
+impl Case {
+    /// `verify --since-checkpoint`: exit code and all output.
+    async fn since(&self) -> (i32, String) {
+        self.run(&["verify".into(), "--since-checkpoint".into()])
+            .await
+    }
+
+    /// Five more events after the checkpoint.
+    async fn grow(&self) {
+        for i in 10..15 {
+            self.fx
+                .pg
+                .append(common::request(
+                    &format!("candidate/c{}", i % 3),
+                    ExpectedVersion::Any,
+                    1,
+                ))
+                .await
+                .expect("append");
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn since_checkpoint_checks_the_new_rows_and_names_tampering_after_it() {
+    let Some(c) = case(10).await else {
+        return;
+    };
+    c.checkpoint().await;
+    c.grow().await;
+    let (code, out) = c.since().await;
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains("ok: 5 events after position 10 verified"),
+        "{out}"
+    );
+    assert!(
+        out.contains("ok: the stored tree at size 15 extends checkpoint #"),
+        "{out}"
+    );
+    assert!(
+        out.contains("not checked: the 10 event(s) up to position 10"),
+        "{out}"
+    );
+
+    dba(
+        &c.fx.schema,
+        "UPDATE events SET payload = payload || ' ' WHERE position = 13",
+    )
+    .await;
+    let (code, out) = c.since().await;
+    assert_eq!(code, 3, "{out}");
+    assert!(
+        out.contains("FAILED: first bad position 13: payload changed"),
+        "{out}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn since_checkpoint_fails_when_the_tree_is_not_consistent_with_the_checkpoint() {
+    let Some(c) = case(10).await else {
+        return;
+    };
+    c.checkpoint().await;
+    c.grow().await;
+    reseal_from(&c.fx.pg, &c.fx.schema, 5).await;
+    rebuild_tree(&c.fx.pg, &c.fx.schema).await;
+    let (code, out) = c.since().await;
+    assert_eq!(code, 3, "{out}");
+    assert!(
+        out.contains("FAILED: first bad position 10: chain broken: the event stored here, or the stored tree's proof for it, is not what checkpoint #"),
+        "{out}"
+    );
+}

@@ -706,7 +706,9 @@ async fn walk<S: EventStore + ?Sized>(
 /// A page read from the store: its rows, and the tree rows holding their
 /// leaves (the first leaf, and the runs; none when the tree is not checked).
 type PageRead<'a> = Pin<Box<dyn Future<Output = Result<RawPage, StoreError>> + Send + 'a>>;
-type RawPage = (Vec<StoredRow>, (u64, Vec<StoredRun>));
+type RawPage = (Vec<StoredRow>, TreeRuns);
+/// The first leaf of a page and the `tree_nodes` rows holding its leaves.
+type TreeRuns = (u64, Vec<StoredRun>);
 /// The rows' hashes, being computed on rayon's threads.
 type Hashing = Pin<Box<dyn Future<Output = Option<Vec<RowHashes>>> + Send>>;
 
@@ -715,7 +717,7 @@ type Hashing = Pin<Box<dyn Future<Output = Option<Vec<RowHashes>>> + Send>>;
 pub(crate) struct Page {
     pub(crate) rows: Arc<Vec<StoredRow>>,
     pub(crate) hashes: Option<Vec<RowHashes>>,
-    pub(crate) runs: (u64, Vec<StoredRun>),
+    pub(crate) runs: TreeRuns,
 }
 
 /// The walk's pages, three in flight at once (D80): while the caller checks
@@ -727,7 +729,7 @@ pub(crate) struct Page {
 pub(crate) struct Pages<'a> {
     read: Box<dyn Fn(u64) -> PageRead<'a> + Send + Sync + 'a>,
     /// The next page to hand out, its hashing under way.
-    ready: Option<(Arc<Vec<StoredRow>>, Hashing, (u64, Vec<StoredRun>))>,
+    ready: Option<(Arc<Vec<StoredRow>>, Hashing, TreeRuns)>,
     /// The read of the page after it, and its result if it came at once.
     reading: Option<(PageRead<'a>, Option<Result<RawPage, StoreError>>)>,
     failed: Option<StoreError>,

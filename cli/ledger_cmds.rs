@@ -344,11 +344,7 @@ pub async fn verify(
     let drift = store.schema_drift().await?;
     let secs = started.elapsed().as_secs_f64();
     if json {
-        let mut value = serde_json::to_value(&report)?;
-        if let Some(obj) = value.as_object_mut() {
-            obj.insert("schema_drift".into(), serde_json::to_value(&drift)?);
-        }
-        println!("{}", serde_json::to_string(&value)?);
+        print_json_with_drift(&report, &drift)?;
     } else if report.is_ok() {
         match &report.head {
             None => println!("ok: the ledger is empty"),
@@ -402,6 +398,19 @@ pub async fn verify(
     Ok(())
 }
 
+/// A verify report as one JSON line, with the schema drift beside it.
+fn print_json_with_drift(
+    report: &impl serde::Serialize,
+    drift: &[jishi_ledger::drift::SchemaDrift],
+) -> anyhow::Result<()> {
+    let mut value = serde_json::to_value(report)?;
+    if let Some(obj) = value.as_object_mut() {
+        obj.insert("schema_drift".into(), serde_json::to_value(drift)?);
+    }
+    println!("{}", serde_json::to_string(&value)?);
+    Ok(())
+}
+
 /// `jishi verify --since-checkpoint`: the rows after the newest signed
 /// checkpoint and the tree's consistency with it (D82). Exit 3 when
 /// anything checked fails, and when no signed checkpoint vouches for the
@@ -414,11 +423,7 @@ pub async fn verify_since_checkpoint(spec: &StoreSpec, json: bool) -> anyhow::Re
     let drift = store.schema_drift().await?;
     let secs = started.elapsed().as_secs_f64();
     if json {
-        let mut value = serde_json::to_value(&report)?;
-        if let Some(obj) = value.as_object_mut() {
-            obj.insert("schema_drift".into(), serde_json::to_value(&drift)?);
-        }
-        println!("{}", serde_json::to_string(&value)?);
+        print_json_with_drift(&report, &drift)?;
     } else {
         print_since(&report, secs);
         if drift.is_empty() {

@@ -346,17 +346,7 @@ impl Case {
 
     /// Five more events after the checkpoint.
     async fn grow(&self) {
-        for i in 10..15 {
-            self.fx
-                .pg
-                .append(common::request(
-                    &format!("candidate/c{}", i % 3),
-                    ExpectedVersion::Any,
-                    1,
-                ))
-                .await
-                .expect("append");
-        }
+        common::append_candidates(&self.fx.pg, 10, 5).await;
     }
 }
 

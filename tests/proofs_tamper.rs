@@ -164,18 +164,11 @@ fn since(c: &proofs_support::Case) -> (i32, String) {
 fn checkpointed_then_grown() -> proofs_support::Case {
     let c = case(10);
     c.checkpoint_and_cosign("cp1");
-    proofs_support::rt().block_on(async {
-        for i in 10..15 {
-            c.fx.store
-                .append(proofs_support::common::request(
-                    &format!("candidate/c{}", i % 3),
-                    jishi_ledger::ExpectedVersion::Any,
-                    1,
-                ))
-                .await
-                .expect("append");
-        }
-    });
+    proofs_support::rt().block_on(proofs_support::common::append_candidates(
+        &*c.fx.store,
+        10,
+        5,
+    ));
     c
 }
 

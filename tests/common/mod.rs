@@ -48,6 +48,21 @@ pub struct Fixture {
     _dir: tempfile::TempDir,
 }
 
+/// Appends one event to each of `count` requests on streams
+/// `candidate/c0..c2` (by `i % 3`, from `from`), as the tests' ledgers grow.
+pub async fn append_candidates(store: &dyn EventStore, from: usize, count: usize) {
+    for i in from..from + count {
+        store
+            .append(request(
+                &format!("candidate/c{}", i % 3),
+                ExpectedVersion::Any,
+                1,
+            ))
+            .await
+            .expect("append");
+    }
+}
+
 pub fn sqlite() -> Fixture {
     let dir = tempfile::tempdir().expect("temp dir");
     let path = dir.path().join("ledger.db");

@@ -329,6 +329,30 @@ pub fn forged_tail(
     out
 }
 
+/// `verify --since-checkpoint` passed from a checkpoint of `size` events to
+/// a head at `head`, and said what it left out.
+pub fn assert_since_ok(code: i32, out: &str, size: u64, head: u64) {
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains(&format!("of size {size} (root")), "{out}");
+    let new = head - size;
+    assert!(
+        out.contains(&format!("ok: {new} events after position {size} verified")),
+        "{out}"
+    );
+    assert!(
+        out.contains(&format!(
+            "ok: the stored tree at size {head} extends checkpoint #"
+        )),
+        "{out}"
+    );
+    assert!(
+        out.contains(&format!(
+            "not checked: the {size} event(s) up to position {size}"
+        )),
+        "{out}"
+    );
+}
+
 /// What `jishi verify` must say about a history rewritten from position 5 of
 /// 10 with every later hash recomputed (see [`forged_tail`]): the chain passes,
 /// the checkpoint of size 10 does not, and the stored tree differs unless the

@@ -2,13 +2,6 @@
 //! prints; anything a server would need again lives in `ledger` or `projections`.
 
 mod bench;
-mod bench_attest;
-mod bench_http;
-mod bench_pg;
-mod bench_streams;
-mod bench_tree;
-mod bench_verify;
-mod bench_views;
 mod demo_cmd;
 mod domain_cmds;
 mod domain_verify;
@@ -94,6 +87,12 @@ enum Command {
         /// another key is then a fault, not a valid ledger (D69).
         #[arg(long = "expect-key", value_name = "VKEY")]
         expect_keys: Vec<String>,
+        /// Check only what was appended since the newest stored checkpoint
+        /// signed by a registered checkpoint key: the rows after it, chained
+        /// from its last event, and the stored tree's consistency with it.
+        /// The rows before it are not checked again (the report says so).
+        #[arg(long, conflicts_with_all = ["domain", "expect_keys"])]
+        since_checkpoint: bool,
     },
     /// Record a step of a selection; refused (nothing written) when it breaks the procedure.
     Record(domain_cmds::RecordArgs),
@@ -277,8 +276,14 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Head { json } => ledger_cmds::head(&spec, json).await,
         Command::Verify {
             json,
+            since_checkpoint: true,
+            ..
+        } => ledger_cmds::verify_since_checkpoint(&spec, json).await,
+        Command::Verify {
+            json,
             domain,
             expect_keys,
+            since_checkpoint: false,
         } => ledger_cmds::verify(&spec, json, domain, &expect_keys).await,
         Command::Record(args) => domain_cmds::record(&spec, args).await,
         Command::Procedure(cmd) => domain_cmds::procedure(cmd),

@@ -336,3 +336,56 @@ async fn the_application_role_appends_nodes_and_checkpoints_only() {
         );
     }
 }
+
+impl Case {
+    /// `verify --since-checkpoint`: exit code and all output.
+    async fn since(&self) -> (i32, String) {
+        self.run(&["verify".into(), "--since-checkpoint".into()])
+            .await
+    }
+
+    /// Five more events after the checkpoint.
+    async fn grow(&self) {
+        common::append_candidates(&self.fx.pg, 10, 5).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn since_checkpoint_checks_the_new_rows_and_names_tampering_after_it() {
+    let Some(c) = case(10).await else {
+        return;
+    };
+    c.checkpoint().await;
+    c.grow().await;
+    let (code, out) = c.since().await;
+    common::assert_since_ok(code, &out, 10, 15);
+
+    dba(
+        &c.fx.schema,
+        "UPDATE events SET payload = payload || ' ' WHERE position = 13",
+    )
+    .await;
+    let (code, out) = c.since().await;
+    assert_eq!(code, 3, "{out}");
+    assert!(
+        out.contains("FAILED: first bad position 13: payload changed"),
+        "{out}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn since_checkpoint_fails_when_the_tree_is_not_consistent_with_the_checkpoint() {
+    let Some(c) = case(10).await else {
+        return;
+    };
+    c.checkpoint().await;
+    c.grow().await;
+    reseal_from(&c.fx.pg, &c.fx.schema, 5).await;
+    rebuild_tree(&c.fx.pg, &c.fx.schema).await;
+    let (code, out) = c.since().await;
+    assert_eq!(code, 3, "{out}");
+    assert!(
+        out.contains("FAILED: first bad position 10: chain broken: the event stored here, or the stored tree's proof for it, is not what checkpoint #"),
+        "{out}"
+    );
+}

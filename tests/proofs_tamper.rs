@@ -154,3 +154,89 @@ fn a_truncated_ledger_is_caught_by_the_last_checkpoint() {
         );
     }
 }
+
+/// `verify --since-checkpoint` on `c` (exit code, all output).
+fn since(c: &proofs_support::Case) -> (i32, String) {
+    c.run(&["verify", "--since-checkpoint"])
+}
+
+/// A checkpoint at 10 events, then 5 more on the same streams.
+fn checkpointed_then_grown() -> proofs_support::Case {
+    let c = case(10);
+    c.checkpoint_and_cosign("cp1");
+    proofs_support::rt().block_on(proofs_support::common::append_candidates(
+        &*c.fx.store,
+        10,
+        5,
+    ));
+    c
+}
+
+/// The daily check: only the 5 rows after the checkpoint, anchored on it,
+/// and it says what it left out.
+#[test]
+fn since_checkpoint_checks_the_new_rows_and_says_what_it_did_not() {
+    let c = checkpointed_then_grown();
+    let (code, out) = since(&c);
+    proofs_support::common::assert_since_ok(code, &out, 10, 15);
+    let (code, out) = c.run(&["verify", "--since-checkpoint", "--json"]);
+    assert_eq!(code, 0, "{out}");
+    let v: serde_json::Value = serde_json::from_str(out.lines().next().unwrap()).unwrap();
+    assert_eq!(v["checked"], 5);
+    assert_eq!(v["checkpoint"]["size"], 10);
+}
+
+/// A payload changed after the checkpoint is named at its position.
+#[test]
+fn since_checkpoint_names_tampering_after_the_checkpoint() {
+    let c = checkpointed_then_grown();
+    let conn = proofs_support::common::dba(&c.fx.path);
+    conn.execute(
+        "UPDATE events SET payload = payload || ' ' WHERE position = 13",
+        [],
+    )
+    .unwrap();
+    proofs_support::common::restore_triggers(&conn);
+    let (code, out) = since(&c);
+    assert_eq!(code, 3, "{out}");
+    assert!(
+        out.contains("FAILED: first bad position 13: payload changed"),
+        "{out}"
+    );
+    // Resealed by the forger (hashes and links recomputed from 13 on): the
+    // rows chain, but the stored tree no longer holds them.
+    reseal_from(&c.fx.path, 13);
+    proofs_support::common::restore_triggers(&proofs_support::common::dba(&c.fx.path));
+    let (code, out) = since(&c);
+    assert_eq!(code, 3, "{out}");
+    assert!(
+        out.contains("FAILED: Merkle tree: the stored tree's root at size 15"),
+        "{out}"
+    );
+}
+
+/// History rewritten before the checkpoint, tree rebuilt to match: the
+/// stored tree is no longer the checkpoint's, and the check stops at its
+/// last event.
+#[test]
+fn since_checkpoint_fails_when_the_tree_is_not_consistent_with_the_checkpoint() {
+    let c = checkpointed_then_grown();
+    reseal_from(&c.fx.path, 5);
+    rebuild_tree(&c.fx.path);
+    proofs_support::common::restore_triggers(&proofs_support::common::dba(&c.fx.path));
+    let (code, out) = since(&c);
+    assert_eq!(code, 3, "{out}");
+    assert!(
+        out.contains("FAILED: first bad position 10: chain broken: the event stored here, or the stored tree's proof for it, is not what checkpoint #"),
+        "{out}"
+    );
+    // With no checkpoint left there is nothing to start from.
+    delete_checkpoints(&c.fx.path);
+    proofs_support::common::restore_triggers(&proofs_support::common::dba(&c.fx.path));
+    let (code, out) = since(&c);
+    assert_eq!(code, 3, "{out}");
+    assert!(
+        out.contains("nothing checked: the ledger stores no checkpoint"),
+        "{out}"
+    );
+}

@@ -30,6 +30,7 @@ pub mod publish;
 pub mod row;
 pub mod signers;
 pub mod simulate;
+pub mod since;
 pub mod sqlite;
 pub mod store;
 pub mod streams;

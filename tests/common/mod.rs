@@ -48,6 +48,21 @@ pub struct Fixture {
     _dir: tempfile::TempDir,
 }
 
+/// Appends one event to each of `count` requests on streams
+/// `candidate/c0..c2` (by `i % 3`, from `from`), as the tests' ledgers grow.
+pub async fn append_candidates(store: &dyn EventStore, from: usize, count: usize) {
+    for i in from..from + count {
+        store
+            .append(request(
+                &format!("candidate/c{}", i % 3),
+                ExpectedVersion::Any,
+                1,
+            ))
+            .await
+            .expect("append");
+    }
+}
+
 pub fn sqlite() -> Fixture {
     let dir = tempfile::tempdir().expect("temp dir");
     let path = dir.path().join("ledger.db");
@@ -312,6 +327,30 @@ pub fn forged_tail(
         out.push(f);
     }
     out
+}
+
+/// `verify --since-checkpoint` passed from a checkpoint of `size` events to
+/// a head at `head`, and said what it left out.
+pub fn assert_since_ok(code: i32, out: &str, size: u64, head: u64) {
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains(&format!("of size {size} (root")), "{out}");
+    let new = head - size;
+    assert!(
+        out.contains(&format!("ok: {new} events after position {size} verified")),
+        "{out}"
+    );
+    assert!(
+        out.contains(&format!(
+            "ok: the stored tree at size {head} extends checkpoint #"
+        )),
+        "{out}"
+    );
+    assert!(
+        out.contains(&format!(
+            "not checked: the {size} event(s) up to position {size}"
+        )),
+        "{out}"
+    );
 }
 
 /// What `jishi verify` must say about a history rewritten from position 5 of

@@ -29,10 +29,9 @@ use deadpool_postgres::GenericClient;
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{IsolationLevel, Row};
 
-use super::{
-    bytes, int, pg, pool_err, read_head, stored_row, text, to_i64, PostgresStore, COLUMNS,
-    INSERT_CHUNK,
-};
+use super::reads::{bytes, int, read_head, stored_row, text};
+use super::sql::COLUMNS;
+use super::{pg, pool_err, to_i64, PostgresStore, INSERT_CHUNK};
 use crate::checkpoint::Checkpoint;
 use crate::merkle::{self, ConsistencyProof, Frontier, InclusionProof, NodeSource};
 use crate::note::Note;

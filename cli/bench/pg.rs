@@ -30,74 +30,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use jishi_ledger::postgres::tokio_postgres::{self, NoTls};
-use jishi_ledger::postgres::{GroupCommit, PgOptions, PostgresStore};
+use jishi_ledger::postgres::{PgOptions, PostgresStore};
 use jishi_ledger::{EventStore, RecordedEvent};
 
-/// What to measure.
-#[derive(Debug, Clone)]
-pub struct PgBench {
-    pub url: String,
-    pub events: usize,
-    pub writers: Vec<usize>,
-    pub max_seconds: f64,
-    /// Events each writer appends per call (one `append_batch` of that many
-    /// one-event requests): 1 is a recorder's step, more is an import.
-    pub batch: usize,
-    /// The group-commit settings under test.
-    pub group_commit: GroupCommit,
-    /// Times each writer count is measured (the ledger and every baseline
-    /// again each time); the summary is the median.
-    pub rounds: usize,
-    /// The recording key the ledger's runs attest with (D69); `None`
-    /// writes unattested rows (`jishi bench --attestation` compares both).
-    pub attestor: Option<Arc<jishi_ledger::attest::Attestor>>,
-}
-
-impl PgBench {
-    pub fn new(url: String) -> Self {
-        PgBench {
-            url,
-            events: 200_000,
-            writers: vec![1, 8, 32],
-            max_seconds: 60.0,
-            batch: 1,
-            group_commit: GroupCommit::default(),
-            rounds: 1,
-            attestor: None,
-        }
-    }
-}
-
-/// One measured run.
-pub(crate) struct Run {
-    events: usize,
-    elapsed: Duration,
-    latencies: Vec<Duration>,
-    mean_group: f64,
-    /// Share of the ledger's transactions planned from what the writer knew
-    /// (one round trip, see `jishi_ledger::postgres`).
-    from_known: f64,
-    /// Mean time per ledger transaction the writer spent gathering callers
-    /// and committing (see `GroupStats`); zero for the baselines.
-    gather_per_tx: Duration,
-    commit_per_tx: Duration,
-    plan_per_tx: Duration,
-}
-
-impl Run {
-    pub(crate) fn rate(&self) -> f64 {
-        self.events as f64 / self.elapsed.as_secs_f64().max(1e-9)
-    }
-
-    pub(crate) fn percentile(&self, p: f64) -> Duration {
-        if self.latencies.is_empty() {
-            return Duration::ZERO;
-        }
-        let i = ((self.latencies.len() - 1) as f64 * p).round() as usize;
-        self.latencies[i.min(self.latencies.len() - 1)]
-    }
-}
+use super::harness::{connect, ledger_run, medians, ms, PgBench, Run, Schema};
 
 /// Runs every writer count and prints one line each.
 pub async fn run(bench: &PgBench) -> anyhow::Result<()> {
@@ -199,15 +135,6 @@ fn result_line(writers: usize, c: [f64; COLUMNS_PRINTED], label: &str) -> String
     )
 }
 
-pub(crate) fn median(mut values: Vec<f64>) -> f64 {
-    values.sort_by(f64::total_cmp);
-    match values.len() {
-        0 => 0.0,
-        n if n % 2 == 1 => values[n / 2],
-        n => (values[n / 2 - 1] + values[n / 2]) / 2.0,
-    }
-}
-
 impl Round {
     /// The ledger's rate as a percentage of a baseline's.
     fn percent_of(&self, baseline: &Run) -> f64 {
@@ -219,7 +146,6 @@ impl Round {
     /// p99 per call; the same-transactions rate and ratio; the serial rate
     /// and ratio.
     fn columns(&self) -> [f64; COLUMNS_PRINTED] {
-        let ms = |d: Duration| d.as_secs_f64() * 1e3;
         [
             self.ledger.events as f64,
             self.ledger.rate(),
@@ -244,10 +170,9 @@ impl Round {
     /// medians of each round's ratio, not ratios of medians).
     fn median_line(rounds: &[Round], writers: usize) -> String {
         let columns: Vec<[f64; COLUMNS_PRINTED]> = rounds.iter().map(Round::columns).collect();
-        let medians = std::array::from_fn(|i| median(columns.iter().map(|c| c[i]).collect()));
         result_line(
             writers,
-            medians,
+            medians(&columns),
             &format!("  median of {} rounds", rounds.len()),
         )
     }
@@ -266,71 +191,6 @@ impl Round {
             serial_tx * 1e3,
         )
     }
-}
-
-pub(crate) async fn ledger_run(
-    bench: &PgBench,
-    schema: &Schema,
-    writers: usize,
-) -> anyhow::Result<Run> {
-    let store = PostgresStore::open_with(
-        schema.config()?,
-        PgOptions {
-            group_commit: bench.group_commit,
-            attestor: bench.attestor.clone(),
-            ..PgOptions::default()
-        },
-    )
-    .await?;
-    if let Some(a) = &bench.attestor {
-        crate::recording::register_key(&store, a).await?;
-    }
-    let next = Arc::new(AtomicUsize::new(0));
-    let deadline = Instant::now() + Duration::from_secs_f64(bench.max_seconds);
-    let started = Instant::now();
-    let mut tasks = Vec::new();
-    for _ in 0..writers {
-        let (store, next, total) = (store.clone(), next.clone(), bench.events);
-        let batch = bench.batch.max(1);
-        tasks.push(tokio::spawn(async move {
-            let mut latencies = Vec::new();
-            let mut events = 0usize;
-            loop {
-                let i = next.fetch_add(batch, Ordering::Relaxed);
-                if i >= total || Instant::now() >= deadline {
-                    break;
-                }
-                let requests: Vec<_> = (i..(i + batch).min(total))
-                    .map(crate::bench::bench_event)
-                    .collect();
-                events += requests.len();
-                let t0 = Instant::now();
-                store.append_batch(requests).await?;
-                latencies.push(t0.elapsed());
-            }
-            anyhow::Ok((latencies, events))
-        }));
-    }
-    let mut latencies = Vec::new();
-    let mut events = 0;
-    for t in tasks {
-        let (l, n) = t.await.context("ledger writer task")??;
-        latencies.extend(l);
-        events += n;
-    }
-    let elapsed = started.elapsed();
-    latencies.sort_unstable();
-    let stats = store.group_stats();
-    Ok(Run {
-        events,
-        elapsed,
-        latencies,
-        mean_group: events as f64 / stats.transactions.max(1) as f64,
-        from_known: stats.from_known as f64 / stats.transactions.max(1) as f64,
-        gather_per_tx: stats.gather.div_f64(stats.transactions.max(1) as f64),
-        commit_per_tx: stats.commit.div_f64(stats.transactions.max(1) as f64),
-        plan_per_tx: stats.plan.div_f64(stats.from_known.max(1) as f64),
-    })
 }
 
 /// Inserts `rows`, `per_tx` to a transaction, by `writers` connections, in
@@ -402,58 +262,4 @@ async fn baseline_in(
         commit_per_tx: Duration::ZERO,
         plan_per_tx: Duration::ZERO,
     })
-}
-
-pub(crate) async fn connect(
-    config: &tokio_postgres::Config,
-) -> anyhow::Result<tokio_postgres::Client> {
-    let (client, conn) = config
-        .connect(NoTls)
-        .await
-        .context("connecting to PostgreSQL")?;
-    tokio::spawn(async move {
-        if let Err(e) = conn.await {
-            tracing::warn!(error = %e, "benchmark connection");
-        }
-    });
-    Ok(client)
-}
-
-/// A throw-away schema for one run.
-pub(crate) struct Schema {
-    url: String,
-    pub(crate) name: String,
-}
-
-impl Schema {
-    pub(crate) async fn create(url: &str, kind: &str, writers: usize) -> anyhow::Result<Schema> {
-        let name = format!("jishi_bench_{}_{kind}_{writers}", std::process::id());
-        let admin = connect(&url.parse().context("parsing the PostgreSQL URL")?).await?;
-        admin
-            .batch_execute(&format!(
-                "DROP SCHEMA IF EXISTS {name} CASCADE; CREATE SCHEMA {name}"
-            ))
-            .await
-            .with_context(|| format!("creating schema {name}"))?;
-        Ok(Schema {
-            url: url.to_string(),
-            name,
-        })
-    }
-
-    pub(crate) fn config(&self) -> anyhow::Result<tokio_postgres::Config> {
-        let mut c: tokio_postgres::Config =
-            self.url.parse().context("parsing the PostgreSQL URL")?;
-        c.options(format!("-csearch_path={}", self.name));
-        Ok(c)
-    }
-
-    pub(crate) async fn drop(self) -> anyhow::Result<()> {
-        let admin = connect(&self.url.parse()?).await?;
-        admin
-            .batch_execute(&format!("DROP SCHEMA IF EXISTS {} CASCADE", self.name))
-            .await
-            .with_context(|| format!("dropping schema {}", self.name))?;
-        Ok(())
-    }
 }

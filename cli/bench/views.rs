@@ -12,14 +12,14 @@
 //! second run measures without regenerating.
 
 use std::path::PathBuf;
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use anyhow::Context;
 use jishi_app::views::{candidate_entries, entry_of, rebuild};
-use jishi_ledger::{EventStore, SqliteStore};
 use jishi_projections::demo::{generate, DemoConfig, Rng};
 use jishi_projections::views;
+
+use super::harness::{ms, percentile, Ledger};
 
 /// Events per generated township, measured on the generator (for sizing).
 const EVENTS_PER_TOWNSHIP: usize = 144;
@@ -40,111 +40,32 @@ struct Figures {
     rebuild_s: f64,
 }
 
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1000.0
-}
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted.get(i).copied().unwrap_or_default()
-}
-
 /// The PostgreSQL schema the views benchmark keeps its ledger in.
 const PG_SCHEMA: &str = "jishi_bench_views";
 
-/// Where a benchmark keeps the ledger it generates once and reuses.
-pub(crate) enum Ledger {
-    Sqlite(PathBuf),
-    /// A server URL and the schema the ledger is kept in.
-    Postgres {
-        url: String,
-        schema: String,
-    },
+/// What to measure.
+#[derive(Debug, Clone)]
+pub struct ViewsBench {
+    /// Events in the generated ledger.
+    pub events: usize,
+    /// The ledger file to generate once and reuse.
+    pub ledger: Option<PathBuf>,
+    /// Keep the generated ledger on this PostgreSQL server instead.
+    pub postgres: Option<String>,
+    /// Trail and accountability queries to time.
+    pub queries: usize,
+    /// Print the figures as JSON.
+    pub json: bool,
 }
 
-impl Ledger {
-    pub(crate) fn describe(&self) -> String {
-        match self {
-            Ledger::Sqlite(p) => p.display().to_string(),
-            Ledger::Postgres { schema, .. } => format!("PostgreSQL schema {schema}"),
-        }
-    }
-
-    /// The PostgreSQL store in the kept schema (`jishi --db` takes the same
-    /// URL).
-    pub(crate) fn postgres_url(url: &str, schema: &str) -> String {
-        let sep = if url.contains('?') { '&' } else { '?' };
-        format!("{url}{sep}options=-csearch_path%3D{schema}")
-    }
-
-    pub(crate) async fn open(&self) -> anyhow::Result<Arc<dyn EventStore>> {
-        Ok(match self {
-            Ledger::Sqlite(p) => Arc::new(SqliteStore::open(p)?),
-            Ledger::Postgres { url, schema } => Arc::new(
-                jishi_ledger::PostgresStore::open(&Ledger::postgres_url(url, schema), true).await?,
-            ),
-        })
-    }
-
-    /// Events already in the kept ledger (0 if there is none).
-    pub(crate) async fn existing(&self) -> anyhow::Result<u64> {
-        let present = match self {
-            Ledger::Sqlite(p) => p.exists(),
-            Ledger::Postgres { url, schema } => {
-                let client = pg_client(url).await?;
-                client
-                    .query_opt(
-                        "SELECT 1 FROM information_schema.tables \
-                         WHERE table_schema = $1 AND table_name = 'events'",
-                        &[&schema],
-                    )
-                    .await?
-                    .is_some()
-            }
-        };
-        if !present {
-            return Ok(0);
-        }
-        Ok(self.open().await?.head().await?.map_or(0, |h| h.position))
-    }
-
-    /// Removes the kept ledger so that a fresh one can be generated.
-    pub(crate) async fn reset(&self) -> anyhow::Result<()> {
-        match self {
-            Ledger::Sqlite(path) => {
-                for suffix in ["", "-wal", "-shm"] {
-                    let p = PathBuf::from(format!("{}{suffix}", path.display()));
-                    if p.exists() {
-                        std::fs::remove_file(&p)?;
-                    }
-                }
-            }
-            Ledger::Postgres { url, schema } => {
-                let client = pg_client(url).await?;
-                client
-                    .batch_execute(&format!(
-                        "DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}"
-                    ))
-                    .await?;
-            }
-        }
-        Ok(())
-    }
-}
-
-pub(crate) async fn pg_client(
-    url: &str,
-) -> anyhow::Result<jishi_ledger::postgres::tokio_postgres::Client> {
-    crate::bench_pg::connect(&url.parse().context("parsing the PostgreSQL URL")?).await
-}
-
-pub async fn run(
-    events: usize,
-    ledger: Option<PathBuf>,
-    postgres: Option<String>,
-    queries: usize,
-    json: bool,
-) -> anyhow::Result<()> {
+pub async fn run(bench: &ViewsBench) -> anyhow::Result<()> {
+    let ViewsBench {
+        events,
+        ledger,
+        postgres,
+        queries,
+        json,
+    } = bench.clone();
     let ledger = match postgres {
         Some(url) => Ledger::Postgres {
             url,

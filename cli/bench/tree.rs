@@ -15,7 +15,20 @@ use anyhow::Context;
 use jishi_ledger::merkle::verify_inclusion;
 use jishi_ledger::{EventStore, ProofStore, SqliteStore};
 
-use crate::bench::{bench_event, BenchArgs};
+use super::harness::{bench_event, percentile, table};
+
+/// What to measure.
+#[derive(Debug, Clone)]
+pub struct TreeBench {
+    /// Events appended to each of the two stores.
+    pub events: usize,
+    /// Requests (one event each) per transaction.
+    pub batch: usize,
+    /// The size of the ledger proofs are measured in.
+    pub proof_events: usize,
+    /// Print the figures as JSON.
+    pub json: bool,
+}
 
 #[derive(Debug, serde::Serialize)]
 struct TreeFigures {
@@ -43,12 +56,7 @@ async fn append_chunk(store: &SqliteStore, from: usize, n: usize) -> anyhow::Res
     Ok(started.elapsed())
 }
 
-fn median(mut xs: Vec<Duration>) -> Duration {
-    xs.sort();
-    xs[xs.len() / 2]
-}
-
-pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
+pub async fn run(args: &TreeBench) -> anyhow::Result<()> {
     let dir = tempfile::tempdir().context("temporary directory")?;
     let with = SqliteStore::open(dir.path().join("with-tree.db"))?;
     let without = SqliteStore::open(dir.path().join("without-tree.db"))?.with_tree(false);
@@ -116,9 +124,8 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         ver_times.push(started.elapsed());
         proof_hashes = proof.path.len();
     }
-    let mut sorted = gen_times.clone();
-    sorted.sort();
-    let p99 = sorted[sorted.len() * 99 / 100];
+    gen_times.sort_unstable();
+    ver_times.sort_unstable();
     let us = |d: Duration| d.as_secs_f64() * 1e6;
     let f = TreeFigures {
         events: n,
@@ -128,18 +135,16 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         tree_cost_ratio: t_with.as_secs_f64() / t_without.as_secs_f64(),
         proof_ledger_events: tree_size,
         proofs_sampled: samples,
-        inclusion_proof_median_us: us(median(gen_times)),
-        inclusion_proof_p99_us: us(p99),
-        verify_inclusion_median_us: us(median(ver_times)),
+        inclusion_proof_median_us: us(percentile(&gen_times, 0.5)),
+        inclusion_proof_p99_us: us(percentile(&gen_times, 0.99)),
+        verify_inclusion_median_us: us(percentile(&ver_times, 0.5)),
         proof_hashes,
     };
     if args.json {
         println!("{}", serde_json::to_string_pretty(&f)?);
         return Ok(());
     }
-    let mut t = comfy_table::Table::new();
-    t.load_preset(comfy_table::presets::UTF8_FULL_CONDENSED)
-        .set_header(vec!["measure", "figure", "target"]);
+    let mut t = table(&["measure", "figure", "target"]);
     t.add_row(vec![
         format!("append, SQLite, batches of {batch}, with tree"),
         format!("{:.0} events/s", f.append_with_tree_per_s),

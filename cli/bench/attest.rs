@@ -17,7 +17,7 @@ use jishi_ledger::attest::Attestor;
 use jishi_ledger::postgres::{PgOptions, PostgresStore};
 use jishi_ledger::{SignerKey, Suite};
 
-use crate::bench_pg::{ledger_run, median, PgBench, Schema};
+use super::harness::{ledger_run, median, ms, PgBench, Schema};
 
 /// One ledger's figures.
 struct Side {
@@ -46,7 +46,7 @@ async fn side(bench: &PgBench, writers: usize, kind: &str) -> anyhow::Result<Sid
     schema.drop().await?;
     Ok(Side {
         append_per_s: run.rate(),
-        p99_ms: run.percentile(0.99).as_secs_f64() * 1e3,
+        p99_ms: ms(run.percentile(0.99)),
         verify_per_s: report.checked as f64 / secs.max(1e-9),
     })
 }

@@ -32,6 +32,8 @@ use jishi_ledger::{EventStore, ProofStore, SqliteStore};
 use jishi_projections::demo::{self, DemoConfig, DemoElection};
 use jishi_server::{AppState, Limits};
 
+use super::harness::{percentile, Schema};
+
 /// What to measure.
 #[derive(Debug, Clone)]
 pub struct HttpBench {
@@ -188,11 +190,7 @@ impl Measured {
     }
 
     fn ms(&self, p: f64) -> f64 {
-        if self.latencies.is_empty() {
-            return 0.0;
-        }
-        let i = ((self.latencies.len() - 1) as f64 * p).round() as usize;
-        self.latencies[i.min(self.latencies.len() - 1)].as_secs_f64() * 1e3
+        super::harness::ms(percentile(&self.latencies, p))
     }
 }
 
@@ -201,7 +199,7 @@ struct Store {
     store: Arc<dyn ProofStore>,
     label: String,
     _dir: Option<tempfile::TempDir>,
-    schema: Option<crate::bench_pg::Schema>,
+    schema: Option<Schema>,
 }
 
 impl Store {
@@ -221,8 +219,7 @@ impl Store {
                 })
             }
             Some(url) => {
-                let schema =
-                    crate::bench_pg::Schema::create(url, &format!("http_{kind}"), clients).await?;
+                let schema = Schema::create(url, &format!("http_{kind}"), clients).await?;
                 let store =
                     PostgresStore::open_with(schema.config()?, PgOptions::default()).await?;
                 Ok(Store {

@@ -32,7 +32,7 @@ use jishi_ledger::streams::StreamMap;
 use jishi_ledger::verify::Quiet;
 use jishi_ledger::{AppendRequest, EventStore, ProofStore, SignerKey, SqliteStore};
 
-use crate::bench::bench_event;
+use super::harness::{bench_event, ms, table};
 
 /// What to measure.
 pub struct StreamsBench {
@@ -85,10 +85,6 @@ fn sample(n: usize, below: usize) -> Vec<usize> {
             ((x >> 11) % below as u64) as usize
         })
         .collect()
-}
-
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1e3
 }
 
 pub async fn run(b: &StreamsBench) -> anyhow::Result<()> {
@@ -269,14 +265,7 @@ pub async fn run(b: &StreamsBench) -> anyhow::Result<()> {
         println!("{}", serde_json::to_string_pretty(&f)?);
         return Ok(());
     }
-    let mut t = comfy_table::Table::new();
-    t.load_preset(comfy_table::presets::UTF8_FULL_CONDENSED)
-        .set_header(vec![
-            "measure",
-            "with the map",
-            "without (same run)",
-            "ratio",
-        ]);
+    let mut t = table(&["measure", "with the map", "without (same run)", "ratio"]);
     t.add_row(vec![
         "per append: the stream's tip read".to_string(),
         format!("{tip_us:.2} µs (version and hash)"),

@@ -19,8 +19,7 @@ use std::time::Instant;
 use anyhow::Context;
 use jishi_ledger::{AppendRequest, ProofStore};
 
-use crate::bench::{first_rows, per_s, HashOnly};
-use crate::bench_views::Ledger;
+use super::harness::{bench_event, first_rows, per_s, pg_client, HashOnly, Ledger};
 
 /// The schema the ledger is kept in unless `--verify-schema` names another.
 pub const SCHEMA: &str = "jishi_bench_verify";
@@ -46,7 +45,7 @@ pub struct VerifyBench {
 
 /// The `i`-th generated event (0-based): a nomination in stream `i / 30`.
 fn generated(i: u64) -> AppendRequest {
-    let mut request = crate::bench::bench_event(i as usize);
+    let mut request = bench_event(i as usize);
     request.stream = format!("election/bench-verify/candidate/{}", i / PER_STREAM);
     request
 }
@@ -100,7 +99,7 @@ pub async fn run(bench: &VerifyBench) -> anyhow::Result<()> {
     let copy = copy_out_rate(&bench.url, schema, head.min(COPY_SAMPLE)).await?;
     let verify_per_s = head as f64 / verify.seconds.max(1e-9);
     // Counted, not assumed: the kept schema may hold an older ledger.
-    let streams: i64 = crate::bench_views::pg_client(&bench.url)
+    let streams: i64 = pg_client(&bench.url)
         .await?
         .query_one(
             &format!("SELECT count(DISTINCT stream) FROM {schema}.events"),
@@ -265,7 +264,7 @@ fn vm_hwm_kib(status_file: &str) -> Option<u64> {
 /// this is its ceiling on PostgreSQL.
 async fn copy_out_rate(url: &str, schema: &str, rows: u64) -> anyhow::Result<f64> {
     use futures_util::StreamExt;
-    let client = crate::bench_views::pg_client(url).await?;
+    let client = pg_client(url).await?;
     let started = Instant::now();
     let sql = format!(
         "COPY (SELECT * FROM {schema}.events WHERE position <= {rows} ORDER BY position) \

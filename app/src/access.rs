@@ -38,6 +38,9 @@ pub enum View {
     /// A compliance report that showed this candidate's restricted content
     /// to an entitled reader (D52).
     Compliance,
+    /// The candidate's 全程纪实表 downloaded as a spreadsheet (D110): the
+    /// trail left the service as a file, so it is an export, not a read.
+    SheetExport,
 }
 
 impl View {
@@ -49,6 +52,7 @@ impl View {
             View::CaseExport => "导出案卷 case export",
             View::PetitionSource => "举报人信息 petitioner's identity",
             View::Compliance => "合规检查 compliance report",
+            View::SheetExport => "导出纪实表 trail exported (XLSX)",
         }
     }
 }
@@ -136,7 +140,7 @@ pub async fn record_access(
     record: &AccessRecord,
 ) -> Result<u64, AppendError> {
     let event_type = match record.view {
-        View::CaseExport => ACCESS_EXPORTED,
+        View::CaseExport | View::SheetExport => ACCESS_EXPORTED,
         _ => ACCESS_READ,
     };
     append_one(

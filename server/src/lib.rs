@@ -19,7 +19,9 @@ pub mod api;
 pub mod auth;
 pub mod csrf;
 pub mod error;
+pub mod export;
 pub mod forms;
+pub mod import;
 pub mod labels;
 pub mod openapi;
 pub mod pages;
@@ -113,6 +115,8 @@ pub fn router(state: Arc<AppState>, limits: &Limits) -> Router {
         .merge(forms::routes())
         .merge(search::routes())
         .merge(print::routes())
+        .merge(import::routes())
+        .merge(export::routes())
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(limits.body_bytes))
         .layer(TimeoutLayer::with_status_code(

@@ -435,6 +435,8 @@ fn as_of_forms(
 pub struct Notice {
     recorded: Option<u64>,
     again: Option<u8>,
+    /// Rows of a sheet import recorded, from position `recorded` on.
+    imported: Option<usize>,
 }
 
 fn notice(n: &Notice) -> Markup {
@@ -442,6 +444,8 @@ fn notice(n: &Notice) -> Markup {
         @if let Some(p) = n.recorded {
             @if n.again.is_some() {
                 p.notice id="recorded" { "此表单已提交过，未重复记录 this form was already recorded, at position #" (p) "; nothing was recorded twice" }
+            } @else if let Some(rows) = n.imported {
+                p.notice id="recorded" { "已导入 " (rows) " 行，自账本位置 #" (p) " 起记录 imported " (rows) " rows, recorded from position #" (p) }
             } @else {
                 p.notice id="recorded" { "已记录于账本位置 #" (p) " recorded at position #" (p) }
             }
@@ -528,8 +532,10 @@ async fn election(
             @if p.is_some() && policy::may_record(&user, "candidate.nominated", &d.summary.unit_org, false).is_ok()
                 || user.role == AccessRole::Inspector {
                 h2 { "记录环节 Record a step" }
+                p { a id="import-link" href=(format!("/elections/{}/import", crate::forms::enc(&id))) { "导入名册或环节表（XLSX、CSV） import a roster or a step list" } }
                 (crate::forms::step_links(&ctx, &user, None))
             }
+            p.noprint { a id="export-link" href=(format!("/elections/{}/export.xlsx", crate::forms::enc(&id))) { "导出 Excel：人选、合规发现、统计 export (XLSX)" } }
         },
     ))
 }
@@ -661,6 +667,7 @@ async fn candidate(
                 }
                 " · 本次查阅已记录于位置 this read is recorded at position #" (v.recorded_read_at)
                 " · " a id="print-link" href=(format!("{action}/print")) { "打印全程纪实表 print" }
+                " · " a id="export-link" href=(format!("{action}/export.xlsx")) { "导出 Excel export (XLSX)" }
             }
             (as_of_forms(&action, v.as_of, v.head, &marks, q.as_of.as_deref()))
             h2 { "时间线 Timeline" }

@@ -52,24 +52,33 @@ pub const PRINT_CSS: &str = r#"
 }
 "#;
 
-async fn print(
-    State(state): Shared,
-    PageUser(user): PageUser,
-    Path((e, c)): Path<(String, String)>,
-) -> Response {
-    let v = match queries::candidate(&state, &user, &e, &c, None, View::Trail).await {
-        Ok(v) => v,
-        Err(err) => return error_page(&err),
-    };
-    let badge = match queries::badge(&state).await {
-        Ok(b) => b,
-        Err(err) => return error_page(&err),
-    };
-    let may_see = |s: Sensitivity| policy::may_see(&user, s);
-    let found = state
-        .with_election(&user, &e, |el| {
+/// What the 全程纪实表 shows of one candidate, for the print sheet and the
+/// XLSX export alike: the trail and chain (a recorded read), the checkpoint
+/// badge, the unit, the procedure in force and the candidate's findings.
+pub struct SheetData {
+    pub view: queries::CandidateView,
+    pub badge: queries::Badge,
+    pub unit: Option<jishi_projections::events::ElectionOpened>,
+    pub procedure: Option<jishi_projections::Procedure>,
+    pub findings: Vec<Finding>,
+}
+
+/// Reads [`SheetData`]; the trail read is recorded before anything is
+/// handed out, as the candidate's page records it.
+pub async fn sheet_data(
+    state: &AppState,
+    user: &jishi_app::users::User,
+    e: &str,
+    c: &str,
+    read_as: View,
+) -> Result<SheetData, crate::ApiError> {
+    let view = queries::candidate(state, user, e, c, None, read_as).await?;
+    let badge = queries::badge(state).await?;
+    let may_see = |s: Sensitivity| policy::may_see(user, s);
+    let (unit, procedure, findings) = state
+        .with_election(user, e, |el| {
             let unit = el.state.opened.clone();
-            let procedure = jishi_app::views::procedure_of(&e, &el.entries, None).ok();
+            let procedure = jishi_app::views::procedure_of(e, &el.entries, None).ok();
             let findings: Vec<Finding> = match &procedure {
                 Some(p) => {
                     let (mut r, _) = jishi_projections::replay::compliance_with(
@@ -80,8 +89,7 @@ async fn print(
                     );
                     // This candidate's findings only; their restricted
                     // content is covered by the trail read just recorded.
-                    r.findings
-                        .retain(|f| f.candidate_id.as_deref() == Some(c.as_str()));
+                    r.findings.retain(|f| f.candidate_id.as_deref() == Some(c));
                     redact_report(&mut r, &el.entries, &may_see);
                     r.findings
                 }
@@ -89,9 +97,29 @@ async fn print(
             };
             Ok((unit, procedure, findings))
         })
-        .await;
-    let (unit, procedure, findings) = match found {
-        Ok(x) => x,
+        .await?;
+    Ok(SheetData {
+        view,
+        badge,
+        unit,
+        procedure,
+        findings,
+    })
+}
+
+async fn print(
+    State(state): Shared,
+    PageUser(user): PageUser,
+    Path((e, c)): Path<(String, String)>,
+) -> Response {
+    let SheetData {
+        view: v,
+        badge,
+        unit,
+        procedure,
+        findings,
+    } = match sheet_data(&state, &user, &e, &c, View::Trail).await {
+        Ok(d) => d,
         Err(err) => return error_page(&err),
     };
     let p = procedure.as_ref();

@@ -8,6 +8,8 @@
 //! publicity ends early under an R5 override that the party committee
 //! grants and the organisation department then uses (D20).
 
+#![allow(dead_code)]
+
 use std::path::Path;
 
 /// The users: id, name, access role, acting procedure role.

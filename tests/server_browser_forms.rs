@@ -21,7 +21,6 @@ use std::path::Path;
 use common::browser::*;
 use fantoccini::wd::{PrintConfiguration, PrintSize};
 use fantoccini::Client;
-use serde_json::json;
 use township::Expect;
 
 #[test]
@@ -49,37 +48,6 @@ fn a_clerk_runs_a_township_election_from_the_browser_alone() {
             c.close().await.expect("close the browser");
         }
     });
-}
-
-async fn sign_in(c: &Client, base: &str, token: &str) {
-    c.goto(&format!("{base}/signin")).await.expect("goto");
-    find(c, "input#token")
-        .await
-        .send_keys(token)
-        .await
-        .expect("type");
-    submit_and_wait(c, "//form[@action='/signin']", "#whoami").await;
-}
-
-/// Sets the inputs named as in `fields` (ticks a box for "on").
-async fn fill(c: &Client, fields: &[(&str, String)]) {
-    for (name, value) in fields {
-        c.execute(
-            "const els = document.getElementsByName(arguments[0]);
-             if (!els.length) { throw new Error('no input ' + arguments[0]); }
-             const el = els[0];
-             if (el.type === 'checkbox') { el.checked = arguments[1] === 'on'; }
-             else { el.value = arguments[1]; }",
-            vec![json!(name), json!(value)],
-        )
-        .await
-        .unwrap_or_else(|e| panic!("fill {name}: {e}"));
-    }
-}
-
-async fn click_and_wait(c: &Client, css: &str, then: &str) {
-    let a = find(c, css).await;
-    follow_and_wait(c, &a, then).await;
 }
 
 /// One browser per person, each signed in once through the sign-in form,

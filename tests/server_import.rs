@@ -8,6 +8,8 @@
 //! workbooks are read back with calamine, not with jishi's code.
 
 mod common;
+#[path = "common/sheets.rs"]
+mod sheets;
 #[path = "common/site.rs"]
 mod site;
 #[path = "common/township.rs"]
@@ -17,91 +19,10 @@ use std::io::Cursor;
 
 use calamine::{Data, Reader};
 use common::browser::{add_user, run_ok};
-use rust_xlsxwriter::{ExcelDateTime, Format, Workbook};
+use sheets::{nominee, roster_header, xlsx, C};
 use site::{head, hidden, hidden_fields, submit, Site};
 
 const E: &str = "%E5%A4%A9%E5%85%83%E5%8C%BA%3Aqs-2021";
-
-/// A cell of a sheet the test writes: text, a number, or an Excel date or
-/// date-time (as a clerk's Excel stores a typed date).
-enum C {
-    S(&'static str),
-    N(f64),
-    Date(u16, u8, u8),
-    At(u16, u8, u8, u16, u8),
-}
-
-fn xlsx(rows: &[Vec<C>]) -> Vec<u8> {
-    let mut wb = Workbook::new();
-    let ws = wb.add_worksheet();
-    let date = Format::new().set_num_format("yyyy-mm-dd");
-    let at = Format::new().set_num_format("yyyy-mm-dd hh:mm");
-    for (i, row) in rows.iter().enumerate() {
-        for (j, c) in row.iter().enumerate() {
-            let (r, col) = (i as u32, j as u16);
-            match c {
-                C::S(s) => {
-                    ws.write_string(r, col, *s).expect("cell");
-                }
-                C::N(n) => {
-                    ws.write_number(r, col, *n).expect("cell");
-                }
-                C::Date(y, m, d) => {
-                    let v = ExcelDateTime::from_ymd(*y, *m, *d).expect("date");
-                    ws.write_datetime_with_format(r, col, &v, &date).expect("cell");
-                }
-                C::At(y, m, d, h, min) => {
-                    let v = ExcelDateTime::from_ymd(*y, *m, *d)
-                        .and_then(|v| v.and_hms(*h, *min, 0))
-                        .expect("datetime");
-                    ws.write_datetime_with_format(r, col, &v, &at).expect("cell");
-                }
-            }
-        }
-    }
-    wb.save_to_buffer().expect("xlsx")
-}
-
-/// The roster's header, as a clerk fills the downloaded template in: some
-/// columns by the template's "label（name）", some by the Chinese label
-/// alone, some by the identifier.
-fn roster_header() -> Vec<C> {
-    use C::S;
-    vec![
-        S("人选编号（candidate_id）*"),
-        S("发生时间"),
-        S("姓名"),
-        S("性别（sex）"),
-        S("birth_date"),
-        S("现任职务"),
-        S("乡镇工作年限（township_work_years）"),
-        S("incumbent"),
-        S("推荐方式（method）"),
-        S("nominator_id"),
-        S("nominator_name"),
-        S("推荐票·得票（recommendation_votes.received）"),
-        S("推荐票·参加推荐人数（recommendation_votes.total）"),
-    ]
-}
-
-fn nominee(c: &'static str, name: &'static str, sex: &'static str, minute: u8) -> Vec<C> {
-    use C::*;
-    vec![
-        S(c),
-        At(2021, 4, 14, 9, minute),
-        S(name),
-        S(sex),
-        Date(1986, 5, 20),
-        S("副镇长"),
-        N(6.0),
-        S("是"),
-        S("会议推荐"),
-        S("qs-party"),
-        S("青山镇党委"),
-        N(31.0),
-        N(50.0),
-    ]
-}
 
 /// Opens the election and records the pledge through the forms.
 async fn opened(site: &Site) {
@@ -138,7 +59,9 @@ async fn confirm(site: &Site, who: &str, fields: &[(String, String)]) -> (u16, S
 
 fn sheet_rows(book: &[u8], name: &str) -> Vec<Vec<String>> {
     let mut wb = calamine::open_workbook_auto_from_rs(Cursor::new(book.to_vec())).expect("xlsx");
-    let range = wb.worksheet_range(name).unwrap_or_else(|e| panic!("{name}: {e}"));
+    let range = wb
+        .worksheet_range(name)
+        .unwrap_or_else(|e| panic!("{name}: {e}"));
     range
         .rows()
         .map(|r| {
@@ -282,7 +205,14 @@ fn a_bad_sheet_names_each_row_column_and_field_and_writes_nothing() {
         // A header no field has: refused at row 1, naming the column.
         let mut header = roster_header();
         header.push(S("备注二"));
-        let (status, _, page) = upload(&site, "zzb-wang", "candidate.nominated", "a.xlsx", &xlsx(&[header, nominee("c-01", "李明", "男", 0)])).await;
+        let (status, _, page) = upload(
+            &site,
+            "zzb-wang",
+            "candidate.nominated",
+            "a.xlsx",
+            &xlsx(&[header, nominee("c-01", "李明", "男", 0)]),
+        )
+        .await;
         assert_eq!(status, 422, "{page}");
         assert!(page.contains("第1行 row 1，N列「备注二」"), "{page}");
 
@@ -293,14 +223,27 @@ fn a_bad_sheet_names_each_row_column_and_field_and_writes_nothing() {
         bad_sex[3] = S("未知");
         let mut no_name = nominee("c-04", "赵六", "男", 30);
         no_name[2] = S("");
-        let book = xlsx(&[roster_header(), nominee("c-01", "李明", "男", 0), bad_date, bad_sex, no_name]);
-        let (status, _, page) = upload(&site, "zzb-wang", "candidate.nominated", "b.xlsx", &book).await;
+        let book = xlsx(&[
+            roster_header(),
+            nominee("c-01", "李明", "男", 0),
+            bad_date,
+            bad_sex,
+            no_name,
+        ]);
+        let (status, _, page) =
+            upload(&site, "zzb-wang", "candidate.nominated", "b.xlsx", &book).await;
         assert_eq!(status, 422, "{page}");
         assert!(page.contains("3 处问题"), "{page}");
-        assert!(page.contains("第3行 row 3，E列「birth_date」：出生日期（birth_date）"), "{page}");
+        assert!(
+            page.contains("第3行 row 3，E列「birth_date」：出生日期（birth_date）"),
+            "{page}"
+        );
         assert!(page.contains("第4行 row 4，D列「性别（sex）」"), "{page}");
         assert!(page.contains("不是可选值 not one of: 女、男"), "{page}");
-        assert!(page.contains("第5行 row 5") && page.contains("姓名（name）：未填"), "{page}");
+        assert!(
+            page.contains("第5行 row 5") && page.contains("姓名（name）：未填"),
+            "{page}"
+        );
         assert!(!page.contains("id=\"import-confirm\""));
         assert_eq!(head(&db), before);
 
@@ -308,21 +251,67 @@ fn a_bad_sheet_names_each_row_column_and_field_and_writes_nothing() {
         // decision: refused by the gates, naming the rule and its source,
         // and the nomination is not written either.
         let steps = xlsx(&[
-            vec![S("环节（kind）"), S("candidate_id"), S("occurred_at"), S("name"), S("sex"), S("birth_date"), S("method"), S("nominator_id"), S("nominator_name"), S("township_work_years"), S("current_post"), S("scope"), S("channel")],
-            vec![S("提名推荐"), S("c-09"), At(2021, 4, 14, 9, 0), S("孙七"), S("男"), Date(1985, 1, 1), S("meeting"), S("qs-party"), S("青山镇党委"), N(5.0), S("副镇长"), S(""), S("")],
-            vec![S("publicity.started"), S("c-09"), At(2021, 4, 15, 9, 0), S(""), S(""), S(""), S(""), S(""), S(""), S(""), S(""), S("全镇范围"), S("公示栏")],
+            vec![
+                S("环节（kind）"),
+                S("candidate_id"),
+                S("occurred_at"),
+                S("name"),
+                S("sex"),
+                S("birth_date"),
+                S("method"),
+                S("nominator_id"),
+                S("nominator_name"),
+                S("township_work_years"),
+                S("current_post"),
+                S("scope"),
+                S("channel"),
+            ],
+            vec![
+                S("提名推荐"),
+                S("c-09"),
+                At(2021, 4, 14, 9, 0),
+                S("孙七"),
+                S("男"),
+                Date(1985, 1, 1),
+                S("meeting"),
+                S("qs-party"),
+                S("青山镇党委"),
+                N(5.0),
+                S("副镇长"),
+                S(""),
+                S(""),
+            ],
+            vec![
+                S("publicity.started"),
+                S("c-09"),
+                At(2021, 4, 15, 9, 0),
+                S(""),
+                S(""),
+                S(""),
+                S(""),
+                S(""),
+                S(""),
+                S(""),
+                S(""),
+                S("全镇范围"),
+                S("公示栏"),
+            ],
         ]);
         let (status, _, page) = upload(&site, "zzb-wang", "rows", "steps.xlsx", &steps).await;
         assert_eq!(status, 422, "{page}");
         assert!(page.contains("第3行 row 3：未通过 refused: R"), "{page}");
         assert!(page.contains("依据 source: seeds/"), "{page}");
-        assert!(!page.contains("第2行 row 2："), "the nomination itself passes: {page}");
+        assert!(
+            !page.contains("第2行 row 2："),
+            "the nomination itself passes: {page}"
+        );
         assert_eq!(head(&db), before);
 
         // A good sheet previewed, then edited in the confirmation form: the
         // confirmation checks the sheet again and records nothing.
         let good = xlsx(&[roster_header(), nominee("c-01", "李明", "男", 0)]);
-        let (status, _, page) = upload(&site, "zzb-wang", "candidate.nominated", "c.xlsx", &good).await;
+        let (status, _, page) =
+            upload(&site, "zzb-wang", "candidate.nominated", "c.xlsx", &good).await;
         assert_eq!(status, 200, "{page}");
         let fields = hidden_fields(&page, "import-confirm");
         let mut no_sex = nominee("c-01", "李明", "男", 0);
@@ -331,7 +320,13 @@ fn a_bad_sheet_names_each_row_column_and_field_and_writes_nothing() {
         let b64 = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, &edited);
         let swapped: Vec<(String, String)> = fields
             .iter()
-            .map(|(k, v)| if k == "sheet" { (k.clone(), b64.clone()) } else { (k.clone(), v.clone()) })
+            .map(|(k, v)| {
+                if k == "sheet" {
+                    (k.clone(), b64.clone())
+                } else {
+                    (k.clone(), v.clone())
+                }
+            })
             .collect();
         let (status, _, body) = confirm(&site, "zzb-wang", &swapped).await;
         assert_eq!(status, 422, "{body}");
@@ -339,19 +334,37 @@ fn a_bad_sheet_names_each_row_column_and_field_and_writes_nothing() {
         assert_eq!(head(&db), before);
 
         // Without the form's CSRF token, or from another origin: forged.
-        let no_token: Vec<(String, String)> = fields.iter().filter(|(k, _)| k != "csrf").cloned().collect();
+        let no_token: Vec<(String, String)> = fields
+            .iter()
+            .filter(|(k, _)| k != "csrf")
+            .cloned()
+            .collect();
         let (status, _, _) = confirm(&site, "zzb-wang", &no_token).await;
         assert_eq!(status, 403);
         let (status, _, _) = site
-            .post_file("zzb-wang", &format!("/elections/{E}/import"), &[("csrf", "0000"), ("kind", "candidate.nominated")], "c.xlsx", &good)
+            .post_file(
+                "zzb-wang",
+                &format!("/elections/{E}/import"),
+                &[("csrf", "0000"), ("kind", "candidate.nominated")],
+                "c.xlsx",
+                &good,
+            )
             .await;
         assert_eq!(status, 403);
         // The discipline inspector may read but not record nominations.
-        let (status, _, page) = upload(&site, "jw-zhao", "candidate.nominated", "c.xlsx", &good).await;
+        let (status, _, page) =
+            upload(&site, "jw-zhao", "candidate.nominated", "c.xlsx", &good).await;
         assert_eq!(status, 422, "{page}");
         assert!(page.contains("无权记录"), "{page}");
         // Not a spreadsheet at all.
-        let (status, _, page) = upload(&site, "zzb-wang", "candidate.nominated", "x.xlsx", b"PK\x03\x04broken").await;
+        let (status, _, page) = upload(
+            &site,
+            "zzb-wang",
+            "candidate.nominated",
+            "x.xlsx",
+            b"PK\x03\x04broken",
+        )
+        .await;
         assert_eq!(status, 422);
         assert!(page.contains("无法读取电子表格"), "{page}");
         assert_eq!(head(&db), before, "nothing of any of it was written");

@@ -237,6 +237,39 @@ pub async fn follow_and_wait(c: &Client, a: &Element, then: &str) {
     wait_for_new_page(c, then).await;
 }
 
+/// Signs in through the sign-in form with `token`.
+pub async fn sign_in(c: &Client, base: &str, token: &str) {
+    c.goto(&format!("{base}/signin")).await.expect("goto");
+    find(c, "input#token")
+        .await
+        .send_keys(token)
+        .await
+        .expect("type");
+    submit_and_wait(c, "//form[@action='/signin']", "#whoami").await;
+}
+
+/// Sets the inputs named as in `fields` (ticks a box for "on").
+pub async fn fill(c: &Client, fields: &[(&str, String)]) {
+    for (name, value) in fields {
+        c.execute(
+            "const els = document.getElementsByName(arguments[0]);
+             if (!els.length) { throw new Error('no input ' + arguments[0]); }
+             const el = els[0];
+             if (el.type === 'checkbox') { el.checked = arguments[1] === 'on'; }
+             else { el.value = arguments[1]; }",
+            vec![json!(name), json!(value)],
+        )
+        .await
+        .unwrap_or_else(|e| panic!("fill {name}: {e}"));
+    }
+}
+
+/// Clicks the element `css` and waits until the page it leads to has `then`.
+pub async fn click_and_wait(c: &Client, css: &str, then: &str) {
+    let a = find(c, css).await;
+    follow_and_wait(c, &a, then).await;
+}
+
 /// Runs `jishi` on `db` and returns its standard output, or panics with all
 /// it printed.
 pub fn run_ok(db: &Path, args: &[&str]) -> String {

@@ -272,4 +272,3 @@ pub async fn submit(site: &Site, st: &Step) -> (u16, String, String, Vec<(String
     let (status, location, body) = site.post(st.who, &action, &pairs).await;
     (status, location, body, pairs)
 }
-

@@ -439,16 +439,18 @@ async fn judge(
                     }
                     table id="import-rows" {
                         tr { th { "行 Row" } th { "环节 Step" } th { "人选 Candidate" } th { "内容 Cells" } th { "结果 Result" } }
-                        @for l in &c.lines {
-                            @let mine: Vec<&LineError> = c.errors.iter().filter(|e| e.line == l.line).collect();
-                            tr {
-                                td { (l.line) }
-                                td { (l.kind.label) }
-                                td { (l.command.candidate_id.clone().unwrap_or_default()) }
-                                td { (l.cells.iter().take(6).map(|(h, v)| format!("{h}：{v}")).collect::<Vec<_>>().join("；")) }
+                        @for (line, cells) in &c.table.rows {
+                            @let mine = c.errors.iter().filter(|e| e.line == *line).count();
+                            @let read = c.lines.iter().find(|l| l.line == *line);
+                            tr data-line=(line) {
+                                td { (line) }
+                                td { (read.map(|l| l.kind.label).unwrap_or("—")) }
+                                td { (read.and_then(|l| l.command.candidate_id.clone()).unwrap_or_default()) }
+                                td { (cells_text(&c.table.header, cells)) }
                                 td {
-                                    @if mine.is_empty() { "✓ 通过 passes" }
-                                    @else { "✗ " (mine.len()) " 处问题" }
+                                    @if mine == 0 && read.is_some() { "✓ 通过 passes" }
+                                    @else if mine == 0 { "—" }
+                                    @else { "✗ " (mine) " 处问题 problems" }
                                 }
                             }
                         }
@@ -556,6 +558,18 @@ async fn confirm(
             .await
         }
     }
+}
+
+/// A row's first non-blank cells as "header：value", for the preview.
+fn cells_text(header: &[String], cells: &[String]) -> String {
+    header
+        .iter()
+        .zip(cells)
+        .filter(|(_, v)| !v.trim().is_empty())
+        .take(6)
+        .map(|(h, v)| format!("{h}：{v}"))
+        .collect::<Vec<_>>()
+        .join("；")
 }
 
 fn see_other(election: &str, position: u64, imported: Option<usize>, again: bool) -> Response {

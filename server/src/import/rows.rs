@@ -19,8 +19,6 @@ pub struct Line {
     pub line: usize,
     pub kind: &'static EventKind,
     pub command: Command,
-    /// The row's non-blank cells, (header, value), for the preview.
-    pub cells: Vec<(String, String)>,
 }
 
 /// What is wrong with one row (or, at row 1, with the header).
@@ -341,7 +339,6 @@ pub fn commands(
             (None, None) => continue,
         };
         let mut values = Vec::new();
-        let mut shown = Vec::new();
         let mut rows = 0;
         let mut row_errors = Vec::new();
         for (i, h) in table.header.iter().enumerate() {
@@ -349,7 +346,6 @@ pub fn commands(
             if Some(i) == kind_column || h.is_empty() || v.trim().is_empty() {
                 continue;
             }
-            shown.push((h.clone(), v.to_string()));
             let Some(target) = resolve(kind, h) else {
                 row_errors.push(LineError {
                     line,
@@ -436,7 +432,6 @@ pub fn commands(
                     line,
                     kind,
                     command,
-                    cells: shown,
                 });
             }
             Err(e) => {
@@ -492,4 +487,83 @@ pub fn template_header(kind: &EventKind, candidates: &[String]) -> Vec<String> {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn importable() -> impl Iterator<Item = &'static EventKind> {
+        Command::kinds().filter(|k| kind_named(k.event_type).is_some())
+    }
+
+    #[test]
+    fn every_template_column_reads_back_as_a_field_of_its_kind() {
+        for k in importable() {
+            let header = template_header(k, &["c-01".into()]);
+            let table = Table {
+                format: "CSV",
+                header: header.clone(),
+                rows: Vec::new(),
+            };
+            let (_, errors) = header_errors(&table, Some(k));
+            assert!(errors.is_empty(), "{}: {errors:?}", k.event_type);
+            let mut targets = Vec::new();
+            for h in &header {
+                let t = resolve(k, h).unwrap_or_else(|| panic!("{}: {h}", k.event_type));
+                assert!(!targets.contains(&t), "{}: {h} read twice", k.event_type);
+                targets.push(t);
+            }
+        }
+    }
+
+    #[test]
+    fn no_two_inputs_of_a_kind_share_a_chinese_label() {
+        // A column named by its label must not be read as another field.
+        for k in importable() {
+            let mut seen = std::collections::BTreeSet::new();
+            for f in spec::fields_of(k)
+                .iter()
+                .filter(|f| f.widget != Widget::Hidden)
+            {
+                assert!(seen.insert(f.label), "{}: {} twice", k.event_type, f.label);
+            }
+        }
+    }
+
+    #[test]
+    fn cells_are_read_as_a_clerk_types_them() {
+        assert_eq!(yes_no("是"), Ok(true));
+        assert_eq!(yes_no("√"), Ok(true));
+        assert_eq!(yes_no("否"), Ok(false));
+        assert_eq!(yes_no(""), Ok(false));
+        assert!(yes_no("也许").is_err());
+        assert_eq!(date("2021/4/14"), "2021-04-14");
+        assert_eq!(date("2021.04.14"), "2021-04-14");
+        assert_eq!(date("四月"), "四月");
+        let sex = labels::choices("Sex").expect("sex");
+        assert_eq!(choice(sex, "女").as_deref(), Ok("female"));
+        assert_eq!(choice(sex, "male").as_deref(), Ok("male"));
+        assert!(choice(sex, "未知").is_err());
+        assert_eq!(readings("姓名（name）*")[1], "name");
+        assert_eq!(readings("发生时间（北京时间）")[0], "发生时间（北京时间）");
+    }
+
+    #[test]
+    fn a_kind_is_named_by_its_identifier_or_its_chinese_name_but_never_the_opening() {
+        assert_eq!(
+            kind_named("提名推荐").map(|k| k.event_type),
+            Some("candidate.nominated")
+        );
+        assert_eq!(
+            kind_named(" candidate.nominated ").map(|k| k.event_type),
+            Some("candidate.nominated")
+        );
+        assert!(kind_named("election.opened").is_none());
+        assert!(
+            kind_named("override.recorded").is_none(),
+            "decide's, not a clerk's"
+        );
+        assert!(kind_named("提名").is_none());
+    }
 }

@@ -14,6 +14,10 @@ use calamine::{open_workbook_auto_from_rs, Data, Reader};
 /// election is a few hundred rows at most; more is a wrong file.
 pub const MAX_ROWS: usize = 2000;
 
+/// Most bytes an uploaded workbook may unpack to. A roster of 2,000 rows
+/// is a few megabytes of XML; a file that unpacks to more is not one.
+pub const MAX_UNPACKED: u64 = 64 << 20;
+
 /// A sheet as text: its header and its non-blank rows.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Table {
@@ -50,6 +54,8 @@ pub enum SheetError {
     },
     #[error("超过 {MAX_ROWS} 行 more than {MAX_ROWS} rows: split the file")]
     TooMany,
+    #[error("解压后超过 {} MiB unpacks to more than {} MiB: not a roster", MAX_UNPACKED >> 20, MAX_UNPACKED >> 20)]
+    TooLarge,
 }
 
 /// The spreadsheet column name of a 0-based index: A, B, …, Z, AA, …
@@ -106,7 +112,36 @@ pub fn read(bytes: &[u8]) -> Result<Table, SheetError> {
 
 type Grid = Vec<(usize, Vec<String>)>;
 
+/// Unpacks every member of a ZIP container into a counting sink, stopping
+/// at [`MAX_UNPACKED`] bytes in all: the sizes a ZIP declares are not to be
+/// trusted, only what inflating it yields. (XLS is not a ZIP and is read
+/// as it is: its size is its size.)
+fn unpacked_within_limit(bytes: &[u8]) -> Result<(), SheetError> {
+    if !bytes.starts_with(b"PK\x03\x04") {
+        return Ok(());
+    }
+    let mut zip = zip::ZipArchive::new(Cursor::new(bytes))
+        .map_err(|e| SheetError::Workbook(e.to_string()))?;
+    let mut left = MAX_UNPACKED;
+    for i in 0..zip.len() {
+        let mut member = zip
+            .by_index(i)
+            .map_err(|e| SheetError::Workbook(e.to_string()))?;
+        let n = std::io::copy(
+            &mut std::io::Read::take(&mut member, left + 1),
+            &mut std::io::sink(),
+        )
+        .map_err(|e| SheetError::Workbook(e.to_string()))?;
+        if n > left {
+            return Err(SheetError::TooLarge);
+        }
+        left -= n;
+    }
+    Ok(())
+}
+
 fn workbook_rows(bytes: &[u8]) -> Result<Grid, SheetError> {
+    unpacked_within_limit(bytes)?;
     let mut book = open_workbook_auto_from_rs(Cursor::new(bytes))
         .map_err(|e| SheetError::Workbook(e.to_string()))?;
     let range = book
@@ -213,6 +248,27 @@ mod tests {
         assert_eq!(t.rows[0].1, vec!["李明".to_string()]);
         // 0xFF is a lead byte in neither encoding.
         assert_eq!(read(b"a\n\xff\n"), Err(SheetError::Encoding));
+    }
+
+    #[test]
+    fn a_workbook_that_unpacks_past_the_limit_is_refused_before_it_is_read() {
+        use std::io::Write;
+        let mut out = Cursor::new(Vec::new());
+        {
+            let mut w = zip::ZipWriter::new(&mut out);
+            let opts = zip::write::SimpleFileOptions::default()
+                .compression_method(zip::CompressionMethod::Deflated);
+            w.start_file("xl/worksheets/sheet1.xml", opts)
+                .expect("member");
+            let zeros = vec![0u8; 1 << 20];
+            for _ in 0..=(MAX_UNPACKED >> 20) {
+                w.write_all(&zeros).expect("write");
+            }
+            w.finish().expect("zip");
+        }
+        let bomb = out.into_inner();
+        assert!(bomb.len() < 1 << 20, "small on the wire: {}", bomb.len());
+        assert_eq!(read(&bomb), Err(SheetError::TooLarge));
     }
 
     #[test]

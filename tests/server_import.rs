@@ -119,9 +119,10 @@ fn a_roster_is_previewed_then_recorded_once_and_exported() {
         assert!(!page.contains("id=\"import-confirm\""), "no confirmation offered");
 
         // A CSV from a Chinese Windows Excel (GB18030), dates typed with
-        // slashes: read and recorded.
+        // slashes: read and recorded. (The name is a formula's text, which
+        // the export below must keep as text.)
         let csv = "人选编号,发生时间,姓名,性别,出生日期,现任职务,乡镇工作年限,推荐方式,nominator_id,nominator_name\r\n\
-                   c-03,2021/4/14 9:20,张伟,男,1990/1/2,党政办主任,3,个别谈话推荐,qs-party,青山镇党委\r\n";
+                   c-03,2021/4/14 9:20,=1+2,男,1990/1/2,党政办主任,3,个别谈话推荐,qs-party,青山镇党委\r\n";
         let (gb, _, _) = encoding_rs::GB18030.encode(csv);
         let (status, _, page) = upload(&site, "zzb-wang", "candidate.nominated", "roster.csv", &gb).await;
         assert_eq!(status, 200, "{page}");
@@ -171,6 +172,13 @@ fn a_roster_is_previewed_then_recorded_once_and_exported() {
         let candidates = sheet_rows(&book, "人选 candidates");
         assert_eq!(candidates.len(), 4, "header and three: {candidates:?}");
         assert!(candidates.iter().any(|r| r[0] == "c-02" && r[1] == "王芳" && r[2] == "女"), "{candidates:?}");
+        // A recorded value that looks like a formula stays text.
+        assert!(candidates.iter().any(|r| r[0] == "c-03" && r[1] == "=1+2"), "{candidates:?}");
+        let mut wb = calamine::open_workbook_auto_from_rs(Cursor::new(book.clone())).expect("xlsx");
+        for name in wb.sheet_names() {
+            let formulas = wb.worksheet_formula(&name).expect("formulas");
+            assert!(formulas.used_cells().all(|(_, _, f)| f.is_empty()), "no formula in {name}");
+        }
         let stats = sheet_rows(&book, "统计 statistics");
         assert!(stats.iter().any(|r| r[0].starts_with("提名人选") && r[1] == "3"), "{stats:?}");
         sheet_rows(&book, "合规发现 findings");

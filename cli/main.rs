@@ -129,6 +129,10 @@ enum Command {
     Trail(view_cmds::CandidateArgs),
     /// Who nominated, inspected, checked, decided and approved a candidate.
     Accountability(view_cmds::CandidateArgs),
+    /// 上查一级: a candidate's serious breaches, the direct chain, and those
+    /// one level up (the deciding meeting, the approving body, the
+    /// organisation department's staff, the supervision group).
+    UpOneLevel(view_cmds::CandidateArgs),
     /// Compliance findings for an election, with evidence positions.
     Check(view_cmds::ElectionArgs),
     /// Team statistics for one or more elections.
@@ -301,6 +305,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::VerifyExport(args) => proof_cmds::verify_export(args),
         Command::Trail(args) => view_cmds::trail(&spec, args).await,
         Command::Accountability(args) => view_cmds::accountability(&spec, args).await,
+        Command::UpOneLevel(args) => query_cmds::up_one_level(&spec, args).await,
         Command::Check(args) => view_cmds::check(&spec, args).await,
         Command::Stats(args) => view_cmds::stats(&spec, args).await,
         Command::Candidates(args) => view_cmds::candidates(&spec, args).await,

@@ -1,5 +1,6 @@
 //! The inspector's questions beyond one trail (issue 16, item 7; domain
-//! decision 31): `jishi joint-review`, `jishi deferrals` and `jishi unit`.
+//! decision 31): `jishi joint-review`, `jishi deferrals` and `jishi unit`;
+//! and 上查一级 (domain decision 33): `jishi up-one-level`.
 //! The views are `jishi_projections::views::queries`; this prints them.
 
 use clap::Args;
@@ -8,7 +9,7 @@ use jishi_ledger::{open_store, StoreSpec};
 use jishi_projections::views::queries;
 
 use crate::output::{print_json, table};
-use crate::view_cmds::ElectionArgs;
+use crate::view_cmds::{self, CandidateArgs, ElectionArgs};
 
 /// `jishi joint-review ELECTION`: candidates by department, each verdict,
 /// the departments that gave none, and who flagged whom.
@@ -239,5 +240,84 @@ pub async fn composition(spec: &StoreSpec, args: CompositionArgs) -> anyhow::Res
     if c.ethnicity_unstated > 0 {
         println!("未填民族 ethnicity not stated: {}", c.ethnicity_unstated);
     }
+    Ok(())
+}
+
+/// `jishi up-one-level CANDIDATE`: the breaches, the direct chain, and those
+/// above it. The operator's own ledger: nothing is redacted.
+pub async fn up_one_level(spec: &StoreSpec, args: CandidateArgs) -> anyhow::Result<()> {
+    let store = open_store(spec, false).await?;
+    // The candidate's own events name the election; the query reads the
+    // whole election (its opening, the supervision group's visits).
+    let (election, _, _) = view_cmds::candidate_view(store.as_ref(), &args).await?;
+    let entries = views_io::election_view(store.as_ref(), &election, args.as_of.as_deref()).await?;
+    let (entries, cut) = view_cmds::by_occurred(entries, args.as_of_occurred.as_deref())?;
+    let mut up =
+        jishi_projections::views::oversight::one_level_up(&entries, &args.candidate, &|_| true);
+    up.election_id = election;
+    if args.json {
+        return view_cmds::print_json_cut(&up, cut.as_ref());
+    }
+    view_cmds::print_clock(cut.as_ref(), args.as_of.as_deref());
+    println!(
+        "上查一级 one level up — {} {} (election {})",
+        up.candidate_id,
+        up.name.as_deref().unwrap_or(""),
+        up.election_id
+    );
+    if up.breaches.is_empty() {
+        println!("严重违规 serious breaches: 尚无记录 none recorded");
+    } else {
+        let mut t = table(vec![
+            "严重违规\nBreach",
+            "日期\nDate",
+            "位置\nPos",
+            "情况\nDetail",
+        ]);
+        for b in &up.breaches {
+            t.add_row(vec![
+                b.label.to_string(),
+                b.occurred_at.get(..10).unwrap_or_default().to_string(),
+                b.position.to_string(),
+                b.detail.clone(),
+            ]);
+        }
+        println!("{t}");
+    }
+    let mut t = table(vec!["直接责任\nDirect", "责任人\nResponsible", "位置\nPos"]);
+    for d in &up.direct {
+        t.add_row(vec![
+            d.label.to_string(),
+            d.responsible.join("\n"),
+            d.position.to_string(),
+        ]);
+    }
+    println!("{t}");
+    let mut t = table(vec![
+        "上一级\nOne level up",
+        "谁\nWho",
+        "记录人\nRecorded by",
+        "位置\nPos",
+        "情况\nDetail",
+    ]);
+    for o in &up.above {
+        t.add_row(vec![
+            o.label.to_string(),
+            o.who.join("\n"),
+            format!("{} ({})", o.recorded_by.name, o.recorded_by.id),
+            o.position.to_string(),
+            o.detail.clone(),
+        ]);
+    }
+    println!("{t}");
+    println!(
+        "领导换届的上级组织 leading organisation: {}；督导 supervision: {}",
+        up.leading_org.as_deref().unwrap_or("—"),
+        if up.supervised {
+            "有督导记录 visited"
+        } else {
+            "无督导记录 no visit recorded"
+        }
+    );
     Ok(())
 }

@@ -74,7 +74,7 @@ pub struct StatsArgs {
 
 /// A candidate's entries and the election they belong to, with what an
 /// `--as-of-occurred` left out.
-async fn candidate_view(
+pub(crate) async fn candidate_view(
     store: &dyn EventStore,
     args: &CandidateArgs,
 ) -> anyhow::Result<(String, Vec<Entry>, Option<views_io::OccurredCut>)> {
@@ -90,7 +90,7 @@ async fn candidate_view(
 }
 
 /// Applies `--as-of-occurred`, when given.
-fn by_occurred(
+pub(crate) fn by_occurred(
     entries: Vec<Entry>,
     spec: Option<&str>,
 ) -> anyhow::Result<(Vec<Entry>, Option<views_io::OccurredCut>)> {
@@ -105,7 +105,7 @@ fn by_occurred(
 
 /// Names the clock the view was cut by, above a table: which events an
 /// occurred-time view shows, and which of them the record held only later.
-fn print_clock(cut: Option<&views_io::OccurredCut>, as_of: Option<&str>) {
+pub(crate) fn print_clock(cut: Option<&views_io::OccurredCut>, as_of: Option<&str>) {
     if let Some(c) = cut {
         let later = if c.recorded_later.is_empty() {
             String::new()
@@ -131,7 +131,7 @@ fn print_clock(cut: Option<&views_io::OccurredCut>, as_of: Option<&str>) {
 }
 
 /// JSON with the occurred-time cut named beside the view.
-fn print_json_cut<T: serde::Serialize>(
+pub(crate) fn print_json_cut<T: serde::Serialize>(
     view: &T,
     cut: Option<&views_io::OccurredCut>,
 ) -> anyhow::Result<()> {

@@ -38,6 +38,39 @@ async fn the_queries_are_served_in_scope_and_on_the_command_line() {
     .await
     .expect("cli");
     let (matrix, deferrals, unit) = cli;
+    // 上查一级 (domain decision 33) of the demo's planted vote buying.
+    let d = db.clone();
+    let (bought_in, bought_by, up) = tokio::task::spawn_blocking(move || {
+        let o = common::jishi(&d, &["log", "--json", "--limit", "0"], None);
+        let log = String::from_utf8_lossy(&o.stdout).into_owned();
+        let stream = log
+            .lines()
+            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+            .find(|e| e["event_type"] == "finding.vote_buying")
+            .and_then(|e| e["stream"].as_str().map(str::to_string))
+            .expect("the demo plants vote buying");
+        let parts: Vec<&str> = stream.split('/').collect();
+        let (e, c) = (parts[1].to_string(), parts[3].to_string());
+        let o = common::jishi(&d, &["up-one-level", &c, "--election", &e, "--json"], None);
+        assert!(o.status.success(), "{}", common::text(&o));
+        let up: Value = serde_json::from_slice(&o.stdout).expect("json");
+        (e, c, up)
+    })
+    .await
+    .expect("cli");
+    assert_eq!(
+        up["breaches"][0]["event_type"], "finding.vote_buying",
+        "{up}"
+    );
+    let above: Vec<&str> = up["above"]
+        .as_array()
+        .expect("above")
+        .iter()
+        .filter_map(|o| o["duty"].as_str())
+        .collect();
+    for duty in ["chair", "meeting", "approval", "organisation"] {
+        assert!(above.contains(&duty), "{duty}: {above:?}");
+    }
     assert_eq!(matrix["departments"].as_array().map(Vec::len), Some(17));
     assert_eq!(matrix["rows"].as_array().map(Vec::len), Some(4));
     let open: Vec<&Value> = deferrals
@@ -65,7 +98,15 @@ async fn the_queries_are_served_in_scope_and_on_the_command_line() {
     })
     .await
     .expect("users");
-    let store = Arc::new(SqliteStore::open(&db).expect("open"));
+    // The demo's recording key, beside the ledger: the server records reads.
+    let key_text =
+        std::fs::read_to_string(db.with_extension("db.recording-key")).expect("the recording key");
+    let attestor = jishi_ledger::attest::Attestor::from_private_text(&key_text).expect("a key");
+    let store = Arc::new(
+        SqliteStore::open(&db)
+            .expect("open")
+            .with_attestor(Some(Arc::new(attestor))),
+    );
     let events: Arc<dyn EventStore> = store.clone();
     let proof: Arc<dyn ProofStore> = store.clone();
     let state = Arc::new(AppState::new(proof, None, "test.example/q".into()));
@@ -107,6 +148,20 @@ async fn the_queries_are_served_in_scope_and_on_the_command_line() {
         let r = get("/api/units/qingshan", Some(token)).await.expect("get");
         assert_eq!(r.json::<Value>().await.expect("json"), unit);
     }
+    let path = format!("/api/elections/{bought_in}/candidates/{bought_by}/up-one-level");
+    let r = get(&path, Some(&tokens[0])).await.expect("get");
+    let status = r.status();
+    let served: Value = r.json().await.expect("json");
+    assert_eq!(status, 200, "{served}");
+    assert_eq!(served["up_one_level"], up, "the server and the CLI agree");
+    assert!(
+        served["recorded_read_at"].as_u64().is_some(),
+        "a recorded read"
+    );
+    let r = get(&path, Some(&tokens[2])).await.expect("get");
+    assert_eq!(r.status(), 404, "another district's recorder");
+    let r = get(&path, None).await.expect("get");
+    assert_eq!(r.status(), 401);
     // As of the position before the first review, nobody is reviewed yet.
     let first = matrix["rows"]
         .as_array()

@@ -134,3 +134,99 @@ fn the_composition_counts_the_elected_of_several_elections_together() {
     let m = jishi_projections::fold(events.iter());
     assert_eq!(composition([("unit-a", &m)]).minorities, elected_a);
 }
+
+/// 上查一级 (domain decision 33): a whole township election, then vote
+/// buying established for c1. The query names the breach, the direct chain,
+/// and those above it: the chair and members of the deciding meeting, the
+/// approving body, the organisation department's staff and the supervision
+/// group, with the leading organisation. A reader who may not see petition
+/// content sees that a substantiated petition exists, not what it says.
+#[test]
+fn one_level_up_names_those_above_the_direct_chain() {
+    use jishi_projections::views::oversight::one_level_up;
+    let mut w = World::new("township_party_committee");
+    w.walk_until(None);
+    let visit = w.cmd(
+        None,
+        EventBody::SupervisionVisited(SupervisionVisited {
+            step: "vote".into(),
+            observations: "投票现场秩序正常".into(),
+            nonconformities: vec![],
+            corrective_order: None,
+        }),
+    );
+    w.record(&w.recorder("supervision.visited"), visit);
+    let everyone = |_: Sensitivity| true;
+    let before = one_level_up(&entries(&w), "c1", &everyone);
+    assert!(before.breaches.is_empty(), "{:?}", before.breaches);
+    let found = w.cmd(
+        Some("c1"),
+        EventBody::VoteBuyingFound(VoteBuyingFound {
+            source: "区纪委调查".into(),
+            summary: "向代表赠送购物卡".into(),
+        }),
+    );
+    w.record(&w.recorder("finding.vote_buying"), found);
+    let es = entries(&w);
+    let up = one_level_up(&es, "c1", &everyone);
+    // The finding, and the election voided that follows from it (R9).
+    let kinds: Vec<&str> = up.breaches.iter().map(|b| b.event_type.as_str()).collect();
+    assert_eq!(kinds, ["finding.vote_buying", "candidate.election_voided"]);
+    assert_eq!(up.breaches[0].detail, "向代表赠送购物卡");
+    let finding_at = up.breaches[0].position;
+    let duties: Vec<&str> = up.direct.iter().map(|d| d.duty).collect();
+    for d in ["nominated", "inspected", "decided"] {
+        assert!(duties.contains(&d), "{d}: {duties:?}");
+    }
+    let above: Vec<&str> = up.above.iter().map(|o| o.duty).collect();
+    for d in [
+        "chair",
+        "meeting",
+        "approval",
+        "organisation",
+        "supervision",
+    ] {
+        assert!(above.contains(&d), "{d}: {above:?}");
+    }
+    let chair = up.above.iter().find(|o| o.duty == "chair").expect("chair");
+    assert!(!chair.who[0].is_empty());
+    let approval = up
+        .above
+        .iter()
+        .find(|o| o.duty == "approval")
+        .expect("approval");
+    assert!(!approval.who[0].is_empty(), "the approving body");
+    assert!(up.supervised);
+    assert!(up.leading_org.is_some(), "the level above the unit");
+    // Another candidate's breach is not c1's.
+    assert!(one_level_up(&es, "c2", &everyone).breaches.is_empty());
+    // A substantiated petition on c1: a reader without petition rights
+    // sees that it exists and where, not what it says.
+    let mut with_petition = es.clone();
+    let mut closed = es[es.len() - 1].clone();
+    closed.position += 1;
+    closed.event.body = EventBody::PetitionClosed(PetitionClosed {
+        petition_id: "p-9".into(),
+        conclusion: PetitionConclusion::Substantiated,
+        note: "举报属实".into(),
+    });
+    with_petition.push(closed);
+    let no_petitions = |s: Sensitivity| s == Sensitivity::Process;
+    let up = one_level_up(&with_petition, "c1", &no_petitions);
+    let p = up.breaches.last().expect("the petition");
+    assert_eq!(p.event_type, "petition.closed");
+    assert!(p.restricted && p.detail.is_empty(), "{p:?}");
+    assert_eq!(
+        up.breaches[0].detail, "向代表赠送购物卡",
+        "a finding is process"
+    );
+    let up = one_level_up(&with_petition, "c1", &everyone);
+    assert_eq!(
+        up.breaches.last().map(|b| b.detail.as_str()),
+        Some("举报属实")
+    );
+    // As of before the finding, nothing is found.
+    let cut = es.iter().take_while(|e| e.position < finding_at).count();
+    let earlier = one_level_up(&es[..cut], "c1", &everyone);
+    assert!(earlier.breaches.is_empty());
+}

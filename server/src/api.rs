@@ -49,6 +49,10 @@ pub fn routes() -> Router<Arc<AppState>> {
             get(accountability),
         )
         .route(
+            "/api/elections/{election}/candidates/{candidate}/up-one-level",
+            get(up_one_level),
+        )
+        .route(
             "/api/elections/{election}/candidates/{candidate}/accesses",
             get(accesses),
         )
@@ -370,6 +374,21 @@ async fn accountability(
         "accountability": v.accountability,
         "as_of": v.as_of,
         "recorded_read_at": v.recorded_read_at,
+    })))
+}
+
+async fn up_one_level(
+    State(state): Shared,
+    ApiUser(user): ApiUser,
+    Path((e, c)): Path<(String, String)>,
+    Query(q): Query<AsOf>,
+) -> Result<Json<Value>, ApiError> {
+    let (up, as_of, recorded_read_at) =
+        queries::one_level_up(&state, &user, &e, &c, q.as_of.as_deref()).await?;
+    Ok(Json(json!({
+        "up_one_level": up,
+        "as_of": as_of,
+        "recorded_read_at": recorded_read_at,
     })))
 }
 

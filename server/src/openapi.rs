@@ -63,6 +63,7 @@ pub const OPS: &[Op] = &[
     op("get", "/api/units/{unit}", "One election unit across its elections, term by term (those in scope)", SCOPED),
     with_as_of(op("get", "/api/elections/{election}/candidates/{candidate}/trail", "A candidate's full trail (recorded as an access.read event); restricted content shown as its digest", SCOPED)),
     with_as_of(op("get", "/api/elections/{election}/candidates/{candidate}/accountability", "Who nominated, inspected, checked, decided, approved (recorded as an access.read event)", SCOPED)),
+    with_as_of(op("get", "/api/elections/{election}/candidates/{candidate}/up-one-level", "上查一级: the candidate's serious breaches, the direct chain and those one level up (recorded as an access.read event)", SCOPED)),
     op("get", "/api/elections/{election}/candidates/{candidate}/accesses", "Who read or exported this candidate's records, and when", "inspector (in scope), investigator, admin"),
     with_body(
         op("post", "/api/elections/{election}/petitions/{petition}/source", "Record a petitioner's identity in the confidential annex", "inspector"),

@@ -264,6 +264,50 @@ pub async fn candidate(
     })
 }
 
+/// 上查一级 for a candidate (domain decision 33), redacted for `user`, with
+/// the as-of position and where this read was recorded: it shows the
+/// responsibility chain, so it is recorded as a read of it.
+pub async fn one_level_up(
+    state: &AppState,
+    user: &User,
+    election_id: &str,
+    candidate_id: &str,
+    as_of_spec: Option<&str>,
+) -> Result<(views::oversight::OneLevelUp, Option<u64>, u64), ApiError> {
+    let as_of = as_of(state, as_of_spec).await?;
+    let may_see = |s: Sensitivity| policy::may_see(user, s);
+    let up = state
+        .with_election(user, election_id, |e| {
+            if !e.state.candidates.contains_key(candidate_id) {
+                return Err(ApiError::NotFound(format!(
+                    "candidate {candidate_id:?}: not in election {election_id:?}"
+                )));
+            }
+            let entries = upto(&e.entries, as_of);
+            let mut up = views::oversight::one_level_up(entries, candidate_id, &may_see);
+            let mut chain = views::Accountability::new(election_id, candidate_id);
+            chain.duties = std::mem::take(&mut up.direct);
+            redact_accountability(&mut chain, entries, &may_see);
+            up.direct = chain.duties;
+            up.election_id = election_id.to_string();
+            Ok(up)
+        })
+        .await?;
+    let recorded_read_at = access::record_access(
+        state.events.as_ref(),
+        &user.actor(),
+        &AccessRecord {
+            election_id: election_id.to_string(),
+            candidate_id: candidate_id.to_string(),
+            view: View::Accountability,
+            as_of,
+            petition_id: None,
+        },
+    )
+    .await?;
+    Ok((up, as_of, recorded_read_at))
+}
+
 /// Who read a candidate's records, and when.
 pub async fn accesses(
     state: &AppState,

@@ -17,6 +17,7 @@
 pub mod accountability;
 pub mod compliance;
 pub mod facts;
+pub mod oversight;
 pub mod queries;
 pub mod redact;
 pub mod stats;

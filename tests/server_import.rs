@@ -111,6 +111,19 @@ fn a_roster_is_previewed_then_recorded_once_and_exported() {
         assert_eq!(status, 303);
         assert!(location.contains("again=1"), "{location}");
         assert_eq!(head(&db), after);
+        // Two clicks at once on a new batch: one records, the other says it
+        // was recorded (never "nothing was recorded").
+        let pair = xlsx(&[roster_header(), nominee("c-07", "周八", "男", 40)]);
+        let (_, _, page) = upload(&site, "zzb-wang", "candidate.nominated", "p.xlsx", &pair).await;
+        let twice = hidden_fields(&page, "import-confirm");
+        let (a, b) = tokio::join!(
+            confirm(&site, "zzb-wang", &twice),
+            confirm(&site, "zzb-wang", &twice)
+        );
+        assert_eq!((a.0, b.0), (303, 303), "{} / {}", a.2, b.2);
+        assert!(a.1.contains("again=1") != b.1.contains("again=1"), "{} / {}", a.1, b.1);
+        assert_eq!(head(&db), after + 1);
+        let after = after + 1;
         // A fresh preview of the same file now refuses every row: both are
         // nominated already (one candidacy per candidate).
         let (status, _, page) = upload(&site, "zzb-wang", "candidate.nominated", "名册.xlsx", &book).await;
@@ -166,11 +179,14 @@ fn a_roster_is_previewed_then_recorded_once_and_exported() {
         let (_, page) = site.get("jw-zhao", &format!("/elections/{E}/candidates/c-01")).await;
         assert!(page.contains("导出纪实表"), "the reads list shows the export: {page}");
 
-        // The election's workbook: candidates, findings, statistics.
+        // The election's workbook: candidates, findings, statistics; an
+        // export of each candidate it lists, recorded on each.
+        let before_export = head(&db);
         let (status, _, book) = site.get_bytes("jw-zhao", &format!("/elections/{E}/export.xlsx")).await;
         assert_eq!(status, 200);
+        assert_eq!(head(&db), before_export + 4, "one export event per candidate listed");
         let candidates = sheet_rows(&book, "人选 candidates");
-        assert_eq!(candidates.len(), 4, "header and three: {candidates:?}");
+        assert_eq!(candidates.len(), 5, "header and four: {candidates:?}");
         assert!(candidates.iter().any(|r| r[0] == "c-02" && r[1] == "王芳" && r[2] == "女"), "{candidates:?}");
         // A recorded value that looks like a formula stays text.
         assert!(candidates.iter().any(|r| r[0] == "c-03" && r[1] == "=1+2"), "{candidates:?}");
@@ -180,7 +196,7 @@ fn a_roster_is_previewed_then_recorded_once_and_exported() {
             assert!(formulas.used_cells().all(|(_, _, f)| f.is_empty()), "no formula in {name}");
         }
         let stats = sheet_rows(&book, "统计 statistics");
-        assert!(stats.iter().any(|r| r[0].starts_with("提名人选") && r[1] == "3"), "{stats:?}");
+        assert!(stats.iter().any(|r| r[0].starts_with("提名人选") && r[1] == "4"), "{stats:?}");
         sheet_rows(&book, "合规发现 findings");
 
         // Someone of another county sees neither the import nor the export.
@@ -364,6 +380,18 @@ fn a_bad_sheet_names_each_row_column_and_field_and_writes_nothing() {
             upload(&site, "jw-zhao", "candidate.nominated", "c.xlsx", &good).await;
         assert_eq!(status, 422, "{page}");
         assert!(page.contains("无权记录"), "{page}");
+        // Too large for its confirmation to fit in one request.
+        let big = vec![b'a'; (640 << 10) + 1];
+        let (status, _, page) =
+            upload(&site, "zzb-wang", "candidate.nominated", "big.csv", &big).await;
+        assert_eq!(status, 400, "{page}");
+        assert!(page.contains("640 KiB"), "{page}");
+        // The old binary XLS: refused, saying what to do.
+        let xls = [0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1, 0x1A, 0xE1, 0, 0];
+        let (status, _, page) =
+            upload(&site, "zzb-wang", "candidate.nominated", "old.xls", &xls).await;
+        assert_eq!(status, 422);
+        assert!(page.contains("save the file as .xlsx"), "{page}");
         // Not a spreadsheet at all.
         let (status, _, page) = upload(
             &site,

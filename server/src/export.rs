@@ -2,9 +2,10 @@
 //! 全程纪实表 (trail, responsibility chain, findings, and the line that ties
 //! the file to the ledger) and an election's candidates, findings and team
 //! statistics, as XLSX (D110). They hold what the pages show the same
-//! reader, redacted alike; a candidate's sheet is recorded as an export
-//! (`access.exported`, view `sheet_export`) before it is handed out, and the
-//! election's as the compliance reads its report makes (D52).
+//! reader, redacted alike. Both are recorded before they are handed out as
+//! exports (`access.exported`, view `sheet_export`): a candidate's sheet on
+//! that candidate, an election's on every candidate it lists, beside the
+//! compliance reads its report makes (D52).
 
 use std::sync::Arc;
 
@@ -13,7 +14,7 @@ use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
-use jishi_app::access::View;
+use jishi_app::access::{self, AccessRecord, View};
 use rust_xlsxwriter::{Format, Workbook, Worksheet, XlsxError};
 
 use crate::auth::PageUser;
@@ -53,7 +54,9 @@ fn table(
         let r = i as u32 + 1;
         for (j, cell) in row.iter().enumerate() {
             match cell {
-                Cell::Text(t) => ws.write_string_with_format(r, j as u16, t, &wrap)?,
+                Cell::Text(t) => {
+                    ws.write_string_with_format(r, j as u16, fit(t).as_ref(), &wrap)?
+                }
                 Cell::Number(n) => ws.write_number(r, j as u16, *n)?,
             };
         }
@@ -70,6 +73,24 @@ fn table(
         ws.set_column_width(j as u16, widest.clamp(8, 60) as f64)?;
     }
     Ok(())
+}
+
+/// Most characters an Excel cell holds.
+const EXCEL_CELL: usize = 32_767;
+
+/// `text` as it fits in one cell: a longer value (a payload may hold up to
+/// 1 MiB of text) is cut, and says so and where the whole is, rather than
+/// failing the whole export.
+fn fit(text: &str) -> std::borrow::Cow<'_, str> {
+    if text.chars().count() <= EXCEL_CELL {
+        return text.into();
+    }
+    const NOTE: &str =
+        "…（超出 Excel 单元格上限，已截断；全文见账本 truncated: the whole text is in the ledger）";
+    let keep = EXCEL_CELL - NOTE.chars().count();
+    let mut out: String = text.chars().take(keep).collect();
+    out.push_str(NOTE);
+    out.into()
 }
 
 /// One cell of an exported table.
@@ -466,10 +487,30 @@ async fn election_xlsx(
     PageUser(user): PageUser,
     Path(e): Path<String>,
 ) -> Response {
-    let d = match queries::election(&state, &user, &e, None).await {
+    let mut d = match queries::election(&state, &user, &e, None).await {
         Ok(d) => d,
         Err(err) => return error_page(&err),
     };
+    // The file lists every candidate (name, sex, age, status): it is an
+    // export of each, recorded on each one's reads before it is served.
+    for c in &d.candidates {
+        let at = access::record_access(
+            state.events.as_ref(),
+            &user.actor(),
+            &AccessRecord {
+                election_id: e.clone(),
+                candidate_id: c.candidate_id.clone(),
+                view: View::SheetExport,
+                as_of: None,
+                petition_id: None,
+            },
+        )
+        .await;
+        match at {
+            Ok(at) => d.recorded_reads.push(at),
+            Err(err) => return error_page(&ApiError::from(err)),
+        }
+    }
     let badge = match queries::badge(&state).await {
         Ok(b) => b,
         Err(err) => return error_page(&err),

@@ -67,6 +67,9 @@ fn fixed_kind(text: Option<&str>) -> Result<Option<&'static EventKind>, ApiError
     }
 }
 
+/// Errors listed on one preview; the count says how many more.
+const MAX_SHOWN: usize = 200;
+
 /// What a check of a sheet found.
 struct Checked {
     table: Table,
@@ -87,7 +90,13 @@ async fn check(
     fixed: Option<&'static EventKind>,
     bytes: &[u8],
 ) -> Result<Result<Checked, sheet::SheetError>, ApiError> {
-    let table = match sheet::read(bytes) {
+    // Reading a workbook is CPU work: off the async workers, so that one
+    // upload does not stall every other request.
+    let owned = bytes.to_vec();
+    let read = tokio::task::spawn_blocking(move || sheet::read(&owned))
+        .await
+        .map_err(|e| ApiError::Internal(format!("reading the sheet: {e}")))?;
+    let table = match read {
         Ok(t) => t,
         Err(e) => return Ok(Err(e)),
     };
@@ -140,6 +149,31 @@ async fn check(
         errors,
         events,
     }))
+}
+
+/// Largest file taken: the confirmation carries it back as base64 in a
+/// form (about 1.4 times its size, percent-encoded), under the server's
+/// 1 MiB body limit.
+pub const MAX_FILE: usize = 640 << 10;
+
+/// The batch id of a confirmation: derived from the preview's random
+/// nonce, the election and the file's digest, so that the same nonce with
+/// another file, or in another election, is another batch, and only the
+/// very confirmation that was previewed finds itself recorded.
+fn batch_id(nonce: &str, election: &str, bytes: &[u8]) -> uuid::Uuid {
+    let mut h = blake3::Hasher::new();
+    h.update(b"jishi.import.batch.v1\0");
+    for part in [
+        nonce.as_bytes(),
+        election.as_bytes(),
+        blake3::hash(bytes).as_bytes(),
+    ] {
+        h.update(&(part.len() as u64).to_le_bytes());
+        h.update(part);
+    }
+    let mut id = [0u8; 16];
+    id.copy_from_slice(&h.finalize().as_bytes()[..16]);
+    uuid::Builder::from_custom_bytes(id).into_uuid()
 }
 
 fn items(user: &User, lines: &[Line]) -> Vec<BatchItem> {
@@ -213,9 +247,9 @@ fn upload_form(election: &str, user: &User, kind: Option<&str>) -> Markup {
             input type="hidden" name=(csrf::FIELD) value=(csrf::for_session(user));
             p { label for="import-kind" { "内容 What the sheet holds" } br; (kind_options(kind)) }
             p {
-                label for="import-file" { "文件 File（XLSX 或 CSV，至多 1 MiB）" } br;
+                label for="import-file" { "文件 File（XLSX 或 CSV，至多 640 KiB）" } br;
                 input type="file" name="file" id="import-file" required
-                    accept=".xlsx,.xls,.ods,.csv,application/vnd.openxmlformats-officedocument.spreadsheetml.sheet,text/csv";
+                    accept=".xlsx,.csv,application/vnd.openxmlformats-officedocument.spreadsheetml.sheet,text/csv";
             }
             button type="submit" id="import-preview" { "预览 Preview（不记录 nothing is recorded）" }
         }
@@ -341,6 +375,16 @@ async fn preview(
     if !csrf::same_origin(&headers) || !csrf::same(&csrf::for_session(&user), &upload.csrf) {
         return forged();
     }
+    if upload.bytes.len() > MAX_FILE {
+        return error_page(&ApiError::bad(
+            "file",
+            format!(
+                "{} bytes: at most {} KiB, so that the confirmation fits in one request; split the file",
+                upload.bytes.len(),
+                MAX_FILE >> 10
+            ),
+        ));
+    }
     let b64 = base64::engine::general_purpose::STANDARD.encode(&upload.bytes);
     judge(
         &state,
@@ -399,7 +443,8 @@ async fn judge(
             },
         ),
         Ok(c) => {
-            let ok = c.errors.is_empty();
+            // A confirmation that failed does not offer itself again.
+            let ok = c.errors.is_empty() && refused_on_confirm.is_none();
             let status = if ok {
                 StatusCode::OK
             } else {
@@ -409,7 +454,11 @@ async fn judge(
                 status,
                 html! {
                     (back)
-                    p { "读作 read as " (c.table.format) "，" (c.table.rows.len()) " 行数据 data rows" }
+                    p id="import-read-as" {
+                        "读作 read as " (c.table.format)
+                        @if let Some(sheet) = &c.table.sheet { "，工作表 sheet「" (sheet) "」" }
+                        "，" (c.table.rows.len()) " 行数据 data rows"
+                    }
                     @if let Some(why) = refused_on_confirm {
                         div.error id="import-changed" { p { (why) } }
                     }
@@ -423,18 +472,20 @@ async fn judge(
                             input type="hidden" name=(csrf::FIELD) value=(csrf::for_session(user));
                             input type="hidden" name="kind" value=(kind_text.unwrap_or("rows"));
                             input type="hidden" name="name" value=(name);
-                            input type="hidden" name="digest" value=(digest);
-                            input type="hidden" name="batch_id" value=(uuid::Uuid::new_v4().to_string());
+                            input type="hidden" name="nonce" value=(uuid::Uuid::new_v4().to_string());
                             input type="hidden" name="sheet" value=(b64);
                             button type="submit" id="import-record" { "确认记录 Record these " (c.lines.len()) " rows" }
                         }
                     } @else {
-                        div.error id="import-errors" {
+                        @if !c.errors.is_empty() { div.error id="import-errors" {
                             p { strong { (c.errors.len()) " 处问题，未记录任何内容 problems; nothing was recorded. " } "改正后重新上传 fix them and upload again." }
                             ol {
-                                @for e in &c.errors { li data-line=(e.line) { (e.to_string()) } }
+                                @for e in c.errors.iter().take(MAX_SHOWN) { li data-line=(e.line) { (e.to_string()) } }
                             }
-                        }
+                            @if c.errors.len() > MAX_SHOWN {
+                                p { "…另有 " (c.errors.len() - MAX_SHOWN) " 处 and " (c.errors.len() - MAX_SHOWN) " more" }
+                            }
+                        } }
                         (upload_form(election, user, kind_text))
                     }
                     table id="import-rows" {
@@ -482,14 +533,8 @@ async fn confirm(
     let Ok(bytes) = base64::engine::general_purpose::STANDARD.decode(b64.trim()) else {
         return error_page(&ApiError::bad("sheet", "not base64: upload the file again"));
     };
-    let Some(batch_id) = values
-        .text("batch_id")
-        .and_then(|t| uuid::Uuid::parse_str(t).ok())
-    else {
-        return error_page(&ApiError::bad(
-            "batch_id",
-            "missing or not a UUID: preview the file again",
-        ));
+    let Some(nonce) = values.text("nonce").filter(|n| n.len() <= 64) else {
+        return error_page(&ApiError::bad("nonce", "missing: preview the file again"));
     };
     let kind_text = values.text("kind");
     let name = values.text("name").unwrap_or_default();
@@ -501,18 +546,22 @@ async fn confirm(
         Ok(k) => k,
         Err(e) => return error_page(&e),
     };
+    let batch_id = batch_id(nonce, &ctx.election_id, &bytes);
     // A second click finds its batch before anything is judged again: the
     // rows, once recorded, would now be refused (a second nomination).
-    if let Ok(mut found) = state.events.stored_events(&[batch_id]).await {
-        if let Some(f) = found.remove(&batch_id) {
-            if f.actor.id == user.actor().id {
-                return see_other(&election, f.position, None, true);
-            }
-        }
+    match already(&state, &user, &ctx.election_id, batch_id).await {
+        Ok(Some(position)) => return see_other(&election, position, None, true),
+        Ok(None) => {}
+        Err(e) => return error_page(&e),
     }
     let checked = match check(&state, &user, &ctx, fixed, &bytes).await {
         Ok(Ok(c)) if c.errors.is_empty() => c,
         Ok(_) => {
+            // A double click that raced: the other request recorded the
+            // batch while this one was checking it again.
+            if let Ok(Some(position)) = already(&state, &user, &ctx.election_id, batch_id).await {
+                return see_other(&election, position, None, true);
+            }
             return judge(
                 &state,
                 &user,
@@ -523,7 +572,7 @@ async fn confirm(
                 b64,
                 Some("确认时重新检查未通过，未记录任何内容 checked again on confirmation, the sheet no longer passes; nothing was recorded"),
             )
-            .await
+            .await;
         }
         Err(e) => return error_page(&e),
     };
@@ -558,6 +607,29 @@ async fn confirm(
             .await
         }
     }
+}
+
+/// Where the batch `id` was recorded, if it was: by this user, in this
+/// election. The same id elsewhere is refused rather than taken for this
+/// confirmation (it cannot happen without editing the form by hand).
+async fn already(
+    state: &AppState,
+    user: &User,
+    election_id: &str,
+    id: uuid::Uuid,
+) -> Result<Option<u64>, ApiError> {
+    let Some(found) = state.events.stored_events(&[id]).await?.remove(&id) else {
+        return Ok(None);
+    };
+    let stream = jishi_projections::election_stream(election_id);
+    let here = found.stream == stream || found.stream.starts_with(&format!("{stream}/"));
+    if !here || found.actor.id != user.actor().id {
+        return Err(ApiError::bad(
+            "nonce",
+            "this confirmation was already used elsewhere: preview the file again",
+        ));
+    }
+    Ok(Some(found.position))
 }
 
 /// A row's first non-blank cells as "header：value", for the preview.

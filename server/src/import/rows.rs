@@ -75,30 +75,48 @@ fn is_kind_header(header: &str) -> bool {
         .any(|r| KIND_HEADERS.contains(&r.as_str()))
 }
 
-/// The target of `header` in `kind`'s form, if it has one.
+/// The target of `header` in `kind`'s form, if it has one: the first of
+/// its readings that names a field.
 fn resolve(kind: &EventKind, header: &str) -> Option<Target> {
-    let fields = spec::fields_of(kind);
-    for r in readings(header) {
-        match r.as_str() {
-            "" => continue,
-            "candidate_id" | "人选编号" => return Some(Target::Candidate),
-            "occurred_at" | "发生时间（北京时间）" | "发生时间" | "时间" => {
-                return Some(Target::OccurredAt)
-            }
-            _ => {}
+    readings(header).iter().find_map(|r| resolve_one(kind, r))
+}
+
+/// The target one reading of a header names.
+fn resolve_one(kind: &EventKind, r: &str) -> Option<Target> {
+    match r {
+        "" => return None,
+        "candidate_id" | "人选编号" => return Some(Target::Candidate),
+        "occurred_at" | "发生时间（北京时间）" | "发生时间" | "时间" => {
+            return Some(Target::OccurredAt)
         }
-        let (base, rest) = match r.split_once('.') {
-            Some((b, rest)) => (b, Some(rest.to_string())),
-            None => (r.as_str(), None),
-        };
-        if let Some(f) = fields
-            .iter()
-            .find(|f| f.widget != Widget::Hidden && (f.name == base || f.label == base))
-        {
-            return Some(Target::Field(f.clone(), rest));
-        }
+        _ => {}
     }
-    None
+    let (base, rest) = match r.split_once('.') {
+        Some((b, rest)) => (b, Some(rest.to_string())),
+        None => (r, None),
+    };
+    spec::fields_of(kind)
+        .into_iter()
+        .find(|f| f.widget != Widget::Hidden && (f.name == base || f.label == base))
+        .map(|f| Target::Field(f, rest))
+}
+
+/// Why `header` cannot be read in `kind`'s form although it names a field:
+/// its label and its bracketed identifier name two different fields
+/// ("性别（name）"), so either reading would be a guess.
+fn conflict(kind: &EventKind, header: &str) -> Option<String> {
+    let r = readings(header);
+    if r.len() < 3 {
+        return None;
+    }
+    let (inner, outer) = (resolve_one(kind, &r[1]), resolve_one(kind, &r[2]));
+    match (inner, outer) {
+        (Some(a), Some(b)) if a != b => Some(format!(
+            "“{}”与“{}”是两个不同的字段 the label and the identifier name different fields",
+            r[2], r[1]
+        )),
+        _ => None,
+    }
 }
 
 /// A recordable kind by its identifier or its Chinese name; an election is
@@ -273,6 +291,19 @@ fn header_errors(
             });
         }
     }
+    if let Some(k) = fixed {
+        for (i, h) in table.header.iter().enumerate() {
+            if let Some(reason) = conflict(k, h) {
+                errors.push(LineError {
+                    line: 1,
+                    column: Some(format!("{}列「{h}」", column_name(i))),
+                    field: "header".into(),
+                    label: "表头".into(),
+                    reason,
+                });
+            }
+        }
+    }
     let mut seen = std::collections::BTreeMap::new();
     for (i, h) in table.header.iter().enumerate() {
         if h.is_empty() {
@@ -341,9 +372,21 @@ pub fn commands(
         let mut values = Vec::new();
         let mut rows = 0;
         let mut row_errors = Vec::new();
+        // The targets filled in this row so far, with their columns.
+        let mut filled: Vec<(usize, Target)> = Vec::new();
         for (i, h) in table.header.iter().enumerate() {
             let v = cells.get(i).map(String::as_str).unwrap_or_default();
             if Some(i) == kind_column || h.is_empty() || v.trim().is_empty() {
+                continue;
+            }
+            if let Some(reason) = conflict(kind, h) {
+                row_errors.push(LineError {
+                    line,
+                    column: Some(at(i)),
+                    field: h.clone(),
+                    label: h.clone(),
+                    reason,
+                });
                 continue;
             }
             let Some(target) = resolve(kind, h) else {
@@ -359,6 +402,21 @@ pub fn commands(
                 });
                 continue;
             };
+            if let Some(j) = filled.iter().find(|(_, t)| *t == target).map(|(j, _)| *j) {
+                row_errors.push(LineError {
+                    line,
+                    column: Some(at(i)),
+                    field: h.clone(),
+                    label: h.clone(),
+                    reason: format!(
+                        "与 {} 列是同一字段，只可填一处 the same field as column {}: fill in one",
+                        column_name(j),
+                        column_name(j)
+                    ),
+                });
+                continue;
+            }
+            filled.push((i, target.clone()));
             match pairs(&target, v, &mut rows) {
                 Ok(p) => values.extend(p),
                 Err(reason) => {
@@ -503,6 +561,7 @@ mod tests {
             let header = template_header(k, &["c-01".into()]);
             let table = Table {
                 format: "CSV",
+                sheet: None,
                 header: header.clone(),
                 rows: Vec::new(),
             };
@@ -529,6 +588,39 @@ mod tests {
                 assert!(seen.insert(f.label), "{}: {} twice", k.event_type, f.label);
             }
         }
+    }
+
+    #[test]
+    fn one_field_under_two_headers_or_a_label_that_contradicts_its_identifier_is_refused() {
+        let k = kind_named("candidate.nominated").expect("kind");
+        let rows = vec![(2, vec!["张三".to_string(), "李四".to_string()])];
+        let table = Table {
+            format: "CSV",
+            sheet: None,
+            header: vec!["姓名".into(), "name".into()],
+            rows: rows.clone(),
+        };
+        let (lines, errors) = commands(&table, Some(k), "e", &[]);
+        assert!(lines.is_empty());
+        assert!(
+            errors
+                .iter()
+                .any(|e| e.line == 2 && e.reason.contains("同一字段")),
+            "{errors:?}"
+        );
+        let table = Table {
+            format: "CSV",
+            sheet: None,
+            header: vec!["性别（name）".into()],
+            rows,
+        };
+        let (_, errors) = commands(&table, Some(k), "e", &[]);
+        assert!(
+            errors
+                .iter()
+                .any(|e| e.line == 1 && e.reason.contains("不同的字段")),
+            "{errors:?}"
+        );
     }
 
     #[test]

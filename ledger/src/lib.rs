@@ -34,6 +34,7 @@ pub mod since;
 pub mod sqlite;
 pub mod store;
 pub mod streams;
+pub mod subtree;
 pub mod suite;
 pub mod tiles;
 pub mod tree;

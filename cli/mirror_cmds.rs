@@ -1,0 +1,114 @@
+//! `jishi mirror` (a C2SP tlog-mirror service) and `jishi mirror-push` (the
+//! log's side: bring a mirror up to the ledger's latest checkpoint).
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::{bail, Context as _};
+use clap::Args;
+use jishi_ledger::{open_proof_store, StoreSpec};
+
+use crate::proof_cmds::{read_signer, read_verifier};
+
+#[derive(Debug, Args)]
+pub struct MirrorArgs {
+    /// The mirror's private key: a cosignature-v1 key with a name of its
+    /// own (`jishi keygen NAME --suite cosignature-v1 --out FILE`).
+    #[arg(long)]
+    key: PathBuf,
+    /// A jishi log this mirror keeps, events checked: its public key, whose
+    /// name is the log's origin. Repeat for each log.
+    #[arg(long = "log")]
+    logs: Vec<String>,
+    /// Any C2SP log, kept as opaque entries (no envelopes): its public key.
+    #[arg(long = "entries-log")]
+    entries_logs: Vec<String>,
+    /// Where the mirror keeps `mirror.db` (the replicas) and `evidence/`.
+    /// Created if missing.
+    #[arg(long)]
+    state: PathBuf,
+    /// The address to listen on; the submission and monitoring prefix is
+    /// `http://ADDR`.
+    #[arg(long, default_value = "127.0.0.1:7390")]
+    listen: String,
+}
+
+pub async fn mirror(args: MirrorArgs) -> anyhow::Result<()> {
+    let key = read_signer(&args.key).context("--key")?;
+    let mut logs = Vec::new();
+    for (list, events) in [(&args.logs, true), (&args.entries_logs, false)] {
+        for l in list {
+            logs.push(jishi_mirror::LogConfig {
+                key: read_verifier(l).context(if events { "--log" } else { "--entries-log" })?,
+                events,
+            });
+        }
+    }
+    if logs.is_empty() {
+        bail!("give at least one --log (a jishi log) or --entries-log (any C2SP log)");
+    }
+    let m = jishi_mirror::Mirror::open(jishi_mirror::MirrorConfig {
+        key,
+        logs: logs.clone(),
+        state_dir: args.state.clone(),
+    })
+    .with_context(|| format!("--state {}", args.state.display()))?;
+    let listener = tokio::net::TcpListener::bind(&args.listen)
+        .await
+        .with_context(|| format!("--listen {}", args.listen))?;
+    let addr = listener.local_addr()?;
+    // The first line on standard output is the address (a test or script
+    // that asked for port 0 learns the port from it).
+    println!("mirror {} listening on http://{addr}", m.verifier().to_vkey());
+    for l in &logs {
+        eprintln!(
+            "mirroring {} ({}) under http://{addr}/{}/",
+            l.key.name(),
+            if l.events { "events checked" } else { "entries only" },
+            jishi_mirror::origin_hash(l.key.name())
+        );
+    }
+    jishi_mirror::serve(listener, Arc::new(m)).await?;
+    Ok(())
+}
+
+#[derive(Debug, Args)]
+pub struct MirrorPushArgs {
+    /// The mirror's submission prefix, e.g. `http://127.0.0.1:7390`.
+    #[arg(long)]
+    to: String,
+    /// The mirror's public key: its cosignature must verify under it.
+    #[arg(long)]
+    mirror_key: Option<String>,
+    /// Send entries only (the mirror keeps this log with --entries-log).
+    #[arg(long)]
+    entries_only: bool,
+}
+
+pub async fn mirror_push(spec: &StoreSpec, args: MirrorPushArgs) -> anyhow::Result<()> {
+    let key = args
+        .mirror_key
+        .as_deref()
+        .map(read_verifier)
+        .transpose()
+        .context("--mirror-key")?;
+    let store = open_proof_store(spec, false).await?;
+    let Some(cp) = store.latest_checkpoint().await? else {
+        bail!("the ledger has no checkpoint yet: run `jishi checkpoint` first");
+    };
+    let pushed = jishi_mirror::push(
+        store.as_ref(),
+        &args.to,
+        &cp.note,
+        !args.entries_only,
+        key.as_ref(),
+    )
+    .await
+    .map_err(|e| anyhow::anyhow!("mirroring to {}: {e}", args.to))?;
+    println!(
+        "mirrored {} up to size {} ({} entries and {} envelopes sent); the mirror cosigned:",
+        cp.origin, cp.size, pushed.entries_sent, pushed.envelopes_sent
+    );
+    print!("{}", pushed.cosignature);
+    Ok(())
+}

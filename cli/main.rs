@@ -7,6 +7,7 @@ mod domain_cmds;
 mod domain_verify;
 mod import_cmd;
 mod ledger_cmds;
+mod mirror_cmds;
 mod output;
 mod person_cmds;
 mod proof_cmds;
@@ -14,7 +15,6 @@ mod query_cmds;
 mod recording;
 mod server_cmds;
 mod view_cmds;
-mod mirror_cmds;
 mod witness_cmds;
 
 use std::process::ExitCode;

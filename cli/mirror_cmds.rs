@@ -59,12 +59,19 @@ pub async fn mirror(args: MirrorArgs) -> anyhow::Result<()> {
     let addr = listener.local_addr()?;
     // The first line on standard output is the address (a test or script
     // that asked for port 0 learns the port from it).
-    println!("mirror {} listening on http://{addr}", m.verifier().to_vkey());
+    println!(
+        "mirror {} listening on http://{addr}",
+        m.verifier().to_vkey()
+    );
     for l in &logs {
         eprintln!(
             "mirroring {} ({}) under http://{addr}/{}/",
             l.key.name(),
-            if l.events { "events checked" } else { "entries only" },
+            if l.events {
+                "events checked"
+            } else {
+                "entries only"
+            },
             jishi_mirror::origin_hash(l.key.name())
         );
     }

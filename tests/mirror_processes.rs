@@ -63,7 +63,12 @@ impl Fixture {
     }
 
     fn mirror(&self, state: &str, listen: &str) -> MirrorProcess {
-        MirrorProcess::start(&self.mirror_key, &[&self.log_pub], &self.path(state), listen)
+        MirrorProcess::start(
+            &self.mirror_key,
+            &[&self.log_pub],
+            &self.path(state),
+            listen,
+        )
     }
 
     /// A ledger of `groups` appends of 10 events (streams of 9 candidates),
@@ -80,7 +85,11 @@ impl Fixture {
     fn checkpoint(&self, l: &Ledger, name: &str) -> String {
         let out = self.path(name);
         let key = self.path("log.key");
-        let o = common::jishi(&l.db, &["checkpoint", "--key", s(&key), "--out", s(&out)], None);
+        let o = common::jishi(
+            &l.db,
+            &["checkpoint", "--key", s(&key), "--out", s(&out)],
+            None,
+        );
         assert!(o.status.success(), "{}", common::text(&o));
         std::fs::read_to_string(out).expect("note")
     }
@@ -148,7 +157,13 @@ fn get(m: &MirrorProcess, path: &str) -> (u16, Vec<u8>) {
 /// The mirror's (pending size, next entry), asked as the spec allows: an
 /// upload of [0, 0).
 fn next_entry(m: &MirrorProcess) -> (u64, u64) {
-    let (status, _, body) = http(&m.addr(), "POST", "/add-entries", "", &add_entries_header(ORIGIN, 0, 0));
+    let (status, _, body) = http(
+        &m.addr(),
+        "POST",
+        "/add-entries",
+        "",
+        &add_entries_header(ORIGIN, 0, 0),
+    );
     assert_eq!(status, 409, "{}", String::from_utf8_lossy(&body));
     mirror_info(&body)
 }
@@ -174,13 +189,19 @@ impl TileReader for Http {
                     m /= 1000;
                     n = format!("x{:03}/{n}", m % 1000);
                 }
-                let p = if t.width() == 256 { String::new() } else { format!(".p/{}", t.width()) };
+                let p = if t.width() == 256 {
+                    String::new()
+                } else {
+                    format!(".p/{}", t.width())
+                };
                 let path = format!("{}/tile/{}/{n}{p}", self.prefix, t.level());
                 let (status, _, body) = http(&self.addr, "GET", &path, "", &[]);
                 if status == 200 {
                     Ok(body)
                 } else {
-                    Err(tlog_tiles::tlog::Error::InvalidInput(format!("HTTP {status} for {path}")))
+                    Err(tlog_tiles::tlog::Error::InvalidInput(format!(
+                        "HTTP {status} for {path}"
+                    )))
                 }
             })
             .collect()
@@ -218,7 +239,11 @@ fn tiles_verify(addr: &str, vkey: &str) -> Result<u64, String> {
     let mut n = 0;
     while n < size {
         let width = (size - n).min(256);
-        let p = if width == 256 { String::new() } else { format!(".p/{width}") };
+        let p = if width == 256 {
+            String::new()
+        } else {
+            format!(".p/{width}")
+        };
         let (status, bundle) = get(&format!("{prefix}/tile/entries/{:03}{p}", n / 256));
         if status != 200 {
             return Err(format!("entries {n}: {status}"));
@@ -250,10 +275,17 @@ async fn a_client_from_the_spec_uploads_and_the_tiles_verify_with_tlog_tiles() {
     let m = fx.mirror("state", "127.0.0.1:0");
 
     // Nothing is served before anything is mirrored.
-    assert_eq!(get(&m, &format!("/{}/checkpoint", origin_path(ORIGIN))).0, 404);
+    assert_eq!(
+        get(&m, &format!("/{}/checkpoint", origin_path(ORIGIN))).0,
+        404
+    );
     // add-checkpoint: as to a witness, but the answer cosigns nothing.
     let (status, body) = post(&m, "/add-checkpoint", &add_checkpoint_body(0, &[], &note));
-    assert_eq!((status, body.as_str()), (200, ""), "no cosignature for a pending checkpoint");
+    assert_eq!(
+        (status, body.as_str()),
+        (200, ""),
+        "no cosignature for a pending checkpoint"
+    );
     assert_eq!(next_entry(&m), (701, 0));
     // Entries before their envelopes are refused for a jishi log.
     let entries = l.entries(size).await;
@@ -291,7 +323,10 @@ async fn a_client_from_the_spec_uploads_and_the_tiles_verify_with_tlog_tiles() {
     assert_eq!(status, 200);
     let served = String::from_utf8(served).expect("utf-8");
     assert!(served.starts_with(&note[..note.len() - 1]), "{served}");
-    let mline = served.lines().find(|l| l.contains(MIRROR)).expect("the mirror's line");
+    let mline = served
+        .lines()
+        .find(|l| l.contains(MIRROR))
+        .expect("the mirror's line");
     check_cosignature(mline, MIRROR, &fx.mirror_public, note_text(&note));
 
     let vkey = std::fs::read_to_string(&fx.log_pub).expect("vkey");
@@ -301,14 +336,30 @@ async fn a_client_from_the_spec_uploads_and_the_tiles_verify_with_tlog_tiles() {
         .expect("client");
     assert_eq!(checked, Ok(701));
     // A tile beyond the mirror checkpoint, and an unknown origin, are 404.
-    assert_eq!(get(&m, &format!("/{}/tile/0/002.p/190", origin_path(ORIGIN))).0, 404);
-    assert_eq!(get(&m, &format!("/{}/tile/0/000", origin_path("other.example/log"))).0, 404);
+    assert_eq!(
+        get(&m, &format!("/{}/tile/0/002.p/190", origin_path(ORIGIN))).0,
+        404
+    );
+    assert_eq!(
+        get(
+            &m,
+            &format!("/{}/tile/0/000", origin_path("other.example/log"))
+        )
+        .0,
+        404
+    );
 }
 
 fn push(l: &Ledger, fx: &Fixture, m: &MirrorProcess) -> (i32, String) {
     let out = common::jishi(
         &l.db,
-        &["mirror-push", "--to", &m.url, "--mirror-key", s(&fx.mirror_pub)],
+        &[
+            "mirror-push",
+            "--to",
+            &m.url,
+            "--mirror-key",
+            s(&fx.mirror_pub),
+        ],
         None,
     );
     (out.status.code().unwrap_or(-1), common::text(&out))
@@ -322,8 +373,14 @@ async fn a_mirror_killed_mid_upload_keeps_what_it_verified_and_the_push_resumes(
     let size = 701;
     let m = fx.mirror("state", "127.0.0.1:0");
     let addr = m.addr();
-    assert_eq!(post(&m, "/add-checkpoint", &add_checkpoint_body(0, &[], &note)).0, 200);
-    assert_eq!(post(&m, "/jishi/add-envelopes", &l.envelopes_body(size).await).0, 200);
+    assert_eq!(
+        post(&m, "/add-checkpoint", &add_checkpoint_body(0, &[], &note)).0,
+        200
+    );
+    assert_eq!(
+        post(&m, "/jishi/add-envelopes", &l.envelopes_body(size).await).0,
+        200
+    );
 
     // An upload of all three packages, of which only two are sent: the
     // connection stays open while the mirror is killed.
@@ -349,7 +406,11 @@ async fn a_mirror_killed_mid_upload_keeps_what_it_verified_and_the_push_resumes(
         }
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
-    assert_eq!(seen, (701, 512), "both packages committed while the upload is open");
+    assert_eq!(
+        seen,
+        (701, 512),
+        "both packages committed while the upload is open"
+    );
     let listen = addr.clone();
     drop(m); // SIGKILL, mid-upload
     drop(s);
@@ -358,7 +419,10 @@ async fn a_mirror_killed_mid_upload_keeps_what_it_verified_and_the_push_resumes(
     // cosigned yet, and the push resumes from entry 512.
     let m = fx.mirror("state", &listen);
     assert_eq!(next_entry(&m), (701, 512));
-    assert_eq!(get(&m, &format!("/{}/checkpoint", origin_path(ORIGIN))).0, 404);
+    assert_eq!(
+        get(&m, &format!("/{}/checkpoint", origin_path(ORIGIN))).0,
+        404
+    );
     let (code, out) = push(&l, &fx, &m);
     assert_eq!(code, 0, "{out}");
     assert!(out.contains("(189 entries and 0 envelopes sent)"), "{out}");
@@ -370,7 +434,10 @@ async fn a_mirror_killed_mid_upload_keeps_what_it_verified_and_the_push_resumes(
     let note2 = fx.checkpoint(&l, "cp2.note");
     let (code, out) = push(&l, &fx, &m);
     assert_eq!(code, 0, "{out}");
-    assert!(out.contains("up to size 1001 (300 entries and 300 envelopes sent)"), "{out}");
+    assert!(
+        out.contains("up to size 1001 (300 entries and 300 envelopes sent)"),
+        "{out}"
+    );
     let vkey = std::fs::read_to_string(&fx.log_pub).expect("vkey");
     let a = m.addr();
     let checked = tokio::task::spawn_blocking(move || tiles_verify(&a, vkey.trim()))
@@ -388,7 +455,10 @@ async fn corrupted_and_truncated_uploads_stop_there_and_keep_what_came_before() 
     let note = fx.checkpoint(&l, "cp.note");
     let size = 701;
     let m = fx.mirror("state", "127.0.0.1:0");
-    assert_eq!(post(&m, "/add-checkpoint", &add_checkpoint_body(0, &[], &note)).0, 200);
+    assert_eq!(
+        post(&m, "/add-checkpoint", &add_checkpoint_body(0, &[], &note)).0,
+        200
+    );
 
     // A corrupted envelope: item 300's position is changed. Items 0–299
     // are kept, nothing after it.
@@ -407,9 +477,19 @@ async fn corrupted_and_truncated_uploads_stop_there_and_keep_what_came_before() 
     // A canonical-bytes change that keeps every field: a space.
     let mut spaced = envs.clone();
     spaced.insert(at + 11, b' ');
+    // The item's length prefix (before its tag) grows by the byte.
+    let tag = envs[..at]
+        .windows(13)
+        .rposition(|w| w == b"jishi.event.v")
+        .expect("the item's tag");
+    let len = u16::from_be_bytes([envs[tag - 2], envs[tag - 1]]) + 1;
+    spaced[tag - 2..tag].copy_from_slice(&len.to_be_bytes());
     let (status, body) = post(&m, "/jishi/add-envelopes", &spaced);
     assert_eq!(status, 422, "{body}");
-    assert!(body.contains("envelope 300") && body.contains("not canonical"), "{body}");
+    assert!(
+        body.contains("envelope 300") && body.contains("not canonical"),
+        "{body}"
+    );
     assert_eq!(post(&m, "/jishi/add-envelopes", &envs).0, 200);
 
     // A corrupted entry package: one byte of entry 300 (package 1).
@@ -426,8 +506,15 @@ async fn corrupted_and_truncated_uploads_stop_there_and_keep_what_came_before() 
     let (status, text) = post(&m, "/add-entries", &body);
     assert_eq!(status, 422, "{text}");
     let from = format!("from byte {}", header_len + pk[0].len());
-    assert!(text.contains("package 1 (entries [256, 512)") && text.contains(&from), "{text}");
-    assert_eq!(next_entry(&m), (701, 256), "package 0 kept, nothing after the bad one");
+    assert!(
+        text.contains("package 1 (entries [256, 512)") && text.contains(&from),
+        "{text}"
+    );
+    assert_eq!(
+        next_entry(&m),
+        (701, 256),
+        "package 0 kept, nothing after the bad one"
+    );
     // The forged package alone, with the proof made for its own tree, is
     // refused too (its entry 300 is not the hash of envelope 300).
     let other = {
@@ -444,7 +531,13 @@ async fn corrupted_and_truncated_uploads_stop_there_and_keep_what_came_before() 
     assert_eq!(status, 400, "{text}");
     assert!(text.contains("nothing was stored"), "{text}");
     // A start above the next entry leaves a gap: 409 with the info.
-    let (status, _, info) = http(&m.addr(), "POST", "/add-entries", "", &add_entries_header(ORIGIN, 512, size));
+    let (status, _, info) = http(
+        &m.addr(),
+        "POST",
+        "/add-entries",
+        "",
+        &add_entries_header(ORIGIN, 512, size),
+    );
     assert_eq!((status, mirror_info(&info)), (409, (701, 256)));
     assert_eq!(next_entry(&m), (701, 256));
 
@@ -493,7 +586,11 @@ async fn a_forked_source_a_replayed_checkpoint_and_a_wrong_key_are_refused() {
         .iter()
         .map(|d| *d.as_bytes())
         .collect();
-    let (status, body) = post(&m, "/add-checkpoint", &add_checkpoint_body(301, &proof, &b500));
+    let (status, body) = post(
+        &m,
+        "/add-checkpoint",
+        &add_checkpoint_body(301, &proof, &b500),
+    );
     assert_eq!(status, 422, "{body}");
     // Both forks left evidence the log's key alone proves.
     let files = evidence(&fx.path("state"));
@@ -527,7 +624,13 @@ async fn a_forked_source_a_replayed_checkpoint_and_a_wrong_key_are_refused() {
     assert_eq!((status, body.as_str()), (409, "701\n"));
     // An upload ending at the old size: a pending checkpoint once, but below
     // the mirror checkpoint now.
-    let (status, _, info) = http(&m.addr(), "POST", "/add-entries", "", &add_entries_header(ORIGIN, 301, 301));
+    let (status, _, info) = http(
+        &m.addr(),
+        "POST",
+        "/add-entries",
+        "",
+        &add_entries_header(ORIGIN, 301, 301),
+    );
     assert_eq!((status, mirror_info(&info)), (409, (701, 701)));
     let (_, served) = get(&m, &format!("/{}/checkpoint", origin_path(ORIGIN)));
     assert!(String::from_utf8_lossy(&served).lines().nth(1) == Some("701"));
@@ -539,14 +642,30 @@ async fn a_forked_source_a_replayed_checkpoint_and_a_wrong_key_are_refused() {
         .sign(&other)
         .expect("sign")
         .to_string();
-    assert_eq!(post(&m, "/add-checkpoint", &add_checkpoint_body(701, &[], &forged)).0, 403);
+    assert_eq!(
+        post(
+            &m,
+            "/add-checkpoint",
+            &add_checkpoint_body(701, &[], &forged)
+        )
+        .0,
+        403
+    );
     let stranger = SignerKey::from_seed("other.example/log", &[8; 32]).expect("key");
-    let theirs = jishi_ledger::Checkpoint::new("other.example/log", 1, jishi_ledger::Digest([1; 32]))
-        .expect("cp")
-        .sign(&stranger)
-        .expect("sign")
-        .to_string();
-    assert_eq!(post(&m, "/add-checkpoint", &add_checkpoint_body(0, &[], &theirs)).0, 404);
-    let (status, _) = post(&m, "/add-entries", &add_entries_header("other.example/log", 0, 0));
+    let theirs =
+        jishi_ledger::Checkpoint::new("other.example/log", 1, jishi_ledger::Digest([1; 32]))
+            .expect("cp")
+            .sign(&stranger)
+            .expect("sign")
+            .to_string();
+    assert_eq!(
+        post(&m, "/add-checkpoint", &add_checkpoint_body(0, &[], &theirs)).0,
+        404
+    );
+    let (status, _) = post(
+        &m,
+        "/add-entries",
+        &add_entries_header("other.example/log", 0, 0),
+    );
     assert_eq!(status, 404);
 }

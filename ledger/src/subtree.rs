@@ -46,7 +46,7 @@ pub fn range_hash<S: NodeSource>(src: &S, start: u64, end: u64) -> Result<Digest
     if size == 0 {
         return Ok(empty_root());
     }
-    if size.is_power_of_two() && start % size == 0 {
+    if size.is_power_of_two() && start.is_multiple_of(size) {
         let level = size.trailing_zeros();
         return src.node(level, start >> level);
     }
@@ -284,16 +284,18 @@ mod tests {
                     }
                     let mut wrong = hash;
                     wrong.0[31] ^= 1;
-                    assert!(verify_subtree_consistency(start, end, n, &proof, &wrong, &root)
-                        .is_err());
+                    assert!(
+                        verify_subtree_consistency(start, end, n, &proof, &wrong, &root).is_err()
+                    );
                     assert!(
                         verify_subtree_consistency(start, end, n, &proof, &hash, &hash).is_err()
                             || hash == root
                     );
                     if !proof.is_empty() {
                         let cut = &proof[..proof.len() - 1];
-                        assert!(verify_subtree_consistency(start, end, n, cut, &hash, &root)
-                            .is_err());
+                        assert!(
+                            verify_subtree_consistency(start, end, n, cut, &hash, &root).is_err()
+                        );
                     }
                     let mut longer = proof.clone();
                     longer.push(root);

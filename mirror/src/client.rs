@@ -94,7 +94,8 @@ pub async fn push(
         envelopes_sent = add_envelopes(&http, url, &cp.origin, &envelopes).await?;
     }
     let entries = tree.entries.clone();
-    let (line, entries_sent) = add_entries(&http, url, &cp.origin, cp.size, &tree, &entries).await?;
+    let (line, entries_sent) =
+        add_entries(&http, url, &cp.origin, cp.size, &tree, &entries).await?;
     let mut with = parsed.clone();
     for l in line.lines() {
         let sig = NoteSignature::parse_line(l, 1).map_err(|e| format!("the mirror's line: {e}"))?;
@@ -195,11 +196,10 @@ async fn add_checkpoint(
         match a.status {
             200 => return Ok(()),
             409 if attempt == 0 && a.content_type.starts_with(SIZE_CONTENT_TYPE) => {
-                let held: u64 = a
-                    .body
-                    .trim_end()
-                    .parse()
-                    .map_err(|_| format!("409 with a size that is not a number: {:?}", a.body))?;
+                let held: u64 =
+                    a.body.trim_end().parse().map_err(|_| {
+                        format!("409 with a size that is not a number: {:?}", a.body)
+                    })?;
                 if held > size {
                     return Err(format!(
                         "the mirror holds a pending checkpoint of size {held}, larger than this \
@@ -223,7 +223,11 @@ async fn add_envelopes(
     let endpoint = format!("{url}/jishi/add-envelopes");
     let ask = post(http, &endpoint, encode_envelopes(origin, 0, &[])).await?;
     if ask.status != 200 {
-        return Err(format!("add-envelopes: {}: {}", ask.status, ask.body.trim_end()));
+        return Err(format!(
+            "add-envelopes: {}: {}",
+            ask.status,
+            ask.body.trim_end()
+        ));
     }
     let mut next: usize = ask
         .body
@@ -233,9 +237,18 @@ async fn add_envelopes(
     let mut sent = 0;
     while next < envelopes.len() {
         let chunk = &envelopes[next..envelopes.len().min(next + ENVELOPES_PER_REQUEST)];
-        let a = post(http, &endpoint, encode_envelopes(origin, next as u64, chunk)).await?;
+        let a = post(
+            http,
+            &endpoint,
+            encode_envelopes(origin, next as u64, chunk),
+        )
+        .await?;
         if a.status != 200 {
-            return Err(format!("add-envelopes: {}: {}", a.status, a.body.trim_end()));
+            return Err(format!(
+                "add-envelopes: {}: {}",
+                a.status,
+                a.body.trim_end()
+            ));
         }
         sent += chunk.len() as u64;
         next = a
@@ -267,9 +280,12 @@ async fn add_entries(
             ticket: Vec::new(),
         }
         .encode();
-        for p in package_ranges(start, end).into_iter().take(PACKAGES_PER_REQUEST) {
-            let proof = subtree_proof(&tree.tree, p.proof_start, p.end, end)
-                .map_err(|e| e.to_string())?;
+        for p in package_ranges(start, end)
+            .into_iter()
+            .take(PACKAGES_PER_REQUEST)
+        {
+            let proof =
+                subtree_proof(&tree.tree, p.proof_start, p.end, end).map_err(|e| e.to_string())?;
             let items: Vec<&[u8]> = entries[p.start as usize..p.end as usize]
                 .iter()
                 .map(|d| d.0.as_slice())
@@ -281,8 +297,12 @@ async fn add_entries(
         match a.status {
             200 => return Ok((a.body, sent)),
             202 | 409 => {
-                let info = MirrorInfo::parse(&a.body)
-                    .ok_or_else(|| format!("add-entries: {} without mirror info: {:?}", a.status, a.body))?;
+                let info = MirrorInfo::parse(&a.body).ok_or_else(|| {
+                    format!(
+                        "add-entries: {} without mirror info: {:?}",
+                        a.status, a.body
+                    )
+                })?;
                 if info.pending_size != size {
                     return Err(format!(
                         "add-entries: the mirror's pending checkpoint is of size {}, not {size}",

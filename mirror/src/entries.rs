@@ -126,8 +126,14 @@ impl Mirror {
             let proof = if whole {
                 match r.u8().await {
                     Some(n) if n > MAX_PROOF_HASHES => {
-                        return self.refuse(&origin, i, p.start, p.end, at,
-                            &format!("num_hashes is {n}, above {MAX_PROOF_HASHES}"));
+                        return self.refuse(
+                            &origin,
+                            i,
+                            p.start,
+                            p.end,
+                            at,
+                            &format!("num_hashes is {n}, above {MAX_PROOF_HASHES}"),
+                        );
                     }
                     Some(n) => r.take(32 * usize::from(n)).await,
                     None => None,
@@ -145,7 +151,9 @@ impl Mirror {
                              nothing was stored{}",
                             p.start,
                             p.end,
-                            r.broken.as_ref().map_or(String::new(), |e| format!(": {e}"))
+                            r.broken
+                                .as_ref()
+                                .map_or(String::new(), |e| format!(": {e}"))
                         ),
                     )
                 } else {
@@ -238,13 +246,20 @@ impl Mirror {
         }
         let leaves: Vec<Digest> = held.iter().chain(entries).map(|e| leaf_of(e)).collect();
         let hash = mth(&leaves);
-        verify_subtree_consistency(p.proof_start, p.end, pending.size, proof, &hash, &pending.root)
-            .map_err(|e| {
-                format!(
-                    "its subtree [{}, {}) is not in the checkpoint of size {}: {e}",
-                    p.proof_start, p.end, pending.size
-                )
-            })
+        verify_subtree_consistency(
+            p.proof_start,
+            p.end,
+            pending.size,
+            proof,
+            &hash,
+            &pending.root,
+        )
+        .map_err(|e| {
+            format!(
+                "its subtree [{}, {}) is not in the checkpoint of size {}: {e}",
+                p.proof_start, p.end, pending.size
+            )
+        })
     }
 
     /// Every entry up to the pending checkpoint is stored: make it the
@@ -275,7 +290,10 @@ impl Mirror {
         let Some(line) = cosigned.signatures().last().map(|s| s.to_line()) else {
             return Reply::text(500, "no cosignature was made");
         };
-        match self.store.set_mirrored(origin, pending.size, &cosigned.to_string()) {
+        match self
+            .store
+            .set_mirrored(origin, pending.size, &cosigned.to_string())
+        {
             Ok(true) => Reply {
                 status: 200,
                 content_type: "text/plain; charset=utf-8",
@@ -284,7 +302,10 @@ impl Mirror {
             Ok(false) => self.info(409, origin, latest),
             Err(e) => {
                 tracing::error!("storing the mirror checkpoint: {e}");
-                Reply::text(500, "the mirror could not store its checkpoint; nothing was cosigned")
+                Reply::text(
+                    500,
+                    "the mirror could not store its checkpoint; nothing was cosigned",
+                )
             }
         }
     }
@@ -337,57 +358,61 @@ impl Mirror {
         };
         let mut batch = Vec::new();
         let mut index = start;
-        let outcome = loop {
-            if r.at_end().await {
-                break Ok(());
-            }
-            let at = r.offset;
-            let item = match r.u16().await {
-                Some(n) => r.take(usize::from(n)).await,
-                None => None,
-            };
-            let Some(item) = item else {
-                break Err(Reply::text(
-                    400,
-                    format!("the body ends inside envelope {index} (from byte {at})"),
-                ));
-            };
-            if index < next {
-                match self.store.envelope(&origin, index) {
-                    Ok(Some(held)) if held == item => {}
-                    Ok(_) => {
-                        break Err(Reply::text(
+        let outcome =
+            loop {
+                if r.at_end().await {
+                    break Ok(());
+                }
+                let at = r.offset;
+                let item = match r.u16().await {
+                    Some(n) => r.take(usize::from(n)).await,
+                    None => None,
+                };
+                let Some(item) = item else {
+                    break Err(Reply::text(
+                        400,
+                        format!("the body ends inside envelope {index} (from byte {at})"),
+                    ));
+                };
+                if index < next {
+                    match self.store.envelope(&origin, index) {
+                        Ok(Some(held)) if held == item => {}
+                        Ok(_) => break Err(Reply::text(
                             422,
-                            format!("envelope {index} (from byte {at}) is not the one the mirror holds"),
-                        ))
+                            format!(
+                                "envelope {index} (from byte {at}) is not the one the mirror holds"
+                            ),
+                        )),
+                        Err(e) => break Err(Reply::text(500, e.to_string())),
                     }
-                    Err(e) => break Err(Reply::text(500, e.to_string())),
-                }
-            } else {
-                match checker.check(index, &item) {
-                    Ok(c) => batch.push(c),
-                    Err(EnvelopeError::Invalid { reason, .. }) => {
-                        break Err(Reply::text(
-                            422,
-                            format!("envelope {index} (from byte {at}) is refused: {reason}"),
-                        ))
+                } else {
+                    match checker.check(index, &item) {
+                        Ok(c) => batch.push(c),
+                        Err(EnvelopeError::Invalid { reason, .. }) => {
+                            break Err(Reply::text(
+                                422,
+                                format!("envelope {index} (from byte {at}) is refused: {reason}"),
+                            ))
+                        }
+                        Err(EnvelopeError::Store(e)) => break Err(Reply::text(500, e.to_string())),
                     }
-                    Err(EnvelopeError::Store(e)) => break Err(Reply::text(500, e.to_string())),
-                }
-                if batch.len() == ENVELOPE_BATCH {
-                    if let Err(e) = self.store.commit_envelopes(&origin, &batch) {
-                        break Err(Reply::text(500, e.to_string()));
+                    if batch.len() == ENVELOPE_BATCH {
+                        if let Err(e) = self.store.commit_envelopes(&origin, &batch) {
+                            break Err(Reply::text(500, e.to_string()));
+                        }
+                        batch.clear();
                     }
-                    batch.clear();
                 }
-            }
-            index += 1;
-        };
+                index += 1;
+            };
         if let Err(e) = self.store.commit_envelopes(&origin, &batch) {
             return Reply::text(500, e.to_string());
         }
         match outcome {
-            Ok(()) => Reply::text(200, format!("{}", self.store.next_envelope(&origin).unwrap_or(0))),
+            Ok(()) => Reply::text(
+                200,
+                format!("{}", self.store.next_envelope(&origin).unwrap_or(0)),
+            ),
             Err(mut reply) => {
                 if reply.status != 500 {
                     let kept = self.store.next_envelope(&origin).unwrap_or(0);

@@ -57,7 +57,11 @@ fn hex_field(v: &Value, name: &str) -> Result<Digest, String> {
         .get(name)
         .and_then(Value::as_str)
         .ok_or_else(|| format!("`{name}` is not a string"))?;
-    if s.len() != 64 || !s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
+    if s.len() != 64
+        || !s
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    {
         return Err(format!("`{name}` is not 64 lowercase hex digits"));
     }
     s.parse().map_err(|_| format!("`{name}` is not a hash"))

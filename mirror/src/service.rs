@@ -268,8 +268,10 @@ fn is_gzip(headers: &HeaderMap) -> bool {
 
 async fn add_entries(State(m): State<Arc<Mirror>>, headers: HeaderMap, body: Body) -> Response {
     let mut r = respond(m.add_entries(body, is_gzip(&headers)).await);
-    r.headers_mut()
-        .insert(header::ACCEPT_ENCODING, header::HeaderValue::from_static("gzip"));
+    r.headers_mut().insert(
+        header::ACCEPT_ENCODING,
+        header::HeaderValue::from_static("gzip"),
+    );
     r
 }
 
@@ -281,7 +283,10 @@ async fn checkpoint(State(m): State<Arc<Mirror>>, Path(hash): Path<String>) -> R
     m.serve_checkpoint(&hash)
 }
 
-async fn tile(State(m): State<Arc<Mirror>>, Path((hash, path)): Path<(String, String)>) -> Response {
+async fn tile(
+    State(m): State<Arc<Mirror>>,
+    Path((hash, path)): Path<(String, String)>,
+) -> Response {
     m.serve_tile(&hash, &format!("tile/{path}"))
 }
 

@@ -108,7 +108,11 @@ impl MirrorStore {
         f(&mut c)
     }
 
-    fn pending_where(&self, origin: &str, size: Option<u64>) -> Result<Option<Pending>, StoreError> {
+    fn pending_where(
+        &self,
+        origin: &str,
+        size: Option<u64>,
+    ) -> Result<Option<Pending>, StoreError> {
         self.with(|c| {
             let row = match size {
                 Some(s) => c
@@ -273,7 +277,11 @@ impl MirrorStore {
     }
 
     /// The envelope at `index`: its hash and whether it is of format 3.
-    pub fn envelope_head(&self, origin: &str, index: u64) -> Result<Option<EnvelopeHead>, StoreError> {
+    pub fn envelope_head(
+        &self,
+        origin: &str,
+        index: u64,
+    ) -> Result<Option<EnvelopeHead>, StoreError> {
         self.with(|c| {
             c.query_row(
                 "SELECT hash, v2 FROM envelopes WHERE origin = ?1 AND idx = ?2",
@@ -292,7 +300,11 @@ impl MirrorStore {
     }
 
     /// The last stored event of `stream`: its stream version and hash.
-    pub fn stream_head(&self, origin: &str, stream: &str) -> Result<Option<(u64, Digest)>, StoreError> {
+    pub fn stream_head(
+        &self,
+        origin: &str,
+        stream: &str,
+    ) -> Result<Option<(u64, Digest)>, StoreError> {
         self.with(|c| {
             c.query_row(
                 "SELECT stream_version, hash FROM envelopes WHERE origin = ?1 AND stream = ?2 \
@@ -331,7 +343,11 @@ impl MirrorStore {
     }
 
     /// Stores checked envelopes in one transaction.
-    pub fn commit_envelopes(&self, origin: &str, items: &[CheckedEnvelope]) -> Result<(), StoreError> {
+    pub fn commit_envelopes(
+        &self,
+        origin: &str,
+        items: &[CheckedEnvelope],
+    ) -> Result<(), StoreError> {
         self.with(|c| {
             let tx = c.transaction()?;
             {

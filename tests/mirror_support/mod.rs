@@ -36,7 +36,15 @@ impl MirrorProcess {
     /// standard output names the address.
     pub fn start(key: &Path, logs: &[&Path], state: &Path, listen: &str) -> MirrorProcess {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_jishi"));
-        cmd.args(["mirror", "--key", s(key), "--state", s(state), "--listen", listen]);
+        cmd.args([
+            "mirror",
+            "--key",
+            s(key),
+            "--state",
+            s(state),
+            "--listen",
+            listen,
+        ]);
         for l in logs {
             cmd.args(["--log", s(l)]);
         }
@@ -63,7 +71,13 @@ impl MirrorProcess {
 }
 
 /// One HTTP/1.1 request on a fresh connection: status, headers, body.
-pub fn http(addr: &str, method: &str, path: &str, extra: &str, body: &[u8]) -> (u16, String, Vec<u8>) {
+pub fn http(
+    addr: &str,
+    method: &str,
+    path: &str,
+    extra: &str,
+    body: &[u8],
+) -> (u16, String, Vec<u8>) {
     let mut s = std::net::TcpStream::connect(addr).expect("connect");
     write!(
         s,
@@ -89,7 +103,10 @@ pub fn read_response(s: &mut std::net::TcpStream) -> (u16, String, Vec<u8>) {
         .and_then(|c| c.parse().ok())
         .expect("status");
     let mut body = raw[end + 4..].to_vec();
-    if head.to_ascii_lowercase().contains("transfer-encoding: chunked") {
+    if head
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked")
+    {
         body = dechunk(&body);
     }
     (status, head, body)
@@ -236,7 +253,10 @@ pub fn check_cosignature(line: &str, name: &str, public: &[u8; 32], text: &str) 
     assert_eq!(who, name);
     let raw = B64.decode(b64).expect("base64");
     assert_eq!(raw.len(), 4 + 8 + 64);
-    assert_eq!(&raw[..4], &sha256(&[name.as_bytes(), &[0x0A, 0x04], public])[..4]);
+    assert_eq!(
+        &raw[..4],
+        &sha256(&[name.as_bytes(), &[0x0A, 0x04], public])[..4]
+    );
     let time = u64::from_be_bytes(raw[4..12].try_into().expect("8 bytes"));
     let message = format!("cosignature/v1\ntime {time}\n{text}");
     let sig = ed25519_dalek::Signature::from_slice(&raw[12..]).expect("signature");

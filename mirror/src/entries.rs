@@ -358,53 +358,54 @@ impl Mirror {
         };
         let mut batch = Vec::new();
         let mut index = start;
-        let outcome =
-            loop {
-                if r.at_end().await {
-                    break Ok(());
-                }
-                let at = r.offset;
-                let item = match r.u16().await {
-                    Some(n) => r.take(usize::from(n)).await,
-                    None => None,
-                };
-                let Some(item) = item else {
-                    break Err(Reply::text(
-                        400,
-                        format!("the body ends inside envelope {index} (from byte {at})"),
-                    ));
-                };
-                if index < next {
-                    match self.store.envelope(&origin, index) {
-                        Ok(Some(held)) if held == item => {}
-                        Ok(_) => break Err(Reply::text(
+        let outcome = loop {
+            if r.at_end().await {
+                break Ok(());
+            }
+            let at = r.offset;
+            let item = match r.u16().await {
+                Some(n) => r.take(usize::from(n)).await,
+                None => None,
+            };
+            let Some(item) = item else {
+                break Err(Reply::text(
+                    400,
+                    format!("the body ends inside envelope {index} (from byte {at})"),
+                ));
+            };
+            if index < next {
+                match self.store.envelope(&origin, index) {
+                    Ok(Some(held)) if held == item => {}
+                    Ok(_) => {
+                        break Err(Reply::text(
                             422,
                             format!(
                                 "envelope {index} (from byte {at}) is not the one the mirror holds"
                             ),
-                        )),
-                        Err(e) => break Err(Reply::text(500, e.to_string())),
+                        ))
                     }
-                } else {
-                    match checker.check(index, &item) {
-                        Ok(c) => batch.push(c),
-                        Err(EnvelopeError::Invalid { reason, .. }) => {
-                            break Err(Reply::text(
-                                422,
-                                format!("envelope {index} (from byte {at}) is refused: {reason}"),
-                            ))
-                        }
-                        Err(EnvelopeError::Store(e)) => break Err(Reply::text(500, e.to_string())),
-                    }
-                    if batch.len() == ENVELOPE_BATCH {
-                        if let Err(e) = self.store.commit_envelopes(&origin, &batch) {
-                            break Err(Reply::text(500, e.to_string()));
-                        }
-                        batch.clear();
-                    }
+                    Err(e) => break Err(Reply::text(500, e.to_string())),
                 }
-                index += 1;
-            };
+            } else {
+                match checker.check(index, &item) {
+                    Ok(c) => batch.push(c),
+                    Err(EnvelopeError::Invalid { reason, .. }) => {
+                        break Err(Reply::text(
+                            422,
+                            format!("envelope {index} (from byte {at}) is refused: {reason}"),
+                        ))
+                    }
+                    Err(EnvelopeError::Store(e)) => break Err(Reply::text(500, e.to_string())),
+                }
+                if batch.len() == ENVELOPE_BATCH {
+                    if let Err(e) = self.store.commit_envelopes(&origin, &batch) {
+                        break Err(Reply::text(500, e.to_string()));
+                    }
+                    batch.clear();
+                }
+            }
+            index += 1;
+        };
         if let Err(e) = self.store.commit_envelopes(&origin, &batch) {
             return Reply::text(500, e.to_string());
         }

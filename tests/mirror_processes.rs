@@ -612,6 +612,29 @@ async fn a_forked_source_a_replayed_checkpoint_and_a_wrong_key_are_refused() {
     let (_, now) = get(&m, &format!("/{}/checkpoint", origin_path(ORIGIN)));
     assert_eq!(now, held, "the mirror checkpoint is unchanged");
 
+    // The fork's envelopes, which chain to the fork's own history, do not
+    // go in after the true log's.
+    let forked = b.envelopes_body(501).await;
+    let (status, body) = post(&m, "/jishi/add-envelopes", &forked);
+    assert_eq!(status, 422, "{body}");
+    assert!(
+        body.contains("envelope 0") && body.contains("not the one the mirror holds"),
+        "{body}"
+    );
+    // On a new mirror, someone uploads the fork's envelopes first: the true
+    // log's entries, proved by its checkpoint, show them false; they are
+    // dropped, and the push sends the true ones.
+    let m2 = fx.mirror("state2", "127.0.0.1:0");
+    let (status, body) = post(&m2, "/jishi/add-envelopes", &b.envelopes_body(301).await);
+    assert_eq!((status, body.as_str()), (200, "301\n"));
+    let (code, out) = push(&a, &fx, &m2);
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains("(301 entries and 301 envelopes sent)"),
+        "{out}"
+    );
+    drop(m2);
+
     // The true log grows and is mirrored; then its old checkpoint is
     // replayed: refused, and the mirror checkpoint is not rewound.
     a.grow(30, 40, "e-2021").await;

@@ -94,8 +94,14 @@ pub async fn push(
         envelopes_sent = add_envelopes(&http, url, &cp.origin, &envelopes).await?;
     }
     let entries = tree.entries.clone();
-    let (line, entries_sent) =
-        add_entries(&http, url, &cp.origin, cp.size, &tree, &entries).await?;
+    let mut sent = add_entries(&http, url, &cp.origin, cp.size, &tree, &entries).await;
+    if events && sent.as_ref().is_err_and(|e| e.contains("were dropped")) {
+        // The mirror held envelopes someone else uploaded, which our
+        // entries proved false: send ours again, once.
+        envelopes_sent += add_envelopes(&http, url, &cp.origin, &envelopes).await?;
+        sent = add_entries(&http, url, &cp.origin, cp.size, &tree, &entries).await;
+    }
+    let (line, entries_sent) = sent?;
     let mut with = parsed.clone();
     for l in line.lines() {
         let sig = NoteSignature::parse_line(l, 1).map_err(|e| format!("the mirror's line: {e}"))?;

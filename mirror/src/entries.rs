@@ -202,9 +202,10 @@ impl Mirror {
         )
     }
 
-    /// A package's checks: a jishi log's entries are the hashes of the
-    /// envelopes uploaded for them; the subtree they complete, with the
-    /// entries held before them, is consistent with the pending checkpoint.
+    /// A package's checks: the subtree its entries complete, with the
+    /// entries held before them, is consistent with the pending checkpoint;
+    /// then a jishi log's entries are the hashes of the envelopes uploaded
+    /// for them.
     fn check_package(
         &self,
         log: &crate::service::LogConfig,
@@ -214,26 +215,6 @@ impl Mirror {
         entries: &[Vec<u8>],
         proof: &[Digest],
     ) -> Result<(), String> {
-        if log.events {
-            let hashes = self
-                .store
-                .envelope_hashes(origin, p.start, p.end)
-                .map_err(|e| e.to_string())?;
-            for (k, e) in entries.iter().enumerate() {
-                let index = p.start + k as u64;
-                let Some(h) = hashes.get(k) else {
-                    return Err(format!(
-                        "entry {index} has no envelope: a jishi log's envelopes are uploaded \
-                         (jishi/add-envelopes) before its entries"
-                    ));
-                };
-                if e.as_slice() != h.0.as_slice() {
-                    return Err(format!(
-                        "entry {index} is not the BLAKE3 hash of the envelope uploaded for it"
-                    ));
-                }
-            }
-        }
         let held = self
             .store
             .entries(origin, p.proof_start, p.start)
@@ -259,7 +240,36 @@ impl Mirror {
                 "its subtree [{}, {}) is not in the checkpoint of size {}: {e}",
                 p.proof_start, p.end, pending.size
             )
-        })
+        })?;
+        if log.events {
+            let hashes = self
+                .store
+                .envelope_hashes(origin, p.start, p.end)
+                .map_err(|e| e.to_string())?;
+            for (k, e) in entries.iter().enumerate() {
+                let index = p.start + k as u64;
+                let Some(h) = hashes.get(k) else {
+                    return Err(format!(
+                        "entry {index} has no envelope: a jishi log's envelopes are uploaded \
+                         (jishi/add-envelopes) before its entries"
+                    ));
+                };
+                if e.as_slice() != h.0.as_slice() {
+                    // The entry is proved by the log's signed checkpoint;
+                    // the envelope was only chained to the ones before it.
+                    // So the envelope is wrong: drop it and those after it,
+                    // or whoever uploaded it could block the log for ever.
+                    self.store
+                        .drop_envelopes_from(origin, index)
+                        .map_err(|e| e.to_string())?;
+                    return Err(format!(
+                        "entry {index} is not the BLAKE3 hash of the envelope uploaded for it; \
+                         the envelopes from {index} on were dropped: upload them again"
+                    ));
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Every entry up to the pending checkpoint is stored: make it the

@@ -342,6 +342,20 @@ impl MirrorStore {
         })
     }
 
+    /// Drops the envelopes from `index` on: an authenticated entry showed
+    /// the one at `index` false. Envelopes below the next entry are never
+    /// dropped (their entries matched them).
+    pub fn drop_envelopes_from(&self, origin: &str, index: u64) -> Result<(), StoreError> {
+        self.with(|c| {
+            c.execute(
+                "DELETE FROM envelopes WHERE origin = ?1 AND idx >= ?2 \
+                 AND idx >= (SELECT COUNT(*) FROM entries WHERE origin = ?1)",
+                params![origin, int(index)],
+            )?;
+            Ok(())
+        })
+    }
+
     /// Stores checked envelopes in one transaction.
     pub fn commit_envelopes(
         &self,

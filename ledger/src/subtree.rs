@@ -336,6 +336,32 @@ mod tests {
                 merkle_tree_hash(&l[0..8]),
             ]
         );
+        // docs/FORMAT-merkle.md §15.5: the same proof on §1.3's leaves
+        // (leaf i is 32 bytes of i), computed with Python's hashlib.
+        let v: MemoryTree = (0..14u8).map(|i| Digest([i; 32])).collect();
+        let hex = |d: &Digest| d.to_string();
+        assert_eq!(
+            hex(&range_hash(&v, 8, 13).expect("hash")),
+            "2c849a1a31cbbd733f577feb030e203e069b16bb1e70e33e45a92793e6c2497d"
+        );
+        let p: Vec<String> = subtree_proof(&v, 8, 13, 14)
+            .expect("proof")
+            .iter()
+            .map(hex)
+            .collect();
+        assert_eq!(
+            p,
+            [
+                "a61222bf056ce6288ef7cb15fc08c1e51de757e1bfd9f8483ec44be54b0c83fc",
+                "2613305da8f09c0b4ed7fb95d2ca48e1fdc9ed9d91c69aa5bc954e8f3559f8e4",
+                "c92d0e53f86b6a5658b13bfc00786f4b10ec8ad83c1d288e58f6276e03cdc24e",
+                "f907f23f76aa01b755a614d31ef9832909f44638b4590073301e61e6d01f9a1d",
+            ]
+        );
+        assert_eq!(
+            hex(&crate::merkle::root_at(&v, 14).expect("root")),
+            "0133f6820936e906f344b60622fd42a9fa86ed58c58d1f968cb54bb2921edcf0"
+        );
         assert!(!is_valid_subtree(5, 8));
         assert!(is_valid_subtree(8, 13));
         assert!(is_valid_subtree(7, 7));

@@ -180,6 +180,28 @@ mod tests {
         assert_eq!(package_ranges(0, 257).len(), 2);
     }
 
+    /// docs/FORMAT-merkle.md §15.5: the header and the one package of an
+    /// upload of [0, 3) of §1.3's leaves.
+    #[test]
+    fn the_format_vector_is_reproduced() {
+        let h = AddEntriesHeader {
+            origin: "jishi.example/log".into(),
+            upload_start: 0,
+            upload_end: 3,
+            ticket: Vec::new(),
+        };
+        let hex = |b: &[u8]| b.iter().map(|x| format!("{x:02x}")).collect::<String>();
+        assert_eq!(
+            hex(&h.encode()),
+            "00116a697368692e6578616d706c652f6c6f67000000000000000000000000000000030000"
+        );
+        let leaves: Vec<[u8; 32]> = (0..3u8).map(|i| [i; 32]).collect();
+        let items: Vec<&[u8]> = leaves.iter().map(|l| l.as_slice()).collect();
+        let p = encode_package(&items, &[]);
+        assert_eq!(p.len(), 103);
+        assert_eq!((p[0], p[1], p[2], p[34], p[35], p[102]), (0, 32, 0, 0, 32, 0));
+    }
+
     #[test]
     fn mirror_info_round_trips_and_refuses_other_text() {
         let i = MirrorInfo {

@@ -8,7 +8,7 @@ use anyhow::{bail, Context as _};
 use clap::Args;
 use jishi_ledger::{open_proof_store, StoreSpec};
 
-use crate::proof_cmds::{read_signer, read_verifier};
+use crate::proof_cmds::{read_policy, read_signer, read_verifier};
 
 #[derive(Debug, Args)]
 pub struct MirrorArgs {
@@ -23,6 +23,10 @@ pub struct MirrorArgs {
     /// Any C2SP log, kept as opaque entries (no envelopes): its public key.
     #[arg(long = "entries-log")]
     entries_logs: Vec<String>,
+    /// A C2SP tlog-policy file: each of its `log` lines is a jishi log to
+    /// mirror, as with --log.
+    #[arg(long)]
+    policy: Option<PathBuf>,
     /// Where the mirror keeps `mirror.db` (the replicas) and `evidence/`.
     /// Created if missing.
     #[arg(long)]
@@ -41,6 +45,14 @@ pub async fn mirror(args: MirrorArgs) -> anyhow::Result<()> {
             logs.push(jishi_mirror::LogConfig {
                 key: read_verifier(l).context(if events { "--log" } else { "--entries-log" })?,
                 events,
+            });
+        }
+    }
+    if let Some(path) = &args.policy {
+        for l in read_policy(path)?.logs {
+            logs.push(jishi_mirror::LogConfig {
+                key: l.key,
+                events: true,
             });
         }
     }

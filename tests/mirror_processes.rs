@@ -692,3 +692,152 @@ async fn a_forked_source_a_replayed_checkpoint_and_a_wrong_key_are_refused() {
     );
     assert_eq!(status, 404);
 }
+
+/// A `jishi witness` process, killed when dropped.
+struct WitnessProcess {
+    child: std::process::Child,
+    url: String,
+}
+
+impl Drop for WitnessProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start_witness(key: &Path, log_pub: &Path, state: &Path) -> WitnessProcess {
+    use std::io::BufRead as _;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_jishi"))
+        .args(["witness", "--key", s(key), "--log", s(log_pub)])
+        .args(["--state", s(state), "--listen", "127.0.0.1:0"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("start jishi witness");
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().expect("stdout"))
+        .read_line(&mut line)
+        .expect("the witness's first line");
+    let url = line
+        .trim()
+        .rsplit_once(" listening on ")
+        .map(|(_, u)| u.to_string())
+        .expect("address");
+    WitnessProcess { child, url }
+}
+
+/// One C2SP tlog-policy file serves the witness client (`checkpoint
+/// --policy`: whom to ask, what quorum), the mirror (`mirror --policy`:
+/// which logs) and `verify-export --policy`; a quorum the file's
+/// cosignatures do not meet fails, naming it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_policy_file_serves_the_witness_client_the_mirror_and_verify_export() {
+    let fx = Fixture::new();
+    let l = fx.ledger("ledger.db", 30, "e-2021").await;
+    let w = SignerKey::from_secret("city.example/witness", Suite::Cosignature, &[5; 32])
+        .expect("witness key");
+    let (wkey, wpub) = (fx.path("w.key"), fx.path("w.pub"));
+    std::fs::write(&wkey, w.to_private_text()).expect("key");
+    std::fs::write(&wpub, w.verifier().to_vkey()).expect("pub");
+    let witness = start_witness(&wkey, &fx.log_pub, &fx.path("w"));
+    let log_vkey = std::fs::read_to_string(&fx.log_pub).expect("vkey");
+    let mirror_vkey = std::fs::read_to_string(&fx.mirror_pub).expect("vkey");
+    let text = format!(
+        "# the county's log, the city's witness and mirror\n\
+         log {}\n\
+         witness W {} {}\n\
+         witness M {}\n\
+         group city any W M\n\
+         quorum city\n",
+        log_vkey.trim(),
+        w.verifier().to_vkey(),
+        witness.url,
+        mirror_vkey.trim()
+    );
+    let policy = fx.path("policy.txt");
+    std::fs::write(&policy, &text).expect("policy");
+    let both = fx.path("both.txt");
+    std::fs::write(
+        &both,
+        text.replace("group city any W M", "group city all W M"),
+    )
+    .expect("policy");
+
+    // The witness client: the checkpoint goes to W (the line with a URL).
+    let key = fx.path("log.key");
+    let o = common::jishi(
+        &l.db,
+        &["checkpoint", "--key", s(&key), "--policy", s(&policy)],
+        None,
+    );
+    assert!(o.status.success(), "{}", common::text(&o));
+    assert!(
+        common::text(&o).contains("cosigned by 1 of 1 witnesses"),
+        "{}",
+        common::text(&o)
+    );
+    // Asking for both, of which only W can be asked: the quorum is not met.
+    let o = common::jishi(
+        &l.db,
+        &["checkpoint", "--key", s(&key), "--policy", s(&both)],
+        None,
+    );
+    assert!(!o.status.success());
+    assert!(
+        common::text(&o).contains("quorum city (2 of W, M) is not met"),
+        "{}",
+        common::text(&o)
+    );
+
+    // The mirror takes its logs from the same file.
+    let m = MirrorProcess::start_with(&fx.mirror_key, &["--policy", s(&policy)], &fx.path("m"));
+    let (code, out) = push(&l, &fx, &m);
+    assert_eq!(code, 0, "{out}");
+
+    // verify-export holds the file to the policy.
+    let file = fx.path("case.json");
+    let o = common::jishi(
+        &l.db,
+        &[
+            "export",
+            "election/e-2021/candidate/c-000",
+            "--out",
+            s(&file),
+        ],
+        None,
+    );
+    assert!(o.status.success(), "{}", common::text(&o));
+    let o = common::jishi(
+        &l.db,
+        &["verify-export", s(&file), "--policy", s(&policy)],
+        None,
+    );
+    let out = common::text(&o);
+    assert!(o.status.success(), "{out}");
+    assert!(out.contains("(policy: city (1 of W, M))"), "{out}");
+    let o = common::jishi(
+        &l.db,
+        &["verify-export", s(&file), "--policy", s(&both)],
+        None,
+    );
+    let out = common::text(&o);
+    assert_eq!(o.status.code(), Some(3), "{out}");
+    assert!(
+        out.contains("the policy's quorum city (2 of W, M) is not met"),
+        "{out}"
+    );
+    // A malformed policy names its line; nothing is verified.
+    std::fs::write(&both, text.replace("quorum city", "quorum nobody")).expect("policy");
+    let o = common::jishi(
+        &l.db,
+        &["verify-export", s(&file), "--policy", s(&both)],
+        None,
+    );
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        common::text(&o).contains("policy line 6"),
+        "{}",
+        common::text(&o)
+    );
+}

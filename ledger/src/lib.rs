@@ -24,6 +24,7 @@ pub mod merkle;
 pub mod migrations;
 pub mod note;
 mod numbers;
+pub mod policy;
 pub mod postgres;
 pub mod prepare;
 pub mod publish;

@@ -199,7 +199,10 @@ mod tests {
         let items: Vec<&[u8]> = leaves.iter().map(|l| l.as_slice()).collect();
         let p = encode_package(&items, &[]);
         assert_eq!(p.len(), 103);
-        assert_eq!((p[0], p[1], p[2], p[34], p[35], p[102]), (0, 32, 0, 0, 32, 0));
+        assert_eq!(
+            (p[0], p[1], p[2], p[34], p[35], p[102]),
+            (0, 32, 0, 0, 32, 0)
+        );
     }
 
     #[test]

@@ -65,6 +65,36 @@ impl MirrorProcess {
         MirrorProcess { child, url }
     }
 
+    /// Starts a mirror on any loopback port with these arguments.
+    pub fn start_with(key: &Path, args: &[&str], state: &Path) -> MirrorProcess {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_jishi"));
+        cmd.args([
+            "mirror",
+            "--key",
+            s(key),
+            "--state",
+            s(state),
+            "--listen",
+            "127.0.0.1:0",
+        ])
+        .args(args);
+        let mut child = cmd
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start jishi mirror");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().expect("stdout"))
+            .read_line(&mut line)
+            .expect("read the mirror's first line");
+        let url = line
+            .trim()
+            .rsplit_once(" listening on ")
+            .map(|(_, u)| u.to_string())
+            .unwrap_or_else(|| panic!("no address in {line:?}"));
+        MirrorProcess { child, url }
+    }
+
     pub fn addr(&self) -> String {
         self.url.trim_start_matches("http://").to_string()
     }

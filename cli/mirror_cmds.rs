@@ -96,7 +96,9 @@ pub struct MirrorPushArgs {
     /// The mirror's submission prefix, e.g. `http://127.0.0.1:7390`.
     #[arg(long)]
     to: String,
-    /// The mirror's public key: its cosignature must verify under it.
+    /// The mirror's public key: its cosignature must verify under it, and
+    /// is then stored with the checkpoint (the key registered as a
+    /// cosigner), as `checkpoint --witness` stores a witness's.
     #[arg(long)]
     mirror_key: Option<String>,
     /// Send entries only (the mirror keeps this log with --entries-log).
@@ -129,5 +131,20 @@ pub async fn mirror_push(spec: &StoreSpec, args: MirrorPushArgs) -> anyhow::Resu
         cp.origin, cp.size, pushed.entries_sent, pushed.envelopes_sent
     );
     print!("{}", pushed.cosignature);
+    // A verified mirror line is kept with the checkpoint, as a witness's is
+    // (`checkpoint --witness`), so that exports carry it and `verify`
+    // counts it. The ledger's key events know the roles `log` and
+    // `witness`; a mirror is registered as a cosigner of role `witness`.
+    if let Some(k) = &key {
+        let writer = crate::recording::open_writer(spec, false).await?;
+        let actor = crate::server_cmds::operator(None)?;
+        let stored = writer.save_checkpoint(&pushed.note.to_string()).await?;
+        jishi_ledger::publish::register_checkpoint_key(&*writer, k, "witness", &actor).await?;
+        eprintln!(
+            "checkpoint #{} stored with the mirror's cosignature ({})",
+            stored.id,
+            k.name()
+        );
+    }
     Ok(())
 }

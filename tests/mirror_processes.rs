@@ -426,16 +426,20 @@ async fn a_mirror_killed_mid_upload_keeps_what_it_verified_and_the_push_resumes(
     let (code, out) = push(&l, &fx, &m);
     assert_eq!(code, 0, "{out}");
     assert!(out.contains("(189 entries and 0 envelopes sent)"), "{out}");
-    let line = out.lines().last().expect("the cosignature");
+    let line = out
+        .lines()
+        .find(|l| l.starts_with(&format!("\u{2014} {MIRROR} ")))
+        .expect("the cosignature");
     check_cosignature(line, MIRROR, &fx.mirror_public, note_text(&note));
 
-    // The log grows; the next push sends only what is new.
+    // The log grows; the next push sends only what is new: the 300 new
+    // events and the event that registered the mirror's key (position 702).
     l.grow(70, 30, "e-2021").await;
     let note2 = fx.checkpoint(&l, "cp2.note");
     let (code, out) = push(&l, &fx, &m);
     assert_eq!(code, 0, "{out}");
     assert!(
-        out.contains("up to size 1001 (300 entries and 300 envelopes sent)"),
+        out.contains("up to size 1002 (301 entries and 301 envelopes sent)"),
         "{out}"
     );
     let vkey = std::fs::read_to_string(&fx.log_pub).expect("vkey");
@@ -443,7 +447,7 @@ async fn a_mirror_killed_mid_upload_keeps_what_it_verified_and_the_push_resumes(
     let checked = tokio::task::spawn_blocking(move || tiles_verify(&a, vkey.trim()))
         .await
         .expect("client");
-    assert_eq!(checked, Ok(1001));
+    assert_eq!(checked, Ok(1002));
     let (_, served) = get(&m, &format!("/{}/checkpoint", origin_path(ORIGIN)));
     assert!(String::from_utf8_lossy(&served).starts_with(note_text(&note2)));
 }
@@ -635,16 +639,17 @@ async fn a_forked_source_a_replayed_checkpoint_and_a_wrong_key_are_refused() {
     );
     drop(m2);
 
-    // The true log grows and is mirrored; then its old checkpoint is
+    // The true log grows (400 events, after the one that registered the
+    // mirror's key: 702) and is mirrored; then its old checkpoint is
     // replayed: refused, and the mirror checkpoint is not rewound.
     a.grow(30, 40, "e-2021").await;
     fx.checkpoint(&a, "a700.note");
     let (code, out) = push(&a, &fx, &m);
     assert_eq!(code, 0, "{out}");
-    let (status, body) = post(&m, "/add-checkpoint", &add_checkpoint_body(701, &[], &a300));
+    let (status, body) = post(&m, "/add-checkpoint", &add_checkpoint_body(702, &[], &a300));
     assert_eq!(status, 400, "{body}");
     let (status, body) = post(&m, "/add-checkpoint", &add_checkpoint_body(0, &[], &a300));
-    assert_eq!((status, body.as_str()), (409, "701\n"));
+    assert_eq!((status, body.as_str()), (409, "702\n"));
     // An upload ending at the old size: a pending checkpoint once, but below
     // the mirror checkpoint now.
     let (status, _, info) = http(
@@ -654,13 +659,13 @@ async fn a_forked_source_a_replayed_checkpoint_and_a_wrong_key_are_refused() {
         "",
         &add_entries_header(ORIGIN, 301, 301),
     );
-    assert_eq!((status, mirror_info(&info)), (409, (701, 701)));
+    assert_eq!((status, mirror_info(&info)), (409, (702, 702)));
     let (_, served) = get(&m, &format!("/{}/checkpoint", origin_path(ORIGIN)));
-    assert!(String::from_utf8_lossy(&served).lines().nth(1) == Some("701"));
+    assert!(String::from_utf8_lossy(&served).lines().nth(1) == Some("702"));
 
     // Another key with the log's name: 403. Another origin: 404.
     let other = SignerKey::from_seed(ORIGIN, &[8; 32]).expect("key");
-    let forged = jishi_ledger::Checkpoint::new(ORIGIN, 701, jishi_ledger::Digest([1; 32]))
+    let forged = jishi_ledger::Checkpoint::new(ORIGIN, 702, jishi_ledger::Digest([1; 32]))
         .expect("cp")
         .sign(&other)
         .expect("sign")
@@ -669,7 +674,7 @@ async fn a_forked_source_a_replayed_checkpoint_and_a_wrong_key_are_refused() {
         post(
             &m,
             "/add-checkpoint",
-            &add_checkpoint_body(701, &[], &forged)
+            &add_checkpoint_body(702, &[], &forged)
         )
         .0,
         403
@@ -790,43 +795,56 @@ async fn one_policy_file_serves_the_witness_client_the_mirror_and_verify_export(
         common::text(&o)
     );
 
-    // The mirror takes its logs from the same file.
-    let m = MirrorProcess::start_with(&fx.mirror_key, &["--policy", s(&policy)], &fx.path("m"));
-    let (code, out) = push(&l, &fx, &m);
-    assert_eq!(code, 0, "{out}");
-
-    // verify-export holds the file to the policy.
-    let file = fx.path("case.json");
-    let o = common::jishi(
-        &l.db,
-        &[
-            "export",
-            "election/e-2021/candidate/c-000",
-            "--out",
-            s(&file),
-        ],
-        None,
-    );
-    assert!(o.status.success(), "{}", common::text(&o));
-    let o = common::jishi(
-        &l.db,
-        &["verify-export", s(&file), "--policy", s(&policy)],
-        None,
-    );
-    let out = common::text(&o);
-    assert!(o.status.success(), "{out}");
+    // verify-export holds a file to the policy: W's line meets `any`, not
+    // `all`.
+    let export = |name: &str| {
+        let file = fx.path(name);
+        let o = common::jishi(
+            &l.db,
+            &[
+                "export",
+                "election/e-2021/candidate/c-000",
+                "--out",
+                s(&file),
+            ],
+            None,
+        );
+        assert!(o.status.success(), "{}", common::text(&o));
+        file
+    };
+    let verify = |file: &Path, policy: &Path| {
+        let o = common::jishi(
+            &l.db,
+            &["verify-export", s(file), "--policy", s(policy)],
+            None,
+        );
+        (o.status.code(), common::text(&o))
+    };
+    let file = export("case.json");
+    let (code, out) = verify(&file, &policy);
+    assert_eq!(code, Some(0), "{out}");
     assert!(out.contains("(policy: city (1 of W, M))"), "{out}");
-    let o = common::jishi(
-        &l.db,
-        &["verify-export", s(&file), "--policy", s(&both)],
-        None,
-    );
-    let out = common::text(&o);
-    assert_eq!(o.status.code(), Some(3), "{out}");
+    let (code, out) = verify(&file, &both);
+    assert_eq!(code, Some(3), "{out}");
     assert!(
         out.contains("the policy's quorum city (2 of W, M) is not met"),
         "{out}"
     );
+
+    // The mirror takes its logs from the same file; the push stores the
+    // mirror's line with the checkpoint, and a new file meets `all`.
+    let m = MirrorProcess::start_with(&fx.mirror_key, &["--policy", s(&policy)], &fx.path("m"));
+    let (code, out) = push(&l, &fx, &m);
+    assert_eq!(code, 0, "{out}");
+    let file = export("case2.json");
+    let (code, out) = verify(&file, &both);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(
+        out.contains("cosigned by 2 of 2 (policy: city (2 of W, M))"),
+        "{out}"
+    );
+    let o = common::jishi(&l.db, &["verify"], None);
+    assert!(o.status.success(), "{}", common::text(&o));
     // A malformed policy names its line; nothing is verified.
     std::fs::write(&both, text.replace("quorum city", "quorum nobody")).expect("policy");
     let o = common::jishi(

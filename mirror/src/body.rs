@@ -10,8 +10,9 @@ use std::io::Read as _;
 use axum::body::{Body, BodyDataStream};
 use futures_util::StreamExt as _;
 
-/// The largest decoded gzip body taken: 32 packages of 256 entries of at
-/// most 64 KiB each would be more, but jishi's entries are 34 bytes framed.
+/// The largest gzip body taken, compressed or decoded: 32 packages of 256
+/// entries of at most 64 KiB each would be more, but jishi's entries are
+/// 34 bytes framed, and a client can always send fewer packages.
 const MAX_GZIP_BODY: u64 = 64 << 20;
 
 pub struct BodyReader {
@@ -38,6 +39,12 @@ impl BodyReader {
             let mut all = Vec::new();
             while let Some(chunk) = r.next_chunk().await {
                 all.extend_from_slice(&chunk);
+                if all.len() as u64 > MAX_GZIP_BODY {
+                    return Err(format!(
+                        "the gzip body is larger than {MAX_GZIP_BODY} bytes; send fewer packages \
+                         a request"
+                    ));
+                }
             }
             if let Some(e) = r.broken.take() {
                 return Err(format!("the gzip body was cut off: {e}"));

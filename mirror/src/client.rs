@@ -102,11 +102,24 @@ pub async fn push(
         sent = add_entries(&http, url, &cp.origin, cp.size, &tree, &entries).await;
     }
     let (line, entries_sent) = sent?;
-    let mut with = parsed.clone();
+    // The ledger's stored note may already carry this mirror's line from
+    // an earlier push: the fresh one replaces it.
+    let mut with = match mirror_key {
+        Some(k) => parsed.without_signatures_of(k),
+        None => parsed.clone(),
+    };
     for l in line.lines() {
         let sig = NoteSignature::parse_line(l, 1).map_err(|e| format!("the mirror's line: {e}"))?;
-        if mirror_key.is_none_or(|k| k.name() == sig.name && k.key_id() == sig.key_id) {
-            with.push_signature(sig).map_err(|e| e.to_string())?;
+        match mirror_key {
+            Some(k) if k.name() == sig.name && k.key_id() == sig.key_id => {
+                with.push_signature(sig).map_err(|e| e.to_string())?;
+            }
+            Some(_) => {}
+            // Without a key nothing is verified or stored; a line the note
+            // already has is left as it is.
+            None => {
+                let _ = with.push_signature(sig);
+            }
         }
     }
     if let Some(k) = mirror_key {

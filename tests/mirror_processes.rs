@@ -335,6 +335,42 @@ async fn a_client_from_the_spec_uploads_and_the_tiles_verify_with_tlog_tiles() {
         .await
         .expect("client");
     assert_eq!(checked, Ok(701));
+    // The same log on a mirror that keeps it as entries only (any C2SP
+    // log): the spec's two calls alone, nothing of jishi's.
+    let plain = MirrorProcess::start_with(
+        &fx.mirror_key,
+        &["--entries-log", s(&fx.log_pub)],
+        &fx.path("plain"),
+    );
+    assert_eq!(
+        post(
+            &plain,
+            "/add-checkpoint",
+            &add_checkpoint_body(0, &[], &note)
+        )
+        .0,
+        200
+    );
+    let mut all = add_entries_header(ORIGIN, 0, size);
+    all.extend(packages(&entries, 0, size).concat());
+    let (status, line) = post(&plain, "/add-entries", &all);
+    assert_eq!(status, 200, "{line}");
+    check_cosignature(&line, MIRROR, &fx.mirror_public, note_text(&note));
+    let (status, body) = post(
+        &plain,
+        "/jishi/add-envelopes",
+        &l.envelopes_body(size).await,
+    );
+    assert_eq!(
+        status, 400,
+        "an entries-only log takes no envelopes: {body}"
+    );
+    let vkey = std::fs::read_to_string(&fx.log_pub).expect("vkey");
+    let addr = plain.addr();
+    let checked = tokio::task::spawn_blocking(move || tiles_verify(&addr, vkey.trim()))
+        .await
+        .expect("client");
+    assert_eq!(checked, Ok(701));
     // A tile beyond the mirror checkpoint, and an unknown origin, are 404.
     assert_eq!(
         get(&m, &format!("/{}/tile/0/002.p/190", origin_path(ORIGIN))).0,
@@ -514,11 +550,39 @@ async fn corrupted_and_truncated_uploads_stop_there_and_keep_what_came_before() 
         text.contains("package 1 (entries [256, 512)") && text.contains(&from),
         "{text}"
     );
+    // Caught by the proof, before the envelopes are looked at.
+    assert!(
+        text.contains("is not in the checkpoint of size 701"),
+        "{text}"
+    );
     assert_eq!(
         next_entry(&m),
         (701, 256),
         "package 0 kept, nothing after the bad one"
     );
+    // True entries with one byte of the proof changed: the proof alone
+    // refuses them.
+    let mut bad_proof = pk[1].clone();
+    let last = bad_proof.len() - 1;
+    bad_proof[last] ^= 1;
+    let mut b = add_entries_header(ORIGIN, 256, size);
+    b.extend_from_slice(&bad_proof);
+    let (status, text) = post(&m, "/add-entries", &b);
+    assert_eq!(status, 422, "{text}");
+    assert!(
+        text.contains("is not in the checkpoint of size 701"),
+        "{text}"
+    );
+    // A proof count above 63 is refused as such.
+    let entries_len = 256 * 34;
+    let mut many = pk[1][..entries_len].to_vec();
+    many.push(64);
+    let mut b = add_entries_header(ORIGIN, 256, size);
+    b.extend_from_slice(&many);
+    let (status, text) = post(&m, "/add-entries", &b);
+    assert_eq!(status, 422, "{text}");
+    assert!(text.contains("num_hashes is 64"), "{text}");
+    assert_eq!(next_entry(&m), (701, 256));
     // The forged package alone, with the proof made for its own tree, is
     // refused too (its entry 300 is not the hash of envelope 300).
     let other = {

@@ -14,6 +14,8 @@ use base64::Engine as _;
 use ed25519_dalek::Verifier as _;
 use sha2::Digest as _;
 
+pub mod fixture;
+
 pub fn s(p: &Path) -> &str {
     p.to_str().expect("utf-8 path")
 }

@@ -118,6 +118,9 @@ enum Command {
     /// Push this ledger, up to its latest checkpoint, to a mirror (resumes
     /// from what the mirror holds) and print the mirror's cosignature.
     MirrorPush(mirror_cmds::MirrorPushArgs),
+    /// Pull mode: fetch a county's log from its tiles (`jishi serve`),
+    /// check it, and feed it to a mirror.
+    MirrorPull(mirror_cmds::MirrorPullArgs),
     /// Turn two inconsistent signed checkpoints of one log into evidence.
     SplitView(witness_cmds::SplitViewArgs),
     /// Check split-view evidence offline with the log's public key.
@@ -301,6 +304,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Witness(args) => witness_cmds::witness(args).await,
         Command::Mirror(args) => mirror_cmds::mirror(args).await,
         Command::MirrorPush(args) => mirror_cmds::mirror_push(&spec, args).await,
+        Command::MirrorPull(args) => mirror_cmds::mirror_pull(args).await,
         Command::SplitView(args) => witness_cmds::split_view(&spec, args).await,
         Command::VerifyEvidence(args) => witness_cmds::verify_evidence(args),
         Command::Prove(args) => proof_cmds::prove(&spec, args).await,

@@ -148,3 +148,66 @@ pub async fn mirror_push(spec: &StoreSpec, args: MirrorPushArgs) -> anyhow::Resu
     }
     Ok(())
 }
+
+#[derive(Debug, Args)]
+pub struct MirrorPullArgs {
+    /// The county's server (`jishi serve`), whose tiles are under
+    /// `<URL>/tlog/`.
+    #[arg(long)]
+    from: String,
+    /// The county log's public key (its name is the log's origin).
+    #[arg(long)]
+    log_key: String,
+    /// The mirror's submission prefix, e.g. `http://127.0.0.1:7390`.
+    #[arg(long)]
+    to: String,
+    /// An investigator's API token on the county's server, for the envelope
+    /// bundles (`JISHI_TOKEN`).
+    #[arg(long, env = "JISHI_TOKEN", hide_env_values = true)]
+    token: Option<String>,
+    /// The mirror's public key: its cosignature must verify under it.
+    #[arg(long)]
+    mirror_key: Option<String>,
+    /// Fetch and send entries only (the mirror keeps this log with
+    /// --entries-log); no token is needed.
+    #[arg(long)]
+    entries_only: bool,
+}
+
+/// Pull mode: fetch the county's log from its tiles and feed the mirror.
+pub async fn mirror_pull(args: MirrorPullArgs) -> anyhow::Result<()> {
+    let log_key = read_verifier(&args.log_key).context("--log-key")?;
+    let key = args
+        .mirror_key
+        .as_deref()
+        .map(read_verifier)
+        .transpose()
+        .context("--mirror-key")?;
+    if !args.entries_only && args.token.is_none() {
+        bail!(
+            "the envelope bundles need an investigator's token on {}: give --token (or \
+             JISHI_TOKEN), or --entries-only for a mirror that keeps entries only",
+            args.from
+        );
+    }
+    let pushed = jishi_mirror::pull(
+        &args.from,
+        args.token.as_deref(),
+        &log_key,
+        &args.to,
+        !args.entries_only,
+        key.as_ref(),
+    )
+    .await
+    .map_err(|e| anyhow::anyhow!("pulling {} into {}: {e}", args.from, args.to))?;
+    println!(
+        "pulled {} from {} into {} ({} entries and {} envelopes sent); the mirror cosigned:",
+        log_key.name(),
+        args.from,
+        args.to,
+        pushed.entries_sent,
+        pushed.envelopes_sent
+    );
+    print!("{}", pushed.cosignature);
+    Ok(())
+}

@@ -75,16 +75,88 @@ pub async fn push(
     events: bool,
     mirror_key: Option<&VerifierKey>,
 ) -> Result<Pushed, String> {
-    let url = url.trim_end_matches('/');
     let parsed = Note::parse(note).map_err(|e| format!("the checkpoint note: {e}"))?;
     let cp = Checkpoint::from_body(parsed.text()).map_err(|e| format!("the checkpoint: {e}"))?;
     let (tree, envelopes) = read_ledger(store, cp.size, events).await?;
-    if tree.root() != cp.root {
+    push_log(url, note, tree, envelopes, events, mirror_key).await
+}
+
+/// A log read from somewhere (the ledger, or the county's tiles when the
+/// city pulls): its entries in a tree, and for a jishi log its envelopes.
+pub struct EntryTree {
+    tree: MemoryTree,
+    entries: Vec<Digest>,
+}
+
+impl EntryTree {
+    pub fn new() -> EntryTree {
+        EntryTree {
+            tree: MemoryTree::new(),
+            entries: Vec::new(),
+        }
+    }
+
+    /// Appends one entry (an event hash).
+    pub fn push(&mut self, entry: Digest) -> Result<(), String> {
+        self.tree.push(&entry).map_err(|e| e.to_string())?;
+        self.entries.push(entry);
+        Ok(())
+    }
+
+    pub fn root(&self) -> Digest {
+        self.tree.root()
+    }
+
+    pub fn len(&self) -> u64 {
+        self.entries.len() as u64
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// The entry at `index`.
+    pub fn entry(&self, index: u64) -> Option<Digest> {
+        usize::try_from(index)
+            .ok()
+            .and_then(|i| self.entries.get(i))
+            .copied()
+    }
+}
+
+impl Default for EntryTree {
+    fn default() -> Self {
+        EntryTree::new()
+    }
+}
+
+/// Pushes a log held in memory, up to the checkpoint `note` (whose root
+/// its tree must have), to the mirror at `url`.
+pub async fn push_log(
+    url: &str,
+    note: &str,
+    tree: EntryTree,
+    envelopes: Vec<Vec<u8>>,
+    events: bool,
+    mirror_key: Option<&VerifierKey>,
+) -> Result<Pushed, String> {
+    let url = url.trim_end_matches('/');
+    let parsed = Note::parse(note).map_err(|e| format!("the checkpoint note: {e}"))?;
+    let cp = Checkpoint::from_body(parsed.text()).map_err(|e| format!("the checkpoint: {e}"))?;
+    if tree.len() != cp.size || tree.root() != cp.root {
         return Err(format!(
-            "the ledger's tree at size {} has root {}, not the checkpoint's {}",
-            cp.size,
+            "the log's tree of {} entries has root {}, not the checkpoint's {} at size {}",
+            tree.len(),
             tree.root(),
-            cp.root
+            cp.root,
+            cp.size
+        ));
+    }
+    if events && envelopes.len() as u64 != cp.size {
+        return Err(format!(
+            "{} envelopes for {} entries",
+            envelopes.len(),
+            cp.size
         ));
     }
     let http = reqwest::Client::new();
@@ -138,25 +210,12 @@ pub async fn push(
     })
 }
 
-/// The ledger's tree with its entries.
-struct EntryTree {
-    tree: MemoryTree,
-    entries: Vec<Digest>,
-}
-
-impl EntryTree {
-    fn root(&self) -> Digest {
-        self.tree.root()
-    }
-}
-
 async fn read_ledger(
     store: &dyn ProofStore,
     size: u64,
     events: bool,
 ) -> Result<(EntryTree, Vec<Vec<u8>>), String> {
-    let mut tree = MemoryTree::new();
-    let mut entries = Vec::new();
+    let mut tree = EntryTree::new();
     let mut envelopes = Vec::new();
     let mut next = 1u64;
     while next <= size {
@@ -173,8 +232,7 @@ async fn read_ledger(
         for row in rows {
             let hash = Digest::from_slice(&row.hash)
                 .ok_or_else(|| format!("position {}: no 32-byte hash", row.position))?;
-            tree.push(&hash).map_err(|e| e.to_string())?;
-            entries.push(hash);
+            tree.push(hash)?;
             if events {
                 let event = row.into_event().map_err(|e| e.to_string())?;
                 let id = event.event_id.hyphenated().to_string();
@@ -185,7 +243,7 @@ async fn read_ledger(
             next += 1;
         }
     }
-    Ok((EntryTree { tree, entries }, envelopes))
+    Ok((tree, envelopes))
 }
 
 async fn add_checkpoint(

@@ -23,6 +23,8 @@
 //!   entry is then taken only if it is the BLAKE3 of its envelope.
 //! - The replica is served as C2SP tiles under `/<sha256(origin)>/`
 //!   ([`tiles`]).
+//! - Push is the first mode ([`client`]: the county sends); in pull mode
+//!   the city fetches the county's tiles and feeds its mirror ([`pull`]).
 //!
 //! Why a crate of its own and not part of `witness/`: the witness holds no
 //! log (one JSON file); the mirror is a store, an upload protocol and a tile
@@ -33,11 +35,13 @@ pub mod body;
 pub mod client;
 pub mod entries;
 pub mod events;
+pub mod pull;
 pub mod service;
 pub mod store;
 pub mod tiles;
 pub mod wire;
 
-pub use client::{push, Pushed};
+pub use client::{push, push_log, EntryTree, Pushed};
+pub use pull::pull;
 pub use service::{router, serve, LogConfig, Mirror, MirrorConfig, Reply};
 pub use wire::origin_hash;

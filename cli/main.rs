@@ -7,6 +7,7 @@ mod domain_cmds;
 mod domain_verify;
 mod import_cmd;
 mod ledger_cmds;
+mod mirror_cmds;
 mod output;
 mod person_cmds;
 mod proof_cmds;
@@ -111,6 +112,15 @@ enum Command {
     /// Run a C2SP tlog-witness: cosign (cosignature/v1) checkpoints of the
     /// logs it follows that extend what it cosigned; refuse and keep forks.
     Witness(witness_cmds::WitnessArgs),
+    /// Run a C2SP tlog-mirror: keep a verified replica of each log it
+    /// follows, serve it as tiles, cosign what it has durably stored.
+    Mirror(mirror_cmds::MirrorArgs),
+    /// Push this ledger, up to its latest checkpoint, to a mirror (resumes
+    /// from what the mirror holds) and print the mirror's cosignature.
+    MirrorPush(mirror_cmds::MirrorPushArgs),
+    /// Pull mode: fetch a county's log from its tiles (`jishi serve`),
+    /// check it, and feed it to a mirror.
+    MirrorPull(mirror_cmds::MirrorPullArgs),
     /// Turn two inconsistent signed checkpoints of one log into evidence.
     SplitView(witness_cmds::SplitViewArgs),
     /// Check split-view evidence offline with the log's public key.
@@ -296,6 +306,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Checkpoint(args) => proof_cmds::checkpoint(&spec, args).await,
         Command::Cosign(args) => proof_cmds::cosign(&spec, args).await,
         Command::Witness(args) => witness_cmds::witness(args).await,
+        Command::Mirror(args) => mirror_cmds::mirror(args).await,
+        Command::MirrorPush(args) => mirror_cmds::mirror_push(&spec, args).await,
+        Command::MirrorPull(args) => mirror_cmds::mirror_pull(args).await,
         Command::SplitView(args) => witness_cmds::split_view(&spec, args).await,
         Command::VerifyEvidence(args) => witness_cmds::verify_evidence(args),
         Command::Prove(args) => proof_cmds::prove(&spec, args).await,

@@ -50,6 +50,11 @@ pub struct CheckpointArgs {
     /// log's own checkpoint is stored anyway). Defaults to all of them.
     #[arg(long)]
     witness_quorum: Option<usize>,
+    /// A C2SP tlog-policy file: the checkpoint goes to each `witness` line
+    /// with a URL, and the `quorum` must be met (else exit 1, the
+    /// checkpoint stored).
+    #[arg(long, conflicts_with_all = ["witnesses", "witness_quorum"])]
+    policy: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -125,7 +130,7 @@ pub struct ExportArgs {
 }
 
 #[derive(Debug, Args)]
-#[command(group = clap::ArgGroup::new("log").required(true).multiple(true).args(["log_key", "key"]))]
+#[command(group = clap::ArgGroup::new("log").required(true).multiple(true).args(["log_key", "key", "policy"]))]
 pub struct VerifyExportArgs {
     /// The case export file.
     file: PathBuf,
@@ -143,6 +148,11 @@ pub struct VerifyExportArgs {
     /// the log's, every other one a witness that must have cosigned.
     #[arg(long)]
     key: Vec<String>,
+    /// A C2SP tlog-policy file: its `log` lines are the log's keys, its
+    /// `witness` lines the cosigners (witnesses and mirrors), its `quorum`
+    /// the groups and thresholds that must have cosigned.
+    #[arg(long, conflicts_with_all = ["witness", "witness_quorum", "key"])]
+    policy: Option<PathBuf>,
     /// The newest signed checkpoint of this log you already hold: an export
     /// proved against an older one is refused (it says nothing of later
     /// events), and one of the same size with another root is a split view.
@@ -161,6 +171,14 @@ pub fn read_signer(path: &Path) -> anyhow::Result<SignerKey> {
     text.trim()
         .parse()
         .with_context(|| format!("--key {}: not a jishi private key", path.display()))
+}
+
+/// A C2SP tlog-policy file (docs/FORMAT-merkle.md §16).
+pub(crate) fn read_policy(path: &Path) -> anyhow::Result<jishi_ledger::policy::Policy> {
+    let bytes =
+        std::fs::read(path).with_context(|| format!("--policy {}: cannot read", path.display()))?;
+    jishi_ledger::policy::Policy::parse(&bytes)
+        .with_context(|| format!("--policy {}", path.display()))
 }
 
 /// A public key given as a file (`jishi keygen`'s `.pub`) or as vkey text.
@@ -275,17 +293,27 @@ pub async fn checkpoint(spec: &StoreSpec, args: CheckpointArgs) -> anyhow::Resul
     );
     let mut note_text = signed.note.clone();
     let mut short = None;
-    if !args.witnesses.is_empty() {
-        let quorum = args.witness_quorum.unwrap_or(args.witnesses.len());
-        if quorum > args.witnesses.len() {
+    let rule = args.policy.as_deref().map(read_policy).transpose()?;
+    let mut witnesses = args.witnesses.clone();
+    if let Some(r) = &rule {
+        witnesses.extend(r.witnesses.iter().filter_map(|w| {
+            w.url.as_ref().map(|u| jishi_witness::WitnessEndpoint {
+                url: u.trim_end_matches('/').to_string(),
+                key: w.key.clone(),
+            })
+        }));
+    }
+    if !witnesses.is_empty() || rule.is_some() {
+        let quorum = args.witness_quorum.unwrap_or(witnesses.len());
+        if quorum > witnesses.len() {
             bail!(
                 "--witness-quorum {quorum}: only {} witnesses are given",
-                args.witnesses.len()
+                witnesses.len()
             );
         }
         let note = Note::parse(&signed.note)?;
         let got =
-            jishi_witness::gather_cosignatures(&*store, &note, signed.stored.size, &args.witnesses)
+            jishi_witness::gather_cosignatures(&*store, &note, signed.stored.size, &witnesses)
                 .await;
         for (w, why) in &got.refused {
             eprintln!("witness {w} did not cosign: {why}");
@@ -295,8 +323,7 @@ pub async fn checkpoint(spec: &StoreSpec, args: CheckpointArgs) -> anyhow::Resul
             let stored = store.save_checkpoint(&note_text).await?;
             // Each witness key is recorded in the ledger once, so that
             // `verify` counts its cosignatures.
-            for w in args
-                .witnesses
+            for w in witnesses
                 .iter()
                 .filter(|w| got.cosigned.iter().any(|c| c == w.key.name()))
             {
@@ -307,12 +334,28 @@ pub async fn checkpoint(spec: &StoreSpec, args: CheckpointArgs) -> anyhow::Resul
                 "checkpoint #{} stored, cosigned by {} of {} witnesses ({})",
                 stored.id,
                 got.cosigned.len(),
-                args.witnesses.len(),
+                witnesses.len(),
                 got.cosigned.join(", ")
             );
         }
-        if got.cosigned.len() < quorum {
-            short = Some((got.cosigned.len(), quorum));
+        match &rule {
+            Some(r) => {
+                let cosigned: Vec<&jishi_ledger::VerifierKey> = witnesses
+                    .iter()
+                    .filter(|w| got.cosigned.iter().any(|c| c == w.key.name()))
+                    .map(|w| &w.key)
+                    .collect();
+                if !r.quorum_met(&|k| cosigned.contains(&k)) {
+                    bail!(
+                        "the policy's quorum {} is not met ({} cosigned); the log's checkpoint \
+                         is stored, run `jishi checkpoint` again when the witnesses answer",
+                        r.describe_quorum(),
+                        got.cosigned.len()
+                    );
+                }
+            }
+            None if got.cosigned.len() < quorum => short = Some((got.cosigned.len(), quorum)),
+            None => {}
         }
     }
     if let Some(out) = &args.out {
@@ -682,6 +725,17 @@ pub fn verify_export(args: VerifyExportArgs) -> anyhow::Result<()> {
     policy.log_keys.extend(log_keys);
     policy.quorum += args.witness_quorum.unwrap_or(witnesses.len());
     policy.witnesses.extend(witnesses);
+    if let Some(path) = &args.policy {
+        let rule = read_policy(path)?;
+        policy
+            .log_keys
+            .extend(rule.logs.iter().map(|l| l.key.clone()));
+        policy
+            .witnesses
+            .extend(rule.witnesses.iter().map(|w| w.key.clone()));
+        policy.quorum = 0;
+        policy.rule = Some(rule);
+    }
     if policy.quorum > policy.witnesses.len() {
         bail!(
             "--witness-quorum {}: only {} witness keys are given",
@@ -727,8 +781,12 @@ pub fn verify_export(args: VerifyExportArgs) -> anyhow::Result<()> {
                 None => println!("  complete          NOT PROVED (format 1: no stream map)"),
             }
             let (need, of) = c.quorum;
+            let rule = policy
+                .rule
+                .as_ref()
+                .map_or(format!("{need} of {of}"), |r| r.describe_quorum());
             println!(
-                "  witnesses         cosigned by {} of {of} (policy: {need} of {of}){}",
+                "  witnesses         cosigned by {} of {of} (policy: {rule}){}",
                 c.cosigned_by.len(),
                 if c.cosigned_by.is_empty() {
                     String::new()

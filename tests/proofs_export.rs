@@ -45,7 +45,10 @@ fn an_export_verifies_with_the_keys_alone() {
     assert!(
         matches!(
             err,
-            ExportError::Note(_) | ExportError::KeyDidNotSign { .. } | ExportError::Quorum { .. }
+            ExportError::Note(_)
+                | ExportError::KeyDidNotSign { .. }
+                | ExportError::Quorum { .. }
+                | ExportError::PolicyQuorum { .. }
         ),
         "{err}"
     );

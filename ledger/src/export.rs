@@ -257,6 +257,11 @@ pub enum ExportError {
         signed: Vec<String>,
     },
     #[error(
+        "the policy's quorum {quorum} is not met; cosigned by {}",
+        if signed.is_empty() { "none of its witnesses".to_string() } else { signed.join(", ") }
+    )]
+    PolicyQuorum { quorum: String, signed: Vec<String> },
+    #[error(
         "the export is proved against the checkpoint of size {size}, older than the newest \
          checkpoint of this log you hold (size {newest}): it says nothing of events after \
          position {size}; ask for an export against the newest checkpoint"
@@ -291,6 +296,10 @@ pub struct TrustPolicy {
     pub witnesses: Vec<VerifierKey>,
     /// How many of `witnesses` must have cosigned.
     pub quorum: usize,
+    /// A C2SP tlog-policy quorum (`--policy`), in place of the count: the
+    /// groups and thresholds it states must be met by the witnesses that
+    /// cosigned.
+    pub rule: Option<crate::policy::Policy>,
     /// The newest checkpoint of this log the verifier already holds (its
     /// signatures checked): an export against an older one is refused.
     pub newest: Option<Checkpoint>,
@@ -305,6 +314,7 @@ impl TrustPolicy {
             keys.iter().cloned().partition(|k| k.name() == origin);
         TrustPolicy {
             quorum: witnesses.len(),
+            rule: None,
             log_keys,
             witnesses,
             newest: None,
@@ -433,7 +443,14 @@ fn verify_parsed(export: &CaseExport, policy: &TrustPolicy) -> Result<ExportChec
             (format!("{}+{:08x}", w.name(), w.key_id()), time)
         })
         .collect();
-    if cosigned_by.len() < policy.quorum {
+    if let Some(rule) = &policy.rule {
+        if !rule.quorum_met(&|k| verified.is_signed_by(k)) {
+            return Err(ExportError::PolicyQuorum {
+                quorum: rule.describe_quorum(),
+                signed: cosigned_by.iter().map(|(k, _)| k.clone()).collect(),
+            });
+        }
+    } else if cosigned_by.len() < policy.quorum {
         return Err(ExportError::Quorum {
             need: policy.quorum,
             of: policy.witnesses.len(),

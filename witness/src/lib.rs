@@ -23,5 +23,5 @@ pub mod state;
 
 pub use client::{gather_cosignatures, Gathered, WitnessEndpoint};
 pub use request::{AddCheckpoint, RequestError};
-pub use service::{router, serve, Reply, Witness, WitnessConfig};
+pub use service::{refusal_record, router, serve, write_evidence, Reply, Witness, WitnessConfig};
 pub use state::{LogState, WitnessState, STATE_FORMAT};

@@ -260,31 +260,41 @@ impl Witness {
     /// Writes a refused request that is not (yet) a proof of a fork: the
     /// held checkpoint and the submitted one, with the proof given.
     fn keep_refusal(&self, held: &LogState, req: &AddCheckpoint, why: &str) {
-        let record = serde_json::json!({
-            "format": "jishi-witness-refusal/1",
-            "held": held.checkpoint,
-            "submitted": req.note,
-            "old": req.old,
-            "proof": req.proof,
-            "reason": why,
-        });
-        self.write_evidence("refusal", format!("{record:#}\n"));
+        self.write_evidence("refusal", refusal_record(&held.checkpoint, req, why));
     }
 
     fn write_evidence(&self, kind: &str, text: String) {
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos());
-        let path = self
-            .cfg
-            .state_dir
-            .join("evidence")
-            .join(format!("{now}-{kind}.json"));
-        if let Err(e) = std::fs::write(&path, text) {
-            tracing::error!("writing evidence {}: {e}", path.display());
-        } else {
-            tracing::warn!("kept {kind} evidence in {}", path.display());
-        }
+        write_evidence(&self.cfg.state_dir, kind, text);
+    }
+}
+
+/// A `jishi-witness-refusal/1` record (docs/FORMAT-merkle.md §12.4): the
+/// held note, the submitted one and its proof, and why it was refused. The
+/// mirror keeps the same records, so one reader serves both.
+pub fn refusal_record(held: &str, req: &AddCheckpoint, why: &str) -> String {
+    let record = serde_json::json!({
+        "format": "jishi-witness-refusal/1",
+        "held": held,
+        "submitted": req.note,
+        "old": req.old,
+        "proof": req.proof,
+        "reason": why,
+    });
+    format!("{record:#}\n")
+}
+
+/// Writes an evidence file into `dir/evidence/`, named by the time in
+/// nanoseconds and its kind (`split-view` or `refusal`). A failure is
+/// logged, not answered: the refusal stands whether or not it was kept.
+pub fn write_evidence(dir: &std::path::Path, kind: &str, text: String) {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    let path = dir.join("evidence").join(format!("{now}-{kind}.json"));
+    if let Err(e) = std::fs::write(&path, text) {
+        tracing::error!("writing evidence {}: {e}", path.display());
+    } else {
+        tracing::warn!("kept {kind} evidence in {}", path.display());
     }
 }
 

@@ -94,6 +94,7 @@ mod migrate;
 mod plan;
 mod reads;
 mod sql;
+mod statements;
 mod tree;
 mod writer;
 

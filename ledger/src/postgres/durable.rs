@@ -227,12 +227,23 @@ impl Marks {
     }
 }
 
+/// One caller's answer and where it goes.
+pub(super) type Reply = (
+    oneshot::Sender<Result<Vec<Appended>, BatchError>>,
+    Result<Vec<Appended>, BatchError>,
+);
+
+/// How the writer has its groups acknowledged: the watermarks, and the
+/// flusher's queue when groups commit asynchronously (`None`: each group is
+/// answered once its own synchronous COMMIT returned).
+pub(super) struct Acks {
+    pub(super) marks: Arc<Marks>,
+    pub(super) flush: Option<mpsc::UnboundedSender<Pending>>,
+}
+
 /// A committed group waiting for its flush: its callers' answers, held back.
 pub(super) struct Pending {
-    pub(super) replies: Vec<(
-        oneshot::Sender<Result<Vec<Appended>, BatchError>>,
-        Result<Vec<Appended>, BatchError>,
-    )>,
+    pub(super) replies: Vec<Reply>,
     pub(super) commit_lsn: u64,
     /// When COMMIT's answer arrived. Only a flush on a connection opened
     /// before it may acknowledge the group (see [`flusher`]).

@@ -426,8 +426,10 @@ impl PostgresStore {
             },
             APPEND_LOCK_PREFIX | oid,
             stats.clone(),
-            marks.clone(),
-            flush,
+            durable::Acks {
+                marks: marks.clone(),
+                flush,
+            },
         ));
         Ok(PostgresStore {
             pool,

@@ -11,7 +11,7 @@ use std::time::Duration;
 use deadpool_postgres::Pool;
 use tokio::sync::mpsc;
 
-use super::durable::{last_position, Marks, Pending};
+use super::durable::{last_position, Acks, Pending};
 use super::known::Known;
 use super::plan::{attest_group, plan_group, BatchState};
 use super::reads::{existing_row, head_of};
@@ -33,9 +33,9 @@ pub(super) async fn writer(
     clock: Writing,
     lock_key: i64,
     stats: Arc<Counters>,
-    marks: Arc<Marks>,
-    flush: Option<mpsc::UnboundedSender<Pending>>,
+    acks: Acks,
 ) {
+    let Acks { marks, flush } = acks;
     let max = cfg.max_requests.max(1);
     // Callers the previous batch held: how many to wait for. A lone recorder
     // (previous batch of one) is never delayed; under load the writer waits,

@@ -450,9 +450,8 @@ impl PostgresStore {
             .collect())
     }
 
-    /// How many group transactions and callers the writer task has handled.
     /// Hands one caller's requests to the writer task and waits for its answer
-    /// (given only after COMMIT).
+    /// (given only after COMMIT and a WAL flush that covers it, D83).
     async fn submit(
         &self,
         guard: Option<ScopeGuard>,
@@ -478,6 +477,7 @@ impl PostgresStore {
         answer.await.map_err(|_| gone())?
     }
 
+    /// How many group transactions and callers the writer task has handled.
     pub fn group_stats(&self) -> GroupStats {
         GroupStats {
             transactions: self.stats.transactions.load(Ordering::Relaxed),

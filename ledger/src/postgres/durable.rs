@@ -18,7 +18,7 @@
 //! bounded to durable state by [`Marks::durable_through`] before it returns:
 //! what it read is shown only once it cannot be lost.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -73,6 +73,8 @@ pub(super) struct Marks {
     durable: watch::Sender<u64>,
     /// Whether groups commit asynchronously (and a flusher runs).
     pub(super) asynchronous: bool,
+    /// Callers whose answers the flusher holds, waiting for a flush.
+    held: AtomicUsize,
     log: Option<Mutex<Vec<GroupDurability>>>,
 }
 
@@ -141,6 +143,7 @@ impl Marks {
             committed: AtomicU64::new(0),
             durable: watch::channel(0).0,
             asynchronous,
+            held: AtomicUsize::new(0),
             log: record.then(|| Mutex::new(Vec::new())),
         }
     }
@@ -151,6 +154,26 @@ impl Marks {
             *d = (*d).max(position);
             raised
         });
+    }
+
+    /// `n` callers' answers handed to the flusher.
+    pub(super) fn hold(&self, n: usize) {
+        self.held.fetch_add(n, Ordering::AcqRel);
+    }
+
+    /// Callers whose answers wait for a flush: the writer does not wait for
+    /// them to come back with their next request.
+    pub(super) fn held(&self) -> usize {
+        self.held.load(Ordering::Acquire)
+    }
+
+    fn release(&self, n: usize) {
+        // Never below zero, even for answers handed over without `hold`.
+        let _ = self
+            .held
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |h| {
+                Some(h.saturating_sub(n))
+            });
     }
 
     pub(super) fn durable(&self) -> u64 {
@@ -341,6 +364,7 @@ pub(super) async fn flusher(
 /// Acknowledges each group the flush covered and fails the others.
 fn answer(groups: Vec<Pending>, outcome: &Result<(u64, Instant), StoreError>, marks: &Marks) {
     for g in groups {
+        marks.release(g.replies.len());
         let covered = match outcome {
             Ok((flushed, opened)) if *opened <= g.committed_at && *flushed >= g.commit_lsn => {
                 Some(*flushed)

@@ -56,9 +56,15 @@ pub(super) async fn writer(
                 Err(_) => break,
             }
         }
-        if size < max && jobs.len() < expected_callers && !cfg.max_wait.is_zero() {
+        // Callers whose answers wait in the flusher cannot come back before
+        // that flush: waiting for them would put the flush back on the
+        // chain's path (D83). Wait only for the others.
+        let want = expected_callers
+            .saturating_sub(marks.held())
+            .max(cfg.min_callers.max(1));
+        if size < max && jobs.len() < want && !cfg.max_wait.is_zero() {
             let deadline = tokio::time::Instant::now() + cfg.max_wait;
-            while size < max && jobs.len() < expected_callers {
+            while size < max && jobs.len() < want {
                 match tokio::time::timeout_at(deadline, rx.recv()).await {
                     Ok(Some(job)) => {
                         size += job.requests.len();
@@ -97,6 +103,7 @@ pub(super) async fn writer(
         match (&flush, lsn) {
             (Some(flush), Some(commit_lsn)) => {
                 marks.committed(last);
+                marks.hold(replies.len());
                 let pending = Pending {
                     replies,
                     commit_lsn,

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use jishi_ledger::canonical::EVENT_HASH_TAG;
 use jishi_ledger::postgres::tokio_postgres::{self, NoTls};
-use jishi_ledger::postgres::{GroupCommit, PgOptions, PostgresStore};
+use jishi_ledger::postgres::{Durability, GroupCommit, PgOptions, PostgresStore};
 use jishi_ledger::row::StoredRow;
 use jishi_ledger::{Actor, AppendRequest, EventStore, ExpectedVersion, NewEvent, SqliteStore};
 use serde_json::json;
@@ -330,6 +330,9 @@ pub struct PgBench {
     /// The recording key the ledger's runs attest with (D69); `None`
     /// writes unattested rows (`jishi bench --attestation` compares both).
     pub attestor: Option<Arc<jishi_ledger::attest::Attestor>>,
+    /// How the ledger's groups are made durable (D83; `--pg-synchronous`
+    /// measures the path before it).
+    pub durability: Durability,
 }
 
 impl PgBench {
@@ -343,6 +346,7 @@ impl PgBench {
             group_commit: GroupCommit::default(),
             rounds: 1,
             attestor: None,
+            durability: Durability::Auto,
         }
     }
 }
@@ -361,6 +365,10 @@ pub(crate) struct Run {
     pub(crate) gather_per_tx: Duration,
     pub(crate) commit_per_tx: Duration,
     pub(crate) plan_per_tx: Duration,
+    /// WAL flushes the flusher forced per ledger transaction (D83).
+    pub(crate) flushes_per_tx: f64,
+    /// Whether the ledger's groups committed asynchronously.
+    pub(crate) asynchronous: bool,
 }
 
 impl Run {
@@ -386,6 +394,7 @@ pub(crate) async fn ledger_run(
         PgOptions {
             group_commit: bench.group_commit,
             attestor: bench.attestor.clone(),
+            durability: bench.durability,
             ..PgOptions::default()
         },
     )
@@ -436,5 +445,7 @@ pub(crate) async fn ledger_run(
         gather_per_tx: stats.gather.div_f64(stats.transactions.max(1) as f64),
         commit_per_tx: stats.commit.div_f64(stats.transactions.max(1) as f64),
         plan_per_tx: stats.plan.div_f64(stats.from_known.max(1) as f64),
+        flushes_per_tx: stats.flushes as f64 / stats.transactions.max(1) as f64,
+        asynchronous: store.commits_asynchronously(),
     })
 }

@@ -72,6 +72,11 @@ pub struct BenchArgs {
     /// Group commit: longest wait for more callers, in milliseconds.
     #[arg(long, default_value_t = 2.0)]
     pg_max_wait_ms: f64,
+    /// With --postgres: every group waits for its own WAL flush, as before
+    /// D83, instead of committing asynchronously and being acknowledged
+    /// after the flusher's flush.
+    #[arg(long)]
+    pg_synchronous: bool,
     /// Measure the stream-head map instead (format 3): its cost per append
     /// and per checkpoint on a ledger of --events events over
     /// --stream-count streams, each against the same work without it.
@@ -170,9 +175,16 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         bench.group_commit.max_requests = args.pg_max_batch;
         bench.group_commit.max_wait =
             std::time::Duration::from_secs_f64(args.pg_max_wait_ms.max(0.0) / 1e3);
+        if args.pg_synchronous {
+            bench.durability = jishi_ledger::postgres::Durability::Synchronous;
+        }
         if args.attestation.is_some() {
             return attest::run(bench, args.attestation_suite).await;
         }
+        // The attested append path, as production runs it (D69).
+        bench.attestor = Some(std::sync::Arc::new(jishi_ledger::attest::Attestor::new(
+            jishi_ledger::SignerKey::generate_in("bench.recording", args.attestation_suite)?,
+        )));
         return pg::run(&bench).await;
     }
     if let Some(url) = args.verify_postgres {

@@ -21,6 +21,14 @@
 //! * **serial**: the ledger's transactions on one connection, one at a time
 //!   as a hash chain must commit: this column isolates the ledger's own
 //!   overhead per transaction.
+//! * **ceiling** (issue 18): PostgreSQL's ingest ceiling for the same rows,
+//!   1,000 rows per transaction (one multi-row INSERT) from 2 connections,
+//!   no hashing: what the server takes in at most, whoever writes.
+//!
+//! The ledger's runs are attested with a fresh Ed25519 recording key (D69),
+//! as a production ledger is, and commit as the store does by default
+//! (asynchronously, acknowledged after the flush, D83) unless
+//! `--pg-synchronous`.
 //!
 //! A run stops at `events` or after `max_seconds`, whichever comes first, so
 //! that the single-writer case (one fsync per event) stays bounded.
@@ -47,7 +55,7 @@ pub async fn run(bench: &PgBench) -> anyhow::Result<()> {
         bench.group_commit.max_wait
     );
     println!(
-        "{:>7} {:>9} {:>12} {:>8} {:>8} {:>6} {:>14} {:>6} {:>8} {:>12} {:>6} {:>12} {:>6}",
+        "{:>7} {:>9} {:>12} {:>8} {:>8} {:>6} {:>14} {:>6} {:>8} {:>12} {:>6} {:>12} {:>6} {:>12} {:>6}",
         "writers",
         "events",
         "ledger ev/s",
@@ -60,6 +68,8 @@ pub async fn run(bench: &PgBench) -> anyhow::Result<()> {
         "same-tx ev/s",
         "ratio",
         "serial ev/s",
+        "ratio",
+        "ceiling ev/s",
         "ratio"
     );
     let mut where_time_goes = Vec::new();
@@ -80,7 +90,9 @@ pub async fn run(bench: &PgBench) -> anyhow::Result<()> {
          plain INSERT … SELECT FROM unnest, no hashing, by as many connections as writers, each \
          call's rows in a transaction of its own (p99: per call); same-tx: the same rows in \
          transactions of the ledger's group size, as many connections in parallel; serial: \
-         those transactions on one connection, one at a time as a hash chain must commit"
+         those transactions on one connection, one at a time as a hash chain must commit; \
+         ceiling: the same rows, {CEILING_ROWS} per transaction from {CEILING_WRITERS} \
+         connections (PostgreSQL's ingest ceiling)"
     );
     println!(
         "ledger transactions (one round trip: planned from the known head):\n  {}",
@@ -99,8 +111,17 @@ struct Round {
     same_tx: Run,
     /// The same, one connection.
     serial: Run,
+    /// PostgreSQL's ingest ceiling for the same rows.
+    ceiling: Run,
     per_tx: usize,
 }
+
+/// Rows per transaction of the ingest ceiling (issue 18).
+const CEILING_ROWS: usize = 1_000;
+/// Connections of the ingest ceiling (issue 18).
+const CEILING_WRITERS: usize = 2;
+/// Most connections the per-call and same-transactions baselines open.
+const MAX_BASELINE_CONNECTIONS: usize = 64;
 
 async fn one_round(bench: &PgBench, writers: usize) -> anyhow::Result<Round> {
     let ledger_schema = Schema::create(&bench.url, "ledger", writers).await?;
@@ -112,26 +133,36 @@ async fn one_round(bench: &PgBench, writers: usize) -> anyhow::Result<Round> {
 
     let rows = Arc::new(rows);
     let per_tx = ledger.mean_group.round().max(1.0) as usize;
-    let calls = baseline_run(bench, "calls", writers, &rows, bench.batch.max(1)).await?;
-    let same_tx = baseline_run(bench, "same_tx", writers, &rows, per_tx).await?;
+    // One connection per writer, up to what a default server admits.
+    let connections = writers.min(MAX_BASELINE_CONNECTIONS);
+    if connections < writers {
+        println!(
+            "(baseline and same-tx with {connections} connections, not {writers}: a default \
+             server admits 100; serial and ceiling are as always)"
+        );
+    }
+    let calls = baseline_run(bench, "calls", connections, &rows, bench.batch.max(1)).await?;
+    let same_tx = baseline_run(bench, "same_tx", connections, &rows, per_tx).await?;
     let serial = baseline_run(bench, "serial", 1, &rows, per_tx).await?;
+    let ceiling = baseline_run(bench, "ceiling", CEILING_WRITERS, &rows, CEILING_ROWS).await?;
     Ok(Round {
         ledger,
         calls,
         same_tx,
         serial,
+        ceiling,
         per_tx,
     })
 }
 
 /// How many columns [`Round::columns`] gives.
-const COLUMNS_PRINTED: usize = 12;
+const COLUMNS_PRINTED: usize = 14;
 
 /// One line of the results table (see [`Round::columns`]).
 fn result_line(writers: usize, c: [f64; COLUMNS_PRINTED], label: &str) -> String {
     format!(
-        "{writers:>7} {:>9.0} {:>12.0} {:>8.2} {:>8.2} {:>6.1} {:>14.0} {:>5.0}% {:>8.2} {:>12.0} {:>5.0}% {:>12.0} {:>5.0}%{label}",
-        c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7], c[8], c[9], c[10], c[11]
+        "{writers:>7} {:>9.0} {:>12.0} {:>8.2} {:>8.2} {:>6.1} {:>14.0} {:>5.0}% {:>8.2} {:>12.0} {:>5.0}% {:>12.0} {:>5.0}% {:>12.0} {:>5.0}%{label}",
+        c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7], c[8], c[9], c[10], c[11], c[12], c[13]
     )
 }
 
@@ -144,7 +175,7 @@ impl Round {
     /// The printed columns after `writers`: events, ledger rate, p50 and
     /// p99 in ms, events per transaction; the baseline's rate, ratio (%) and
     /// p99 per call; the same-transactions rate and ratio; the serial rate
-    /// and ratio.
+    /// and ratio; the ingest ceiling's rate and ratio.
     fn columns(&self) -> [f64; COLUMNS_PRINTED] {
         [
             self.ledger.events as f64,
@@ -159,6 +190,8 @@ impl Round {
             self.percent_of(&self.same_tx),
             self.serial.rate(),
             self.percent_of(&self.serial),
+            self.ceiling.rate(),
+            self.percent_of(&self.ceiling),
         ]
     }
 
@@ -181,10 +214,16 @@ impl Round {
         let serial_tx = self.serial.elapsed.as_secs_f64() * self.per_tx as f64
             / self.serial.events.max(1) as f64;
         format!(
-            "{writers} writers: {:.1}% in one round trip; per transaction {:.3} ms gathering \
-             callers + {:.3} ms committing, of which {:.3} ms planning (serial baseline: {:.3} ms \
-             per transaction)",
+            "{writers} writers: {:.1}% in one round trip; {} commit, {:.2} forced WAL flushes \
+             per transaction; per transaction {:.3} ms gathering callers + {:.3} ms committing, \
+             of which {:.3} ms planning (serial baseline: {:.3} ms per transaction)",
             100.0 * self.ledger.from_known,
+            if self.ledger.asynchronous {
+                "asynchronous"
+            } else {
+                "synchronous"
+            },
+            self.ledger.flushes_per_tx,
             self.ledger.gather_per_tx.as_secs_f64() * 1e3,
             self.ledger.commit_per_tx.as_secs_f64() * 1e3,
             self.ledger.plan_per_tx.as_secs_f64() * 1e3,
@@ -261,5 +300,7 @@ async fn baseline_in(
         gather_per_tx: Duration::ZERO,
         commit_per_tx: Duration::ZERO,
         plan_per_tx: Duration::ZERO,
+        flushes_per_tx: 0.0,
+        asynchronous: false,
     })
 }

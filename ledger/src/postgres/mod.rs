@@ -33,7 +33,12 @@
 //! multi-row `INSERT … SELECT FROM unnest(…)` per few thousand rows. A caller
 //! whose request conflicts (stream version, reused event id) gets its own
 //! error and contributes nothing; the others commit. A caller's reply is sent
-//! only after COMMIT returned: acknowledged means committed.
+//! only after COMMIT returned and the WAL flush passed the group's commit
+//! record: acknowledged means committed and durable. The group commits with
+//! `synchronous_commit = off` and a flusher task confirms the flush while
+//! the writer commits the next groups ([`durable`], D83); with synchronous
+//! standbys each group waits for its own commit instead (D84). Every read
+//! returns only once what it read is durable (D85).
 //!
 //! # Round trips per group (docs/DECISIONS.md D30)
 //!
@@ -83,11 +88,13 @@
 //! events, so the tree and the events commit together or not at all.
 
 mod drift;
+mod durable;
 mod known;
 mod migrate;
 mod plan;
 mod reads;
 mod sql;
+mod statements;
 mod tree;
 mod writer;
 
@@ -106,6 +113,7 @@ use tokio_postgres::NoTls;
 pub use deadpool_postgres;
 pub use tokio_postgres;
 
+pub use durable::{Durability, GroupDurability};
 pub use migrate::migrate;
 pub use sql::{insert_rows, INSERT_EVENTS};
 
@@ -116,6 +124,7 @@ use crate::store::{
     StreamTip,
 };
 use crate::{Clock, RecordedEvent, SystemClock};
+use durable::{flusher, FlushConn, Marks};
 use migrate::{applied, current_schema, ledger_exists};
 use reads::read_head;
 use writer::{store_failure, writer};
@@ -224,6 +233,12 @@ pub struct PgOptions {
     /// `None` writes unattested rows, which only a ledger without a
     /// registered key accepts.
     pub attestor: Option<Arc<Attestor>>,
+    /// How a group is made durable before its callers are answered (D83).
+    pub durability: Durability,
+    /// Keep a [`GroupDurability`] for every acknowledged group
+    /// ([`PostgresStore::durability_log`]): for crash tests, since the
+    /// list grows with every group.
+    pub record_durability: bool,
 }
 
 impl Default for PgOptions {
@@ -234,6 +249,8 @@ impl Default for PgOptions {
             create: true,
             clock: Arc::new(SystemClock),
             attestor: None,
+            durability: Durability::Auto,
+            record_durability: false,
         }
     }
 }
@@ -253,6 +270,8 @@ pub struct PostgresStore {
     jobs: mpsc::Sender<Job>,
     clock: Arc<dyn Clock>,
     stats: Arc<Counters>,
+    /// What is committed and what is durable, which bounds every read (D85).
+    marks: Arc<Marks>,
 }
 
 /// What the writer task has done, for the benchmark and for operators
@@ -265,6 +284,7 @@ struct Counters {
     gather_ns: AtomicU64,
     commit_ns: AtomicU64,
     plan_ns: AtomicU64,
+    flushes: AtomicU64,
 }
 
 /// A snapshot of [`PostgresStore::group_stats`].
@@ -288,6 +308,9 @@ pub struct GroupStats {
     /// The part of `commit` spent planning the groups committed in one
     /// round trip (hash chain, tree, parameters), before anything was sent.
     pub plan: Duration,
+    /// WAL flushes the flusher forced (D83); each acknowledged every group
+    /// committed since the one before. Zero when groups commit synchronously.
+    pub flushes: u64,
 }
 
 impl std::fmt::Debug for PostgresStore {
@@ -361,9 +384,38 @@ impl PostgresStore {
         // A ledger from before schema version 4 gets its tree now, rather
         // than inside the first append transaction.
         tree::catch_up_to_head(&mut client, APPEND_LOCK_PREFIX | oid).await?;
+        let asynchronous = match options.durability {
+            Durability::Synchronous => false,
+            // With synchronous standbys, durable means the standby's flush
+            // too, which only the commit's own wait gives (D84).
+            Durability::Auto => client
+                .query_one("SELECT current_setting('synchronous_standby_names')", &[])
+                .await
+                .and_then(|r| r.try_get::<_, String>(0))
+                .map_err(pg("reading synchronous_standby_names"))?
+                .trim()
+                .is_empty(),
+        };
         drop(client);
         let (jobs, rx) = mpsc::channel(options.group_commit.queue.max(1));
         let stats = Arc::new(Counters::default());
+        let marks = Arc::new(Marks::new(asynchronous, options.record_durability));
+        let flush = if asynchronous {
+            // Opened before the writer commits anything: only a connection
+            // older than a group's COMMIT may confirm its flush.
+            let conn = FlushConn::open(&pool).await?;
+            let (tx, rx) = mpsc::unbounded_channel();
+            tokio::spawn(flusher(
+                pool.clone(),
+                rx,
+                marks.clone(),
+                Some(conn),
+                stats.clone(),
+            ));
+            Some(tx)
+        } else {
+            None
+        };
         tokio::spawn(writer(
             pool.clone(),
             rx,
@@ -374,12 +426,17 @@ impl PostgresStore {
             },
             APPEND_LOCK_PREFIX | oid,
             stats.clone(),
+            durable::Acks {
+                marks: marks.clone(),
+                flush,
+            },
         ));
         Ok(PostgresStore {
             pool,
             jobs,
             clock: options.clock,
             stats,
+            marks,
         })
     }
 
@@ -393,9 +450,8 @@ impl PostgresStore {
             .collect())
     }
 
-    /// How many group transactions and callers the writer task has handled.
     /// Hands one caller's requests to the writer task and waits for its answer
-    /// (given only after COMMIT).
+    /// (given only after COMMIT and a WAL flush that covers it, D83).
     async fn submit(
         &self,
         guard: Option<ScopeGuard>,
@@ -421,6 +477,7 @@ impl PostgresStore {
         answer.await.map_err(|_| gone())?
     }
 
+    /// How many group transactions and callers the writer task has handled.
     pub fn group_stats(&self) -> GroupStats {
         GroupStats {
             transactions: self.stats.transactions.load(Ordering::Relaxed),
@@ -429,7 +486,49 @@ impl PostgresStore {
             gather: Duration::from_nanos(self.stats.gather_ns.load(Ordering::Relaxed)),
             commit: Duration::from_nanos(self.stats.commit_ns.load(Ordering::Relaxed)),
             plan: Duration::from_nanos(self.stats.plan_ns.load(Ordering::Relaxed)),
+            flushes: self.stats.flushes.load(Ordering::Relaxed),
         }
+    }
+
+    /// Whether groups commit asynchronously, acknowledged after a flush
+    /// (D83), rather than each waiting for its own commit (D84).
+    pub fn commits_asynchronously(&self) -> bool {
+        self.marks.asynchronous
+    }
+
+    /// The greatest position known to be durable: every read is bounded to it.
+    pub fn durable_position(&self) -> u64 {
+        self.marks.durable()
+    }
+
+    /// Every acknowledged group's commit and flush LSNs, oldest first, when
+    /// [`PgOptions::record_durability`] is set (empty otherwise).
+    pub fn durability_log(&self) -> Vec<GroupDurability> {
+        self.marks.log()
+    }
+
+    /// A pooled connection for a read that must end bounded to durable
+    /// state ([`PostgresStore::bounded`]).
+    async fn reader(&self) -> Result<deadpool_postgres::Client, StoreError> {
+        self.pool.get().await.map_err(pool_err)
+    }
+
+    /// Bounds what `client` has just read, up to `position`, to durable
+    /// state (D85): returns once those rows cannot be lost.
+    async fn bounded(
+        &self,
+        client: &deadpool_postgres::Client,
+        position: u64,
+    ) -> Result<(), StoreError> {
+        self.marks.durable_through(client, position).await
+    }
+
+    /// Bounds a read whose result names no position (a stream version, tree
+    /// rows): everything up to the head read after it on the same
+    /// connection, which is at or past anything it saw.
+    async fn bounded_by_head(&self, client: &deadpool_postgres::Client) -> Result<(), StoreError> {
+        let head = read_head(&***client).await?.map_or(0, |h| h.position);
+        self.bounded(client, head).await
     }
 
     /// The connection pool, for callers that need plain SQL next to the store
@@ -461,7 +560,12 @@ impl EventStore for PostgresStore {
         from_last: u64,
         limit: usize,
     ) -> Result<Vec<Attestation>, StoreError> {
-        reads::read_attestations(&self.pool, from_last, limit).await
+        let client = self.reader().await?;
+        let out = reads::read_attestations(&client, from_last, limit).await?;
+        let last = out.iter().map(|a| a.last_position).max().unwrap_or(0);
+        self.bounded(&client, u64::try_from(last).unwrap_or(0))
+            .await?;
+        Ok(out)
     }
 
     async fn schema_drift(&self) -> Result<Vec<crate::drift::SchemaDrift>, StoreError> {
@@ -490,7 +594,11 @@ impl EventStore for PostgresStore {
         from_position: u64,
         limit: usize,
     ) -> Result<Vec<RecordedEvent>, StoreError> {
-        reads::read_prefix(&self.pool, prefix, from_position, limit).await
+        let client = self.reader().await?;
+        let out = reads::read_prefix(&client, prefix, from_position, limit).await?;
+        self.bounded(&client, out.iter().map(|e| e.position).max().unwrap_or(0))
+            .await?;
+        Ok(out)
     }
 
     async fn read_stream(
@@ -499,7 +607,11 @@ impl EventStore for PostgresStore {
         from_version: u64,
         limit: usize,
     ) -> Result<Vec<RecordedEvent>, StoreError> {
-        reads::read_stream(&self.pool, stream, from_version, limit).await
+        let client = self.reader().await?;
+        let out = reads::read_stream(&client, stream, from_version, limit).await?;
+        self.bounded(&client, out.iter().map(|e| e.position).max().unwrap_or(0))
+            .await?;
+        Ok(out)
     }
 
     /// A primary-key range scan of at most `limit` rows: the verifier pages
@@ -509,29 +621,47 @@ impl EventStore for PostgresStore {
         from_position: u64,
         limit: usize,
     ) -> Result<Vec<StoredRow>, StoreError> {
-        reads::read_rows(&self.pool, from_position, limit).await
+        let client = self.reader().await?;
+        let out = reads::read_rows(&client, from_position, limit).await?;
+        let last = out.iter().map(|r| r.position).max().unwrap_or(0);
+        self.bounded(&client, u64::try_from(last).unwrap_or(0))
+            .await?;
+        Ok(out)
     }
 
     async fn stream_version(&self, stream: &str) -> Result<Option<u64>, StoreError> {
-        reads::stream_version(&self.pool, stream).await
+        let client = self.reader().await?;
+        let out = reads::stream_version(&client, stream).await?;
+        self.bounded_by_head(&client).await?;
+        Ok(out)
     }
 
     async fn stream_heads(
         &self,
         size: u64,
     ) -> Result<std::collections::BTreeMap<String, StreamTip>, StoreError> {
-        reads::stream_heads(&self.pool, size).await
+        let client = self.reader().await?;
+        let out = reads::stream_heads(&client, size).await?;
+        self.bounded_by_head(&client).await?;
+        Ok(out)
     }
 
     async fn stored_events(
         &self,
         ids: &[uuid::Uuid],
     ) -> Result<HashMap<uuid::Uuid, ExistingEvent>, StoreError> {
-        reads::stored_events(&self.pool, ids).await
+        let client = self.reader().await?;
+        let out = reads::stored_events(&client, ids).await?;
+        self.bounded(&client, out.values().map(|e| e.position).max().unwrap_or(0))
+            .await?;
+        Ok(out)
     }
 
     async fn head(&self) -> Result<Option<Head>, StoreError> {
-        let client = self.pool.get().await.map_err(pool_err)?;
-        read_head(&**client).await
+        let client = self.reader().await?;
+        let head = read_head(&**client).await?;
+        self.bounded(&client, head.as_ref().map_or(0, |h| h.position))
+            .await?;
+        Ok(head)
     }
 }

@@ -4,11 +4,11 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use deadpool_postgres::Pool;
+use deadpool_postgres::Client;
 use tokio_postgres::{GenericClient, Row};
 
 use super::sql::{prefix_bounds, COLUMNS, STORED_BY_ID, UNDER_PREFIX};
-use super::{pg, pool_err, to_i64};
+use super::{pg, to_i64};
 use crate::attest::Attestation;
 use crate::row::StoredRow;
 use crate::store::{ExistingEvent, Head, StoreError, StreamTip};
@@ -107,13 +107,12 @@ pub(super) fn existing_row(r: &Row) -> Result<(uuid::Uuid, ExistingEvent), tokio
 }
 
 pub(super) async fn read_attestations(
-    pool: &Pool,
+    client: &Client,
     from_last: u64,
     limit: usize,
 ) -> Result<Vec<Attestation>, StoreError> {
-    let conn = pool.get().await.map_err(pool_err)?;
     let what = "reading attestations";
-    let rows = conn
+    let rows = client
         .query(
             "SELECT first_position, last_position, key_name, key_id, signature \
              FROM attestations WHERE last_position >= $1 ORDER BY last_position LIMIT $2",
@@ -136,13 +135,12 @@ pub(super) async fn read_attestations(
 }
 
 pub(super) async fn read_prefix(
-    pool: &Pool,
+    client: &Client,
     prefix: &str,
     from_position: u64,
     limit: usize,
 ) -> Result<Vec<RecordedEvent>, StoreError> {
     let what = "reading streams under a prefix";
-    let client = pool.get().await.map_err(pool_err)?;
     let stmt = client
         .prepare_cached(&format!(
             // As in `LAST_POSITIONS_UNDER`: read the election's range of the
@@ -169,13 +167,12 @@ pub(super) async fn read_prefix(
 }
 
 pub(super) async fn read_stream(
-    pool: &Pool,
+    client: &Client,
     stream: &str,
     from_version: u64,
     limit: usize,
 ) -> Result<Vec<RecordedEvent>, StoreError> {
     let what = "reading a stream";
-    let client = pool.get().await.map_err(pool_err)?;
     let stmt = client
         .prepare_cached(&format!(
             "SELECT {COLUMNS} FROM events WHERE stream = $1 AND stream_version >= $2 \
@@ -196,12 +193,11 @@ pub(super) async fn read_stream(
 /// A primary-key range scan of at most `limit` rows: the verifier pages
 /// through a ledger of any length in constant memory.
 pub(super) async fn read_rows(
-    pool: &Pool,
+    client: &Client,
     from_position: u64,
     limit: usize,
 ) -> Result<Vec<StoredRow>, StoreError> {
     let what = "reading ledger rows";
-    let client = pool.get().await.map_err(pool_err)?;
     let stmt = client
         .prepare_cached(&format!(
             "SELECT {COLUMNS} FROM events WHERE position >= $1 ORDER BY position LIMIT $2"
@@ -229,9 +225,11 @@ pub(super) async fn read_rows(
         .collect()
 }
 
-pub(super) async fn stream_version(pool: &Pool, stream: &str) -> Result<Option<u64>, StoreError> {
+pub(super) async fn stream_version(
+    client: &Client,
+    stream: &str,
+) -> Result<Option<u64>, StoreError> {
     let what = "reading a stream version";
-    let client = pool.get().await.map_err(pool_err)?;
     let v: Option<i64> = client
         .query_one(
             "SELECT max(stream_version) FROM events WHERE stream = $1",
@@ -244,11 +242,10 @@ pub(super) async fn stream_version(pool: &Pool, stream: &str) -> Result<Option<u
 }
 
 pub(super) async fn stream_heads(
-    pool: &Pool,
+    client: &Client,
     size: u64,
 ) -> Result<BTreeMap<String, StreamTip>, StoreError> {
     let what = "reading the stream heads";
-    let client = pool.get().await.map_err(pool_err)?;
     let rows = client
         .query(
             "SELECT DISTINCT ON (stream) stream, stream_version, hash FROM events \
@@ -272,11 +269,10 @@ pub(super) async fn stream_heads(
 }
 
 pub(super) async fn stored_events(
-    pool: &Pool,
+    client: &Client,
     ids: &[uuid::Uuid],
 ) -> Result<HashMap<uuid::Uuid, ExistingEvent>, StoreError> {
     let what = "looking up event ids";
-    let client = pool.get().await.map_err(pool_err)?;
     let stmt = client
         .prepare_cached(STORED_BY_ID)
         .await

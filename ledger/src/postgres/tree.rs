@@ -555,14 +555,21 @@ async fn latest<C: GenericClient>(client: &C) -> Result<Option<StoredCheckpoint>
 
 #[async_trait]
 impl ProofStore for PostgresStore {
+    // Each read is bounded to durable state before it returns (D85): the
+    // tree's size is a position, and a root, proof or signed head must not
+    // rest on a group that a crash could still take back.
     async fn frontier(&self) -> Result<Frontier, StoreError> {
-        let client = self.pool.get().await.map_err(pool_err)?;
-        load_frontier(&client).await
+        let client = self.reader().await?;
+        let f = load_frontier(&client).await?;
+        self.bounded(&client, f.size()).await?;
+        Ok(f)
     }
 
     async fn tree_root(&self, size: u64) -> Result<Digest, ProofError> {
-        let client = self.pool.get().await.map_err(pool_err)?;
-        tree_root(&client, size).await
+        let client = self.reader().await?;
+        let root = tree_root(&client, size).await?;
+        self.bounded(&client, size).await?;
+        Ok(root)
     }
 
     async fn inclusion_proof(
@@ -570,12 +577,14 @@ impl ProofStore for PostgresStore {
         leaf_index: u64,
         tree_size: u64,
     ) -> Result<InclusionProof, ProofError> {
-        let client = self.pool.get().await.map_err(pool_err)?;
+        let client = self.reader().await?;
         within_tree(&client, tree_size).await?;
-        with_nodes(&client, |src| {
+        let proof = with_nodes(&client, |src| {
             merkle::prove_inclusion(src, leaf_index, tree_size).map_err(ProofError::from_prove)
         })
-        .await
+        .await?;
+        self.bounded(&client, tree_size).await?;
+        Ok(proof)
     }
 
     async fn consistency_proof(
@@ -583,12 +592,14 @@ impl ProofStore for PostgresStore {
         first: u64,
         second: u64,
     ) -> Result<ConsistencyProof, ProofError> {
-        let client = self.pool.get().await.map_err(pool_err)?;
+        let client = self.reader().await?;
         within_tree(&client, second).await?;
-        with_nodes(&client, |src| {
+        let proof = with_nodes(&client, |src| {
             merkle::prove_consistency(src, first, second).map_err(ProofError::from_prove)
         })
-        .await
+        .await?;
+        self.bounded(&client, second).await?;
+        Ok(proof)
     }
 
     async fn read_tree_rows(
@@ -622,6 +633,7 @@ impl ProofStore for PostgresStore {
                 });
             }
         }
+        self.bounded_by_head(&client).await?;
         Ok(runs)
     }
 

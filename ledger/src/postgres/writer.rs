@@ -10,22 +10,22 @@ use std::time::Duration;
 
 use deadpool_postgres::Pool;
 use tokio::sync::mpsc;
-use tokio_postgres::types::ToSql;
-use tokio_postgres::Statement;
 
+use super::durable::{last_position, Acks, Pending};
 use super::known::Known;
 use super::plan::{attest_group, plan_group, BatchState};
 use super::reads::{existing_row, head_of};
-use super::sql::{
-    insert_attestation, insert_rows, prefix_bounds, GroupWrite, APPEND_EVENTS, ATTESTED_THROUGH,
-    LAST_POSITIONS_UNDER, STORED_BY_ID, WRITE_GROUP,
-};
+use super::sql::{insert_attestation, insert_rows, prefix_bounds, GroupWrite};
+use super::statements::{begin, insert_lsn, take_lock, write_group, AppendStatements, COMMIT};
 use super::{pg, pool_err, tree, Counters, GroupCommit, Job, Writing, INSERT_CHUNK};
 use crate::prepare::format_recorded_at;
 use crate::store::{AppendError, Appended, BatchError, StoreError};
 use crate::Digest;
 
-/// The writer task: takes queued callers, commits them together, answers each.
+/// The writer task: takes queued callers, commits them together, answers
+/// each: at once when groups commit synchronously, else through the
+/// flusher (`flush`, see [`super::durable`]) once the group is durable,
+/// while the writer goes on to the next group.
 pub(super) async fn writer(
     pool: Pool,
     mut rx: mpsc::Receiver<Job>,
@@ -33,7 +33,9 @@ pub(super) async fn writer(
     clock: Writing,
     lock_key: i64,
     stats: Arc<Counters>,
+    acks: Acks,
 ) {
+    let Acks { marks, flush } = acks;
     let max = cfg.max_requests.max(1);
     // Callers the previous batch held: how many to wait for. A lone recorder
     // (previous batch of one) is never delayed; under load the writer waits,
@@ -54,9 +56,15 @@ pub(super) async fn writer(
                 Err(_) => break,
             }
         }
-        if size < max && jobs.len() < expected_callers && !cfg.max_wait.is_zero() {
+        // Callers whose answers wait in the flusher cannot come back before
+        // that flush: waiting for them would put the flush back on the
+        // chain's path (D83). Wait only for the others.
+        let want = expected_callers
+            .saturating_sub(marks.held())
+            .max(cfg.min_callers.max(1));
+        if size < max && jobs.len() < want && !cfg.max_wait.is_zero() {
             let deadline = tokio::time::Instant::now() + cfg.max_wait;
-            while size < max && jobs.len() < expected_callers {
+            while size < max && jobs.len() < want {
                 match tokio::time::timeout_at(deadline, rx.recv()).await {
                     Ok(Some(job)) => {
                         size += job.requests.len();
@@ -68,7 +76,17 @@ pub(super) async fn writer(
         }
         expected_callers = jobs.len().max(cfg.min_callers);
         let started = tokio::time::Instant::now();
-        let results = commit_jobs(&pool, &jobs, &clock, lock_key, &mut known, &stats).await;
+        let asynchronous = flush.is_some();
+        let (results, lsn) = commit_jobs(
+            &pool,
+            &jobs,
+            &clock,
+            lock_key,
+            &mut known,
+            &stats,
+            asynchronous,
+        )
+        .await;
         let committed = tokio::time::Instant::now();
         stats
             .gather_ns
@@ -80,10 +98,45 @@ pub(super) async fn writer(
         stats
             .callers
             .fetch_add(jobs.len() as u64, Ordering::Relaxed);
-        for (job, result) in jobs.into_iter().zip(results) {
-            // A caller that went away (cancelled) no longer wants the answer;
-            // its events are committed all the same, and a retry deduplicates.
-            let _ = job.reply.send(result);
+        let last = last_position(&results);
+        let replies: Vec<_> = jobs.into_iter().map(|j| j.reply).zip(results).collect();
+        match (&flush, lsn) {
+            (Some(flush), Some(commit_lsn)) => {
+                marks.committed(last);
+                marks.hold(replies.len());
+                let pending = Pending {
+                    replies,
+                    commit_lsn,
+                    committed_at: committed,
+                    last_position: last,
+                };
+                if let Err(mpsc::error::SendError(pending)) = flush.send(pending) {
+                    // The flusher is gone (the runtime is shutting down):
+                    // nothing can confirm the flush.
+                    for (reply, result) in pending.replies {
+                        let _ = reply.send(result.and_then(|_| {
+                            Err(store_failure(StoreError::Schema(
+                                "committed, but the flusher has stopped: not known to be \
+                                 durable; retry with the same event ids"
+                                    .into(),
+                            )))
+                        }));
+                    }
+                }
+            }
+            _ => {
+                // Synchronous commit, or no group committed (every caller
+                // failed): the answers are final now.
+                if let Some(lsn) = lsn {
+                    marks.synchronous(last, lsn);
+                }
+                for (reply, result) in replies {
+                    // A caller that went away (cancelled) no longer wants the
+                    // answer; its events are committed all the same, and a
+                    // retry deduplicates.
+                    let _ = reply.send(result);
+                }
+            }
         }
         idle_since = tokio::time::Instant::now();
     }
@@ -100,7 +153,24 @@ pub(super) fn store_failure(e: StoreError) -> BatchError {
     }
 }
 
-/// Commits a group of callers; one result per caller, in order.
+/// One result per caller of a group, in order.
+type GroupResults = Vec<Result<Vec<Appended>, BatchError>>;
+
+/// A group's results and its commit LSN (`None` when nothing committed).
+type Committed = (GroupResults, Option<u64>);
+
+/// What a group is committed with, besides the connection.
+#[derive(Clone, Copy)]
+struct Group<'a> {
+    jobs: &'a [Job],
+    clock: &'a Writing,
+    lock_key: i64,
+    /// `synchronous_commit = off` for the transaction (D83).
+    asynchronous: bool,
+}
+
+/// Commits a group of callers; one result per caller, in order, and the
+/// greatest commit LSN of the transactions that committed them.
 async fn commit_jobs(
     pool: &Pool,
     jobs: &[Job],
@@ -108,10 +178,11 @@ async fn commit_jobs(
     lock_key: i64,
     known: &mut Option<Known>,
     stats: &Counters,
-) -> Vec<Result<Vec<Appended>, BatchError>> {
-    match try_commit(pool, jobs, clock, lock_key, known, stats).await {
-        Ok(results) => results,
-        Err(e) if jobs.len() == 1 => vec![Err(store_failure(e))],
+    asynchronous: bool,
+) -> Committed {
+    match try_commit(pool, jobs, clock, lock_key, known, stats, asynchronous).await {
+        Ok((results, lsn)) => (results, Some(lsn)),
+        Err(e) if jobs.len() == 1 => (vec![Err(store_failure(e))], None),
         Err(e) => {
             // The shared transaction failed as a whole (a lost connection, a
             // row some other writer inserted without the lock). Retry each
@@ -121,6 +192,7 @@ async fn commit_jobs(
             // original positions.
             tracing::warn!(error = %e, callers = jobs.len(), "group commit failed; retrying callers one by one");
             let mut out = Vec::with_capacity(jobs.len());
+            let mut lsn = None;
             for job in jobs {
                 out.push(
                     match try_commit(
@@ -130,122 +202,21 @@ async fn commit_jobs(
                         lock_key,
                         known,
                         stats,
+                        asynchronous,
                     )
                     .await
                     {
-                        Ok(mut r) => r.pop().unwrap_or_else(|| Ok(Vec::new())),
+                        Ok((mut r, l)) => {
+                            lsn = lsn.max(Some(l));
+                            r.pop().unwrap_or_else(|| Ok(Vec::new()))
+                        }
                         Err(e) => Err(store_failure(e)),
                     },
                 );
             }
-            out
+            (out, lsn)
         }
     }
-}
-
-/// The append transaction's statements. They are prepared (or found in the
-/// connection's statement cache) before the transaction starts because the
-/// transaction pipelines them: a statement goes out on its future's first
-/// poll only if it is already prepared. One that still needed its Parse round
-/// trip would let the statements queued after it, COMMIT above all, reach the
-/// server first.
-struct AppendStatements {
-    lock: Statement,
-    head: Statement,
-    versions: Statement,
-    stored: Statement,
-    frontier: Statement,
-    under: Statement,
-    write: Statement,
-    insert: Statement,
-    attested: Statement,
-}
-
-/// BEGIN, as the first statement of a pipelined append transaction (it is
-/// sent when the future is first polled, as are the others).
-async fn begin(client: &tokio_postgres::Client) -> Result<(), StoreError> {
-    client
-        .batch_execute(BEGIN)
-        .await
-        .map_err(pg("starting the append transaction"))
-}
-
-/// The head lock (see the module docs), right after [`begin`].
-async fn take_lock(
-    client: &tokio_postgres::Client,
-    s: &AppendStatements,
-    lock_key: i64,
-) -> Result<u64, StoreError> {
-    client
-        .execute(&s.lock, &[&lock_key])
-        .await
-        .map_err(pg("taking the ledger head lock"))
-}
-
-impl AppendStatements {
-    async fn prepare(conn: &deadpool_postgres::Client) -> Result<Self, StoreError> {
-        let prepare = |sql: &'static str, what: &'static str| async move {
-            conn.prepare_cached(sql).await.map_err(pg(what))
-        };
-        Ok(AppendStatements {
-            lock: prepare(
-                "SELECT pg_advisory_xact_lock($1)",
-                "preparing the head lock",
-            )
-            .await?,
-            head: prepare(
-                "SELECT position, hash, recorded_at FROM events ORDER BY position DESC LIMIT 1",
-                "preparing the head query",
-            )
-            .await?,
-            versions: prepare(
-                "SELECT s, t.stream_version, t.hash FROM unnest($1::text[]) AS s \
-                 LEFT JOIN LATERAL (SELECT stream_version, hash FROM events \
-                 WHERE stream = s ORDER BY stream_version DESC LIMIT 1) AS t ON true",
-                "preparing the stream-version query",
-            )
-            .await?,
-            stored: prepare(STORED_BY_ID, "preparing the event-id query").await?,
-            frontier: prepare(tree::FRONTIER_QUERY, "preparing the tree frontier query").await?,
-            under: prepare(LAST_POSITIONS_UNDER, "preparing the stream-prefix query").await?,
-            write: prepare(WRITE_GROUP, "preparing the ledger write").await?,
-            insert: prepare(APPEND_EVENTS, "preparing the ledger append").await?,
-            attested: prepare(ATTESTED_THROUGH, "preparing the attestation query").await?,
-        })
-    }
-}
-
-/// Starts the append transaction. READ COMMITTED explicitly, whatever the
-/// server's default: each read must take its snapshot after the head lock
-/// was granted (see the module docs).
-pub(super) const BEGIN: &str = "BEGIN ISOLATION LEVEL READ COMMITTED";
-
-pub(super) const COMMIT: &str = "COMMIT";
-
-/// For the rest of the transaction only: [`WRITE_GROUP`] runs with the plan
-/// made at its first execution on the connection. The connections ask for
-/// custom plans (D29), which for this statement meant planning it again for
-/// every group, with its arrays as constants: measured, a fifth of the
-/// server's time per group. Its plan does not depend on the ledger's size
-/// (inserts from arrays; the head by a backward scan of the primary key and
-/// the frontier by its key, which PostgreSQL picks even for an empty table),
-/// so one plan serves every group.
-const GENERIC_PLAN: &str = "SET LOCAL plan_cache_mode = force_generic_plan";
-
-/// [`WRITE_GROUP`], preceded on the wire by [`GENERIC_PLAN`]; both are sent
-/// on the first poll, like the statements pipelined around them.
-async fn write_group(
-    client: &tokio_postgres::Client,
-    s: &AppendStatements,
-    params: &[&(dyn ToSql + Sync)],
-) -> Result<u64, StoreError> {
-    let (generic, written) = tokio::join!(
-        biased;
-        client.batch_execute(GENERIC_PLAN),
-        client.execute(&s.write, params),
-    );
-    generic.map_err(pg("asking for the ledger write's generic plan"))?;
-    written.map_err(pg("writing the events and the Merkle tree"))
 }
 
 /// A pooled connection inside a transaction the writer opened itself, with a
@@ -286,10 +257,12 @@ impl Drop for OpenTransaction {
 }
 
 /// One transaction for a group of callers (two if the known state proved
-/// stale). `Err` means nothing was committed (or, if the connection broke
-/// during COMMIT, that nobody knows: the retry in [`commit_jobs`] then finds
-/// the events and answers as a deduplicated retry) and no caller got an
-/// answer yet. `known` is updated after a commit and forgotten on an error.
+/// stale), and its commit LSN ([`INSERT_LSN`] after COMMIT, on the same
+/// connection). `Err` means nothing was committed (or, if the connection
+/// broke during COMMIT or before the LSN was read, that nobody knows: the
+/// retry in [`commit_jobs`] then finds the events and answers as a
+/// deduplicated retry) and no caller got an answer yet. `known` is updated
+/// after a commit and forgotten on an error.
 async fn try_commit(
     pool: &Pool,
     jobs: &[Job],
@@ -297,25 +270,48 @@ async fn try_commit(
     lock_key: i64,
     known: &mut Option<Known>,
     stats: &Counters,
-) -> Result<Vec<Result<Vec<Appended>, BatchError>>, StoreError> {
+    asynchronous: bool,
+) -> Result<(GroupResults, u64), StoreError> {
     let outcome = async {
         let conn = pool.get().await.map_err(pool_err)?;
         let statements = AppendStatements::prepare(&conn).await?;
         let open = OpenTransaction(Some(conn));
         let mut results = None;
+        let mut lsn = None;
         if let Some(k) = known.as_mut() {
-            results = commit_from_known(open.conn(), &statements, jobs, clock, lock_key, k, stats)
-                .await?;
+            let group = Group {
+                jobs,
+                clock,
+                lock_key,
+                asynchronous,
+            };
+            results =
+                commit_from_known(open.conn(), &statements, &group, k, stats, &mut lsn).await?;
         }
         let results = match results {
             Some(r) => {
                 stats.from_known.fetch_add(1, Ordering::Relaxed);
                 r
             }
-            None => in_transaction(open.conn(), &statements, jobs, clock, lock_key, known).await?,
+            None => {
+                in_transaction(
+                    open.conn(),
+                    &statements,
+                    jobs,
+                    clock,
+                    lock_key,
+                    known,
+                    asynchronous,
+                )
+                .await?
+            }
+        };
+        let lsn = match lsn {
+            Some(l) => l,
+            None => insert_lsn(open.conn(), &statements).await?,
         };
         open.ended();
-        Ok(results)
+        Ok((results, lsn))
     }
     .await;
     if outcome.is_err() {
@@ -335,12 +331,17 @@ async fn try_commit(
 async fn commit_from_known(
     conn: &deadpool_postgres::Client,
     s: &AppendStatements,
-    jobs: &[Job],
-    clock: &Writing,
-    lock_key: i64,
+    group: &Group<'_>,
     known: &mut Known,
     stats: &Counters,
+    lsn: &mut Option<u64>,
 ) -> Result<Option<Vec<Result<Vec<Appended>, BatchError>>>, StoreError> {
+    let Group {
+        jobs,
+        clock,
+        lock_key,
+        asynchronous,
+    } = *group;
     let planning = tokio::time::Instant::now();
     let client: &tokio_postgres::Client = conn;
     // Guarded callers ride along when their prefix's last position is known.
@@ -393,20 +394,25 @@ async fn commit_from_known(
     // poll). As in `in_transaction`, the write is one statement, so COMMIT
     // either commits all of it or, after any failure, nothing; and COMMIT in
     // an aborted transaction is answered as a rollback, not an error.
-    let (begun, locked, written, committed) = tokio::join!(
+    // The commit LSN is read behind COMMIT, in the same round trip.
+    let (begun, locked, written, committed, position) = tokio::join!(
         biased;
         begin(client),
         take_lock(client, s, lock_key),
-        write_group(client, s, &params),
+        write_group(client, s, &params, asynchronous),
         async {
             client
                 .batch_execute(COMMIT)
                 .await
                 .map_err(pg("committing the append transaction"))
         },
+        insert_lsn(client, s),
     );
     match (begun, locked, written, committed) {
         (Ok(()), Ok(_), Ok(1), Ok(())) => {
+            // Committed; without its LSN nobody can confirm the flush, and
+            // the retry of `commit_jobs` answers as a deduplicated retry.
+            *lsn = Some(position?);
             drop(params);
             drop(write);
             Known::learn_in(known, state, tree.frontier, &rows, attested);
@@ -444,6 +450,7 @@ async fn in_transaction(
     clock: &Writing,
     lock_key: i64,
     known: &mut Option<Known>,
+    asynchronous: bool,
 ) -> Result<Vec<Result<Vec<Appended>, BatchError>>, StoreError> {
     let client: &tokio_postgres::Client = conn;
     let mut streams: Vec<&str> = Vec::new();
@@ -648,7 +655,7 @@ async fn in_transaction(
     let params = write.params();
     let (written, committed) = tokio::join!(
         biased;
-        write_group(client, s, &params),
+        write_group(client, s, &params, asynchronous),
         commit,
     );
     let written = written?;

@@ -14,7 +14,7 @@ use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
-use jishi_app::access::{self, AccessRecord, View};
+use jishi_app::access::View;
 use rust_xlsxwriter::{Format, Workbook, Worksheet, XlsxError};
 
 use crate::auth::PageUser;
@@ -494,21 +494,18 @@ async fn election_xlsx(
     // The file lists every candidate (name, sex, age, status): it is an
     // export of each, recorded on each one's reads before it is served.
     for c in &d.candidates {
-        let at = access::record_access(
-            state.events.as_ref(),
-            &user.actor(),
-            &AccessRecord {
-                election_id: e.clone(),
-                candidate_id: c.candidate_id.clone(),
-                view: View::SheetExport,
-                as_of: None,
-                petition_id: None,
-            },
+        let at = queries::record_read(
+            &state,
+            &user,
+            e.clone(),
+            c.candidate_id.clone(),
+            View::SheetExport,
+            None,
         )
         .await;
         match at {
             Ok(at) => d.recorded_reads.push(at),
-            Err(err) => return error_page(&ApiError::from(err)),
+            Err(err) => return error_page(&err),
         }
     }
     let badge = match queries::badge(&state).await {

@@ -184,16 +184,13 @@ pub async fn election_with(
     // whose restricted content it shows, so that each candidate's reads list
     // has it (D52).
     for candidate_id in shown {
-        let at = access::record_access(
-            state.events.as_ref(),
-            &user.actor(),
-            &AccessRecord {
-                election_id: election_id.to_string(),
-                candidate_id,
-                view: View::Compliance,
-                as_of,
-                petition_id: None,
-            },
+        let at = record_read(
+            state,
+            user,
+            election_id.to_string(),
+            candidate_id,
+            View::Compliance,
+            as_of,
         )
         .await?;
         detail.recorded_reads.push(at);
@@ -243,16 +240,13 @@ pub async fn candidate(
         })
         .await?;
     // Recorded before anything is handed out: an unrecorded read is not served.
-    let recorded_read_at = access::record_access(
-        state.events.as_ref(),
-        &user.actor(),
-        &AccessRecord {
-            election_id: election_id.to_string(),
-            candidate_id: candidate_id.to_string(),
-            view,
-            as_of,
-            petition_id: None,
-        },
+    let recorded_read_at = record_read(
+        state,
+        user,
+        election_id.to_string(),
+        candidate_id.to_string(),
+        view,
+        as_of,
     )
     .await?;
     Ok(CandidateView {
@@ -293,19 +287,40 @@ pub async fn one_level_up(
             Ok(up)
         })
         .await?;
-    let recorded_read_at = access::record_access(
+    let recorded_read_at = record_read(
+        state,
+        user,
+        election_id.to_string(),
+        candidate_id.to_string(),
+        View::Accountability,
+        as_of,
+    )
+    .await?;
+    Ok((up, as_of, recorded_read_at))
+}
+
+/// Records that `user` read (or exported) `view` of a candidate, before it
+/// is handed out: an unrecorded read is not served. Its position.
+pub async fn record_read(
+    state: &AppState,
+    user: &User,
+    election_id: impl Into<String>,
+    candidate_id: impl Into<String>,
+    view: View,
+    as_of: Option<u64>,
+) -> Result<u64, ApiError> {
+    Ok(access::record_access(
         state.events.as_ref(),
         &user.actor(),
         &AccessRecord {
-            election_id: election_id.to_string(),
-            candidate_id: candidate_id.to_string(),
-            view: View::Accountability,
+            election_id: election_id.into(),
+            candidate_id: candidate_id.into(),
+            view,
             as_of,
             petition_id: None,
         },
     )
-    .await?;
-    Ok((up, as_of, recorded_read_at))
+    .await?)
 }
 
 /// Who read a candidate's records, and when.

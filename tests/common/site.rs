@@ -85,14 +85,7 @@ impl Site {
             .send()
             .await
             .expect("post");
-        let status = r.status().as_u16();
-        let location = r
-            .headers()
-            .get("location")
-            .and_then(|l| l.to_str().ok())
-            .unwrap_or_default()
-            .to_string();
-        (status, location, r.text().await.expect("body"))
+        answer(r).await
     }
 }
 
@@ -140,14 +133,7 @@ impl Site {
             .send()
             .await
             .expect("post");
-        let status = r.status().as_u16();
-        let location = r
-            .headers()
-            .get("location")
-            .and_then(|l| l.to_str().ok())
-            .unwrap_or_default()
-            .to_string();
-        (status, location, r.text().await.expect("body"))
+        answer(r).await
     }
 
     /// A download: status, content type, bytes.
@@ -201,6 +187,18 @@ pub fn hidden_fields(page: &str, id: &str) -> Vec<(String, String)> {
         }
     }
     out
+}
+
+/// A form's answer: status, redirect target, body.
+async fn answer(r: reqwest::Response) -> (u16, String, String) {
+    let status = r.status().as_u16();
+    let location = r
+        .headers()
+        .get("location")
+        .and_then(|l| l.to_str().ok())
+        .unwrap_or_default()
+        .to_string();
+    (status, location, r.text().await.expect("body"))
 }
 
 pub fn enc(s: &str) -> String {

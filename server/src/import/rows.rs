@@ -374,46 +374,43 @@ pub fn commands(
         let mut row_errors = Vec::new();
         // The targets filled in this row so far, with their columns.
         let mut filled: Vec<(usize, Target)> = Vec::new();
+        let cell_error = |i: usize, h: &str, reason: String| LineError {
+            line,
+            column: Some(at(i)),
+            field: h.to_string(),
+            label: h.to_string(),
+            reason,
+        };
         for (i, h) in table.header.iter().enumerate() {
             let v = cells.get(i).map(String::as_str).unwrap_or_default();
             if Some(i) == kind_column || h.is_empty() || v.trim().is_empty() {
                 continue;
             }
             if let Some(reason) = conflict(kind, h) {
-                row_errors.push(LineError {
-                    line,
-                    column: Some(at(i)),
-                    field: h.clone(),
-                    label: h.clone(),
-                    reason,
-                });
+                row_errors.push(cell_error(i, h, reason));
                 continue;
             }
             let Some(target) = resolve(kind, h) else {
-                row_errors.push(LineError {
-                    line,
-                    column: Some(at(i)),
-                    field: h.clone(),
-                    label: h.clone(),
-                    reason: format!(
+                row_errors.push(cell_error(
+                    i,
+                    h,
+                    format!(
                         "“{}”没有此字段，此格须空 {} has no such field: leave the cell blank",
                         kind.label, kind.event_type
                     ),
-                });
+                ));
                 continue;
             };
             if let Some(j) = filled.iter().find(|(_, t)| *t == target).map(|(j, _)| *j) {
-                row_errors.push(LineError {
-                    line,
-                    column: Some(at(i)),
-                    field: h.clone(),
-                    label: h.clone(),
-                    reason: format!(
+                row_errors.push(cell_error(
+                    i,
+                    h,
+                    format!(
                         "与 {} 列是同一字段，只可填一处 the same field as column {}: fill in one",
                         column_name(j),
                         column_name(j)
                     ),
-                });
+                ));
                 continue;
             }
             filled.push((i, target.clone()));

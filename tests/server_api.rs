@@ -587,8 +587,32 @@ fn checkpoints_exports_and_users_are_for_their_roles() {
         assert_eq!(status, 200);
         assert_eq!(badge["checkpoint"]["id"], cp["id"], "{badge}");
         assert_eq!(h.post("zzb-001", "/api/verify", &json!({})).await.0, 403);
-        let (status, v) = h.post("inv", "/api/verify", &json!({})).await;
+        let (status, v) = h.post("inv", "/api/verify?wait=true", &json!({})).await;
         assert_eq!((status, v["ok"].clone()), (200, json!(true)));
+        // In the background (D87): 202 with the job at once, then followed
+        // to its outcome, which covers every event; the badge has it too.
+        let (status, job) = h.post("inv", "/api/verify", &json!({})).await;
+        assert_eq!(status, 202, "{job}");
+        assert!(job["state"] == "running" || job["state"] == "done", "{job}");
+        assert_eq!(job["started_by"], "inv");
+        let mut done = job;
+        for _ in 0..200 {
+            if done["state"] == "done" {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            done = h.get("inv", "/api/verify/job").await.1;
+        }
+        assert_eq!(done["state"], "done", "{done}");
+        assert_eq!(done["result"]["ok"], json!(true), "{done}");
+        assert_eq!(done["checked"], done["total"], "{done}");
+        assert!(done["total"].as_u64().is_some_and(|t| t > 0), "{done}");
+        assert_eq!(done["result"]["checked"], done["total"]);
+        assert_eq!(
+            h.get("zzb-001", "/api/verify/job").await.0,
+            403,
+            "a recorder"
+        );
 
         // Users: admins only; a new token works at once; a revoked one does not.
         let new = json!({"id": "new-1", "name": "新用户", "role": "recorder", "org": DISTRICT});

@@ -430,12 +430,12 @@ fn the_checkpoint_api_names_only_verified_signers() {
 fn the_servers_verify_reports_schema_drift() {
     rt().block_on(async {
         let s = Server::start().await;
-        let (status, v) = s.post("inv", "/api/verify", &json!({})).await;
+        let (status, v) = s.post("inv", "/api/verify?wait=true", &json!({})).await;
         assert_eq!(status, 200, "{v}");
         assert_eq!(json_of(&v)["ok"], json!(true), "{v}");
         // `dba` drops the events' append-only triggers, as a hostile DBA would
         drop(common::dba(&s._dir.path().join("ledger.db")));
-        let (status, v) = s.post("inv", "/api/verify", &json!({})).await;
+        let (status, v) = s.post("inv", "/api/verify?wait=true", &json!({})).await;
         assert_eq!(status, 200, "{v}");
         let v = json_of(&v);
         assert_eq!(v["ok"], json!(false), "{v}");

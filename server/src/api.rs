@@ -61,6 +61,7 @@ pub fn routes() -> Router<Arc<AppState>> {
             get(read_source).post(record_source),
         )
         .route("/api/verify", get(verify_status).post(verify_now))
+        .route("/api/verify/job", get(verify_job_status))
         .route(
             "/api/checkpoint",
             get(latest_checkpoint).post(new_checkpoint),
@@ -507,9 +508,44 @@ async fn verify_status(
     Ok(Json(queries::badge(&state).await?))
 }
 
-async fn verify_now(State(state): Shared, ApiUser(user): ApiUser) -> Result<Json<Value>, ApiError> {
+#[derive(Debug, Deserialize)]
+struct Wait {
+    #[serde(default)]
+    wait: bool,
+}
+
+/// Starts a verification in the background (or joins the running one): 202
+/// with the job's status and where to follow it; with `?wait=true`, 200 with
+/// its outcome once done (D87).
+async fn verify_now(
+    State(state): Shared,
+    ApiUser(user): ApiUser,
+    Query(q): Query<Wait>,
+) -> Result<Response, ApiError> {
     policy::may_run_verify(&user)?;
-    Ok(Json(json!(queries::run_verify(&state).await?)))
+    let job = crate::verify_job::start(&state, &user.id).await;
+    if q.wait {
+        return Ok(Json(json!(job.finished().await?)).into_response());
+    }
+    Ok((
+        StatusCode::ACCEPTED,
+        [(axum::http::header::LOCATION, "/api/verify/job")],
+        Json(json!(job.status())),
+    )
+        .into_response())
+}
+
+async fn verify_job_status(
+    State(state): Shared,
+    ApiUser(user): ApiUser,
+) -> Result<Json<Value>, ApiError> {
+    policy::may_run_verify(&user)?;
+    match crate::verify_job::latest(&state).await {
+        Some(job) => Ok(Json(json!(job.status()))),
+        None => Err(ApiError::NotFound(
+            "no verification was started: POST /api/verify".into(),
+        )),
+    }
 }
 
 async fn latest_checkpoint(

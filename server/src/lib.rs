@@ -31,6 +31,7 @@ pub mod queries;
 pub mod search;
 pub mod state;
 pub mod tiles;
+pub mod verify_job;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -71,7 +71,8 @@ pub const OPS: &[Op] = &[
     ),
     op("get", "/api/elections/{election}/petitions/{petition}/source", "A petitioner's identity (recorded as an access.read event)", "inspector, investigator"),
     op("get", "/api/verify", "The last verification and the checkpoint it covers", ANY),
-    op("post", "/api/verify", "Verify the whole ledger (chain and tree) now", "investigator, admin"),
+    op("post", "/api/verify", "Start verifying the whole ledger (chain and tree) in the background: 202 with the job (?wait=true: 200 with the outcome once done)", "investigator, admin"),
+    op("get", "/api/verify/job", "The newest verification job: running with events checked of the total, or done with its outcome", "investigator, admin"),
     op("get", "/api/checkpoint", "The latest signed checkpoint", ANY),
     op("post", "/api/checkpoint", "Verify, then sign and store a checkpoint with the server's key", "admin"),
     with_body(

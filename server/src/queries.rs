@@ -422,10 +422,16 @@ pub async fn badge(state: &AppState) -> Result<Badge, ApiError> {
 /// Verifies the whole ledger (chain and tree) and keeps the outcome for the
 /// badge. One at a time; a second caller waits and then runs its own.
 pub async fn run_verify(state: &Arc<AppState>) -> Result<Verified, ApiError> {
+    run_verify_with(state, &jishi_ledger::verify::Quiet).await
+}
+
+/// As [`run_verify`], reporting its progress to `progress`.
+pub async fn run_verify_with(
+    state: &Arc<AppState>,
+    progress: &dyn jishi_ledger::verify::Progress,
+) -> Result<Verified, ApiError> {
     let _one = state.verifying.lock().await;
-    let report =
-        jishi_ledger::verify_with_proofs(state.store.as_ref(), &jishi_ledger::verify::Quiet)
-            .await?;
+    let report = jishi_ledger::verify_with_proofs(state.store.as_ref(), progress).await?;
     // The schema's protections too, as `jishi verify` checks them (D64).
     let drift = state.store.schema_drift().await?;
     let fault = report

@@ -46,6 +46,8 @@ pub struct AppState {
     pub verified: RwLock<Option<Verified>>,
     /// Held while a verification runs, so that two do not run at once.
     pub verifying: Mutex<()>,
+    /// The newest verification started through the API (D87).
+    pub verify_job: Mutex<Option<Arc<crate::verify_job::VerifyJob>>>,
     /// Each opened election's organisation. An election is opened once and
     /// its organisation never changes, so recording looks it up here rather
     /// than catching the projections up under their lock on every request
@@ -66,6 +68,7 @@ impl AppState {
             origin,
             verified: RwLock::new(None),
             verifying: Mutex::new(()),
+            verify_job: Mutex::new(None),
             orgs: RwLock::new(HashMap::new()),
         }
     }

@@ -46,6 +46,12 @@ pub struct ServeArgs {
     /// Without it the server records no petitioner's identity.
     #[arg(long, value_name = "DIR")]
     pub sealing_keys: Option<PathBuf>,
+    /// The person key (`jishi person-key new`): nomination forms and the API
+    /// then take a nominee's id number and record only its keyed reference
+    /// (domain decision 34). Keep it outside the database, as for
+    /// `jishi record --person-key`.
+    #[arg(long, env = "JISHI_PERSON_KEY", value_name = "FILE")]
+    pub person_key: Option<PathBuf>,
 }
 
 pub async fn serve(spec: &StoreSpec, args: ServeArgs) -> anyhow::Result<()> {
@@ -64,6 +70,9 @@ pub async fn serve(spec: &StoreSpec, args: ServeArgs) -> anyhow::Result<()> {
         state = state.with_sealing(
             Keyring::open(dir).with_context(|| format!("--sealing-keys {}", dir.display()))?,
         );
+    }
+    if let Some(path) = &args.person_key {
+        state = state.with_person_key(crate::person_cmds::read_person_key(path)?);
     }
     let state = Arc::new(state);
     let known = users::load_users(state.events.as_ref()).await?;

@@ -113,6 +113,38 @@ async fn me(ApiUser(user): ApiUser) -> Json<Value> {
 /// `POST /api/record/{kind}` with the command's JSON (as `jishi record KIND
 /// --json`). The actor is the signed-in user; the body cannot name one
 /// (an `actor` key is an unknown field of the command, hence a 400).
+/// A nomination's `id_number`, replaced by its keyed `person_ref` with the
+/// server's person key (domain decision 34): the number is never recorded,
+/// and without a key it is refused, naming the field.
+fn id_number_to_ref(state: &AppState, mut value: Value) -> Result<Value, ApiError> {
+    let Some(map) = value.as_object_mut() else {
+        return Ok(value);
+    };
+    let Some(number) = map.remove(crate::forms::spec::ID_NUMBER) else {
+        return Ok(value);
+    };
+    let number = number
+        .as_str()
+        .ok_or_else(|| ApiError::bad("id_number", "must be a string"))?;
+    let key = state.person_key.as_ref().ok_or_else(|| {
+        ApiError::bad(
+            "id_number",
+            "this server holds no person key (jishi serve --person-key FILE); \
+             the number is never recorded in clear",
+        )
+    })?;
+    if map.contains_key("person_ref") {
+        return Err(ApiError::bad(
+            "id_number",
+            "give id_number or person_ref, not both",
+        ));
+    }
+    let r = jishi_projections::person::PersonRef::of_id_number(key, number)
+        .map_err(|e| ApiError::bad("id_number", e.to_string()))?;
+    map.insert("person_ref".into(), Value::String(r.to_string()));
+    Ok(value)
+}
+
 async fn record(
     State(state): Shared,
     ApiUser(user): ApiUser,
@@ -123,6 +155,7 @@ async fn record(
     // number whose value canonicalisation would change is refused (D44).
     let value = jishi_ledger::canonical::parse_strict(body(json)?.get())
         .map_err(|e| ApiError::bad(e.field_under("").unwrap_or_else(|| "body".into()), e.reason))?;
+    let value = id_number_to_ref(&state, value)?;
     let command = Command::from_json(&kind, value)?;
     let org = match &command.body {
         jishi_projections::EventBody::ElectionOpened(b) => {

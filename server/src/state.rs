@@ -43,6 +43,10 @@ pub struct AppState {
     /// was started without `--sealing-keys`, and then none are recorded.
     pub sealing: Option<Keyring>,
     pub origin: String,
+    /// The person key (domain decision 30): with it the server turns an id
+    /// number typed into a nomination into its keyed reference, and the
+    /// number itself is never recorded; without it an id number is refused.
+    pub person_key: Option<[u8; 32]>,
     pub verified: RwLock<Option<Verified>>,
     /// Held while a verification runs, so that two do not run at once.
     pub verifying: Mutex<()>,
@@ -66,6 +70,7 @@ impl AppState {
             signer,
             sealing: None,
             origin,
+            person_key: None,
             verified: RwLock::new(None),
             verifying: Mutex::new(()),
             verify_job: Mutex::new(None),
@@ -74,6 +79,11 @@ impl AppState {
     }
 
     /// The same state, sealing petitioners' identities with `keyring`.
+    pub fn with_person_key(mut self, key: [u8; 32]) -> AppState {
+        self.person_key = Some(key);
+        self
+    }
+
     pub fn with_sealing(mut self, keyring: Keyring) -> AppState {
         self.sealing = Some(keyring);
         self

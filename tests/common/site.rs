@@ -22,7 +22,17 @@ pub struct Site {
 
 impl Site {
     pub fn start(dir: &Path, db: &Path) -> Site {
-        let tokens = township::add_users(db);
+        Site::start_with(dir, db, township::add_users(db), &[])
+    }
+
+    /// A server on `db` for the users of `tokens`, with `extra` arguments to
+    /// `jishi serve`.
+    pub fn start_with(
+        dir: &Path,
+        db: &Path,
+        tokens: BTreeMap<String, String>,
+        extra: &[&str],
+    ) -> Site {
         let port = free_port();
         let mut server = Running::start(
             "jishi serve",
@@ -30,9 +40,11 @@ impl Site {
                 .arg("--db")
                 .arg(db)
                 .args(["serve", "--bind", &format!("127.0.0.1:{port}")])
+                .args(extra)
                 .env_remove("JISHI_DB")
+                .env_remove("JISHI_PERSON_KEY")
                 .env_remove("JISHI_ACTOR"),
-            dir.join("serve.log"),
+            dir.join(format!("serve-{port}.log")),
         );
         wait_ready(port, "/api/health", "jishi serve", &mut server.child);
         Site {

@@ -59,6 +59,9 @@ pub struct Context {
     pub objections: Vec<String>,
     /// Unused override grants: rule, act, candidate, who granted, why.
     pub grants: Vec<(RuleId, String, Option<String>, String, String)>,
+    /// Whether the server holds a person key: the nomination form then
+    /// takes an id number (domain decision 34).
+    pub person_key: bool,
 }
 
 fn people_of(entries: &[Entry]) -> Vec<String> {
@@ -149,6 +152,7 @@ pub async fn context(
                 petitions,
                 objections,
                 grants,
+                person_key: state.person_key.is_some(),
             })
         })
         .await
@@ -430,7 +434,16 @@ async fn record_form(
         election_id,
         candidate_id: candidate.as_deref(),
     };
-    let json = match spec::command_json(kind, header, &shown.values, &candidates) {
+    // The id number is turned into its reference and dropped from what is
+    // shown again, so that a refused form does not echo it back either.
+    let mut values = shown.values.clone();
+    if let Err(e) = spec::id_number_to_ref(&mut values, state.person_key.as_ref()) {
+        shown.values.0.retain(|(k, _)| k != spec::ID_NUMBER);
+        shown.errors.push(e);
+        return render(StatusCode::BAD_REQUEST, &shown, &action);
+    }
+    shown.values.0.retain(|(k, _)| k != spec::ID_NUMBER);
+    let json = match spec::command_json(kind, header, &values, &candidates) {
         Ok(j) => j,
         Err(errors) => {
             shown.errors = errors;

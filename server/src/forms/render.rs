@@ -421,6 +421,16 @@ pub(super) fn form_markup(s: &Shown<'_>, action: &str) -> Markup {
                             @if let Some(h) = hint(s.kind.event_type, f.name, p) { div.hint { (h) } }
                         }
                     }
+                    @if f.name == "person_ref" && s.ctx.person_key {
+                        tr data-field=(spec::ID_NUMBER) class=(if s.errors.iter().any(|e| e.field == spec::ID_NUMBER) { "bad" } else { "" }) {
+                            th { label for="f-id_number" { "身份证号" } }
+                            td {
+                                // Never echoed back: a refused form asks for it again.
+                                input id="f-id_number" name=(spec::ID_NUMBER) autocomplete="off" inputmode="text" maxlength="18" pattern="[0-9]{17}[0-9Xx]";
+                                div.meta.doc { "只记录其人员关联码（密钥哈希），不记录号码本身 only its keyed reference is recorded, never the number; leave 人员关联码 blank" }
+                            }
+                        }
+                    }
                 }
             }
             @if s.kind.event_type != "override.granted" {

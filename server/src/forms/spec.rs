@@ -448,6 +448,49 @@ pub fn occurred_at(text: &str) -> Result<String, String> {
     Ok(at.to_rfc3339())
 }
 
+/// The input (and sheet column) for a nominee's national id number: never a
+/// field of the event. With the server's person key it becomes the keyed
+/// `person_ref` (domain decisions 30 and 34); the number is not recorded.
+pub const ID_NUMBER: &str = "id_number";
+
+/// Replaces a typed id number in `values` by its keyed reference, as
+/// `f.person_ref`; an error names the field when there is no key or the
+/// number is not one. Values without an id number are left alone.
+pub fn id_number_to_ref(values: &mut Values, key: Option<&[u8; 32]>) -> Result<(), FieldError> {
+    let Some(number) = values.text(ID_NUMBER).map(str::to_string) else {
+        return Ok(());
+    };
+    let error = |reason: String| FieldError {
+        field: ID_NUMBER.into(),
+        label: "身份证号".into(),
+        reason,
+    };
+    let key = key.ok_or_else(|| {
+        error(
+            "本服务未配置人员密钥，不能录入身份证号 this server holds no person key \
+             (jishi serve --person-key FILE): the number is never recorded in clear"
+                .into(),
+        )
+    })?;
+    if values.text(&key_of_ref()).is_some() {
+        return Err(error(
+            "填身份证号或人员关联码，不可两者都填 give the id number or the reference, not both"
+                .into(),
+        ));
+    }
+    let r = jishi_projections::person::PersonRef::of_id_number(key, &number)
+        .map_err(|e| error(e.to_string()))?;
+    values
+        .0
+        .retain(|(k, _)| k != ID_NUMBER && k != &key_of_ref());
+    values.0.push((key_of_ref(), r.to_string()));
+    Ok(())
+}
+
+fn key_of_ref() -> String {
+    key("person_ref")
+}
+
 /// The header a form sends beside the kind's own fields.
 pub struct Header<'a> {
     pub election_id: &'a str,

@@ -35,7 +35,7 @@ use crate::forms::{context, enc, Context};
 use crate::pages::{error_page, forged, layout_for};
 use crate::state::AppState;
 use crate::{csrf, labels, policy, queries};
-pub use rows::{commands, kind_named, template_header, Line, LineError};
+pub use rows::{commands, is_id_number, kind_named, template_header, Line, LineError};
 use sheet::Table;
 
 type Shared = State<Arc<AppState>>;
@@ -101,7 +101,13 @@ async fn check(
         Err(e) => return Ok(Err(e)),
     };
     let candidates: Vec<String> = ctx.candidates.iter().map(|c| c.0.clone()).collect();
-    let (lines, mut errors) = commands(&table, fixed, &ctx.election_id, &candidates);
+    let (lines, mut errors) = commands(
+        &table,
+        fixed,
+        &ctx.election_id,
+        &candidates,
+        state.person_key.as_ref(),
+    );
     let org = state
         .election_org_of(&ctx.election_id)
         .await?
@@ -497,7 +503,7 @@ async fn judge(
                                 td { (line) }
                                 td { (read.map(|l| l.kind.label).unwrap_or("—")) }
                                 td { (read.and_then(|l| l.command.candidate_id.clone()).unwrap_or_default()) }
-                                td { (cells_text(&c.table.header, cells)) }
+                                td { (cells_text(&c.table.header, cells, fixed)) }
                                 td {
                                     @if mine == 0 && read.is_some() { "✓ 通过 passes" }
                                     @else if mine == 0 { "—" }
@@ -632,14 +638,24 @@ async fn already(
     Ok(Some(found.position))
 }
 
-/// A row's first non-blank cells as "header：value", for the preview.
-fn cells_text(header: &[String], cells: &[String]) -> String {
+/// A row's first non-blank cells as "header：value", for the preview; an id
+/// number shown only by its first four and last characters.
+fn cells_text(header: &[String], cells: &[String], kind: Option<&EventKind>) -> String {
     header
         .iter()
         .zip(cells)
         .filter(|(_, v)| !v.trim().is_empty())
         .take(6)
-        .map(|(h, v)| format!("{h}：{v}"))
+        .map(|(h, v)| {
+            if is_id_number(kind, h) {
+                let v = v.trim();
+                let head: String = v.chars().take(4).collect();
+                let last: String = v.chars().last().map(String::from).unwrap_or_default();
+                format!("{h}：{head}…{last}")
+            } else {
+                format!("{h}：{v}")
+            }
+        })
         .collect::<Vec<_>>()
         .join("；")
 }

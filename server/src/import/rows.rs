@@ -50,6 +50,9 @@ const KIND_HEADERS: &[&str] = &["kind", "event_type", "环节", "类型", "事�
 enum Target {
     Candidate,
     OccurredAt,
+    /// A nominee's id number: turned into its keyed reference with the
+    /// server's person key, never recorded (domain decision 34).
+    IdNumber,
     Field(FieldSpec, Option<String>),
 }
 
@@ -86,6 +89,9 @@ fn resolve_one(kind: &EventKind, r: &str) -> Option<Target> {
     match r {
         "" => return None,
         "candidate_id" | "人选编号" => return Some(Target::Candidate),
+        spec::ID_NUMBER | "身份证号" | "身份证号码" if kind.event_type == "candidate.nominated" => {
+            return Some(Target::IdNumber)
+        }
         "occurred_at" | "发生时间（北京时间）" | "发生时间" | "时间" => {
             return Some(Target::OccurredAt)
         }
@@ -170,6 +176,7 @@ fn date(v: &str) -> String {
 fn pairs(target: &Target, v: &str, rows: &mut usize) -> Result<Vec<(String, String)>, String> {
     let (f, rest) = match target {
         Target::Candidate => return Ok(vec![("candidate_id".into(), v.trim().into())]),
+        Target::IdNumber => return Ok(vec![(spec::ID_NUMBER.into(), v.trim().into())]),
         Target::OccurredAt => {
             let t = v.trim().replace('/', "-");
             return Ok(vec![("occurred_at".into(), t)]);
@@ -335,6 +342,7 @@ pub fn commands(
     fixed: Option<&'static EventKind>,
     election_id: &str,
     candidates: &[String],
+    person_key: Option<&[u8; 32]>,
 ) -> (Vec<Line>, Vec<LineError>) {
     let (kind_column, mut errors) = header_errors(table, fixed);
     let mut lines = Vec::new();
@@ -427,6 +435,7 @@ pub fn commands(
                             "occurred_at".into(),
                             labels::header_label("occurred_at").into(),
                         ),
+                        Target::IdNumber => (spec::ID_NUMBER.into(), "身份证号".into()),
                     };
                     row_errors.push(LineError {
                         line,
@@ -449,13 +458,28 @@ pub fn commands(
             errors.extend(row_errors);
             continue;
         }
-        let values = Values(values);
+        let mut values = Values(values);
+        if let Err(e) = spec::id_number_to_ref(&mut values, person_key) {
+            errors.push(LineError {
+                line,
+                column: table
+                    .header
+                    .iter()
+                    .position(|h| resolve(kind, h) == Some(Target::IdNumber))
+                    .map(at),
+                field: e.field,
+                label: e.label,
+                reason: e.reason,
+            });
+            continue;
+        }
         let candidate = values.text("candidate_id").map(str::to_string);
         let column_of = |field: &str| {
             table.header.iter().position(|h| match resolve(kind, h) {
                 Some(Target::Field(f, _)) => f.name == field,
                 Some(Target::Candidate) => field == "candidate_id",
                 Some(Target::OccurredAt) => field == "occurred_at",
+                Some(Target::IdNumber) => field == spec::ID_NUMBER,
                 None => false,
             })
         };
@@ -505,6 +529,13 @@ pub fn commands(
         }
     }
     (lines, errors)
+}
+
+/// Whether `header` holds id numbers in `kind`'s sheet: the preview masks
+/// them.
+pub fn is_id_number(kind: Option<&EventKind>, header: &str) -> bool {
+    let k = kind.or_else(|| kind_named("candidate.nominated"));
+    k.is_some_and(|k| resolve(k, header) == Some(Target::IdNumber))
 }
 
 /// The header row of a kind's template: every input of its form, labelled
@@ -597,7 +628,7 @@ mod tests {
             header: vec!["姓名".into(), "name".into()],
             rows: rows.clone(),
         };
-        let (lines, errors) = commands(&table, Some(k), "e", &[]);
+        let (lines, errors) = commands(&table, Some(k), "e", &[], None);
         assert!(lines.is_empty());
         assert!(
             errors
@@ -611,11 +642,42 @@ mod tests {
             header: vec!["性别（name）".into()],
             rows,
         };
-        let (_, errors) = commands(&table, Some(k), "e", &[]);
+        let (_, errors) = commands(&table, Some(k), "e", &[], None);
         assert!(
             errors
                 .iter()
                 .any(|e| e.line == 1 && e.reason.contains("不同的字段")),
+            "{errors:?}"
+        );
+    }
+
+    #[test]
+    fn an_id_number_column_becomes_the_reference_or_an_error_naming_it() {
+        let k = kind_named("candidate.nominated").expect("kind");
+        let table = |n: &str| Table {
+            format: "CSV",
+            sheet: None,
+            header: vec!["身份证号".into()],
+            rows: vec![(2, vec![n.to_string()])],
+        };
+        let key = [7u8; 32];
+        let (_, errors) = commands(&table("110101198405060010"), Some(k), "e", &[], Some(&key));
+        assert!(
+            errors
+                .iter()
+                .any(|e| e.field == spec::ID_NUMBER && e.reason.contains("check")),
+            "{errors:?}"
+        );
+        let (_, errors) = commands(&table("110101198405060014"), Some(k), "e", &[], None);
+        assert!(
+            errors
+                .iter()
+                .any(|e| e.field == spec::ID_NUMBER && e.reason.contains("person key")),
+            "{errors:?}"
+        );
+        let (_, errors) = commands(&table("110101198405060014"), Some(k), "e", &[], Some(&key));
+        assert!(
+            errors.iter().all(|e| e.field != spec::ID_NUMBER),
             "{errors:?}"
         );
     }

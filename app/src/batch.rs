@@ -242,6 +242,23 @@ async fn record_batch_with(
             false,
         );
         if let Some((index, error)) = refused.pop() {
+            // The same batch may have been recorded between the look-up
+            // above and the read of the election (two clicks racing): then
+            // its own rows are what refuses it, and it is already in.
+            if let Some(id) = batch_id {
+                let found = store
+                    .stored_events(&[id])
+                    .await
+                    .map_err(|e| fail(0, e.into()))?
+                    .remove(&id);
+                if let Some(found) = found {
+                    if items.first().map(|i| i.actor.id.as_str()) == Some(found.actor.id.as_str()) {
+                        return Ok(BatchOnce::Already {
+                            position: found.position,
+                        });
+                    }
+                }
+            }
             return Err(fail(index, error));
         }
         if let (Some(id), Some(first)) = (

@@ -594,6 +594,9 @@ async fn confirm(
         ),
         Ok(BatchOnce::Already { position }) => see_other(&election, position, None, true),
         Err(e) => {
+            if let Ok(Some(position)) = already(&state, &user, &ctx.election_id, batch_id).await {
+                return see_other(&election, position, None, true);
+            }
             let why = format!(
                 "第{}行 row {}: {}；未记录任何内容 nothing was recorded",
                 checked.lines.get(e.index).map_or(0, |l| l.line),

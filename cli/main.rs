@@ -5,6 +5,7 @@ mod bench;
 mod demo_cmd;
 mod domain_cmds;
 mod domain_verify;
+mod export_cmds;
 mod import_cmd;
 mod ledger_cmds;
 mod mirror_cmds;
@@ -132,9 +133,9 @@ enum Command {
     /// Check a proof against a signed checkpoint or given roots, offline.
     VerifyProof(proof_cmds::VerifyProofArgs),
     /// Write a self-contained case file: events, inclusion proofs, checkpoint.
-    Export(proof_cmds::ExportArgs),
+    Export(export_cmds::ExportArgs),
     /// Check a case file offline with the public key(s) only.
-    VerifyExport(proof_cmds::VerifyExportArgs),
+    VerifyExport(export_cmds::VerifyExportArgs),
     /// A candidate's full trail (全程纪实), optionally as of a position or time.
     Trail(view_cmds::CandidateArgs),
     /// Who nominated, inspected, checked, decided and approved a candidate.
@@ -314,8 +315,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Prove(args) => proof_cmds::prove(&spec, args).await,
         Command::ProveConsistency(args) => proof_cmds::prove_consistency(&spec, args).await,
         Command::VerifyProof(args) => proof_cmds::verify_proof(args),
-        Command::Export(args) => proof_cmds::export_case(&spec, args).await,
-        Command::VerifyExport(args) => proof_cmds::verify_export(args),
+        Command::Export(args) => export_cmds::export_case(&spec, args).await,
+        Command::VerifyExport(args) => export_cmds::verify_export(args),
         Command::Trail(args) => view_cmds::trail(&spec, args).await,
         Command::Accountability(args) => view_cmds::accountability(&spec, args).await,
         Command::UpOneLevel(args) => query_cmds::up_one_level(&spec, args).await,

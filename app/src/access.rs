@@ -15,7 +15,7 @@
 //! An access event is appended *before* the data is handed out: a read that
 //! could not be recorded is not served.
 
-use jishi_ledger::{AppendError, EventStore, ExpectedVersion, StoreError};
+use jishi_ledger::{AppendError, AppendRequest, EventStore, ExpectedVersion, StoreError};
 use serde::{Deserialize, Serialize};
 
 use crate::sealed::{Binding, Keyring, SealError, Sealed, Secret};
@@ -132,6 +132,21 @@ pub fn source_stream(election_id: &str, petition_id: &str) -> String {
     format!("{CONFIDENTIAL_PREFIX}/{election_id}/{petition_id}")
 }
 
+fn access_request(
+    actor: &jishi_ledger::Actor,
+    record: &AccessRecord,
+) -> Result<AppendRequest, AppendError> {
+    let event_type = match record.view {
+        View::CaseExport | View::SheetExport => ACCESS_EXPORTED,
+        _ => ACCESS_READ,
+    };
+    Ok(AppendRequest {
+        stream: access_stream(&record.election_id, &record.candidate_id),
+        expected: ExpectedVersion::Any,
+        events: vec![plain_event(event_type, actor, record)?],
+    })
+}
+
 /// Records that `actor` read (or exported) a candidate's records; returns the
 /// position of the access event.
 pub async fn record_access(
@@ -139,17 +154,33 @@ pub async fn record_access(
     actor: &jishi_ledger::Actor,
     record: &AccessRecord,
 ) -> Result<u64, AppendError> {
-    let event_type = match record.view {
-        View::CaseExport | View::SheetExport => ACCESS_EXPORTED,
-        _ => ACCESS_READ,
-    };
-    append_one(
-        store,
-        access_stream(&record.election_id, &record.candidate_id),
-        ExpectedVersion::Any,
-        plain_event(event_type, actor, record)?,
-    )
-    .await
+    Ok(record_accesses(store, actor, std::slice::from_ref(record))
+        .await?
+        .first()
+        .copied()
+        .unwrap_or_default())
+}
+
+/// Records several reads at once (a report or a workbook that shows many
+/// candidates): one transaction, all or none, rather than one append per
+/// candidate. Their positions, in order.
+pub async fn record_accesses(
+    store: &dyn EventStore,
+    actor: &jishi_ledger::Actor,
+    records: &[AccessRecord],
+) -> Result<Vec<u64>, AppendError> {
+    if records.is_empty() {
+        return Ok(Vec::new());
+    }
+    let requests = records
+        .iter()
+        .map(|r| access_request(actor, r))
+        .collect::<Result<Vec<_>, _>>()?;
+    let appended = store.append_batch(requests).await.map_err(|e| e.error)?;
+    Ok(appended
+        .iter()
+        .map(|a| a.events.first().map_or(0, |e| e.position))
+        .collect())
 }
 
 /// One recorded read, as a page shows it.

@@ -493,20 +493,14 @@ async fn election_xlsx(
     };
     // The file lists every candidate (name, sex, age, status): it is an
     // export of each, recorded on each one's reads before it is served.
-    for c in &d.candidates {
-        let at = queries::record_read(
-            &state,
-            &user,
-            e.clone(),
-            c.candidate_id.clone(),
-            View::SheetExport,
-            None,
-        )
-        .await;
-        match at {
-            Ok(at) => d.recorded_reads.push(at),
-            Err(err) => return error_page(&err),
-        }
+    let listed: Vec<String> = d
+        .candidates
+        .iter()
+        .map(|c| c.candidate_id.clone())
+        .collect();
+    match queries::record_reads(&state, &user, &e, &listed, View::SheetExport, None).await {
+        Ok(at) => d.recorded_reads.extend(at),
+        Err(err) => return error_page(&err),
     }
     let badge = match queries::badge(&state).await {
         Ok(b) => b,

@@ -183,18 +183,9 @@ pub async fn election_with(
     // Recorded before the report is handed out, one event per candidate
     // whose restricted content it shows, so that each candidate's reads list
     // has it (D52).
-    for candidate_id in shown {
-        let at = record_read(
-            state,
-            user,
-            election_id.to_string(),
-            candidate_id,
-            View::Compliance,
-            as_of,
-        )
-        .await?;
-        detail.recorded_reads.push(at);
-    }
+    let shown: Vec<String> = shown.into_iter().collect();
+    detail.recorded_reads =
+        record_reads(state, user, election_id, &shown, View::Compliance, as_of).await?;
     Ok(detail)
 }
 
@@ -321,6 +312,29 @@ pub async fn record_read(
         },
     )
     .await?)
+}
+
+/// As [`record_read`] for several candidates of one election, in one
+/// transaction: their positions, in order.
+pub async fn record_reads(
+    state: &AppState,
+    user: &User,
+    election_id: &str,
+    candidates: &[String],
+    view: View,
+    as_of: Option<u64>,
+) -> Result<Vec<u64>, ApiError> {
+    let records: Vec<AccessRecord> = candidates
+        .iter()
+        .map(|c| AccessRecord {
+            election_id: election_id.to_string(),
+            candidate_id: c.clone(),
+            view,
+            as_of,
+            petition_id: None,
+        })
+        .collect();
+    Ok(access::record_accesses(state.events.as_ref(), &user.actor(), &records).await?)
 }
 
 /// Who read a candidate's records, and when.

@@ -18,10 +18,12 @@ pub async fn joint_review(spec: &StoreSpec, args: ElectionArgs) -> anyhow::Resul
     let entries =
         views_io::election_view(store.as_ref(), &args.election, args.as_of.as_deref()).await?;
     let procedure = views_io::procedure_of(&args.election, &entries, None)?;
+    let (entries, cut) = view_cmds::by_occurred(entries, args.as_of_occurred.as_deref())?;
     let m = queries::review_matrix(&entries, &procedure.joint_review_departments);
     if args.json {
-        return print_json(&m);
+        return view_cmds::print_json_cut(&m, cut.as_ref());
     }
+    view_cmds::print_clock(cut.as_ref(), args.as_of.as_deref());
     println!(
         "联审 joint review — election {}: {} candidate(s) reviewed, {} department(s)",
         args.election,
@@ -72,10 +74,12 @@ pub async fn deferrals(spec: &StoreSpec, args: ElectionArgs) -> anyhow::Result<(
     let store = open_store(spec, false).await?;
     let entries =
         views_io::election_view(store.as_ref(), &args.election, args.as_of.as_deref()).await?;
+    let (entries, cut) = view_cmds::by_occurred(entries, args.as_of_occurred.as_deref())?;
     let list = queries::deferrals(&entries);
     if args.json {
-        return print_json(&list);
+        return view_cmds::print_json_cut(&list, cut.as_ref());
     }
+    view_cmds::print_clock(cut.as_ref(), args.as_of.as_deref());
     let open = list.iter().filter(|d| d.ended.is_none()).count();
     println!(
         "暂缓提名 deferrals — election {}: {} deferral(s), {} still open",
@@ -198,9 +202,12 @@ pub async fn composition(spec: &StoreSpec, args: CompositionArgs) -> anyhow::Res
             args.elections.contains(id)
         }
     });
-    let c = queries::composition(chosen.map(|(id, e)| (id.as_str(), &e.state)));
+    let (c, check) = views_io::congress(chosen.map(|(id, e)| (id.as_str(), e)))?;
     if args.json {
-        return print_json(&c);
+        // The count as before, with the quota check beside it.
+        let mut v = serde_json::to_value(&c)?;
+        v["quotas"] = serde_json::to_value(&check)?;
+        return print_json(&v);
     }
     let pct = |n: usize| {
         if c.elected == 0 {
@@ -240,7 +247,46 @@ pub async fn composition(spec: &StoreSpec, args: CompositionArgs) -> anyhow::Res
     if c.ethnicity_unstated > 0 {
         println!("未填民族 ethnicity not stated: {}", c.ethnicity_unstated);
     }
+    print_quotas(check.as_ref());
     Ok(())
+}
+
+/// The quota findings under the composition table: what failed, against
+/// which share, and the seed it rests on.
+fn print_quotas(check: Option<&jishi_projections::views::composition::CompositionCheck>) {
+    let Some(q) = check else {
+        println!("名额比例 quotas: 程序未规定 the procedure states none ([composition])");
+        return;
+    };
+    if !q.pending.is_empty() {
+        println!(
+            "尚未投票 vote not yet held in: {} (findings are provisional)",
+            q.pending.join(", ")
+        );
+    }
+    if q.findings.is_empty() {
+        println!("名额比例 quotas: 均符合 every quota met");
+        return;
+    }
+    let mut t = table(vec![
+        "名额 Quota",
+        "类别 Measure",
+        "规定 Required",
+        "实际 Actual",
+        "未填 Unstated",
+        "依据 Source",
+    ]);
+    for f in &q.findings {
+        t.add_row(vec![
+            f.quota.label().to_string(),
+            f.measure.clone(),
+            format!("{:.1}%", 100.0 * f.required),
+            format!("{:.1}% ({}/{})", 100.0 * f.actual, f.count, f.elected),
+            f.unstated.to_string(),
+            f.source.clone(),
+        ]);
+    }
+    println!("{t}");
 }
 
 /// `jishi up-one-level CANDIDATE`: the breaches, the direct chain, and those

@@ -5,10 +5,6 @@
 
 mod common;
 
-use std::sync::Arc;
-
-use jishi_ledger::{EventStore, ProofStore, SqliteStore};
-use jishi_server::AppState;
 use serde_json::Value;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -98,22 +94,8 @@ async fn the_queries_are_served_in_scope_and_on_the_command_line() {
     })
     .await
     .expect("users");
-    // The demo's recording key, beside the ledger: the server records reads.
-    let key_text =
-        std::fs::read_to_string(db.with_extension("db.recording-key")).expect("the recording key");
-    let attestor = jishi_ledger::attest::Attestor::from_private_text(&key_text).expect("a key");
-    let store = Arc::new(
-        SqliteStore::open(&db)
-            .expect("open")
-            .with_attestor(Some(Arc::new(attestor))),
-    );
-    let events: Arc<dyn EventStore> = store.clone();
-    let proof: Arc<dyn ProofStore> = store.clone();
-    let state = Arc::new(AppState::new(proof, None, "test.example/q".into()));
-    *state.users.write().await = jishi_app::users::load_users(events.as_ref())
-        .await
-        .expect("users");
-    let base = common::server::serve(state).await;
+    // The server records reads with the demo's recording key.
+    let base = common::server::serve_ledger(&db).await;
     let http = reqwest::Client::new();
     let get = |path: &str, token: Option<&str>| {
         let mut r = http.get(format!("{base}{path}"));

@@ -67,6 +67,11 @@ pub struct AccessRecord {
     /// The as-of position asked for; `None` for "now".
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub as_of: Option<u64>,
+    /// The occurred-time cut asked for instead (domain decision 35): the
+    /// time, as read, by which the events shown had happened. Absent on
+    /// every read recorded before it existed, so their bytes are unchanged.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub as_of_occurred: Option<String>,
     /// The petition, for a read of its source.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub petition_id: Option<String>,

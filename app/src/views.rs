@@ -44,6 +44,8 @@ pub enum ViewError {
     NotOpened(String),
     #[error(transparent)]
     Procedure(#[from] jishi_projections::ProcedureError),
+    #[error("the elections counted together are under different [composition] quotas ({0}): a congress has one set; count each set of units apart")]
+    MixedQuotas(String),
     #[error(transparent)]
     Apply(#[from] jishi_projections::views::ViewError),
 }
@@ -461,4 +463,43 @@ fn decode_page(page: &[RecordedEvent]) -> Vec<Result<Option<Entry>, ViewError>> 
             })
             .collect()
     })
+}
+
+/// A congress's composition over `elections` (its units), with its quotas
+/// checked when their procedures state any (domain decision 36). The units
+/// of one congress share one set of quotas; units under different sets are
+/// refused rather than judged by one of them.
+pub fn congress<'a>(
+    elections: impl IntoIterator<Item = (&'a str, &'a jishi_projections::views::ElectionProjection)>,
+) -> Result<
+    (
+        jishi_projections::views::composition::Composition,
+        Option<jishi_projections::views::composition::CompositionCheck>,
+    ),
+    ViewError,
+> {
+    use jishi_projections::views::composition::{self, CompositionRules};
+    let chosen: Vec<_> = elections.into_iter().collect();
+    let mut rules: Vec<(String, CompositionRules)> = Vec::new();
+    for (id, e) in &chosen {
+        let stated = procedure_of(id, &e.entries, None)
+            .ok()
+            .and_then(|p| p.composition)
+            .filter(|r| !r.is_empty());
+        if let Some(r) = stated {
+            if rules.first().is_some_and(|(_, first)| *first != r) {
+                return Err(ViewError::MixedQuotas(format!("{} and {id}", rules[0].0)));
+            }
+            rules.push((id.to_string(), r));
+        }
+    }
+    let c = composition::composition(chosen.iter().map(|(id, e)| (*id, &e.state)));
+    let check = match rules.first() {
+        Some((_, r)) => {
+            let pending = composition::pending(chosen.iter().map(|(id, e)| (*id, &e.state)));
+            Some(composition::check_quotas(&c, r, pending))
+        }
+        None => None,
+    };
+    Ok((c, check))
 }

@@ -14,9 +14,9 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use jishi_ledger::evidence::SplitView;
-use jishi_ledger::merkle::{empty_root, first_root_from_consistency, verify_consistency};
+use jishi_ledger::merkle::empty_root;
 use jishi_ledger::{Checkpoint, Note, SignerKey, Suite, VerifierKey};
-use jishi_witness::{refusal_record, write_evidence, AddCheckpoint};
+use jishi_witness::{check_consistency, write_evidence, AddCheckpoint};
 use tokio::sync::Mutex;
 
 use crate::store::{MirrorStore, Pending};
@@ -196,42 +196,14 @@ impl Mirror {
             }
             return size_reply();
         }
-        if let Err(e) = verify_consistency(
-            held_size,
-            checkpoint.size,
-            &held_root,
-            &checkpoint.root,
-            &req.proof,
+        if let Err(text) = check_consistency(
+            &self.cfg.state_dir,
+            held.as_ref().map(|h| h.note.as_str()),
+            (held_size, &held_root),
+            &checkpoint,
+            &req,
         ) {
-            if let Some(h) = &held {
-                let implied = first_root_from_consistency(
-                    held_size,
-                    checkpoint.size,
-                    &checkpoint.root,
-                    &req.proof,
-                );
-                if let Some(root) = implied.filter(|r| *r != held_root) {
-                    let ev = SplitView::new(
-                        &h.note,
-                        &req.note,
-                        h.size,
-                        checkpoint.size,
-                        Some(root),
-                        req.proof.clone(),
-                    );
-                    write_evidence(&self.cfg.state_dir, "split-view", ev.to_json());
-                } else {
-                    let record = refusal_record(&h.note, &req, &e.to_string());
-                    write_evidence(&self.cfg.state_dir, "refusal", record);
-                }
-            }
-            return Reply::text(
-                422,
-                format!(
-                    "the consistency proof from size {held_size} to {} does not verify: {e}",
-                    checkpoint.size
-                ),
-            );
+            return Reply::text(422, text);
         }
         let pending = Pending {
             size: checkpoint.size,

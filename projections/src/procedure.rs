@@ -157,6 +157,10 @@ pub struct Procedure {
     /// The structure checks of this kind (`[structure]`, D23); `None` in a
     /// file without the table.
     pub structure: Option<crate::views::StructureRules>,
+    /// The congress's composition quotas (`[composition]`, decision 36),
+    /// checked over the elected of all its units together; `None` in a file
+    /// without the table, and then no quota is checked.
+    pub composition: Option<crate::views::composition::CompositionRules>,
     pub roles: Vec<Role>,
     pub stages: Vec<Stage>,
     pub steps: Vec<Step>,
@@ -199,6 +203,11 @@ struct RawProcedure {
     calendar: RawCalendar,
     #[serde(default)]
     structure: Option<Spanned<crate::views::StructureRules>>,
+    // Not `Spanned`: the canonical text writes the table as dotted headers
+    // (`[composition.min_share]`), which `Spanned` cannot read; an error
+    // points at the table's first header instead.
+    #[serde(default)]
+    composition: Option<crate::views::composition::CompositionRules>,
     roles: BTreeMap<Spanned<String>, Spanned<String>>,
     stages: Vec<RawStage>,
     steps: Vec<RawStep>,
@@ -458,6 +467,12 @@ fn validate(ctx: &Ctx<'_>, raw: RawProcedure) -> Result<Procedure, ProcedureErro
     if let Some(st) = &raw.structure {
         if let Some(problem) = st.get_ref().problem() {
             return ctx.err(st.span(), format!("[structure]: {problem}"));
+        }
+    }
+    if let Some(c) = &raw.composition {
+        if let Some(problem) = c.problem() {
+            let at = ctx.text.find("[composition").unwrap_or(0);
+            return ctx.err(at..at, format!("[composition]: {problem}"));
         }
     }
 
@@ -868,6 +883,7 @@ fn validate(ctx: &Ctx<'_>, raw: RawProcedure) -> Result<Procedure, ProcedureErro
         required_checks,
         calendar,
         structure: raw.structure.map(|s| s.into_inner()),
+        composition: raw.composition,
         roles,
         stages,
         steps,

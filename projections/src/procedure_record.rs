@@ -44,6 +44,10 @@ struct Canon<'a> {
     calendar: CanonCalendar,
     #[serde(skip_serializing_if = "Option::is_none")]
     structure: Option<&'a crate::views::StructureRules>,
+    // Absent from every procedure recorded before decision 36, whose
+    // canonical text and digest therefore stay the same.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    composition: Option<&'a crate::views::composition::CompositionRules>,
     roles: BTreeMap<&'a str, &'a str>,
     stages: Vec<CanonStage<'a>>,
     steps: Vec<CanonStep<'a>>,
@@ -111,6 +115,7 @@ impl Procedure {
                 extra_working_days: dates(&self.calendar.extra_working_days),
             },
             structure: self.structure.as_ref(),
+            composition: self.composition.as_ref(),
             roles: self
                 .roles
                 .iter()

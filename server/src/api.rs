@@ -92,11 +92,7 @@ fn body<T>(b: Result<Json<T>, JsonRejection>) -> Result<T, ApiError> {
     })
 }
 
-#[derive(Debug, Deserialize)]
-pub struct AsOf {
-    /// A ledger position, an RFC 3339 time or a date.
-    pub as_of: Option<String>,
-}
+pub use crate::queries::AsOf;
 
 async fn health(State(state): Shared) -> Result<Json<Value>, ApiError> {
     let head = state.store.head().await?;
@@ -228,9 +224,7 @@ async fn election(
     Path(id): Path<String>,
     Query(q): Query<AsOf>,
 ) -> Result<Json<queries::ElectionDetail>, ApiError> {
-    Ok(Json(
-        queries::election(&state, &user, &id, q.as_of.as_deref()).await?,
-    ))
+    Ok(Json(queries::election(&state, &user, &id, &q).await?))
 }
 
 /// One part of an election's detail, as its own resource.
@@ -242,7 +236,7 @@ async fn part(
     compliance: bool,
     pick: impl FnOnce(queries::ElectionDetail) -> Result<Value, ApiError>,
 ) -> Result<Json<Value>, ApiError> {
-    let detail = queries::election_with(state, user, id, q.as_of.as_deref(), compliance).await?;
+    let detail = queries::election_with(state, user, id, &q, compliance).await?;
     Ok(Json(pick(detail)?))
 }
 
@@ -287,14 +281,27 @@ async fn query(
     id: &str,
     q: AsOf,
     pick: impl FnOnce(&[jishi_projections::views::Entry], &jishi_projections::Procedure) -> Value,
-) -> Result<Json<Value>, ApiError> {
-    let as_of = queries::as_of(state, q.as_of.as_deref()).await?;
+) -> Result<Response, ApiError> {
+    let cut = queries::cut(state, &q).await?;
     state
         .with_election(user, id, |e| {
-            let entries = queries::upto(&e.entries, as_of);
-            let p = jishi_app::views::procedure_of(id, entries, None)
+            let (entries, occurred) = cut.apply(&e.entries)?;
+            let p = jishi_app::views::procedure_of(id, &entries, None)
                 .map_err(|err| ApiError::NotFound(err.to_string()))?;
-            Ok(Json(pick(entries, &p)))
+            let v = pick(&entries, &p);
+            // The clock is named in the `jishi-clock` header of every
+            // answer; an occurred-time answer also carries the cut beside
+            // the view, as `jishi … --as-of-occurred T --json` prints it,
+            // so that the server and the command line give one answer.
+            let v = match occurred {
+                Some(o) => json!({ "as_of_occurred": o, "view": v }),
+                None => v,
+            };
+            let clock = match cut.clock() {
+                queries::Clock::Recorded => "recorded",
+                queries::Clock::Occurred => "occurred",
+            };
+            Ok(([("jishi-clock", clock)], Json(v)).into_response())
         })
         .await
 }
@@ -304,7 +311,7 @@ async fn joint_review(
     ApiUser(user): ApiUser,
     Path(id): Path<String>,
     Query(q): Query<AsOf>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
     query(&state, &user, &id, q, |e, p| {
         json!(jishi_projections::views::queries::review_matrix(
             e,
@@ -319,7 +326,7 @@ async fn deferrals(
     ApiUser(user): ApiUser,
     Path(id): Path<String>,
     Query(q): Query<AsOf>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
     query(&state, &user, &id, q, |e, _| {
         json!(jishi_projections::views::queries::deferrals(e))
     })
@@ -331,7 +338,7 @@ async fn supervision(
     ApiUser(user): ApiUser,
     Path(id): Path<String>,
     Query(q): Query<AsOf>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
     query(&state, &user, &id, q, |e, p| {
         json!(jishi_projections::views::supervision::coverage(e, p))
     })
@@ -381,10 +388,12 @@ async fn trail(
     Path((e, c)): Path<(String, String)>,
     Query(q): Query<AsOf>,
 ) -> Result<Json<Value>, ApiError> {
-    let v = queries::candidate(&state, &user, &e, &c, q.as_of.as_deref(), View::Trail).await?;
+    let v = queries::candidate(&state, &user, &e, &c, &q, View::Trail).await?;
     Ok(Json(json!({
         "trail": v.trail,
+        "clock": v.clock,
         "as_of": v.as_of,
+        "as_of_occurred": v.as_of_occurred,
         "recorded_read_at": v.recorded_read_at,
     })))
 }
@@ -395,18 +404,12 @@ async fn accountability(
     Path((e, c)): Path<(String, String)>,
     Query(q): Query<AsOf>,
 ) -> Result<Json<Value>, ApiError> {
-    let v = queries::candidate(
-        &state,
-        &user,
-        &e,
-        &c,
-        q.as_of.as_deref(),
-        View::Accountability,
-    )
-    .await?;
+    let v = queries::candidate(&state, &user, &e, &c, &q, View::Accountability).await?;
     Ok(Json(json!({
         "accountability": v.accountability,
+        "clock": v.clock,
         "as_of": v.as_of,
+        "as_of_occurred": v.as_of_occurred,
         "recorded_read_at": v.recorded_read_at,
     })))
 }
@@ -417,11 +420,13 @@ async fn up_one_level(
     Path((e, c)): Path<(String, String)>,
     Query(q): Query<AsOf>,
 ) -> Result<Json<Value>, ApiError> {
-    let (up, as_of, recorded_read_at) =
-        queries::one_level_up(&state, &user, &e, &c, q.as_of.as_deref()).await?;
+    let (up, cut, occurred, recorded_read_at) =
+        queries::one_level_up(&state, &user, &e, &c, &q).await?;
     Ok(Json(json!({
         "up_one_level": up,
-        "as_of": as_of,
+        "clock": cut.clock(),
+        "as_of": cut.as_of,
+        "as_of_occurred": occurred,
         "recorded_read_at": recorded_read_at,
     })))
 }
@@ -521,6 +526,7 @@ async fn read_source(
             candidate_id: first.candidate_id.clone(),
             view: View::PetitionSource,
             as_of: None,
+            as_of_occurred: None,
             petition_id: Some(p.clone()),
         },
     )
@@ -685,6 +691,7 @@ async fn export(
             candidate_id: b.candidate_id,
             view: View::CaseExport,
             as_of: Some(case.checkpoint.size),
+            as_of_occurred: None,
             petition_id: None,
         },
     )

@@ -487,7 +487,7 @@ async fn election_xlsx(
     PageUser(user): PageUser,
     Path(e): Path<String>,
 ) -> Response {
-    let mut d = match queries::election(&state, &user, &e, None).await {
+    let mut d = match queries::election(&state, &user, &e, &queries::AsOf::default()).await {
         Ok(d) => d,
         Err(err) => return error_page(&err),
     };
@@ -498,7 +498,16 @@ async fn election_xlsx(
         .iter()
         .map(|c| c.candidate_id.clone())
         .collect();
-    match queries::record_reads(&state, &user, &e, &listed, View::SheetExport, None).await {
+    match queries::record_reads(
+        &state,
+        &user,
+        &e,
+        &listed,
+        View::SheetExport,
+        &queries::Cut::default(),
+    )
+    .await
+    {
         Ok(at) => d.recorded_reads.extend(at),
         Err(err) => return error_page(&err),
     }

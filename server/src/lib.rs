@@ -17,6 +17,7 @@
 
 pub mod api;
 pub mod auth;
+pub mod congress;
 pub mod csrf;
 pub mod error;
 pub mod export;
@@ -118,6 +119,7 @@ pub fn router(state: Arc<AppState>, limits: &Limits) -> Router {
         .merge(print::routes())
         .merge(import::routes())
         .merge(export::routes())
+        .merge(congress::routes())
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(limits.body_bytes))
         .layer(TimeoutLayer::with_status_code(

@@ -60,6 +60,7 @@ pub const OPS: &[Op] = &[
     with_as_of(op("get", "/api/elections/{election}/joint-review", "The joint review (联审): candidates by department, departments that gave no verdict, who flagged whom", SCOPED)),
     with_as_of(op("get", "/api/elections/{election}/deferrals", "Every deferral (暂缓提名) and how it ended", SCOPED)),
     with_as_of(op("get", "/api/elections/{election}/supervision", "The supervision group's coverage: each step with its visits, and the findings", SCOPED)),
+    op("get", "/api/composition", "A congress's composition: the elected of several units counted together (?elections=a,b or ?kind=K, those in scope) and held to its procedure's [composition] quotas", SCOPED),
     op("get", "/api/units/{unit}", "One election unit across its elections, term by term (those in scope)", SCOPED),
     with_as_of(op("get", "/api/elections/{election}/candidates/{candidate}/trail", "A candidate's full trail (recorded as an access.read event); restricted content shown as its digest", SCOPED)),
     with_as_of(op("get", "/api/elections/{election}/candidates/{candidate}/accountability", "Who nominated, inspected, checked, decided, approved (recorded as an access.read event)", SCOPED)),
@@ -116,6 +117,9 @@ pub fn document() -> Value {
         if o.as_of {
             params.push(json!({"name": "as_of", "in": "query", "required": false,
                 "description": "a ledger position, an RFC 3339 time or a date (end of that day, +08:00)",
+                "schema": {"type": "string"}}));
+            params.push(json!({"name": "as_of_occurred", "in": "query", "required": false,
+                "description": "instead of as_of, the other clock: the events that had happened by this RFC 3339 time or date, whenever recorded; the answer names its clock",
                 "schema": {"type": "string"}}));
         }
         let mut operation = json!({

@@ -17,13 +17,14 @@ use axum::routing::{get, post};
 use axum::{Form, Router};
 use jishi_app::access::View;
 use jishi_app::users::{AccessRole, User};
+use jishi_app::views::OccurredCut;
 use jishi_projections::views::{Entry, Trail};
 use maud::{html, Markup, DOCTYPE};
 use serde::Deserialize;
 
-use crate::api::AsOf;
 use crate::auth::{PageUser, COOKIE};
 use crate::error::ApiError;
+use crate::queries::AsOf;
 use crate::queries::{self, Badge};
 use crate::state::AppState;
 use crate::{csrf, labels, policy};
@@ -372,19 +373,44 @@ fn markers<'a>(entries: impl Iterator<Item = &'a Entry>) -> Vec<Marker> {
 /// events as markers to jump to. "As of" is when the ledger recorded an
 /// event, which a date of the events' own world may precede: a date before
 /// the page's first event says so instead of showing an empty trail.
+///
+/// The other clock, occurred time (domain decision 35), has a field of its
+/// own; a view cut by it says so above everything else, with how many of
+/// the events shown the ledger recorded only later.
 fn as_of_forms(
     action: &str,
     as_of: Option<u64>,
+    occurred: Option<&OccurredCut>,
     head: u64,
     marks: &[Marker],
-    asked: Option<&str>,
+    q: &AsOf,
 ) -> Markup {
+    let asked = q.as_of.as_deref();
     let value = as_of.unwrap_or(head);
     let first = marks.first();
     let empty = as_of.is_some() && first.is_none_or(|m| m.position > value);
     html! {
         section id="as-of" {
             h2 { "时点回溯 As of" }
+            @if let Some(c) = occurred {
+                p.notice id="clock" {
+                    "按发生时间 by occurred time: 截至 as of " (labels::time(&c.time)) "，已发生 "
+                    (c.shown) " 条事件 events had happened"
+                    @if !c.recorded_later.is_empty() {
+                        "；其中 " (c.recorded_later.len()) " 条在该时点之后才记录 recorded only after it ("
+                        (c.recorded_later.iter().map(|p| format!("#{p}")).collect::<Vec<_>>().join(" ")) ")"
+                    }
+                    "；之后发生的 " (c.happened_later) " 条未显示 later events not shown."
+                    " " a href=(action) { "回到现在 back to now" }
+                }
+            } @else {
+                p.meta id="clock" {
+                    @match as_of {
+                        Some(p) => { "按记录时间 by recorded time: 截至账本位置 as of position " (p) "，即账本当时所载 what the ledger held then" },
+                        None => { "现在 now: 账本所载全部记录 everything the ledger holds" },
+                    }
+                }
+            }
             @if empty {
                 p.error id="as-of-empty" {
                     "截至所选时点（" (asked.unwrap_or_default()) "），本页尚无任何记录。"
@@ -414,6 +440,13 @@ fn as_of_forms(
                     value=(as_of.map(|p| p.to_string()).unwrap_or_default());
                 " " button type="submit" { "查看 show" }
                 @if as_of.is_some() { " " a href=(action) { "回到现在 back to now" } }
+            }
+            form method="get" action=(action) {
+                label for="as-of-occurred" { "按发生时间 by occurred time " }
+                input id="as-of-occurred" type="text" name="as_of_occurred"
+                    placeholder="2021-05-10 或 2021-05-10T12:00:00+08:00"
+                    value=(q.as_of_occurred.as_deref().unwrap_or_default());
+                " " button type="submit" { "查看 show" }
             }
             @if !marks.is_empty() {
                 details id="as-of-markers" {
@@ -460,7 +493,7 @@ async fn election(
     Query(q): Query<AsOf>,
     Query(n): Query<Notice>,
 ) -> Response {
-    let read = queries::election(&state, &user, &id, q.as_of.as_deref());
+    let read = queries::election(&state, &user, &id, &q);
     let (d, badge) = match with_badge(&state, read).await {
         Ok(x) => x,
         Err(page) => return page,
@@ -488,7 +521,7 @@ async fn election(
             h1 { (d.summary.unit_name) " " (d.summary.body) " — " (id) }
             p.meta { "组织 org " (d.summary.unit_org) " · 类型 kind " (labels::procedure_kind(&d.summary.kind))
                 " · " (d.summary.events) " 条事件 events" }
-            (as_of_forms(&action, d.as_of, d.summary.last_position, &marks, q.as_of.as_deref()))
+            (as_of_forms(&action, d.as_of, d.as_of_occurred.as_ref(), d.summary.last_position, &marks, &q))
             h2 { "人选 Candidates" }
             table id="candidates" {
                 tr { th { "人选 Candidate" } th { "姓名 Name" } th { "状态 Status" } th { "最近环节 Last step" } th { "未结举报 Open petitions" } }
@@ -615,7 +648,7 @@ async fn candidate(
     Query(n): Query<Notice>,
     Query(rp): Query<ReadsPage>,
 ) -> Response {
-    let read = queries::candidate(&state, &user, &e, &c, q.as_of.as_deref(), View::Trail);
+    let read = queries::candidate(&state, &user, &e, &c, &q, View::Trail);
     let (v, badge) = match with_badge(&state, read).await {
         Ok(x) => x,
         Err(page) => return page,
@@ -661,15 +694,16 @@ async fn candidate(
             p { a href=(format!("/elections/{}", crate::forms::enc(&e))) { "← " (e) } }
             h1 { "全程纪实 Trail: " (name) " (" (c) ")" }
             p.meta {
-                @match v.as_of {
-                    Some(p) => { "截至账本位置 as of position " (p) },
-                    None => { "截至现在 as of now (position " (v.head) ")" },
+                @match (&v.as_of_occurred, v.as_of) {
+                    (Some(o), _) => { "按发生时间截至 as of occurred time " (labels::time(&o.time)) },
+                    (None, Some(p)) => { "截至账本位置 as of position " (p) },
+                    (None, None) => { "截至现在 as of now (position " (v.head) ")" },
                 }
                 " · 本次查阅已记录于位置 this read is recorded at position #" (v.recorded_read_at)
                 " · " a id="print-link" href=(format!("{action}/print")) { "打印全程纪实表 print" }
                 " · " a id="export-link" href=(format!("{action}/export.xlsx")) { "导出 Excel export (XLSX)" }
             }
-            (as_of_forms(&action, v.as_of, v.head, &marks, q.as_of.as_deref()))
+            (as_of_forms(&action, v.as_of, v.as_of_occurred.as_ref(), v.head, &marks, &q))
             h2 { "时间线 Timeline" }
             (timeline(&v.trail, p))
             h2 { "责任链 Responsibility chain" }
@@ -702,7 +736,11 @@ async fn candidate(
                             td { (labels::time(&r.recorded_at)) }
                             td { (r.actor.name) " (" (r.actor.id) ", " (labels::role(p, &r.actor.role)) ", " (r.actor.org) ")" }
                             td { (r.record.view.label()) }
-                            td { (r.record.as_of.map(|p| format!("#{p}")).unwrap_or_else(|| "现在 now".into())) }
+                            td { @match (&r.record.as_of_occurred, r.record.as_of) {
+                                (Some(t), _) => { "按发生时间 occurred by " (labels::time(t)) },
+                                (None, Some(p)) => { "#" (p) },
+                                (None, None) => { "现在 now" },
+                            } }
                             td { "#" (r.position) }
                         }
                     }

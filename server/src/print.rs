@@ -72,7 +72,7 @@ pub async fn sheet_data(
     c: &str,
     read_as: View,
 ) -> Result<SheetData, crate::ApiError> {
-    let view = queries::candidate(state, user, e, c, None, read_as).await?;
+    let view = queries::candidate(state, user, e, c, &queries::AsOf::default(), read_as).await?;
     let badge = queries::badge(state).await?;
     let may_see = |s: Sensitivity| policy::may_see(user, s);
     let (unit, procedure, findings) = state

@@ -3,11 +3,12 @@
 //! say a read must be recorded, and returns typed values that the API turns
 //! into JSON and the pages into HTML.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use jishi_app::access::{self, AccessEntry, AccessRecord, View};
 use jishi_app::users::User;
-use jishi_app::views::{procedure_of, resolve_as_of};
+use jishi_app::views::{occurred_by, procedure_of, resolve_as_of, OccurredCut};
 use jishi_ledger::attest::KeyRegistry;
 use jishi_ledger::StoredCheckpoint;
 use jishi_projections::views::{
@@ -15,7 +16,7 @@ use jishi_projections::views::{
     ComplianceReport, ElectionProjection, Entry, TeamStats, Trail,
 };
 use jishi_projections::{fold, Sensitivity};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::error::ApiError;
 use crate::policy;
@@ -86,12 +87,118 @@ pub async fn elections(state: &AppState, user: &User) -> Result<Vec<ElectionSumm
         .await
 }
 
-/// An `as_of` query value read as a position (a number, or the last
-/// position recorded at or before a time or date); blank means now.
-pub async fn as_of(state: &AppState, spec: Option<&str>) -> Result<Option<u64>, ApiError> {
-    match spec.map(str::trim).filter(|s| !s.is_empty()) {
-        Some(s) => Ok(Some(resolve_as_of(state.events.as_ref(), s).await?)),
-        None => Ok(None),
+/// The two clocks a view may be cut by, as a query asks for them (issue 16,
+/// item 4; domain decision 35). `as_of` is the **recorded** clock: what the
+/// ledger held then, a prefix of positions. `as_of_occurred` is the
+/// **occurred** clock: the events that had happened by then, whenever they
+/// were recorded. An inspector asking "what did the record show on the day
+/// of the vote" wants the first; one asking "what had happened by the vote"
+/// wants the second, and is told which events the record held only later.
+#[derive(Debug, Default, Clone, Deserialize)]
+pub struct AsOf {
+    /// A ledger position, an RFC 3339 time or a date (recorded time).
+    pub as_of: Option<String>,
+    /// An RFC 3339 time or a date (occurred time; a date is the end of
+    /// that day in Beijing time).
+    pub as_of_occurred: Option<String>,
+}
+
+impl AsOf {
+    /// As of a ledger position (recorded time).
+    pub fn position(p: u64) -> AsOf {
+        AsOf {
+            as_of: Some(p.to_string()),
+            as_of_occurred: None,
+        }
+    }
+}
+
+/// Which clock a view was cut by, named in every answer so that a reader
+/// never mistakes one for the other.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Clock {
+    /// Now, or as of a recorded position.
+    Recorded,
+    /// As of an occurred time.
+    Occurred,
+}
+
+/// An [`AsOf`] resolved against the ledger: at most one clock.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Cut {
+    /// The last position shown (recorded clock); `None` is now.
+    pub as_of: Option<u64>,
+    /// The occurred time, as read (occurred clock), in RFC 3339.
+    pub occurred: Option<String>,
+}
+
+impl Cut {
+    pub fn clock(&self) -> Clock {
+        if self.occurred.is_some() {
+            Clock::Occurred
+        } else {
+            Clock::Recorded
+        }
+    }
+
+    /// The entries this cut shows, in ledger order, with what an occurred
+    /// cut left out. Occurred time does not grow along positions, so that
+    /// cut filters rather than takes a prefix.
+    pub fn apply<'a>(
+        &self,
+        entries: &'a [Entry],
+    ) -> Result<(Cow<'a, [Entry]>, Option<OccurredCut>), ApiError> {
+        match &self.occurred {
+            Some(spec) => {
+                let (kept, cut) = occurred_by(entries.to_vec(), spec)
+                    .map_err(|e| ApiError::bad("as_of_occurred", e.to_string()))?;
+                Ok((Cow::Owned(kept), Some(cut)))
+            }
+            None => Ok((Cow::Borrowed(upto(entries, self.as_of)), None)),
+        }
+    }
+
+    /// Whether an event at `position` is inside the cut, judged by position
+    /// alone (entries that could not be decoded have no occurred time; an
+    /// occurred cut keeps them all, so that a fault is never hidden).
+    pub fn covers_position(&self, position: u64) -> bool {
+        self.occurred.is_some() || self.as_of.is_none_or(|a| position <= a)
+    }
+}
+
+/// Reads an [`AsOf`]: `as_of` as a position (a number, or the last position
+/// recorded at or before a time or date), `as_of_occurred` checked as a
+/// time; blank means not given, and both at once is refused.
+pub async fn cut(state: &AppState, q: &AsOf) -> Result<Cut, ApiError> {
+    let given = |v: &Option<String>| {
+        v.as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+    };
+    match (given(&q.as_of), given(&q.as_of_occurred)) {
+        (Some(_), Some(_)) => Err(ApiError::bad(
+            "as_of_occurred",
+            "give as_of (what the ledger had recorded by then) or as_of_occurred (what had \
+             happened by then), not both: they are different clocks",
+        )),
+        (Some(s), None) => Ok(Cut {
+            as_of: Some(resolve_as_of(state.events.as_ref(), &s).await?),
+            occurred: None,
+        }),
+        (None, Some(s)) => {
+            // Refused here, before any read is recorded, when it is no
+            // time; kept as the time it was read as (a date is the end of
+            // that day, +08:00), which is what a recorded read names.
+            let (_, read) = occurred_by(Vec::new(), &s)
+                .map_err(|e| ApiError::bad("as_of_occurred", e.to_string()))?;
+            Ok(Cut {
+                as_of: None,
+                occurred: Some(read.time),
+            })
+        }
+        (None, None) => Ok(Cut::default()),
     }
 }
 
@@ -106,7 +213,12 @@ pub fn upto(entries: &[Entry], as_of: Option<u64>) -> &[Entry] {
 #[derive(Debug, Clone, Serialize)]
 pub struct ElectionDetail {
     pub summary: ElectionSummary,
+    /// The clock the view was cut by.
+    pub clock: Clock,
     pub as_of: Option<u64>,
+    /// What an occurred-time cut showed and left out.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub as_of_occurred: Option<OccurredCut>,
     pub candidates: Vec<CandidateRow>,
     /// Redacted for the reader like a trail (D51).
     pub compliance: Option<ComplianceReport>,
@@ -122,9 +234,9 @@ pub async fn election(
     state: &AppState,
     user: &User,
     election_id: &str,
-    as_of_spec: Option<&str>,
+    q: &AsOf,
 ) -> Result<ElectionDetail, ApiError> {
-    election_with(state, user, election_id, as_of_spec, true).await
+    election_with(state, user, election_id, q, true).await
 }
 
 /// As [`election`]; without `compliance` the report is left out, so that
@@ -133,14 +245,15 @@ pub async fn election_with(
     state: &AppState,
     user: &User,
     election_id: &str,
-    as_of_spec: Option<&str>,
+    q: &AsOf,
     compliance: bool,
 ) -> Result<ElectionDetail, ApiError> {
-    let as_of = as_of(state, as_of_spec).await?;
+    let cut = cut(state, q).await?;
     let may_see = |s: Sensitivity| policy::may_see(user, s);
     let (mut detail, shown) = state
         .with_election(user, election_id, |e| {
-            let entries = upto(&e.entries, as_of);
+            let (entries, occurred) = cut.apply(&e.entries)?;
+            let entries = &entries[..];
             let folded = fold(entries.iter().map(|x| &x.event));
             let mut stats = views::stats(&folded);
             stats.election_id = election_id.to_string();
@@ -151,7 +264,7 @@ pub async fn election_with(
                     let upto_unreadable: Vec<_> = e
                         .unreadable
                         .iter()
-                        .filter(|u| as_of.is_none_or(|a| u.position <= a))
+                        .filter(|u| cut.covers_position(u.position))
                         .cloned()
                         .collect();
                     let (mut r, _) = jishi_projections::replay::compliance_with(
@@ -170,7 +283,9 @@ pub async fn election_with(
             Ok((
                 ElectionDetail {
                     summary: summary(election_id, e),
-                    as_of,
+                    clock: cut.clock(),
+                    as_of: cut.as_of,
+                    as_of_occurred: occurred,
                     candidates,
                     compliance: report,
                     stats,
@@ -185,7 +300,7 @@ pub async fn election_with(
     // has it (D52).
     let shown: Vec<String> = shown.into_iter().collect();
     detail.recorded_reads =
-        record_reads(state, user, election_id, &shown, View::Compliance, as_of).await?;
+        record_reads(state, user, election_id, &shown, View::Compliance, &cut).await?;
     Ok(detail)
 }
 
@@ -195,8 +310,12 @@ pub async fn election_with(
 pub struct CandidateView {
     pub trail: Trail,
     pub accountability: Accountability,
+    /// The clock the view was cut by.
+    pub clock: Clock,
     /// The as-of position asked for (`None`: now).
     pub as_of: Option<u64>,
+    /// What an occurred-time cut showed and left out.
+    pub as_of_occurred: Option<OccurredCut>,
     /// The ledger's head when read: the right end of the as-of slider.
     pub head: u64,
     /// Where this read was recorded (`access.read`).
@@ -208,26 +327,27 @@ pub async fn candidate(
     user: &User,
     election_id: &str,
     candidate_id: &str,
-    as_of_spec: Option<&str>,
+    q: &AsOf,
     view: View,
 ) -> Result<CandidateView, ApiError> {
-    let as_of = as_of(state, as_of_spec).await?;
+    let cut = cut(state, q).await?;
     let may_see = |s: Sensitivity| policy::may_see(user, s);
-    let (trail, accountability, head) = state
+    let (trail, accountability, head, occurred) = state
         .with_election(user, election_id, |e| {
             if !e.state.candidates.contains_key(candidate_id) {
                 return Err(ApiError::NotFound(format!(
                     "candidate {candidate_id:?}: not in election {election_id:?}"
                 )));
             }
-            let entries = upto(&e.entries, as_of);
+            let (entries, occurred) = cut.apply(&e.entries)?;
+            let entries = &entries[..];
             let mut t = views::trail(entries, candidate_id);
             t.election_id = election_id.to_string();
             redact_trail(&mut t, entries, &may_see);
             let mut a = views::accountability(entries, candidate_id);
             a.election_id = election_id.to_string();
             redact_accountability(&mut a, entries, &may_see);
-            Ok((t, a, e.entries.last().map_or(0, |x| x.position)))
+            Ok((t, a, e.entries.last().map_or(0, |x| x.position), occurred))
         })
         .await?;
     // Recorded before anything is handed out: an unrecorded read is not served.
@@ -237,13 +357,15 @@ pub async fn candidate(
         election_id.to_string(),
         candidate_id.to_string(),
         view,
-        as_of,
+        &cut,
     )
     .await?;
     Ok(CandidateView {
         trail,
         accountability,
-        as_of,
+        clock: cut.clock(),
+        as_of: cut.as_of,
+        as_of_occurred: occurred,
         head,
         recorded_read_at,
     })
@@ -257,25 +379,26 @@ pub async fn one_level_up(
     user: &User,
     election_id: &str,
     candidate_id: &str,
-    as_of_spec: Option<&str>,
-) -> Result<(views::oversight::OneLevelUp, Option<u64>, u64), ApiError> {
-    let as_of = as_of(state, as_of_spec).await?;
+    q: &AsOf,
+) -> Result<(views::oversight::OneLevelUp, Cut, Option<OccurredCut>, u64), ApiError> {
+    let cut = cut(state, q).await?;
     let may_see = |s: Sensitivity| policy::may_see(user, s);
-    let up = state
+    let (up, occurred) = state
         .with_election(user, election_id, |e| {
             if !e.state.candidates.contains_key(candidate_id) {
                 return Err(ApiError::NotFound(format!(
                     "candidate {candidate_id:?}: not in election {election_id:?}"
                 )));
             }
-            let entries = upto(&e.entries, as_of);
+            let (entries, occurred) = cut.apply(&e.entries)?;
+            let entries = &entries[..];
             let mut up = views::oversight::one_level_up(entries, candidate_id, &may_see);
             let mut chain = views::Accountability::new(election_id, candidate_id);
             chain.duties = std::mem::take(&mut up.direct);
             redact_accountability(&mut chain, entries, &may_see);
             up.direct = chain.duties;
             up.election_id = election_id.to_string();
-            Ok(up)
+            Ok((up, occurred))
         })
         .await?;
     let recorded_read_at = record_read(
@@ -284,10 +407,10 @@ pub async fn one_level_up(
         election_id.to_string(),
         candidate_id.to_string(),
         View::Accountability,
-        as_of,
+        &cut,
     )
     .await?;
-    Ok((up, as_of, recorded_read_at))
+    Ok((up, cut, occurred, recorded_read_at))
 }
 
 /// Records that `user` read (or exported) `view` of a candidate, before it
@@ -298,7 +421,7 @@ pub async fn record_read(
     election_id: impl Into<String>,
     candidate_id: impl Into<String>,
     view: View,
-    as_of: Option<u64>,
+    cut: &Cut,
 ) -> Result<u64, ApiError> {
     Ok(access::record_access(
         state.events.as_ref(),
@@ -307,7 +430,8 @@ pub async fn record_read(
             election_id: election_id.into(),
             candidate_id: candidate_id.into(),
             view,
-            as_of,
+            as_of: cut.as_of,
+            as_of_occurred: cut.occurred.clone(),
             petition_id: None,
         },
     )
@@ -322,7 +446,7 @@ pub async fn record_reads(
     election_id: &str,
     candidates: &[String],
     view: View,
-    as_of: Option<u64>,
+    cut: &Cut,
 ) -> Result<Vec<u64>, ApiError> {
     let records: Vec<AccessRecord> = candidates
         .iter()
@@ -330,7 +454,8 @@ pub async fn record_reads(
             election_id: election_id.to_string(),
             candidate_id: c.clone(),
             view,
-            as_of,
+            as_of: cut.as_of,
+            as_of_occurred: cut.occurred.clone(),
             petition_id: None,
         })
         .collect();

@@ -458,6 +458,32 @@ pub mod server {
         format!("http://{addr}")
     }
 
+    /// Serves the ledger at `db` (its users as they are there), recording
+    /// reads with the recording key beside it when there is one (`jishi
+    /// demo` writes one), as `jishi serve --db` does; returns its base URL.
+    #[allow(dead_code)]
+    pub async fn serve_ledger(db: &std::path::Path) -> String {
+        // A ledger recorded without a key (through the domain API) is
+        // served without one.
+        let attestor = std::fs::read_to_string(db.with_extension("db.recording-key"))
+            .ok()
+            .map(|text| {
+                Arc::new(jishi_ledger::attest::Attestor::from_private_text(&text).expect("a key"))
+            });
+        let store = Arc::new(
+            jishi_ledger::SqliteStore::open(db)
+                .expect("open")
+                .with_attestor(attestor),
+        );
+        let events: Arc<dyn EventStore> = store.clone();
+        let proof: Arc<dyn jishi_ledger::ProofStore> = store.clone();
+        let state = Arc::new(AppState::new(proof, None, "test.example/q".into()));
+        *state.users.write().await = jishi_app::users::load_users(events.as_ref())
+            .await
+            .expect("users");
+        serve(state).await
+    }
+
     /// Records a demo election directly, as its planned actors, through
     /// the gates.
     pub async fn record_election(events: &Arc<dyn EventStore>, election: &DemoElection) {

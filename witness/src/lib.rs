@@ -23,5 +23,7 @@ pub mod state;
 
 pub use client::{gather_cosignatures, Gathered, WitnessEndpoint};
 pub use request::{AddCheckpoint, RequestError};
-pub use service::{refusal_record, router, serve, write_evidence, Reply, Witness, WitnessConfig};
+pub use service::{
+    check_consistency, refusal_record, router, serve, write_evidence, Reply, Witness, WitnessConfig,
+};
 pub use state::{LogState, WitnessState, STATE_FORMAT};

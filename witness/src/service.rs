@@ -182,42 +182,15 @@ impl Witness {
         }
         // "The proof MUST be empty if the old size is zero. If the Merkle
         // Consistency Proof doesn't verify, ... 422 Unprocessable Entity."
-        if let Err(e) = verify_consistency(
-            held_size,
-            checkpoint.size,
-            &held_root,
-            &checkpoint.root,
-            &req.proof,
+        let held_note = held.as_ref().map(|h| h.checkpoint.as_str());
+        if let Err(text) = check_consistency(
+            &self.cfg.state_dir,
+            held_note,
+            (held_size, &held_root),
+            &checkpoint,
+            &req,
         ) {
-            // "the witness MAY log the request even if the consistency proof
-            // doesn't verify ... as it might be proof of log misbehavior."
-            if let Some(h) = &held {
-                let implied = first_root_from_consistency(
-                    held_size,
-                    checkpoint.size,
-                    &checkpoint.root,
-                    &req.proof,
-                );
-                if let Some(root) = implied.filter(|r| *r != held_root) {
-                    self.keep_evidence(SplitView::new(
-                        &h.checkpoint,
-                        &req.note,
-                        h.size,
-                        checkpoint.size,
-                        Some(root),
-                        req.proof.clone(),
-                    ));
-                } else {
-                    self.keep_refusal(h, &req, &e.to_string());
-                }
-            }
-            return Reply::text(
-                422,
-                format!(
-                    "the consistency proof from size {held_size} to {} does not verify: {e}",
-                    checkpoint.size
-                ),
-            );
+            return Reply::text(422, text);
         }
         // Cosign, persist, then answer: never a cosignature for a state that
         // is not on disk.
@@ -257,12 +230,6 @@ impl Witness {
         self.write_evidence("split-view", ev.to_json());
     }
 
-    /// Writes a refused request that is not (yet) a proof of a fork: the
-    /// held checkpoint and the submitted one, with the proof given.
-    fn keep_refusal(&self, held: &LogState, req: &AddCheckpoint, why: &str) {
-        self.write_evidence("refusal", refusal_record(&held.checkpoint, req, why));
-    }
-
     fn write_evidence(&self, kind: &str, text: String) {
         write_evidence(&self.cfg.state_dir, kind, text);
     }
@@ -286,6 +253,56 @@ pub fn refusal_record(held: &str, req: &AddCheckpoint, why: &str) -> String {
 /// Writes an evidence file into `dir/evidence/`, named by the time in
 /// nanoseconds and its kind (`split-view` or `refusal`). A failure is
 /// logged, not answered: the refusal stands whether or not it was kept.
+/// The `add-checkpoint` consistency check that a witness and a mirror
+/// share. It passes when `req`'s proof takes the held tree (`held`: size and
+/// root) to `checkpoint`. When the proof does not verify, the request is kept
+/// in `dir` as evidence: a split view when the proof implies another root
+/// for the held size, and a refusal otherwise. The error is then the text of
+/// the 422 answer. "the witness MAY log the request even if the
+/// consistency proof doesn't verify ... as it might be proof of log
+/// misbehavior." There is nothing to keep when nothing is held (`held_note`
+/// is `None`).
+pub fn check_consistency(
+    dir: &std::path::Path,
+    held_note: Option<&str>,
+    held: (u64, &jishi_ledger::Digest),
+    checkpoint: &Checkpoint,
+    req: &AddCheckpoint,
+) -> Result<(), String> {
+    let (held_size, held_root) = held;
+    let Err(e) = verify_consistency(
+        held_size,
+        checkpoint.size,
+        held_root,
+        &checkpoint.root,
+        &req.proof,
+    ) else {
+        return Ok(());
+    };
+    if let Some(note) = held_note {
+        let implied =
+            first_root_from_consistency(held_size, checkpoint.size, &checkpoint.root, &req.proof);
+        match implied.filter(|r| r != held_root) {
+            Some(root) => {
+                let ev = SplitView::new(
+                    note,
+                    &req.note,
+                    held_size,
+                    checkpoint.size,
+                    Some(root),
+                    req.proof.clone(),
+                );
+                write_evidence(dir, "split-view", ev.to_json());
+            }
+            None => write_evidence(dir, "refusal", refusal_record(note, req, &e.to_string())),
+        }
+    }
+    Err(format!(
+        "the consistency proof from size {held_size} to {} does not verify: {e}",
+        checkpoint.size
+    ))
+}
+
 pub fn write_evidence(dir: &std::path::Path, kind: &str, text: String) {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)

@@ -16,6 +16,7 @@
 
 pub mod accountability;
 pub mod compliance;
+pub mod composition;
 pub mod facts;
 pub mod oversight;
 pub mod queries;

@@ -15,6 +15,7 @@ mod proof_cmds;
 mod query_cmds;
 mod recording;
 mod server_cmds;
+mod serve_ledgers;
 mod view_cmds;
 mod witness_cmds;
 

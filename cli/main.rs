@@ -14,8 +14,8 @@ mod person_cmds;
 mod proof_cmds;
 mod query_cmds;
 mod recording;
-mod server_cmds;
 mod serve_ledgers;
+mod server_cmds;
 mod view_cmds;
 mod witness_cmds;
 

@@ -30,7 +30,10 @@ pub struct LedgerArg {
 /// `NAME=VALUE` split, with the flag named in every error.
 fn split<'a>(flag: &str, arg: &'a str, what: &str) -> anyhow::Result<(&'a str, &'a str)> {
     let Some((name, value)) = arg.split_once('=') else {
-        bail!("{flag} {arg:?}: expected NAME={what}, e.g. {flag} hexi={}", example(what));
+        bail!(
+            "{flag} {arg:?}: expected NAME={what}, e.g. {flag} hexi={}",
+            example(what)
+        );
     };
     check_name(name).map_err(|e| anyhow::anyhow!("{flag} {arg:?}: {e}"))?;
     if value.trim().is_empty() {
@@ -204,6 +207,9 @@ mod tests {
         assert_eq!(l.len(), 2);
         assert_eq!(l[0].key.as_deref(), Some(std::path::Path::new("k")));
         assert!(matches!(l[1].spec, StoreSpec::Postgres(_)));
-        assert_eq!(l[1].recording_key.as_deref(), Some(std::path::Path::new("r")));
+        assert_eq!(
+            l[1].recording_key.as_deref(),
+            Some(std::path::Path::new("r"))
+        );
     }
 }

@@ -108,7 +108,8 @@ pub async fn serve(spec: &StoreSpec, args: ServeArgs) -> anyhow::Result<()> {
     *state.users.write().await = known;
     let others = crate::serve_ledgers::open(others, &state, args.sealing_keys.as_deref()).await?;
     let many = !others.is_empty();
-    let ledgers = jishi_server::Ledgers::new(state, others).map_err(|e| anyhow::anyhow!("--ledger {e}"))?;
+    let ledgers =
+        jishi_server::Ledgers::new(state, others).map_err(|e| anyhow::anyhow!("--ledger {e}"))?;
     let listener = tokio::net::TcpListener::bind(args.bind)
         .await
         .with_context(|| format!("--bind {}", args.bind))?;

@@ -335,20 +335,40 @@ async fn scenario(dir: &Path, stores: Stores) {
     // D53) for a step of an election it cannot read; nothing written.
     let before = (s.head("").await, s.head(hx).await, s.head(hd).await);
     let (st, body) = s
-        .record("yi-rec", hx, "election.opened", opening("某省:x", "某省/某市/甲县/x"))
+        .record(
+            "yi-rec",
+            hx,
+            "election.opened",
+            opening("某省:x", "某省/某市/甲县/x"),
+        )
         .await;
     assert_eq!(st, 403, "乙县 opens in 甲县: {body}");
     let (st, body) = s
-        .record("yi-rec", hx, "candidate.nominated", nomination(JIA, "c-02", "李四"))
+        .record(
+            "yi-rec",
+            hx,
+            "candidate.nominated",
+            nomination(JIA, "c-02", "李四"),
+        )
         .await;
     assert_eq!(st, 404, "乙县 records in 甲县's election: {body}");
     let (st, body) = s
-        .record("city-insp", hx, "candidate.nominated", nomination(JIA, "c-02", "李四"))
+        .record(
+            "city-insp",
+            hx,
+            "candidate.nominated",
+            nomination(JIA, "c-02", "李四"),
+        )
         .await;
     assert_eq!(st, 403, "an inspector nominates: {body}");
     // The election is in hexi, not at home: recording it at `/` is absent.
     let (st, body) = s
-        .record("jia-rec", "", "candidate.nominated", nomination(JIA, "c-02", "李四"))
+        .record(
+            "jia-rec",
+            "",
+            "candidate.nominated",
+            nomination(JIA, "c-02", "李四"),
+        )
         .await;
     assert_eq!(st, 404, "hexi's election recorded at home: {body}");
     assert_eq!(
@@ -381,7 +401,11 @@ async fn scenario(dir: &Path, stores: Stores) {
             .send()
             .await
             .expect("checkpoint");
-        assert!(r.status().is_success(), "{l}: {}", r.text().await.unwrap_or_default());
+        assert!(
+            r.status().is_success(),
+            "{l}: {}",
+            r.text().await.unwrap_or_default()
+        );
         let r = s
             .http
             .get(format!("{}{l}/tlog/checkpoint", s.base))
@@ -429,7 +453,10 @@ async fn scenario(dir: &Path, stores: Stores) {
     assert_eq!(hexi["base"], "/ledgers/hexi", "{v}");
     assert_eq!(hexi["elections"], 1, "{v}");
     assert!(hexi["checkpoint"]["size"].as_u64().is_some(), "{v}");
-    assert_ne!(hexi["checkpoint"]["root"], v["ledgers"][1]["checkpoint"]["root"], "{v}");
+    assert_ne!(
+        hexi["checkpoint"]["root"], v["ledgers"][1]["checkpoint"]["root"],
+        "{v}"
+    );
     assert_eq!(names(&s.get("jia-rec", "/api/ledgers").await.1), ["hexi"]);
     assert_eq!(
         names(&s.get("ling-rec", "/api/ledgers").await.1),
@@ -462,10 +489,7 @@ async fn scenario(dir: &Path, stores: Stores) {
         ids(&search("ling-rec", all.clone()).await, "elections"),
         pairs(&[("home", LING), ("hedong", LING_B)])
     );
-    assert_eq!(
-        ids(&search("inv", all.clone()).await, "elections").len(),
-        4
-    );
+    assert_eq!(ids(&search("inv", all.clone()).await, "elections").len(), 4);
     // One person, every county, one search; out of scope is absent.
     let person = format!("person_ref={}", enc(PERSON));
     let found = search("city-insp", person.clone()).await;
@@ -485,10 +509,16 @@ async fn scenario(dir: &Path, stores: Stores) {
         ids(&search("jia-rec", person.clone()).await, "candidates"),
         pairs(&[("hexi", JIA)])
     );
-    assert_eq!(ids(&search("inv", person.clone()).await, "candidates").len(), 4);
+    assert_eq!(
+        ids(&search("inv", person.clone()).await, "candidates").len(),
+        4
+    );
     // Findings, across ledgers, in scope.
     assert_eq!(
-        ids(&search("city-insp", "finding=deferred".into()).await, "findings"),
+        ids(
+            &search("city-insp", "finding=deferred".into()).await,
+            "findings"
+        ),
         pairs(&[("hexi", JIA), ("hedong", YI)])
     );
     assert_eq!(
@@ -499,9 +529,17 @@ async fn scenario(dir: &Path, stores: Stores) {
         0
     );
     let (st, v) = s.get("city-insp", "/api/search/all?finding=bribery").await;
-    assert_eq!((st, v["error"]["field"].clone()), (400, json!("finding")), "{v}");
+    assert_eq!(
+        (st, v["error"]["field"].clone()),
+        (400, json!("finding")),
+        "{v}"
+    );
     let (st, v) = s.get("city-insp", "/api/search/all?person_ref=123").await;
-    assert_eq!((st, v["error"]["field"].clone()), (400, json!("person_ref")), "{v}");
+    assert_eq!(
+        (st, v["error"]["field"].clone()),
+        (400, json!("person_ref")),
+        "{v}"
+    );
 
     // Out of scope answers as absent, byte for byte, through any prefix.
     for (who, ledger, id) in [
@@ -524,7 +562,9 @@ async fn scenario(dir: &Path, stores: Stores) {
             .await;
         assert_eq!(page.0, 404, "{who} page {id}");
     }
-    let (st, v) = s.get("city-insp", &format!("{hx}/api/elections/{}", enc(JIA))).await;
+    let (st, v) = s
+        .get("city-insp", &format!("{hx}/api/elections/{}", enc(JIA)))
+        .await;
     assert_eq!(st, 200, "{v}");
 
     // A read that is recorded is recorded in the ledger it came from.
@@ -547,17 +587,23 @@ async fn scenario(dir: &Path, stores: Stores) {
         page.contains(&format!("href=\"{hx}/elections/{}\"", enc(JIA))),
         "{page}"
     );
-    assert!(!page.contains("href=\"/elections"), "a link leaves hexi: {page}");
+    assert!(
+        !page.contains("href=\"/elections"),
+        "a link leaves hexi: {page}"
+    );
     let (st, page) = s.page("city-insp", "/ledgers").await;
     assert_eq!(st, 200);
     assert!(page.contains("hexi") && page.contains("hedong"), "{page}");
-    let (st, page) = s
-        .page("city-insp", &format!("/search/all?{person}"))
-        .await;
+    let (st, page) = s.page("city-insp", &format!("/search/all?{person}")).await;
     assert_eq!(st, 200);
     assert!(
-        page.contains(&format!("href=\"{hx}/elections/{}/candidates/c-01\"", enc(JIA)))
-            && page.contains(&format!("href=\"{hd}/elections/{}/candidates/c-01\"", enc(YI))),
+        page.contains(&format!(
+            "href=\"{hx}/elections/{}/candidates/c-01\"",
+            enc(JIA)
+        )) && page.contains(&format!(
+            "href=\"{hd}/elections/{}/candidates/c-01\"",
+            enc(YI)
+        )),
         "{page}"
     );
     let r = s
@@ -599,17 +645,32 @@ async fn scenario(dir: &Path, stores: Stores) {
             answer.starts_with("HTTP/1.1 404") || answer.starts_with("HTTP/1.1 400"),
             "{target}: {answer}"
         );
-        assert!(!answer.contains("白石镇"), "{target} reached hedong: {answer}");
+        assert!(
+            !answer.contains("白石镇"),
+            "{target} reached hedong: {answer}"
+        );
     }
     // A token for a user written into a county's ledger signs no one in:
     // users come from the home ledger only.
     let mole = run_ok(
         &s.stores.hexi,
-        &["user", "add", "mole", "--role", "investigator", "--org", "某省"],
+        &[
+            "user",
+            "add",
+            "mole",
+            "--role",
+            "investigator",
+            "--org",
+            "某省",
+        ],
     )
     .trim()
     .to_string();
-    for path in ["/api/me", "/ledgers/hexi/api/me", "/ledgers/hexi/api/elections"] {
+    for path in [
+        "/api/me",
+        "/ledgers/hexi/api/me",
+        "/ledgers/hexi/api/elections",
+    ] {
         let r = s
             .http
             .get(format!("{}{path}", s.base))
@@ -677,7 +738,10 @@ fn a_bad_ledger_argument_is_named_and_nothing_starts() {
     let home = dir.path().join("home.db");
     let hexi = format!("hexi={}", dir.path().join("hexi.db").display());
     for (args, says) in [
-        (vec!["--ledger", "hexi"], "--ledger \"hexi\": expected NAME=STORE"),
+        (
+            vec!["--ledger", "hexi"],
+            "--ledger \"hexi\": expected NAME=STORE",
+        ),
         (vec!["--ledger", &hexi, "--ledger", &hexi], "already given"),
         (vec!["--ledger", "Hexi=x.db"], "lower-case"),
         (vec!["--ledger", "a/b=x.db"], "lower-case"),

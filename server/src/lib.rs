@@ -168,8 +168,12 @@ pub async fn serve_ledgers(
         let (name, state) = (name.to_string(), state.clone());
         tokio::spawn(async move {
             match queries::run_verify(&state).await {
-                Ok(v) if v.ok => tracing::info!(ledger = %name, checked = v.checked, "ledger verified"),
-                Ok(v) => tracing::error!(ledger = %name, fault = ?v.fault, "ledger does NOT verify"),
+                Ok(v) if v.ok => {
+                    tracing::info!(ledger = %name, checked = v.checked, "ledger verified")
+                }
+                Ok(v) => {
+                    tracing::error!(ledger = %name, fault = ?v.fault, "ledger does NOT verify")
+                }
                 Err(e) => tracing::error!(ledger = %name, error = %e, "verification could not run"),
             }
         });

@@ -74,8 +74,9 @@ async fn unknown_ledger(
         "ledger {:?}: no such ledger in this service (GET /api/ledgers lists the ones you can read)",
         name.chars().take(64).collect::<String>()
     ));
+    // `/ledgers/{name}/api/…`: the segment after the name.
     let rest = uri.path().splitn(4, '/').nth(3).unwrap_or_default();
-    if rest.split('/').nth(1) == Some("api") {
+    if rest.split('/').next() == Some("api") {
         e.into_response()
     } else {
         error_page(&e)
@@ -115,9 +116,11 @@ pub async fn visible(ledgers: &Ledgers, user: &User) -> Result<Vec<LedgerSummary
             continue;
         }
         let size = state.store.tree_size().await?;
-        let checkpoint = state.store.latest_checkpoint().await?.map(|c| {
-            json!({ "origin": c.origin, "size": c.size, "root": c.root.to_string() })
-        });
+        let checkpoint = state
+            .store
+            .latest_checkpoint()
+            .await?
+            .map(|c| json!({ "origin": c.origin, "size": c.size, "root": c.root.to_string() }));
         out.push(LedgerSummary {
             name: name.to_string(),
             base: if base(name).is_empty() {
@@ -206,9 +209,7 @@ impl Wanted {
         let words = q.q.trim().to_string();
         let person = match q.person_ref.trim() {
             "" => None,
-            r => Some(
-                PersonRef::parse(r).map_err(|e| ApiError::bad("person_ref", e.to_string()))?,
-            ),
+            r => Some(PersonRef::parse(r).map_err(|e| ApiError::bad("person_ref", e.to_string()))?),
         };
         let finding = match q.finding.trim() {
             "" => None,
@@ -219,7 +220,11 @@ impl Wanted {
                     format!(
                         "{:?} is not a finding kind: give any or one of {}",
                         k.chars().take(40).collect::<String>(),
-                        KINDS.iter().map(|k| code(*k)).collect::<Vec<_>>().join(", ")
+                        KINDS
+                            .iter()
+                            .map(|k| code(*k))
+                            .collect::<Vec<_>>()
+                            .join(", ")
                     ),
                 )
             })?)),
@@ -327,7 +332,11 @@ pub struct Found {
 }
 
 /// The findings of one election that `kind` picks (`None`: every kind).
-fn findings_of(e_id: &str, e: &ElectionProjection, kind: Option<FindingKind>) -> Vec<views::Finding> {
+fn findings_of(
+    e_id: &str,
+    e: &ElectionProjection,
+    kind: Option<FindingKind>,
+) -> Vec<views::Finding> {
     let Ok(p) = jishi_app::views::procedure_of(e_id, &e.entries, None) else {
         return Vec::new();
     };
@@ -366,11 +375,15 @@ async fn search_all(ledgers: &Ledgers, user: &User, w: &Wanted) -> Result<Found,
             };
             found
                 .elections
-                .extend(search::filter(list, &f).into_iter().map(|(e, _)| ElectionHit {
-                    ledger: name.to_string(),
-                    href: format!("{prefix}/elections/{}", enc(&e.election_id)),
-                    election: e,
-                }));
+                .extend(
+                    search::filter(list, &f)
+                        .into_iter()
+                        .map(|(e, _)| ElectionHit {
+                            ledger: name.to_string(),
+                            href: format!("{prefix}/elections/{}", enc(&e.election_id)),
+                            election: e,
+                        }),
+                );
         }
         let (candidates, findings) = state
             .with_views(|v| {
@@ -386,10 +399,7 @@ async fn search_all(ledgers: &Ledgers, user: &User, w: &Wanted) -> Result<Found,
                             let person = w.person.is_none()
                                 || person_of(e, Some(&c.candidate_id)) == w.person.as_ref();
                             person
-                                && search::matches(
-                                    &w.words,
-                                    &[&c.name, &c.candidate_id, unit, id],
-                                )
+                                && search::matches(&w.words, &[&c.name, &c.candidate_id, unit, id])
                         }));
                     } else if let Some(kind) = w.finding {
                         let unit = e.state.opened.as_ref().map(|o| o.unit_name.as_str());
@@ -452,7 +462,8 @@ async fn search_page(
     PageUser(user): PageUser,
     Query(q): Query<AllQuery>,
 ) -> Response {
-    let asked = !(q.q.trim().is_empty() && q.person_ref.trim().is_empty() && q.finding.trim().is_empty());
+    let asked =
+        !(q.q.trim().is_empty() && q.person_ref.trim().is_empty() && q.finding.trim().is_empty());
     let (found, error) = if asked {
         match Wanted::parse(&q) {
             Ok(w) => match search_all(&ledgers, &user, &w).await {
@@ -464,10 +475,11 @@ async fn search_page(
     } else {
         (None, None)
     };
-    let kinds: Vec<(String, &'static str)> = std::iter::once((String::new(), "不按发现 no finding"))
-        .chain(std::iter::once(("any".to_string(), "任何发现 any finding")))
-        .chain(KINDS.iter().map(|k| (code(*k), k.label())))
-        .collect();
+    let kinds: Vec<(String, &'static str)> =
+        std::iter::once((String::new(), "不按发现 no finding"))
+            .chain(std::iter::once(("any".to_string(), "任何发现 any finding")))
+            .chain(KINDS.iter().map(|k| (code(*k), k.label())))
+            .collect();
     let body = html! {
         h1 { "跨台账查找 Search all ledgers" }
         form method="get" action="/search/all" id="search-all-form" {

@@ -85,7 +85,9 @@ async fn rebase_response(mut res: Response, n: &Nested) -> Response {
     let (mut parts, body) = res.into_parts();
     let bytes = match axum::body::to_bytes(body, MAX_PAGE).await {
         Ok(b) => b,
-        Err(e) => return ApiError::Internal(format!("page of ledger {}: {e}", n.name)).into_response(),
+        Err(e) => {
+            return ApiError::Internal(format!("page of ledger {}: {e}", n.name)).into_response()
+        }
     };
     let Ok(text) = std::str::from_utf8(&bytes) else {
         return Response::from_parts(parts, Body::from(bytes));

@@ -138,12 +138,10 @@ pub fn router(ledgers: Arc<Ledgers>, limits: &Limits) -> Router {
     let mut app = crate::routes(ledgers.home.clone())
         .merge(cross::routes().with_state(cross::Cross(ledgers.clone())));
     for l in &ledgers.others {
-        let nested = crate::routes(l.state.clone()).layer(
-            axum::middleware::from_fn_with_state(
-                Arc::new(links::Nested::new(&l.name)),
-                links::inside,
-            ),
-        );
+        let nested = crate::routes(l.state.clone()).layer(axum::middleware::from_fn_with_state(
+            Arc::new(links::Nested::new(&l.name)),
+            links::inside,
+        ));
         app = app.nest(&base(&l.name), nested);
     }
     crate::layered(app, limits)

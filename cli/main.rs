@@ -14,6 +14,7 @@ mod person_cmds;
 mod proof_cmds;
 mod query_cmds;
 mod recording;
+mod serve_ledgers;
 mod server_cmds;
 mod view_cmds;
 mod witness_cmds;

@@ -36,6 +36,12 @@ pub fn key_path(spec: &StoreSpec) -> Option<PathBuf> {
     if let Some(Some(p)) = GIVEN.get() {
         return Some(p.clone());
     }
+    default_key_path(spec)
+}
+
+/// Where the recording key of `spec` is when none is given: beside a
+/// SQLite ledger, nowhere for PostgreSQL.
+pub fn default_key_path(spec: &StoreSpec) -> Option<PathBuf> {
     match spec {
         StoreSpec::Sqlite(db) => {
             let mut p = db.clone().into_os_string();
@@ -73,17 +79,29 @@ fn read_or_create(path: &Path, suite: Suite) -> anyhow::Result<Attestor> {
 /// checking that the key is the ledger's current one. A ledger that never
 /// registered a key is written unattested (with a warning), as before.
 pub async fn open_writer(spec: &StoreSpec, create: bool) -> anyhow::Result<Arc<dyn ProofStore>> {
-    let given = key_path(spec).filter(|p| p.exists());
     let explicit = matches!(GIVEN.get(), Some(Some(_)));
+    open_writer_at(spec, create, key_path(spec), explicit).await
+}
+
+/// [`open_writer`] with the key at `path`, the one given on the command
+/// line when `explicit` (then it must exist). `jishi serve --ledger` opens
+/// each of its other ledgers so, with a key of its own (D112).
+pub async fn open_writer_at(
+    spec: &StoreSpec,
+    create: bool,
+    path: Option<PathBuf>,
+    explicit: bool,
+) -> anyhow::Result<Arc<dyn ProofStore>> {
+    let given = path.clone().filter(|p| p.exists());
     if explicit && given.is_none() {
-        if let Some(p) = key_path(spec) {
+        if let Some(p) = &path {
             bail!("--recording-key {}: no such file", p.display());
         }
     }
     let attestor = given.as_deref().map(read_key).transpose()?.map(Arc::new);
     let store = open_store_with(spec, create, attestor.clone()).await?;
     let registry = attest::verified_registry(&*store).await?;
-    check_key(&registry, attestor.as_deref(), spec)?;
+    check_key(&registry, attestor.as_deref(), path.as_deref())?;
     if registry.current().is_none() && store.head().await?.is_some() {
         eprintln!(
             "warning: this ledger has no recording key, so its rows are not attested; \
@@ -96,14 +114,14 @@ pub async fn open_writer(spec: &StoreSpec, create: bool) -> anyhow::Result<Arc<d
 fn check_key(
     registry: &KeyRegistry,
     attestor: Option<&Attestor>,
-    spec: &StoreSpec,
+    path: Option<&Path>,
 ) -> anyhow::Result<()> {
     match (registry.current(), attestor) {
         (Some(current), None) => bail!(
             "--recording-key: this ledger's rows are attested by {}; give its key file \
              (--recording-key FILE or JISHI_RECORDING_KEY{})",
             current.to_vkey(),
-            match key_path(spec) {
+            match path {
                 Some(p) => format!("; none at {}", p.display()),
                 None => String::new(),
             }
@@ -127,7 +145,17 @@ fn check_key(
 /// position 1. A ledger that already has events and no key is left to
 /// `jishi recording-key register`, which says what it adopts.
 pub async fn open_new(spec: &StoreSpec, suite: Suite) -> anyhow::Result<Arc<dyn ProofStore>> {
-    let path = key_path(spec);
+    let explicit = matches!(GIVEN.get(), Some(Some(_)));
+    open_new_at(spec, suite, key_path(spec), explicit).await
+}
+
+/// [`open_new`] with the key at `path` (see [`open_writer_at`]).
+pub async fn open_new_at(
+    spec: &StoreSpec,
+    suite: Suite,
+    path: Option<PathBuf>,
+    explicit: bool,
+) -> anyhow::Result<Arc<dyn ProofStore>> {
     let probe = open_store_with(spec, true, None).await?;
     let registry = attest::verified_registry(&*probe).await?;
     let empty = probe.head().await?.is_none();
@@ -144,7 +172,7 @@ pub async fn open_new(spec: &StoreSpec, suite: Suite) -> anyhow::Result<Arc<dyn 
         register_key(&*store, &attestor).await?;
         return Ok(store);
     }
-    open_writer(spec, true).await
+    open_writer_at(spec, true, path, explicit).await
 }
 
 /// Records `attestor`'s key as the ledger's first recording key; its

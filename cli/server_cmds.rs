@@ -52,9 +52,32 @@ pub struct ServeArgs {
     /// `jishi record --person-key`.
     #[arg(long, env = "JISHI_PERSON_KEY", value_name = "FILE")]
     pub person_key: Option<PathBuf>,
+    /// Another ledger to serve beside the home one (`--db`), under
+    /// /ledgers/NAME with the same routes (D112): NAME a short slug (hexi),
+    /// STORE a SQLite file or a postgres:// URL (a schema each through
+    /// options=-csearch_path%3DNAME). Users come from the home ledger only.
+    /// Repeatable.
+    #[arg(long = "ledger", value_name = "NAME=STORE")]
+    pub ledgers: Vec<String>,
+    /// The log's private key of ledger NAME, to sign its checkpoints; its
+    /// name is that ledger's origin. Repeatable.
+    #[arg(long = "ledger-key", value_name = "NAME=FILE")]
+    pub ledger_keys: Vec<String>,
+    /// The recording key of ledger NAME (created if missing); beside a
+    /// SQLite ledger the default is STORE.recording-key, a PostgreSQL one
+    /// needs it. Never the home ledger's --recording-key. Repeatable.
+    #[arg(long = "ledger-recording-key", value_name = "NAME=FILE")]
+    pub ledger_recording_keys: Vec<String>,
 }
 
 pub async fn serve(spec: &StoreSpec, args: ServeArgs) -> anyhow::Result<()> {
+    // Every --ledger is checked before anything is opened or written.
+    let others = crate::serve_ledgers::parse(
+        spec,
+        &args.ledgers,
+        &args.ledger_keys,
+        &args.ledger_recording_keys,
+    )?;
     // A new ledger gets its recording key first, as with `jishi init`.
     let store = crate::recording::open_new(spec, jishi_ledger::Suite::Ed25519).await?;
     let signer = match &args.key {
@@ -83,13 +106,18 @@ pub async fn serve(spec: &StoreSpec, args: ServeArgs) -> anyhow::Result<()> {
         );
     }
     *state.users.write().await = known;
+    let others = crate::serve_ledgers::open(others, &state, args.sealing_keys.as_deref()).await?;
+    let many = !others.is_empty();
+    let ledgers =
+        jishi_server::Ledgers::new(state, others).map_err(|e| anyhow::anyhow!("--ledger {e}"))?;
     let listener = tokio::net::TcpListener::bind(args.bind)
         .await
         .with_context(|| format!("--bind {}", args.bind))?;
     eprintln!(
-        "jishi serving {} on http://{} (API /api, pages /elections, OpenAPI /openapi.json); Ctrl-C stops",
+        "jishi serving {} on http://{} (API /api, pages /elections, OpenAPI /openapi.json{}); Ctrl-C stops",
         spec,
-        listener.local_addr()?
+        listener.local_addr()?,
+        if many { ", other ledgers /ledgers" } else { "" }
     );
     let limits = Limits {
         body_bytes: args.max_body,
@@ -100,7 +128,7 @@ pub async fn serve(spec: &StoreSpec, args: ServeArgs) -> anyhow::Result<()> {
     let shutdown = async {
         let _ = tokio::signal::ctrl_c().await;
     };
-    jishi_server::serve(listener, state, limits, shutdown).await?;
+    jishi_server::serve_ledgers(listener, Arc::new(ledgers), limits, shutdown).await?;
     Ok(())
 }
 

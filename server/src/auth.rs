@@ -6,7 +6,7 @@
 
 use std::sync::Arc;
 
-use axum::extract::FromRequestParts;
+use axum::extract::{FromRef, FromRequestParts};
 use axum::http::header;
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Redirect, Response};
@@ -20,13 +20,17 @@ pub const COOKIE: &str = "jishi_token";
 /// The authenticated user of an API request.
 pub struct ApiUser(pub Arc<User>);
 
-impl FromRequestParts<Arc<AppState>> for ApiUser {
+// Generic over the router's state so that the routes across ledgers
+// (D112), whose state is every ledger, authenticate against the home one.
+impl<S> FromRequestParts<S> for ApiUser
+where
+    S: Send + Sync,
+    Arc<AppState>: FromRef<S>,
+{
     type Rejection = ApiError;
 
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &Arc<AppState>,
-    ) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let state = Arc::<AppState>::from_ref(state);
         let token = parts
             .headers
             .get(header::AUTHORIZATION)
@@ -52,13 +56,17 @@ pub fn cookie_token_of(headers: &axum::http::HeaderMap) -> Option<String> {
     crate::csrf::cookie(headers, COOKIE)
 }
 
-impl FromRequestParts<Arc<AppState>> for PageUser {
+// Generic over the router's state so that the routes across ledgers
+// (D112), whose state is every ledger, authenticate against the home one.
+impl<S> FromRequestParts<S> for PageUser
+where
+    S: Send + Sync,
+    Arc<AppState>: FromRef<S>,
+{
     type Rejection = Response;
 
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &Arc<AppState>,
-    ) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let state = Arc::<AppState>::from_ref(state);
         let Some(token) = cookie_token(parts) else {
             return Err(Redirect::to("/signin").into_response());
         };

@@ -7,7 +7,9 @@
 //! * [`policy`]: who may do what (access role × organisation scope ×
 //!   sensitivity), pure and unit-tested;
 //! * [`auth`]: bearer tokens for the API, a cookie for the pages;
-//! * [`queries`]: the reads both share, with redaction and recorded reads.
+//! * [`queries`]: the reads both share, with redaction and recorded reads;
+//! * [`ledgers`]: one service over many ledgers, each under
+//!   `/ledgers/{name}`, and the search across them (D112).
 //!
 //! Architecture invariant: no rule of the procedure lives here (that is
 //! `projections`), no SQL (that is `ledger`), and no use case the command
@@ -24,6 +26,7 @@ pub mod export;
 pub mod forms;
 pub mod import;
 pub mod labels;
+pub mod ledgers;
 pub mod openapi;
 pub mod pages;
 pub mod policy;
@@ -45,6 +48,7 @@ use axum::{Json, Router};
 use tower_http::timeout::TimeoutLayer;
 
 pub use error::ApiError;
+pub use ledgers::Ledgers;
 pub use state::AppState;
 
 /// Limits a client cannot exceed.
@@ -107,8 +111,15 @@ async fn protective_headers(mut res: Response) -> Response {
     res
 }
 
-/// The whole service.
+/// The whole service over one ledger.
 pub fn router(state: Arc<AppState>, limits: &Limits) -> Router {
+    layered(routes(state), limits)
+}
+
+/// Every route of one ledger, on `state`, without the limits and headers:
+/// the home ledger's at `/`, each other ledger's nested under
+/// `/ledgers/{name}` (D112), so that the layers are applied once, outside.
+pub(crate) fn routes(state: Arc<AppState>) -> Router {
     Router::new()
         .route("/openapi.json", get(|| async { Json(openapi::document()) }))
         .merge(api::routes())
@@ -121,13 +132,18 @@ pub fn router(state: Arc<AppState>, limits: &Limits) -> Router {
         .merge(export::routes())
         .merge(congress::routes())
         .fallback(not_found)
+        .with_state(state)
+}
+
+/// The limits and the protective headers around `routes`.
+pub(crate) fn layered(routes: Router, limits: &Limits) -> Router {
+    routes
         .layer(DefaultBodyLimit::max(limits.body_bytes))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
             limits.timeout,
         ))
         .layer(axum::middleware::map_response(protective_headers))
-        .with_state(state)
 }
 
 /// Serves on `listener` until `shutdown` resolves. Verifies the ledger in
@@ -138,17 +154,33 @@ pub async fn serve(
     limits: Limits,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    {
-        let state = state.clone();
+    serve_ledgers(listener, Arc::new(Ledgers::single(state)), limits, shutdown).await
+}
+
+/// Serves every ledger of `ledgers` on `listener` until `shutdown`
+/// resolves (D112): the home one at `/`, the others under
+/// `/ledgers/{name}`. Each is verified in the background first, on its own.
+pub async fn serve_ledgers(
+    listener: tokio::net::TcpListener,
+    ledgers: Arc<Ledgers>,
+    limits: Limits,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    for (name, state) in ledgers.all() {
+        let (name, state) = (name.to_string(), state.clone());
         tokio::spawn(async move {
             match queries::run_verify(&state).await {
-                Ok(v) if v.ok => tracing::info!(checked = v.checked, "ledger verified"),
-                Ok(v) => tracing::error!(fault = ?v.fault, "ledger does NOT verify"),
-                Err(e) => tracing::error!(error = %e, "verification could not run"),
+                Ok(v) if v.ok => {
+                    tracing::info!(ledger = %name, checked = v.checked, "ledger verified")
+                }
+                Ok(v) => {
+                    tracing::error!(ledger = %name, fault = ?v.fault, "ledger does NOT verify")
+                }
+                Err(e) => tracing::error!(ledger = %name, error = %e, "verification could not run"),
             }
         });
     }
-    let app = router(state, &limits);
+    let app = ledgers::router(ledgers, &limits);
     let permits = Arc::new(tokio::sync::Semaphore::new(limits.max_connections.max(1)));
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     let mut builder =

@@ -83,6 +83,10 @@ pub const OPS: &[Op] = &[
     op("get", "/api/users", "Every user", "admin"),
     with_body(op("post", "/api/users", "Add a user; the token is returned once", "admin"), "{id, name, role: recorder|inspector|investigator|admin, org, acts_as?}"),
     with_body(op("post", "/api/users/{user}/revoke", "Revoke a user", "admin"), "{reason}"),
+    // Across the ledgers of one service (D112): every ledger's own routes
+    // above are also served under /ledgers/{name}, users excepted.
+    op("get", "/api/ledgers", "The ledgers of this service you can see something in: origin, size, newest checkpoint, elections in scope", ANY),
+    op("get", "/api/search/all", "Search every ledger in your scope: ?q= words, ?person_ref=p1:… a person in every ledger, ?finding= a finding kind or any; each hit names its ledger", SCOPED),
 ];
 
 fn error_schema() -> Value {

@@ -76,7 +76,7 @@ pub fn compliance_cell(s: &ElectionSummary) -> Markup {
     }
 }
 
-fn matches(words: &str, hay: &[&str]) -> bool {
+pub(crate) fn matches(words: &str, hay: &[&str]) -> bool {
     words.split_whitespace().all(|w| {
         hay.iter()
             .any(|h| h.to_lowercase().contains(&w.to_lowercase()))
@@ -114,7 +114,7 @@ pub fn filter(
     out
 }
 
-async fn in_scope(
+pub(crate) async fn in_scope(
     state: &AppState,
     user: &User,
 ) -> Result<Vec<(ElectionSummary, Vec<String>)>, crate::error::ApiError> {
@@ -228,17 +228,31 @@ struct SearchQuery {
 }
 
 /// One candidate found.
-struct Hit {
-    election_id: String,
-    unit_name: String,
-    candidate_id: String,
-    name: String,
-    status: String,
-    last_step: Option<String>,
-    findings: usize,
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Hit {
+    pub election_id: String,
+    pub unit_name: String,
+    pub candidate_id: String,
+    pub name: String,
+    pub status: String,
+    pub last_step: Option<String>,
+    pub findings: usize,
 }
 
 fn hits(e_id: &str, e: &ElectionProjection, q: &str) -> Vec<Hit> {
+    hits_where(e_id, e, |c, unit| {
+        matches(q, &[&c.name, &c.candidate_id, unit, e_id])
+    })
+}
+
+/// The candidates of election `e_id` that `wanted` picks, given each
+/// candidate's row and the election's unit name; the search across
+/// ledgers (D112) picks by person reference with it.
+pub(crate) fn hits_where(
+    e_id: &str,
+    e: &ElectionProjection,
+    wanted: impl Fn(&views::CandidateRow, &str) -> bool,
+) -> Vec<Hit> {
     let unit = e
         .state
         .opened
@@ -259,7 +273,7 @@ fn hits(e_id: &str, e: &ElectionProjection, q: &str) -> Vec<Hit> {
     let folded = &e.state;
     views::candidates(folded, None)
         .into_iter()
-        .filter(|c| matches(q, &[&c.name, &c.candidate_id, &unit, e_id]))
+        .filter(|c| wanted(c, &unit))
         .map(|c| Hit {
             findings: report.as_ref().map_or(0, |r| {
                 r.findings

@@ -57,6 +57,11 @@ pub struct AppState {
     /// than catching the projections up under their lock on every request
     /// (measured: that halved the recording rate on PostgreSQL).
     orgs: RwLock<HashMap<String, String>>,
+    /// The home ledger's state when this one serves another ledger of the
+    /// same service (D112): users live in the home ledger only, so a token
+    /// is judged there, and `user/<id>` streams written into this ledger
+    /// (by a DBA, an import, a raw append) never sign anyone in.
+    users_from: Option<Arc<AppState>>,
 }
 
 impl AppState {
@@ -75,7 +80,19 @@ impl AppState {
             verifying: Mutex::new(()),
             verify_job: Mutex::new(None),
             orgs: RwLock::new(HashMap::new()),
+            users_from: None,
         }
+    }
+
+    /// The same state, judging tokens by `home`'s users (D112).
+    pub fn with_users_from(mut self, home: Arc<AppState>) -> AppState {
+        self.users_from = Some(home);
+        self
+    }
+
+    /// Whether this state takes its users from another ledger's (D112).
+    pub fn borrows_users(&self) -> bool {
+        self.users_from.is_some()
     }
 
     /// The same state, sealing petitioners' identities with `keyring`.
@@ -96,6 +113,9 @@ impl AppState {
     /// very next request: there is no cache that can go stale (D47). Expiry
     /// is judged against this server's clock.
     pub async fn user_by_token(&self, token: &str) -> Result<Arc<User>, ApiError> {
+        if let Some(home) = &self.users_from {
+            return Box::pin(home.user_by_token(token)).await;
+        }
         let mut users = self.users.write().await;
         users
             .catch_up(self.events.as_ref())

@@ -90,7 +90,7 @@ pub async fn elections(state: &AppState, user: &User) -> Result<Vec<ElectionSumm
 /// position recorded at or before a time or date); blank means now.
 pub async fn as_of(state: &AppState, spec: Option<&str>) -> Result<Option<u64>, ApiError> {
     match spec.map(str::trim).filter(|s| !s.is_empty()) {
-        Some(s) => Ok(Some(resolve_as_of(state.events.as_ref(), s).await?)),
+        Some(s) => Ok(Some(resolve_as_of(state.read_events().await?, s).await?)),
         None => Ok(None),
     }
 }
@@ -346,7 +346,7 @@ pub async fn accesses(
 ) -> Result<Vec<AccessEntry>, ApiError> {
     policy::may_read_accesses(user)?;
     state.with_election(user, election_id, |_| Ok(())).await?;
-    Ok(access::accesses(state.events.as_ref(), election_id, candidate_id).await?)
+    Ok(access::accesses(state.read_events().await?, election_id, candidate_id).await?)
 }
 
 /// The "verified up to checkpoint N, signed by …" badge.

@@ -69,7 +69,10 @@ async fn replayed(primary: &tokio_postgres::Client, standby: &tokio_postgres::Cl
         if at.is_some_and(|a| a >= lsn) {
             return;
         }
-        assert!(started.elapsed() < Duration::from_secs(30), "the standby does not replay");
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "the standby does not replay"
+        );
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
 }
@@ -81,7 +84,14 @@ fn namespaced(mut elections: Vec<DemoElection>) -> Vec<DemoElection> {
         let namespace = e
             .commands
             .first()
-            .map(|p| p.actor.org.split('/').next().unwrap_or_default().to_string())
+            .map(|p| {
+                p.actor
+                    .org
+                    .split('/')
+                    .next()
+                    .unwrap_or_default()
+                    .to_string()
+            })
             .unwrap_or_default();
         e.election_id = format!("{namespace}:{}", e.election_id);
         for p in &mut e.commands {
@@ -102,7 +112,10 @@ impl Client {
         let resp = req.send().await.expect("request");
         let status = resp.status().as_u16();
         let text = resp.text().await.expect("body");
-        (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        )
     }
 
     async fn get(&self, who: &str, path: &str) -> (u16, Value) {
@@ -165,9 +178,19 @@ async fn record(client: Arc<Client>, elections: Vec<DemoElection>, seen: Arc<See
             }
             let who = p.actor.id.as_str();
             let (status, body) = client
-                .post(who, &format!("/api/record/{}", p.command.kind()), &p.command.to_json())
+                .post(
+                    who,
+                    &format!("/api/record/{}", p.command.kind()),
+                    &p.command.to_json(),
+                )
                 .await;
-            assert_eq!(status, 201, "{} in {}: {body}", p.command.kind(), e.election_id);
+            assert_eq!(
+                status,
+                201,
+                "{} in {}: {body}",
+                p.command.kind(),
+                e.election_id
+            );
             let mut last = 0;
             {
                 let mut acked = seen.acked.lock().expect("acks");
@@ -177,7 +200,10 @@ async fn record(client: Arc<Client>, elections: Vec<DemoElection>, seen: Arc<See
                     last = last.max(pos);
                 }
             }
-            seen.acked_at.lock().expect("acks").push((Instant::now(), last));
+            seen.acked_at
+                .lock()
+                .expect("acks")
+                .push((Instant::now(), last));
             seen.progress
                 .lock()
                 .expect("progress")
@@ -328,7 +354,12 @@ async fn a_server_reading_a_hot_standby_loses_no_write_and_shows_its_own() {
     for (id, role, org, acts) in [
         ("inv", AccessRole::Investigator, "市纪委", "investigator"),
         ("root", AccessRole::Admin, "天元区", "admin"),
-        ("victim", AccessRole::Recorder, "天元区", "organisation_department"),
+        (
+            "victim",
+            AccessRole::Recorder,
+            "天元区",
+            "organisation_department",
+        ),
     ] {
         let (id, t) = add(id.into(), role, org.into(), acts.into()).await;
         tokens.insert(id, t);
@@ -357,7 +388,10 @@ async fn a_server_reading_a_hot_standby_loses_no_write_and_shows_its_own() {
         tokens,
     });
     let (status, list) = client
-        .get("inv", &format!("/api/elections/{}/candidates", enc(&first.election_id)))
+        .get(
+            "inv",
+            &format!("/api/elections/{}/candidates", enc(&first.election_id)),
+        )
         .await;
     assert_eq!(status, 200, "{list}");
     let mut candidates = Vec::new();
@@ -377,7 +411,12 @@ async fn a_server_reading_a_hot_standby_loses_no_write_and_shows_its_own() {
             .step_by(RECORDERS)
             .cloned()
             .collect();
-        tasks.push(tokio::spawn(record(client.clone(), mine, seen.clone(), stop)));
+        tasks.push(tokio::spawn(record(
+            client.clone(),
+            mine,
+            seen.clone(),
+            stop,
+        )));
     }
     {
         let (client, seen, first) = (client.clone(), seen.clone(), first.election_id.clone());
@@ -401,7 +440,10 @@ async fn a_server_reading_a_hot_standby_loses_no_write_and_shows_its_own() {
         tokio::spawn(async move {
             while sampling.load(Ordering::Relaxed) {
                 let r = read.replay().await.expect("replay position");
-                seen.samples.lock().expect("samples").push((Instant::now(), r.head));
+                seen.samples
+                    .lock()
+                    .expect("samples")
+                    .push((Instant::now(), r.head));
                 tokio::time::sleep(Duration::from_millis(1)).await;
             }
         })
@@ -421,9 +463,17 @@ async fn a_server_reading_a_hot_standby_loses_no_write_and_shows_its_own() {
         .map(|e| (e.event_id.to_string(), e.position))
         .collect();
     let acked = seen.acked.lock().expect("acks").clone();
-    assert!(acked.len() > 50, "only {} recordings acknowledged", acked.len());
+    assert!(
+        acked.len() > 50,
+        "only {} recordings acknowledged",
+        acked.len()
+    );
     for (id, pos) in &acked {
-        assert_eq!(at.get(id), Some(pos), "acknowledged event {id} is not at {pos}");
+        assert_eq!(
+            at.get(id),
+            Some(pos),
+            "acknowledged event {id} is not at {pos}"
+        );
     }
     let reads = seen.reads.lock().expect("reads").clone();
     assert!(reads.len() > 20, "only {} trail reads served", reads.len());
@@ -446,7 +496,11 @@ async fn a_server_reading_a_hot_standby_loses_no_write_and_shows_its_own() {
     assert!(own > 50, "only {own} reads after one's own write");
 
     // The standby: never asked to write, and the same ledger once caught up.
-    assert_eq!(read.refused_writes(), 0, "the server tried to write to the standby");
+    assert_eq!(
+        read.refused_writes(),
+        0,
+        "the server tried to write to the standby"
+    );
     let report = jishi_ledger::verify_with_proofs(store.as_ref(), &jishi_ledger::verify::Quiet)
         .await
         .expect("verify");
@@ -505,7 +559,11 @@ async fn a_server_reading_a_hot_standby_loses_no_write_and_shows_its_own() {
     let (status, me) = client.get("victim", "/api/me").await;
     assert_eq!(status, 200, "{me}");
     let (status, body) = client
-        .post("root", "/api/users/victim/revoke", &json!({"reason": "调离 transferred"}))
+        .post(
+            "root",
+            "/api/users/victim/revoke",
+            &json!({"reason": "调离 transferred"}),
+        )
         .await;
     assert_eq!(status, 200, "{body}");
     let (status, body) = client.get("victim", "/api/me").await;
@@ -534,7 +592,10 @@ async fn a_server_reading_a_hot_standby_loses_no_write_and_shows_its_own() {
         .map(str::to_string)
         .unwrap_or_else(|| body.to_string());
     assert!(message.contains(&name), "names the standby: {message}");
-    assert!(waited >= PATIENCE, "answered after {waited:?}, before the patience");
+    assert!(
+        waited >= PATIENCE,
+        "answered after {waited:?}, before the patience"
+    );
     let after = inv_reads(&store.read_all(1, usize::MAX).await.expect("rows"));
     assert_eq!(before, after, "a refused read is not recorded");
     // Writes go on while paused: the next step of an election, and it is
@@ -551,7 +612,11 @@ async fn a_server_reading_a_hot_standby_loses_no_write_and_shows_its_own() {
     };
     let who = next.actor.id.clone();
     let (status, body) = client
-        .post(&who, &format!("/api/record/{}", next.command.kind()), &next.command.to_json())
+        .post(
+            &who,
+            &format!("/api/record/{}", next.command.kind()),
+            &next.command.to_json(),
+        )
         .await;
     assert_eq!(status, 201, "recording while the standby is paused: {body}");
     let written = body["events"][0]["position"].as_u64().expect("position");
@@ -559,7 +624,10 @@ async fn a_server_reading_a_hot_standby_loses_no_write_and_shows_its_own() {
         .await
         .expect("resume replay");
     let (status, body) = client
-        .get(&who, &format!("/api/elections/{}", enc(&next.command.election_id)))
+        .get(
+            &who,
+            &format!("/api/elections/{}", enc(&next.command.election_id)),
+        )
         .await;
     assert_eq!(status, 200, "{body}");
     assert!(body["summary"]["last_position"].as_u64().unwrap_or(0) >= written);

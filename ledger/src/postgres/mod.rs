@@ -115,9 +115,9 @@ pub use deadpool_postgres;
 pub use tokio_postgres;
 
 pub use durable::{Durability, GroupDurability};
-pub use standby::Replay;
 pub use migrate::migrate;
 pub use sql::{insert_rows, INSERT_EVENTS};
+pub use standby::Replay;
 
 use crate::attest::{Attestation, Attestor};
 use crate::row::StoredRow;
@@ -550,9 +550,9 @@ fn pool_for(mut config: tokio_postgres::Config, pool_size: usize) -> Result<Pool
         config,
         NoTls,
         ManagerConfig {
-        // Fast: a connection that died is noticed by `is_closed`; a
-        // round trip per checkout would cost more than it catches.
-        recycling_method: RecyclingMethod::Fast,
+            // Fast: a connection that died is noticed by `is_closed`; a
+            // round trip per checkout would cost more than it catches.
+            recycling_method: RecyclingMethod::Fast,
         },
     );
     Pool::builder(manager)

@@ -139,7 +139,10 @@ impl PostgresStore {
             .map_err(pg(what))?;
         let head: i64 = row.try_get(0).map_err(pg(what))?;
         let lsn = |i: usize| -> Result<Option<u64>, StoreError> {
-            Ok(row.try_get::<_, Option<PgLsn>>(i).map_err(pg(what))?.map(u64::from))
+            Ok(row
+                .try_get::<_, Option<PgLsn>>(i)
+                .map_err(pg(what))?
+                .map(u64::from))
         };
         Ok(Replay {
             head: u64::try_from(head).unwrap_or(0),

@@ -68,6 +68,17 @@ pub struct ServeArgs {
     /// needs it. Never the home ledger's --recording-key. Repeatable.
     #[arg(long = "ledger-recording-key", value_name = "NAME=FILE")]
     pub ledger_recording_keys: Vec<String>,
+    /// A PostgreSQL hot standby of the `--db` primary (a `postgres://` URL):
+    /// pages, queries, search, exports and tiles are read there, while every
+    /// write (recordings, users, checkpoints, the recorded reads) and
+    /// sign-in stay on the primary (D116).
+    #[arg(long, env = "JISHI_READ_DB", value_name = "URL")]
+    pub read_db: Option<String>,
+    /// With --read-db: the longest a read waits for the standby to replay
+    /// this server's newest acknowledged write before it is answered 503
+    /// (D117), in milliseconds.
+    #[arg(long, default_value_t = 2000, value_name = "MS")]
+    pub read_patience_ms: u64,
 }
 
 pub async fn serve(spec: &StoreSpec, args: ServeArgs) -> anyhow::Result<()> {
@@ -96,6 +107,15 @@ pub async fn serve(spec: &StoreSpec, args: ServeArgs) -> anyhow::Result<()> {
     }
     if let Some(path) = &args.person_key {
         state = state.with_person_key(crate::person_cmds::read_person_key(path)?);
+    }
+    if let Some(url) = &args.read_db {
+        let (standby, name) = open_standby(spec, url).await?;
+        eprintln!("reading from the hot standby {name}; writing to {spec}");
+        state = state.with_standby(
+            standby,
+            name,
+            std::time::Duration::from_millis(args.read_patience_ms),
+        );
     }
     let state = Arc::new(state);
     let known = users::load_users(state.events.as_ref()).await?;
@@ -130,6 +150,38 @@ pub async fn serve(spec: &StoreSpec, args: ServeArgs) -> anyhow::Result<()> {
     };
     jishi_server::serve_ledgers(listener, Arc::new(ledgers), limits, shutdown).await?;
     Ok(())
+}
+
+/// The hot standby named by `--read-db`, opened read-only, and its name as
+/// the 503s give it (host, port and database; never a password).
+async fn open_standby(
+    primary: &StoreSpec,
+    url: &str,
+) -> anyhow::Result<(Arc<dyn jishi_ledger::ProofStore>, String)> {
+    if !matches!(primary, StoreSpec::Postgres(_)) {
+        anyhow::bail!("--read-db: a standby reads a PostgreSQL primary, and --db names {primary}");
+    }
+    let config: jishi_ledger::postgres::tokio_postgres::Config = url
+        .parse()
+        .map_err(|e| anyhow::anyhow!("--read-db: not a PostgreSQL URL: {e}"))?;
+    let name = standby_name(&config);
+    let store = jishi_ledger::PostgresStore::open_standby(config, 8)
+        .await
+        .with_context(|| format!("--read-db {name}"))?;
+    Ok((Arc::new(store), name))
+}
+
+fn standby_name(config: &jishi_ledger::postgres::tokio_postgres::Config) -> String {
+    use jishi_ledger::postgres::tokio_postgres::config::Host;
+    let host = match config.get_hosts().first() {
+        Some(Host::Tcp(h)) => h.clone(),
+        #[cfg(unix)]
+        Some(Host::Unix(p)) => p.display().to_string(),
+        None => "localhost".into(),
+    };
+    let port = config.get_ports().first().copied().unwrap_or(5432);
+    let db = config.get_dbname().unwrap_or("postgres");
+    format!("{host}:{port}/{db}")
 }
 
 #[derive(Debug, Subcommand)]

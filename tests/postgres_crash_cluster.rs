@@ -21,12 +21,11 @@
 mod common;
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use common::cluster::{binaries_or_skip, Cluster};
 use common::request;
 use jishi_ledger::postgres::{PgOptions, PostgresStore};
 use jishi_ledger::verify::Quiet;
@@ -37,167 +36,6 @@ const WRITERS: usize = 32;
 /// Acknowledged events to see in each cycle before the kill: enough that
 /// groups are surely committed and waiting for their flush.
 const ACKS_PER_CYCLE: usize = 3000;
-
-/// The directory holding `initdb` and `pg_ctl`: the newest under
-/// `/usr/lib/postgresql`, else `pg_config --bindir`.
-fn server_binaries() -> Option<PathBuf> {
-    let mut found: Vec<(u32, PathBuf)> = std::fs::read_dir("/usr/lib/postgresql")
-        .into_iter()
-        .flatten()
-        .flatten()
-        .filter_map(|e| {
-            let version = e.file_name().to_str()?.parse::<u32>().ok()?;
-            let bin = e.path().join("bin");
-            bin.join("initdb").exists().then_some((version, bin))
-        })
-        .collect();
-    found.sort();
-    if let Some((_, bin)) = found.pop() {
-        return Some(bin);
-    }
-    let out = Command::new("pg_config").arg("--bindir").output().ok()?;
-    let bin = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
-    bin.join("initdb").exists().then_some(bin)
-}
-
-fn is_root() -> bool {
-    Command::new("id")
-        .arg("-u")
-        .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
-        .unwrap_or(false)
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
-}
-
-/// A cluster of the test's own, stopped (immediately) when dropped.
-struct Cluster {
-    dir: tempfile::TempDir,
-    bin: PathBuf,
-    port: u16,
-    /// initdb refuses to run as root: then every server command runs as
-    /// the `postgres` user, who owns the directory.
-    as_postgres: bool,
-}
-
-impl Cluster {
-    fn data(&self) -> PathBuf {
-        self.dir.path().join("data")
-    }
-
-    fn run(&self, program: &str, args: &[&str]) -> Output {
-        let exe = self.bin.join(program);
-        let mut cmd = if self.as_postgres {
-            let mut c = Command::new("runuser");
-            c.args(["-u", "postgres", "--"]).arg(&exe);
-            c
-        } else {
-            Command::new(&exe)
-        };
-        let out = cmd.args(args).output().expect("run a server command");
-        assert!(
-            out.status.success() || program == "pg_ctl" && args.contains(&"stop"),
-            "{program} {args:?}: {}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        out
-    }
-
-    fn init(bin: PathBuf) -> Cluster {
-        let dir = tempfile::Builder::new()
-            .prefix("jishi-pg-crash-")
-            .tempdir()
-            .expect("temp dir");
-        let as_postgres = is_root();
-        if as_postgres {
-            let ok = Command::new("chown")
-                .args(["-R", "postgres:postgres"])
-                .arg(dir.path())
-                .status()
-                .expect("chown");
-            assert!(ok.success(), "chown the cluster directory to postgres");
-        }
-        let cluster = Cluster {
-            dir,
-            bin,
-            port: free_port(),
-            as_postgres,
-        };
-        let data = cluster.data();
-        cluster.run(
-            "initdb",
-            &[
-                "-D",
-                path(&data),
-                "-A",
-                "trust",
-                "-U",
-                "postgres",
-                "--no-sync",
-            ],
-        );
-        cluster
-    }
-
-    fn start(&self) {
-        let data = self.data();
-        let log = self.dir.path().join("server.log");
-        let options = format!(
-            "-p {} -c listen_addresses=127.0.0.1 -c unix_socket_directories={} \
-             -c max_connections=60 -c fsync=on -c synchronous_commit=on",
-            self.port,
-            path(self.dir.path())
-        );
-        self.run(
-            "pg_ctl",
-            &[
-                "-D",
-                path(&data),
-                "-l",
-                path(&log),
-                "-w",
-                "-t",
-                "60",
-                "-o",
-                &options,
-                "start",
-            ],
-        );
-    }
-
-    /// Every server process quits at once: no checkpoint, and WAL still in
-    /// the server's buffers is lost.
-    fn kill(&self) {
-        let data = self.data();
-        self.run(
-            "pg_ctl",
-            &["-D", path(&data), "-m", "immediate", "-w", "stop"],
-        );
-    }
-
-    fn config(&self) -> common::tokio_postgres::Config {
-        format!("postgres://postgres@127.0.0.1:{}/postgres", self.port)
-            .parse()
-            .expect("cluster URL")
-    }
-}
-
-impl Drop for Cluster {
-    fn drop(&mut self) {
-        let data = self.data();
-        let _ = self.run("pg_ctl", &["-D", path(&data), "-m", "immediate", "stop"]);
-    }
-}
-
-fn path(p: &Path) -> &str {
-    p.to_str().expect("a UTF-8 temp path")
-}
 
 /// What the writers and the reader saw in one cycle.
 #[derive(Default)]
@@ -296,11 +134,7 @@ async fn load_until_killed(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn killed_cluster_keeps_every_acknowledged_event_and_flushes_before_acknowledging() {
-    let Some(bin) = server_binaries() else {
-        let why = "skipped: PostgreSQL's server binaries (initdb, pg_ctl) not found under \
-                   /usr/lib/postgresql/*/bin or pg_config --bindir; install postgresql";
-        assert!(std::env::var_os("CI").is_none(), "{why} (CI is set)");
-        eprintln!("{why}");
+    let Some(bin) = binaries_or_skip(&["initdb", "pg_ctl"]) else {
         return;
     };
     let cluster = tokio::task::block_in_place(|| {

@@ -512,7 +512,7 @@ async fn read_source(
     policy::may_read_source(&user)?;
     state.with_election(&user, &e, |_| Ok(())).await?;
     let sources =
-        access::read_sources(state.events.as_ref(), state.sealing.as_ref(), &e, &p).await?;
+        access::read_sources(state.read_events().await?, state.sealing.as_ref(), &e, &p).await?;
     let Some(first) = sources.first() else {
         return Err(ApiError::NotFound(format!(
             "petition {p:?} of election {e:?}: no source recorded"
@@ -676,7 +676,7 @@ async fn export(
         })
         .await?;
     let selector = Selector::Prefix(candidate_stream(&b.election_id, &b.candidate_id));
-    let case = build_case(state.store.as_ref(), &selector)
+    let case = build_case(state.read_store().await?, &selector)
         .await
         .map_err(|e| match e {
             CaseError::Empty(_) => ApiError::NotFound(e.to_string()),

@@ -33,6 +33,7 @@ pub mod policy;
 pub mod print;
 pub mod queries;
 pub mod search;
+pub mod standby;
 pub mod state;
 pub mod tiles;
 pub mod verify_job;

@@ -184,7 +184,7 @@ pub async fn cut(state: &AppState, q: &AsOf) -> Result<Cut, ApiError> {
              happened by then), not both: they are different clocks",
         )),
         (Some(s), None) => Ok(Cut {
-            as_of: Some(resolve_as_of(state.events.as_ref(), &s).await?),
+            as_of: Some(resolve_as_of(state.read_events().await?, &s).await?),
             occurred: None,
         }),
         (None, Some(s)) => {
@@ -471,7 +471,7 @@ pub async fn accesses(
 ) -> Result<Vec<AccessEntry>, ApiError> {
     policy::may_read_accesses(user)?;
     state.with_election(user, election_id, |_| Ok(())).await?;
-    Ok(access::accesses(state.events.as_ref(), election_id, candidate_id).await?)
+    Ok(access::accesses(state.read_events().await?, election_id, candidate_id).await?)
 }
 
 /// The "verified up to checkpoint N, signed by …" badge.

@@ -31,9 +31,16 @@ pub struct Verified {
 }
 
 pub struct AppState {
+    /// The ledger of record (the primary): every write, and the reads that
+    /// decide, authenticate, verify or sign (D116).
     pub store: Arc<dyn ProofStore>,
     /// The same store, as the use cases of `jishi-app` take it.
     pub events: Arc<dyn EventStore>,
+    /// Where the reads that only show come from: `store`, or a hot standby
+    /// (`jishi serve --read-db`, D116). Take them through
+    /// [`AppState::read_events`] and [`AppState::read_store`], which wait
+    /// for this server's own writes to be there.
+    pub reads: crate::standby::Reads,
     pub views: Mutex<Projections>,
     pub users: RwLock<Users>,
     /// The log's key, for `POST /api/checkpoint`; none when the server was
@@ -68,6 +75,7 @@ impl AppState {
     pub fn new(store: Arc<dyn ProofStore>, signer: Option<SignerKey>, origin: String) -> AppState {
         let events: Arc<dyn EventStore> = store.clone();
         AppState {
+            reads: crate::standby::Reads::primary(&store),
             store,
             events,
             views: Mutex::new(Projections::default()),
@@ -93,6 +101,36 @@ impl AppState {
     /// Whether this state takes its users from another ledger's (D112).
     pub fn borrows_users(&self) -> bool {
         self.users_from.is_some()
+    }
+
+    /// The same state, reading what it only shows from the hot standby
+    /// `standby` (D116): a read waits at most `patience` for the standby to
+    /// replay this server's newest acknowledged write, then is refused (503
+    /// naming `name`, D117).
+    pub fn with_standby(
+        mut self,
+        standby: Arc<dyn ProofStore>,
+        name: String,
+        patience: std::time::Duration,
+    ) -> AppState {
+        let (reads, events) =
+            crate::standby::Reads::standby(standby, name, patience, self.events.clone());
+        self.reads = reads;
+        self.events = events;
+        self
+    }
+
+    /// The store the reads that only show take, once it shows every write
+    /// this server has acknowledged (at once without a standby).
+    pub async fn read_events(&self) -> Result<&dyn EventStore, ApiError> {
+        self.reads.settled().await?;
+        Ok(self.reads.events.as_ref())
+    }
+
+    /// As [`AppState::read_events`], for tiles and case exports.
+    pub async fn read_store(&self) -> Result<&dyn ProofStore, ApiError> {
+        self.reads.settled().await?;
+        Ok(self.reads.store.as_ref())
     }
 
     /// The same state, sealing petitioners' identities with `keyring`.
@@ -160,8 +198,9 @@ impl AppState {
 
     /// Runs `f` on the projections, caught up to the ledger's head first.
     pub async fn with_views<T>(&self, f: impl FnOnce(&Projections) -> T) -> Result<T, ApiError> {
+        let reads = self.read_events().await?;
         let mut views = self.views.lock().await;
-        catch_up(self.events.as_ref(), &mut views).await?;
+        catch_up(reads, &mut views).await?;
         Ok(f(&views))
     }
 
@@ -172,8 +211,9 @@ impl AppState {
         election_id: &str,
         f: impl FnOnce(&ElectionProjection) -> Result<T, ApiError>,
     ) -> Result<T, ApiError> {
+        let reads = self.read_events().await?;
         let mut views = self.views.lock().await;
-        catch_up(self.events.as_ref(), &mut views).await?;
+        catch_up(reads, &mut views).await?;
         // Absent and out of scope answer alike (D53): a 403 would tell an
         // outsider that the election exists, and name its organisation.
         let absent = || crate::queries::no_election(election_id);

@@ -31,8 +31,12 @@ pub fn routes() -> Router<Arc<AppState>> {
 /// The latest stored checkpoint, with every cosignature stored with it. A
 /// client re-fetches it, so it is not cached.
 async fn checkpoint(State(state): State<Arc<AppState>>) -> Result<Response, ApiError> {
+    // From the store the tiles come from, so that a client that fetched it
+    // finds every tile it names (on a standby, D116; its signature is the
+    // log's, which a standby cannot make).
     let cp = state
-        .store
+        .read_store()
+        .await?
         .latest_checkpoint()
         .await
         .map_err(|e| ApiError::Internal(e.to_string()))?
@@ -73,11 +77,15 @@ async fn serve(state: &AppState, path: &str) -> Response {
         Ok(t) => t,
         Err(e) => return not_found(e.to_string()),
     };
-    let size = match state.store.tree_size().await {
+    let store = match state.read_store().await {
+        Ok(s) => s,
+        Err(e) => return e.into_response(),
+    };
+    let size = match store.tree_size().await {
         Ok(s) => s,
         Err(e) => return ApiError::Internal(e.to_string()).into_response(),
     };
-    match read_tile(state.store.as_ref(), size, &t).await {
+    match read_tile(store, size, &t).await {
         Ok(bytes) => (
             [
                 (header::CONTENT_TYPE, "application/octet-stream"),

@@ -7,6 +7,7 @@ use std::process::{Command, Output};
 use std::sync::Arc;
 
 pub mod browser;
+pub mod cluster;
 
 use jishi_ledger::{Actor, AppendRequest, EventStore, ExpectedVersion, NewEvent, SqliteStore};
 use serde_json::json;

@@ -73,6 +73,9 @@ pub(super) struct Marks {
     durable: watch::Sender<u64>,
     /// Whether groups commit asynchronously (and a flusher runs).
     pub(super) asynchronous: bool,
+    /// The store reads a hot standby (D116): every row it can see is one
+    /// its primary had already flushed, so no read needs bounding.
+    replayed: bool,
     /// Callers whose answers the flusher holds, waiting for a flush.
     held: AtomicUsize,
     log: Option<Mutex<Vec<GroupDurability>>>,
@@ -143,8 +146,21 @@ impl Marks {
             committed: AtomicU64::new(0),
             durable: watch::channel(0).0,
             asynchronous,
+            replayed: false,
             held: AtomicUsize::new(0),
             log: record.then(|| Mutex::new(Vec::new())),
+        }
+    }
+
+    /// The marks of a store on a hot standby. A primary's WAL sender sends a
+    /// standby only WAL the primary has already flushed (PostgreSQL streams
+    /// up to its flush position, never past it), so whatever a standby has
+    /// replayed is durable on the primary: a read there needs no bound, and
+    /// could not force a flush anyway (a standby takes no transaction id).
+    pub(super) fn replica() -> Marks {
+        Marks {
+            replayed: true,
+            ..Marks::new(false, false)
         }
     }
 
@@ -226,7 +242,7 @@ impl Marks {
         client: &tokio_postgres::Client,
         position: u64,
     ) -> Result<(), StoreError> {
-        if position == 0 || self.durable() >= position {
+        if self.replayed || position == 0 || self.durable() >= position {
             return Ok(());
         }
         if self.asynchronous && self.committed.load(Ordering::Acquire) >= position {

@@ -94,6 +94,7 @@ mod migrate;
 mod plan;
 mod reads;
 mod sql;
+mod standby;
 mod statements;
 mod tree;
 mod writer;
@@ -116,6 +117,7 @@ pub use tokio_postgres;
 pub use durable::{Durability, GroupDurability};
 pub use migrate::migrate;
 pub use sql::{insert_rows, INSERT_EVENTS};
+pub use standby::Replay;
 
 use crate::attest::{Attestation, Attestor};
 use crate::row::StoredRow;
@@ -272,6 +274,9 @@ pub struct PostgresStore {
     stats: Arc<Counters>,
     /// What is committed and what is durable, which bounds every read (D85).
     marks: Arc<Marks>,
+    /// Set for a store opened on a hot standby ([`PostgresStore::open_standby`]):
+    /// it has no writer, and counts the writes it refused (D116).
+    standby: Option<Arc<AtomicU64>>,
 }
 
 /// What the writer task has done, for the benchmark and for operators
@@ -338,35 +343,18 @@ impl PostgresStore {
     /// Connects with an explicit driver configuration and options. Must run
     /// inside a Tokio runtime: it starts the writer task there.
     pub async fn open_with(
-        mut config: tokio_postgres::Config,
+        config: tokio_postgres::Config,
         options: PgOptions,
     ) -> Result<PostgresStore, StoreError> {
-        // Statements are prepared once per connection and run for the life of
-        // the process while the ledger grows from empty. A generic plan made
-        // while the table was small (a sequential scan) would then stay, and
-        // every append would scan the whole ledger: measured, the event-id
-        // look-up grew to 4–8 ms per transaction at 40,000 events. Custom
-        // plans are made with the table's current size.
-        let extra = "-c plan_cache_mode=force_custom_plan";
-        let merged = match config.get_options() {
-            Some(o) if !o.is_empty() => format!("{o} {extra}"),
-            _ => extra.to_string(),
-        };
-        config.options(&merged);
-        let manager = Manager::from_config(
-            config,
-            NoTls,
-            ManagerConfig {
-                // Fast: a connection that died is noticed by `is_closed`; a
-                // round trip per checkout would cost more than it catches.
-                recycling_method: RecyclingMethod::Fast,
-            },
-        );
-        let pool = Pool::builder(manager)
-            .max_size(options.pool_size.max(2))
-            .build()
-            .map_err(|e| StoreError::backend(STORE, e))?;
+        let pool = pool_for(config, options.pool_size)?;
         let mut client = pool.get().await.map_err(pool_err)?;
+        if standby::in_recovery(&client).await? {
+            // Migrating would fail with "read-only transaction" at best.
+            return Err(StoreError::Schema(
+                "this server is a hot standby (pg_is_in_recovery()): nothing can be written                  there; write to its primary with --db, and read the standby with                  `jishi serve --read-db` (D116)"
+                    .into(),
+            ));
+        }
         if !options.create && !ledger_exists(&**client).await? {
             return Err(StoreError::Schema(format!(
                 "no ledger in schema {:?} of this database (create one with `jishi init`, or \
@@ -437,6 +425,7 @@ impl PostgresStore {
             clock: options.clock,
             stats,
             marks,
+            standby: None,
         })
     }
 
@@ -457,6 +446,10 @@ impl PostgresStore {
         guard: Option<ScopeGuard>,
         requests: Vec<PreparedRequest>,
     ) -> Result<Vec<Appended>, BatchError> {
+        if let Some(refused) = &self.standby {
+            refused.fetch_add(1, Ordering::Relaxed);
+            return Err(store_failure(standby::read_only()));
+        }
         if requests.is_empty() {
             return Ok(Vec::new());
         }
@@ -536,6 +529,36 @@ impl PostgresStore {
     pub fn pool(&self) -> &Pool {
         &self.pool
     }
+}
+
+/// A connection pool for `config`, each connection planning every statement
+/// for the table's current size (see the comment inside).
+fn pool_for(mut config: tokio_postgres::Config, pool_size: usize) -> Result<Pool, StoreError> {
+    // Statements are prepared once per connection and run for the life of
+    // the process while the ledger grows from empty. A generic plan made
+    // while the table was small (a sequential scan) would then stay, and
+    // every append would scan the whole ledger: measured, the event-id
+    // look-up grew to 4–8 ms per transaction at 40,000 events. Custom
+    // plans are made with the table's current size.
+    let extra = "-c plan_cache_mode=force_custom_plan";
+    let merged = match config.get_options() {
+        Some(o) if !o.is_empty() => format!("{o} {extra}"),
+        _ => extra.to_string(),
+    };
+    config.options(&merged);
+    let manager = Manager::from_config(
+        config,
+        NoTls,
+        ManagerConfig {
+            // Fast: a connection that died is noticed by `is_closed`; a
+            // round trip per checkout would cost more than it catches.
+            recycling_method: RecyclingMethod::Fast,
+        },
+    );
+    Pool::builder(manager)
+        .max_size(pool_size.max(2))
+        .build()
+        .map_err(|e| StoreError::backend(STORE, e))
 }
 
 fn to_i64(n: u64) -> i64 {

@@ -638,6 +638,10 @@ impl ProofStore for PostgresStore {
     }
 
     async fn save_checkpoint(&self, note: &str) -> Result<StoredCheckpoint, ProofError> {
+        if let Some(refused) = &self.standby {
+            refused.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            return Err(ProofError::Store(super::standby::read_only()));
+        }
         let parsed = Note::parse(note)?;
         let cp = Checkpoint::from_body(parsed.text())?;
         let now = format_recorded_at(self.clock.now());

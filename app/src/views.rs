@@ -4,8 +4,8 @@
 
 use chrono::{DateTime, FixedOffset, NaiveDate, TimeZone};
 use jishi_ledger::{EventStore, RecordedEvent};
-use jishi_projections::views::{Entry, Projections};
-use jishi_projections::{candidate_stream, election_stream, fold, parse_stream, Procedure};
+use jishi_projections::views::{Entry, Projections, UnknownProcedure};
+use jishi_projections::{candidate_stream, election_stream, parse_stream, Procedure};
 
 use crate::{decode_marked, RecordError};
 
@@ -216,17 +216,10 @@ pub fn procedure_of(
     if let Some(p) = given {
         return Ok(p);
     }
-    if let Some((p, _)) = jishi_projections::replay::recorded_procedure(
-        entries.iter().map(|e| (&e.event, e.gated_under.as_deref())),
-    ) {
-        return Ok(p);
-    }
-    let state = fold(entries.iter().map(|e| &e.event));
-    let kind = state
-        .opened
-        .map(|o| o.kind)
-        .ok_or_else(|| ViewError::NotOpened(election.to_string()))?;
-    Ok(Procedure::builtin(&kind)?)
+    jishi_projections::views::procedure_in_force(entries).map_err(|e| match e {
+        UnknownProcedure::NotOpened => ViewError::NotOpened(election.to_string()),
+        UnknownProcedure::Procedure(p) => ViewError::Procedure(p),
+    })
 }
 
 /// The elections that have a stream for `candidate_id`. The ledger has no
@@ -366,10 +359,23 @@ fn parse_time(spec: &str) -> Option<DateTime<FixedOffset>> {
         .single()
 }
 
-/// Applies every event after `projections.last_position`; returns how many.
-/// Events outside `election/…` streams (raw appends) are not part of any view
-/// and are skipped.
+/// Applies every event after `projections.last_position`, then keeps the
+/// compliance of the elections that changed (D118), so that a list of
+/// elections with their findings reads kept reports; returns how many
+/// events were applied. Events outside `election/…` streams (raw appends)
+/// are not part of any view and are skipped.
 pub async fn catch_up(
+    store: &dyn EventStore,
+    projections: &mut Projections,
+) -> Result<u64, ViewError> {
+    let applied = apply_new(store, projections).await?;
+    projections.keep_compliance();
+    Ok(applied)
+}
+
+/// Applies every event after `projections.last_position`; returns how many.
+/// The compliance of the elections it changed is left stale.
+async fn apply_new(
     store: &dyn EventStore,
     projections: &mut Projections,
 ) -> Result<u64, ViewError> {
@@ -427,10 +433,15 @@ pub async fn catch_up(
     }
 }
 
-/// Every projection rebuilt from position 1.
+/// Every projection rebuilt from position 1, compliance not kept: the
+/// command line's whole-ledger views (`jishi unit`, `jishi composition`)
+/// read states, not findings, and a kept report per election would make
+/// them compute every election's compliance for nothing. Its elections'
+/// [`ElectionProjection::compliance`](jishi_projections::views::ElectionProjection::compliance)
+/// is still right, computed when asked.
 pub async fn rebuild(store: &dyn EventStore) -> Result<Projections, ViewError> {
     let mut p = Projections::default();
-    catch_up(store, &mut p).await?;
+    apply_new(store, &mut p).await?;
     Ok(p)
 }
 

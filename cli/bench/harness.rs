@@ -17,7 +17,9 @@ use jishi_ledger::canonical::EVENT_HASH_TAG;
 use jishi_ledger::postgres::tokio_postgres::{self, NoTls};
 use jishi_ledger::postgres::{Durability, GroupCommit, PgOptions, PostgresStore};
 use jishi_ledger::row::StoredRow;
-use jishi_ledger::{Actor, AppendRequest, EventStore, ExpectedVersion, NewEvent, SqliteStore};
+use jishi_ledger::{
+    Actor, AppendRequest, EventStore, ExpectedVersion, NewEvent, ProofStore, SqliteStore,
+};
 use serde_json::json;
 
 // Statistics and the table.
@@ -56,6 +58,21 @@ pub(crate) fn percentile(sorted: &[Duration], p: f64) -> Duration {
         .get(i.min(sorted.len().saturating_sub(1)))
         .copied()
         .unwrap_or_default()
+}
+
+/// A `kB` line of a `/proc/PID/status` file (`field` with its colon, e.g.
+/// `VmHWM:` for the peak resident size, `VmRSS:` for the current one);
+/// `None` where there is no such file (not Linux) or line.
+pub(crate) fn status_kib(status_file: &str, field: &str) -> Option<u64> {
+    let status = std::fs::read_to_string(status_file).ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(field))?
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse()
+        .ok()
 }
 
 /// A figures table with the given header, in the style every benchmark
@@ -250,6 +267,16 @@ impl Ledger {
     }
 
     pub(crate) async fn open(&self) -> anyhow::Result<Arc<dyn EventStore>> {
+        Ok(match self {
+            Ledger::Sqlite(p) => Arc::new(SqliteStore::open(p)?),
+            Ledger::Postgres { url, schema } => Arc::new(
+                jishi_ledger::PostgresStore::open(&Ledger::postgres_url(url, schema), true).await?,
+            ),
+        })
+    }
+
+    /// The kept ledger as a proof store, as `jishi serve` opens it.
+    pub(crate) async fn open_proofs(&self) -> anyhow::Result<Arc<dyn ProofStore>> {
         Ok(match self {
             Ledger::Sqlite(p) => Arc::new(SqliteStore::open(p)?),
             Ledger::Postgres { url, schema } => Arc::new(

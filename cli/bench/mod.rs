@@ -88,14 +88,20 @@ pub struct BenchArgs {
     /// Measure the read-side views instead (trail, accountability, rebuild).
     #[arg(long)]
     views: bool,
-    /// With --views: events in the generated ledger.
-    #[arg(long, default_value_t = 1_000_000)]
+    /// With --views: events in the generated ledger (whole townships, so a
+    /// few more). Each size is kept apart: target/bench-views/ledger.db and
+    /// schema jishi_bench_views for the default, ledger-10m.db and
+    /// jishi_bench_views_10m for 10000000.
+    #[arg(long, default_value_t = views::DEFAULT_EVENTS)]
     views_events: usize,
+    /// With --views-postgres: the schema the ledger is kept in instead.
+    #[arg(long)]
+    views_schema: Option<String>,
     /// With --views: the ledger file to generate once and reuse.
     #[arg(long)]
     ledger: Option<std::path::PathBuf>,
     /// With --views: keep the generated ledger on this PostgreSQL server
-    /// instead (schema jishi_bench_views).
+    /// instead (schema jishi_bench_views, or one named by its size).
     #[arg(long, value_name = "URL")]
     views_postgres: Option<String>,
     /// With --views: trail and accountability queries to time.
@@ -200,6 +206,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
             events: args.views_events,
             ledger: args.ledger,
             postgres: args.views_postgres,
+            schema: args.views_schema,
             queries: args.queries,
             json: args.json,
         })

@@ -19,7 +19,7 @@ use std::time::Instant;
 use anyhow::Context;
 use jishi_ledger::{AppendRequest, ProofStore};
 
-use super::harness::{bench_event, first_rows, per_s, pg_client, HashOnly, Ledger};
+use super::harness::{bench_event, first_rows, per_s, pg_client, status_kib, HashOnly, Ledger};
 
 /// The schema the ledger is kept in unless `--verify-schema` names another.
 pub const SCHEMA: &str = "jishi_bench_verify";
@@ -219,7 +219,7 @@ async fn verify_in_child(db: &str) -> anyhow::Result<ChildVerify> {
             _ = tokio::time::sleep(std::time::Duration::from_millis(20)) => {
                 // The peak only grows; a read after the child exited finds
                 // no VmHWM line and keeps the last one.
-                if let Some(k) = status_file.as_deref().and_then(vm_hwm_kib) {
+                if let Some(k) = status_file.as_deref().and_then(|f| status_kib(f, "VmHWM:")) {
                     peak_kib = Some(k);
                 }
             }
@@ -243,19 +243,6 @@ async fn verify_in_child(db: &str) -> anyhow::Result<ChildVerify> {
         peak_kib,
         checked,
     })
-}
-
-/// The `VmHWM:` line (peak resident size, kB) of a `/proc/PID/status` file.
-fn vm_hwm_kib(status_file: &str) -> Option<u64> {
-    let status = std::fs::read_to_string(status_file).ok()?;
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))?
-        .trim()
-        .trim_end_matches("kB")
-        .trim()
-        .parse()
-        .ok()
 }
 
 /// How fast the server can send the first `rows` ledger rows at all, in

@@ -312,12 +312,43 @@ impl Procedure {
         validate(&ctx, raw)
     }
 
+    /// A recorded procedure's text loaded, with its digest, parsed once per
+    /// process for each distinct text (D119): every election of a district
+    /// records the same procedure, and replaying each one (compliance, kept
+    /// for the server's list, D118) spent most of its time parsing that
+    /// TOML and serialising it again for the digest. A text that does not
+    /// load is not kept, so its error names `origin` each time.
+    pub fn load_with_digest(
+        text: &str,
+        origin: &str,
+    ) -> Result<(Procedure, String), ProcedureError> {
+        use std::collections::HashMap;
+        use std::sync::{Mutex, OnceLock};
+        /// Distinct texts kept; past it the cache starts again (a ledger
+        /// has a handful of procedures, a fuzzer many).
+        const KEPT: usize = 64;
+        static LOADED: OnceLock<Mutex<HashMap<String, (Procedure, String)>>> = OnceLock::new();
+        let cache = LOADED.get_or_init(|| Mutex::new(HashMap::new()));
+        if let Some(hit) = cache.lock().unwrap_or_else(|p| p.into_inner()).get(text) {
+            return Ok(hit.clone());
+        }
+        let p = Procedure::from_toml_str(text, origin)?;
+        let digest = p.digest();
+        let mut kept = cache.lock().unwrap_or_else(|p| p.into_inner());
+        if kept.len() >= KEPT {
+            kept.clear();
+        }
+        kept.insert(text.to_string(), (p.clone(), digest.clone()));
+        Ok((p, digest))
+    }
+
     /// A procedure shipped with the binary, by kind.
     pub fn builtin(kind: &str) -> Result<Procedure, ProcedureError> {
-        for p in Procedure::builtins()? {
-            if p.kind == kind {
-                return Ok(p);
-            }
+        let all = Procedure::parsed_builtins()
+            .as_ref()
+            .map_err(Clone::clone)?;
+        if let Some(p) = all.iter().find(|p| p.kind == kind) {
+            return Ok(p.clone());
         }
         Err(ProcedureError {
             origin: "<builtin>".into(),
@@ -333,12 +364,21 @@ impl Procedure {
         })
     }
 
-    /// All procedures shipped with the binary.
+    /// All procedures shipped with the binary, parsed once per process
+    /// (D119): `builtin` is asked for on every replay and every opening.
     pub fn builtins() -> Result<Vec<Procedure>, ProcedureError> {
-        BUILTIN
-            .iter()
-            .map(|(file, text)| Procedure::from_toml_str(text, &format!("<builtin {file}>")))
-            .collect()
+        Procedure::parsed_builtins().clone()
+    }
+
+    fn parsed_builtins() -> &'static Result<Vec<Procedure>, ProcedureError> {
+        static PARSED: std::sync::OnceLock<Result<Vec<Procedure>, ProcedureError>> =
+            std::sync::OnceLock::new();
+        PARSED.get_or_init(|| {
+            BUILTIN
+                .iter()
+                .map(|(file, text)| Procedure::from_toml_str(text, &format!("<builtin {file}>")))
+                .collect()
+        })
     }
 
     /// The step an event type belongs to, if any. Events outside every step

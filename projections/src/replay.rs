@@ -143,9 +143,7 @@ pub fn procedure_of_event(e: &DomainEvent) -> Option<(Procedure, String)> {
         EventBody::ProcedureAmended(b) => &b.content,
         _ => return None,
     };
-    let p = Procedure::from_toml_str(text, "<recorded procedure>").ok()?;
-    let digest = p.digest();
-    Some((p, digest))
+    Procedure::load_with_digest(text, "<recorded procedure>").ok()
 }
 
 /// The procedure in force: recorded, or the built-in one of the kind.
@@ -357,9 +355,8 @@ pub fn replay(entries: &[Entry]) -> ReplayReport {
         // An amendment the gates passed changes the procedure from here on.
         if let EventBody::ProcedureAmended(b) = &act.event.body {
             if !refused_here {
-                if let Ok(p) = Procedure::from_toml_str(&b.content, "<procedure.amended>") {
+                if let Ok((p, d)) = Procedure::load_with_digest(&b.content, "<procedure.amended>") {
                     let changes = differences(&current.procedure, &p);
-                    let d = p.digest();
                     report.procedures.push(ProcedureSpan {
                         position: act.position,
                         kind: p.kind.clone(),
@@ -396,9 +393,8 @@ fn procedure_at_opening(
         .filter(|e| e.gated_under.is_some())
         .map(|e| &e.event.body);
     if let Some(EventBody::ProcedureAdopted(b)) = adopted {
-        match Procedure::from_toml_str(&b.content, "<procedure.adopted>") {
-            Ok(p) => {
-                let digest = p.digest();
+        match Procedure::load_with_digest(&b.content, "<procedure.adopted>") {
+            Ok((p, digest)) => {
                 report.procedures.push(ProcedureSpan {
                     position: entries[i + 1].position,
                     kind: p.kind.clone(),

@@ -47,19 +47,12 @@ pub struct ElectionSummary {
     pub concluded: bool,
 }
 
-fn summary(id: &str, e: &ElectionProjection) -> ElectionSummary {
+/// One election's line of the list. Its findings are the compliance kept
+/// with the projection (D118), current after every catch-up, so that the
+/// list reads kept reports instead of replaying every election in scope on
+/// every request.
+pub fn summary(id: &str, e: &ElectionProjection) -> ElectionSummary {
     let opened = e.state.opened.as_ref();
-    let findings = procedure_of(id, &e.entries, None).ok().map(|p| {
-        jishi_projections::replay::compliance_with(
-            &e.entries,
-            &e.unreadable,
-            &p,
-            &views::StructureRules::default(),
-        )
-        .0
-        .findings
-        .len()
-    });
     ElectionSummary {
         election_id: id.to_string(),
         unit_name: opened.map(|o| o.unit_name.clone()).unwrap_or_default(),
@@ -69,22 +62,27 @@ fn summary(id: &str, e: &ElectionProjection) -> ElectionSummary {
         candidates: e.state.candidates.len(),
         events: e.entries.len(),
         last_position: e.entries.last().map_or(0, |x| x.position),
-        findings,
+        findings: e.compliance().map(|r| r.findings.len()),
         concluded: !e.state.votes.is_empty(),
     }
 }
 
+/// The lines of the elections of `elections` that `user` may read, in the
+/// order given: the list `GET /api/elections` answers with.
+pub fn summaries<'a>(
+    user: &User,
+    elections: impl IntoIterator<Item = (&'a String, &'a ElectionProjection)>,
+) -> Vec<ElectionSummary> {
+    elections
+        .into_iter()
+        .filter(|(_, e)| policy::may_read_election(user, &election_org(e)).is_ok())
+        .map(|(id, e)| summary(id, e))
+        .collect()
+}
+
 /// The elections `user` may read, with their compliance status.
 pub async fn elections(state: &AppState, user: &User) -> Result<Vec<ElectionSummary>, ApiError> {
-    state
-        .with_views(|v| {
-            v.elections
-                .iter()
-                .filter(|(_, e)| policy::may_read_election(user, &election_org(e)).is_ok())
-                .map(|(id, e)| summary(id, e))
-                .collect()
-        })
-        .await
+    state.with_views(|v| summaries(user, &v.elections)).await
 }
 
 /// The two clocks a view may be cut by, as a query asks for them (issue 16,

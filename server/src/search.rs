@@ -259,17 +259,9 @@ pub(crate) fn hits_where(
         .as_ref()
         .map(|o| o.unit_name.clone())
         .unwrap_or_default();
-    let report = jishi_app::views::procedure_of(e_id, &e.entries, None)
-        .ok()
-        .map(|p| {
-            jishi_projections::replay::compliance_with(
-                &e.entries,
-                &e.unreadable,
-                &p,
-                &views::StructureRules::default(),
-            )
-            .0
-        });
+    // Kept with the projection (D118): a search across every election in
+    // scope must not replay each one.
+    let report = e.compliance();
     let folded = &e.state;
     views::candidates(folded, None)
         .into_iter()
@@ -400,13 +392,7 @@ fn attention_of(e_id: &str, e: &ElectionProjection) -> Vec<Attention> {
             }
         }
     }
-    if let Ok(p) = jishi_app::views::procedure_of(e_id, &e.entries, None) {
-        let (report, _) = jishi_projections::replay::compliance_with(
-            &e.entries,
-            &e.unreadable,
-            &p,
-            &views::StructureRules::default(),
-        );
+    if let Some(report) = e.compliance() {
         for f in &report.findings {
             let what = match f.kind {
                 FindingKind::LateReport => "late_report",

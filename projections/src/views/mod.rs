@@ -18,6 +18,7 @@ pub mod accountability;
 pub mod compliance;
 pub mod composition;
 pub mod facts;
+pub mod kept;
 pub mod oversight;
 pub mod queries;
 pub mod redact;
@@ -26,7 +27,7 @@ pub mod structure;
 pub mod supervision;
 pub mod trail;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, FixedOffset};
 
@@ -36,6 +37,7 @@ use crate::state::ElectionState;
 
 pub use accountability::{accountability, Accountability, Duty};
 pub use compliance::{check, ComplianceReport, Finding, FindingKind, StructureRules};
+pub use kept::{procedure_in_force, KeptCompliance, UnknownProcedure};
 pub use redact::{redact_accountability, redact_report, redact_trail, Restricted};
 pub use stats::{candidates, stats, summarise, CandidateRow, DistrictStats, TeamStats};
 pub use trail::{trail, Trail, TrailRow};
@@ -109,6 +111,9 @@ pub struct ElectionProjection {
     pub chains: BTreeMap<String, Accountability>,
     /// Events of the election's streams that are no domain event (D68).
     pub unreadable: Vec<crate::replay::Unreadable>,
+    /// The compliance report as last kept by [`Projections::keep_compliance`]
+    /// (D118); `None` until then.
+    pub compliance: Option<KeptCompliance>,
 }
 
 impl ElectionProjection {
@@ -128,6 +133,9 @@ pub struct Projections {
     /// The last position applied: catch up from `last_position + 1`.
     pub last_position: u64,
     pub elections: BTreeMap<String, ElectionProjection>,
+    /// Elections with events applied since their compliance was last kept
+    /// ([`Projections::keep_compliance`], D118).
+    pub stale: BTreeSet<String>,
 }
 
 impl Projections {
@@ -141,6 +149,7 @@ impl Projections {
             });
         }
         self.last_position = entry.position;
+        self.mark_stale(&entry.event.election_id);
         // Look up before inserting: a rebuild applies millions of entries, and
         // `entry()` would allocate a key for each.
         let id = &entry.event.election_id;
@@ -170,6 +179,7 @@ impl Projections {
     /// that the views go on and the compliance report can show it.
     pub fn note_unreadable(&mut self, election: &str, u: crate::replay::Unreadable) {
         self.last_position = self.last_position.max(u.position);
+        self.mark_stale(election);
         self.elections
             .entry(election.to_string())
             .or_default()

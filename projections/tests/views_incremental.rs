@@ -165,7 +165,7 @@ fn corrected_and_voided(seed: u64) -> (Vec<Entry>, Vec<(u64, String)>) {
     };
     let actor = entries[0].actor.clone();
     let last = entries.last().expect("events").clone();
-    let mut push =
+    let push =
         |entries: &mut Vec<Entry>, election: &str, candidate: Option<&str>, body: EventBody| {
             let state = fold(
                 entries

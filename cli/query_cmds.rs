@@ -188,6 +188,12 @@ pub struct CompositionArgs {
 
 /// `jishi composition`: who the elected representatives are, together.
 pub async fn composition(spec: &StoreSpec, args: CompositionArgs) -> anyhow::Result<()> {
+    if args.elections.is_empty() && jishi_projections::Procedure::builtin(&args.kind).is_err() {
+        anyhow::bail!(
+            "--kind {:?}: not a procedure kind (see `jishi procedure list`)",
+            args.kind
+        );
+    }
     let store = open_store(spec, false).await?;
     let p = views_io::rebuild(store.as_ref()).await?;
     for e in &args.elections {

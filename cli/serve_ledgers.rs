@@ -78,6 +78,13 @@ pub fn parse(
             bail!("--ledger {arg:?}: a ledger named {name:?} was already given");
         }
         let spec = StoreSpec::parse(store);
+        // A `file:` URI or a `?` query would name a store the same-store
+        // check below cannot compare (one file served as two ledgers).
+        if matches!(spec, StoreSpec::Sqlite(_))
+            && (store.starts_with("file:") || store.contains('?'))
+        {
+            bail!("--ledger {arg:?}: give a SQLite ledger as a plain file path, not a URI");
+        }
         if let Some(other) = seen.insert(identity(&spec), format!("--ledger {name}")) {
             bail!("--ledger {arg:?}: the same store as {other}; each ledger is served once");
         }
@@ -121,8 +128,36 @@ pub async fn open(
     sealing: Option<&std::path::Path>,
 ) -> anyhow::Result<Vec<Ledger>> {
     let mut out = Vec::new();
+    // Origin → who signs under it: one log key signing two ledgers would
+    // make two inconsistent checkpoints under one origin, which any witness
+    // takes as a fork of that log.
+    let mut origins: BTreeMap<String, String> = BTreeMap::new();
+    if !home.origin.is_empty() {
+        origins.insert(home.origin.clone(), "--key".into());
+    }
     for a in args {
         let context = format!("--ledger {}={}", a.name, a.spec);
+        let signer = match &a.key {
+            Some(path) => Some(
+                crate::proof_cmds::read_signer(path)
+                    .with_context(|| format!("--ledger-key {}={}", a.name, path.display()))?,
+            ),
+            None => None,
+        };
+        let origin = signer
+            .as_ref()
+            .map(|k| k.name().to_string())
+            .unwrap_or_default();
+        if !origin.is_empty() {
+            if let Some(other) = origins.insert(origin.clone(), format!("--ledger-key {}", a.name))
+            {
+                bail!(
+                    "--ledger-key {}: its log {origin:?} is already signed by {other}; each \
+                     ledger needs a log key and origin of its own",
+                    a.name
+                );
+            }
+        }
         let explicit = a.recording_key.is_some();
         let key_at = a
             .recording_key
@@ -137,17 +172,6 @@ pub async fn open(
                 ),
                 _ => context.clone(),
             })?;
-        let signer = match &a.key {
-            Some(path) => Some(
-                crate::proof_cmds::read_signer(path)
-                    .with_context(|| format!("--ledger-key {}={}", a.name, path.display()))?,
-            ),
-            None => None,
-        };
-        let origin = signer
-            .as_ref()
-            .map(|k| k.name().to_string())
-            .unwrap_or_default();
         let mut state = AppState::new(store, signer, origin).with_users_from(home.clone());
         if let Some(key) = home.person_key {
             state = state.with_person_key(key);

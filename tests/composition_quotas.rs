@@ -168,6 +168,26 @@ async fn quotas_not_met_are_findings_with_their_share_count_and_seed() {
         theirs["composition"]["elected"], 0,
         "nothing of 天元区 is counted: {theirs}"
     );
+    // Given means given: a blank list, a blank kind, or both ways at once.
+    for (q, field) in [
+        ("elections=", "elections"),
+        ("elections=,,", "elections"),
+        ("kind=", "kind"),
+        (
+            "elections=qingshan-dbxj-2021&kind=party_representative",
+            "kind",
+        ),
+    ] {
+        let r = get(format!("/api/composition?{q}"), &tokens[0])
+            .await
+            .expect("get");
+        assert_eq!(r.status(), 400, "{q}");
+        let e: Value = r.json().await.expect("json");
+        assert_eq!(e["error"]["field"], field, "{q}: {e}");
+    }
+    let out = common::jishi(&db, &["composition", "--kind", "no_such_kind"], None);
+    assert!(!out.status.success(), "{}", common::text(&out));
+    assert!(common::text(&out).contains("not a procedure kind"));
     let r = get("/api/composition?kind=no_such_kind".into(), &tokens[0])
         .await
         .expect("get");

@@ -115,7 +115,10 @@ async fn both_clocks_are_served_named_and_agree_with_the_command_line() {
     .await
     .expect("cli");
     assert_eq!(cli["view"]["rows"], cut["trail"]["rows"]);
-    assert_eq!(cli["as_of_occurred"]["time"], c["time"]);
+    assert_eq!(
+        cli["as_of_occurred"], *c,
+        "the cut is told of the candidate's own events, as the CLI tells it"
+    );
 
     // The read is recorded with its cut.
     let (status, reads) = json(
@@ -169,6 +172,21 @@ async fn both_clocks_are_served_named_and_agree_with_the_command_line() {
         r.headers().get("jishi-clock").and_then(|v| v.to_str().ok()),
         Some("recorded")
     );
+
+    // Every answer cut by a clock names it in the header too.
+    for path in [
+        format!("/api/elections/{ELECTION}/check?as_of_occurred={q}"),
+        format!("/api/elections/{ELECTION}/stats?as_of_occurred={q}"),
+        format!("/api/elections/{ELECTION}/candidates?as_of_occurred={q}"),
+        format!("{trail_path}?as_of_occurred={q}"),
+    ] {
+        let r = get(path.clone(), &tokens[0]).await.expect("get");
+        assert_eq!(
+            r.headers().get("jishi-clock").and_then(|v| v.to_str().ok()),
+            Some("occurred"),
+            "{path}"
+        );
+    }
 
     // The election and its check.
     let (status, e) = json(

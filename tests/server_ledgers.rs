@@ -747,6 +747,9 @@ fn a_bad_ledger_argument_is_named_and_nothing_starts() {
         (vec!["--ledger", "a/b=x.db"], "lower-case"),
         (vec!["--ledger", "home=x.db"], "--db"),
         (vec!["--ledger-key", "hexi=k"], "no --ledger hexi"),
+        // One file under a URI as well as a path would be served twice.
+        (vec!["--ledger", "hexi=file:hexi.db"], "plain file path"),
+        (vec!["--ledger", "hexi=hexi.db?mode=ro"], "plain file path"),
     ] {
         let out = common::jishi(
             &home,
@@ -757,5 +760,57 @@ fn a_bad_ledger_argument_is_named_and_nothing_starts() {
         assert!(!out.status.success(), "{args:?} started: {text}");
         assert!(text.contains(says), "{args:?}: {text}");
         assert!(!dir.path().join("hexi.db").exists(), "{args:?} opened hexi");
+    }
+}
+
+/// One log key for two ledgers would sign two inconsistent checkpoints
+/// under one origin: a witness would hold that as a fork. Refused before
+/// the second ledger opens, naming both.
+#[test]
+fn one_log_key_cannot_sign_two_ledgers() {
+    let dir = tempfile::tempdir().expect("dir");
+    let home = dir.path().join("home.db");
+    let key = dir.path().join("log.key");
+    let out = common::jishi(
+        &home,
+        &[
+            "keygen",
+            "one.example/log",
+            "--out",
+            key.to_str().expect("utf-8"),
+        ],
+        None,
+    );
+    assert!(out.status.success(), "{}", common::text(&out));
+    let key = key.to_str().expect("utf-8");
+    for args in [
+        vec![
+            "--key",
+            key,
+            "--ledger",
+            "hexi=hexi.db",
+            "--ledger-key",
+            &format!("hexi={key}"),
+        ],
+        vec![
+            "--ledger",
+            "hexi=hexi.db",
+            "--ledger-key",
+            &format!("hexi={key}"),
+            "--ledger",
+            "hedong=hedong.db",
+            "--ledger-key",
+            &format!("hedong={key}"),
+        ],
+    ] {
+        let args: Vec<&str> = args.iter().map(|s| s.as_ref()).collect();
+        let out = common::jishi(
+            &home,
+            &[&["serve", "--bind", "127.0.0.1:0"][..], &args[..]].concat(),
+            None,
+        );
+        let text = common::text(&out);
+        assert!(!out.status.success(), "{args:?} started: {text}");
+        assert!(text.contains("is already signed by"), "{args:?}: {text}");
     }
 }

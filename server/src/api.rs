@@ -223,8 +223,9 @@ async fn election(
     ApiUser(user): ApiUser,
     Path(id): Path<String>,
     Query(q): Query<AsOf>,
-) -> Result<Json<queries::ElectionDetail>, ApiError> {
-    Ok(Json(queries::election(&state, &user, &id, &q).await?))
+) -> Result<Response, ApiError> {
+    let d = queries::election(&state, &user, &id, &q).await?;
+    Ok((d.clock.header(), Json(d)).into_response())
 }
 
 /// One part of an election's detail, as its own resource.
@@ -235,9 +236,10 @@ async fn part(
     q: AsOf,
     compliance: bool,
     pick: impl FnOnce(queries::ElectionDetail) -> Result<Value, ApiError>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
     let detail = queries::election_with(state, user, id, &q, compliance).await?;
-    Ok(Json(pick(detail)?))
+    let clock = detail.clock.header();
+    Ok((clock, Json(pick(detail)?)).into_response())
 }
 
 async fn check(
@@ -245,7 +247,7 @@ async fn check(
     ApiUser(user): ApiUser,
     Path(id): Path<String>,
     Query(q): Query<AsOf>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
     part(&state, &user, &id, q, true, |d| {
         let reads = d.recorded_reads;
         d.compliance
@@ -268,7 +270,7 @@ async fn stats(
     ApiUser(user): ApiUser,
     Path(id): Path<String>,
     Query(q): Query<AsOf>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
     part(&state, &user, &id, q, false, |d| Ok(json!(d.stats))).await
 }
 
@@ -297,11 +299,7 @@ async fn query(
                 Some(o) => json!({ "as_of_occurred": o, "view": v }),
                 None => v,
             };
-            let clock = match cut.clock() {
-                queries::Clock::Recorded => "recorded",
-                queries::Clock::Occurred => "occurred",
-            };
-            Ok(([("jishi-clock", clock)], Json(v)).into_response())
+            Ok((cut.clock().header(), Json(v)).into_response())
         })
         .await
 }
@@ -378,7 +376,7 @@ async fn candidates(
     ApiUser(user): ApiUser,
     Path(id): Path<String>,
     Query(q): Query<AsOf>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
     part(&state, &user, &id, q, false, |d| Ok(json!(d.candidates))).await
 }
 
@@ -387,15 +385,19 @@ async fn trail(
     ApiUser(user): ApiUser,
     Path((e, c)): Path<(String, String)>,
     Query(q): Query<AsOf>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
     let v = queries::candidate(&state, &user, &e, &c, &q, View::Trail).await?;
-    Ok(Json(json!({
-        "trail": v.trail,
-        "clock": v.clock,
-        "as_of": v.as_of,
-        "as_of_occurred": v.as_of_occurred,
-        "recorded_read_at": v.recorded_read_at,
-    })))
+    Ok((
+        v.clock.header(),
+        Json(json!({
+            "trail": v.trail,
+            "clock": v.clock,
+            "as_of": v.as_of,
+            "as_of_occurred": v.as_of_occurred,
+            "recorded_read_at": v.recorded_read_at,
+        })),
+    )
+        .into_response())
 }
 
 async fn accountability(
@@ -403,15 +405,19 @@ async fn accountability(
     ApiUser(user): ApiUser,
     Path((e, c)): Path<(String, String)>,
     Query(q): Query<AsOf>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
     let v = queries::candidate(&state, &user, &e, &c, &q, View::Accountability).await?;
-    Ok(Json(json!({
-        "accountability": v.accountability,
-        "clock": v.clock,
-        "as_of": v.as_of,
-        "as_of_occurred": v.as_of_occurred,
-        "recorded_read_at": v.recorded_read_at,
-    })))
+    Ok((
+        v.clock.header(),
+        Json(json!({
+            "accountability": v.accountability,
+            "clock": v.clock,
+            "as_of": v.as_of,
+            "as_of_occurred": v.as_of_occurred,
+            "recorded_read_at": v.recorded_read_at,
+        })),
+    )
+        .into_response())
 }
 
 async fn up_one_level(
@@ -419,16 +425,20 @@ async fn up_one_level(
     ApiUser(user): ApiUser,
     Path((e, c)): Path<(String, String)>,
     Query(q): Query<AsOf>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
     let (up, cut, occurred, recorded_read_at) =
         queries::one_level_up(&state, &user, &e, &c, &q).await?;
-    Ok(Json(json!({
-        "up_one_level": up,
-        "clock": cut.clock(),
-        "as_of": cut.as_of,
-        "as_of_occurred": occurred,
-        "recorded_read_at": recorded_read_at,
-    })))
+    Ok((
+        cut.clock().header(),
+        Json(json!({
+            "up_one_level": up,
+            "clock": cut.clock(),
+            "as_of": cut.as_of,
+            "as_of_occurred": occurred,
+            "recorded_read_at": recorded_read_at,
+        })),
+    )
+        .into_response())
 }
 
 async fn accesses(

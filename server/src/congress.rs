@@ -31,10 +31,8 @@ pub fn routes() -> Router<Arc<AppState>> {
 /// every election of `kind` the user may read.
 #[derive(Debug, Default, Deserialize)]
 struct Which {
-    #[serde(default)]
-    kind: String,
-    #[serde(default)]
-    elections: String,
+    kind: Option<String>,
+    elections: Option<String>,
 }
 
 async fn composition(
@@ -42,16 +40,33 @@ async fn composition(
     ApiUser(user): ApiUser,
     Query(w): Query<Which>,
 ) -> Result<Json<Value>, ApiError> {
-    let named: Vec<String> = w
-        .elections
-        .split(',')
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(str::to_string)
-        .collect();
-    let kind = match w.kind.trim() {
-        "" => "party_representative",
-        k => k,
+    // Given means given: a blank list or kind is refused, not read as
+    // "every election", and the two ways of choosing are not mixed.
+    let named: Vec<String> = match &w.elections {
+        None => Vec::new(),
+        Some(list) => {
+            let names: Vec<String> = list
+                .split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(str::to_string)
+                .collect();
+            if names.is_empty() {
+                return Err(ApiError::bad("elections", "name at least one election"));
+            }
+            if w.kind.is_some() {
+                return Err(ApiError::bad(
+                    "kind",
+                    "give elections or kind, not both: the elections named are counted whatever their kind",
+                ));
+            }
+            names
+        }
+    };
+    let kind = match w.kind.as_deref().map(str::trim) {
+        None => "party_representative",
+        Some("") => return Err(ApiError::bad("kind", "a blank kind names no procedure")),
+        Some(k) => k,
     };
     if named.is_empty() && jishi_projections::Procedure::builtin(kind).is_err() {
         return Err(ApiError::bad(

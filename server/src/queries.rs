@@ -112,7 +112,8 @@ impl AsOf {
 }
 
 /// Which clock a view was cut by, named in every answer so that a reader
-/// never mistakes one for the other.
+/// never mistakes one for the other (also in the `jishi-clock` header of
+/// every answer cut by one, [`Clock::header`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Clock {
@@ -129,6 +130,19 @@ pub struct Cut {
     pub as_of: Option<u64>,
     /// The occurred time, as read (occurred clock), in RFC 3339.
     pub occurred: Option<String>,
+}
+
+impl Clock {
+    /// The `jishi-clock` header naming this clock.
+    pub fn header(self) -> [(&'static str, &'static str); 1] {
+        [(
+            "jishi-clock",
+            match self {
+                Clock::Recorded => "recorded",
+                Clock::Occurred => "occurred",
+            },
+        )]
+    }
 }
 
 impl Cut {
@@ -337,8 +351,17 @@ pub async fn candidate(
                     "candidate {candidate_id:?}: not in election {election_id:?}"
                 )));
             }
-            let (entries, occurred) = cut.apply(&e.entries)?;
+            let (entries, _) = cut.apply(&e.entries)?;
             let entries = &entries[..];
+            // What the cut showed and left out is told of the candidate's
+            // own events, as `jishi trail --as-of-occurred` tells it.
+            let own: Vec<Entry> = e
+                .entries
+                .iter()
+                .filter(|x| x.event.candidate_id.as_deref() == Some(candidate_id))
+                .cloned()
+                .collect();
+            let (_, occurred) = cut.apply(&own)?;
             let mut t = views::trail(entries, candidate_id);
             t.election_id = election_id.to_string();
             redact_trail(&mut t, entries, &may_see);

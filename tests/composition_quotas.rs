@@ -120,18 +120,14 @@ async fn quotas_not_met_are_findings_with_their_share_count_and_seed() {
 
     // Served: in scope the same answer; out of scope as absent, by name
     // and by kind.
-    let d = db.clone();
-    let tokens: Vec<String> = tokio::task::spawn_blocking(move || {
-        [
+    let tokens = common::browser::add_users(
+        &db,
+        &[
             ("city", "inspector", "天元区"),
             ("far", "inspector", "河东区"),
-        ]
-        .iter()
-        .map(|(id, role, org)| common::browser::add_user(&d, id, id, role, org))
-        .collect()
-    })
-    .await
-    .expect("users");
+        ],
+    )
+    .await;
     let base = common::server::serve_ledger(&db).await;
     let http = reqwest::Client::new();
     let get =

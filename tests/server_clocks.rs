@@ -20,18 +20,14 @@ async fn both_clocks_are_served_named_and_agree_with_the_command_line() {
         .await
         .expect("demo");
     assert!(out.status.success(), "{}", common::text(&out));
-    let d = db.clone();
-    let tokens: Vec<String> = tokio::task::spawn_blocking(move || {
-        [
+    let tokens = common::browser::add_users(
+        &db,
+        &[
             ("inv", "investigator", "市纪委"),
             ("far", "recorder", "河东区"),
-        ]
-        .iter()
-        .map(|(id, role, org)| common::browser::add_user(&d, id, id, role, org))
-        .collect()
-    })
-    .await
-    .expect("users");
+        ],
+    )
+    .await;
     let base = common::server::serve_ledger(&db).await;
     let http = reqwest::Client::new();
     let get =

@@ -81,19 +81,15 @@ async fn the_queries_are_served_in_scope_and_on_the_command_line() {
 
     // Served, to an investigator, a recorder of the district and one of
     // another district.
-    let d = db.clone();
-    let tokens: Vec<String> = tokio::task::spawn_blocking(move || {
-        [
+    let tokens = common::browser::add_users(
+        &db,
+        &[
             ("inv", "investigator", "市纪委"),
             ("rec", "recorder", "天元区"),
             ("far", "recorder", "河东区"),
-        ]
-        .iter()
-        .map(|(id, role, org)| common::browser::add_user(&d, id, id, role, org))
-        .collect()
-    })
-    .await
-    .expect("users");
+        ],
+    )
+    .await;
     // The server records reads with the demo's recording key.
     let base = common::server::serve_ledger(&db).await;
     let http = reqwest::Client::new();

@@ -296,6 +296,25 @@ pub fn add_user(db: &Path, id: &str, name: &str, role: &str, org: &str) -> Strin
     token
 }
 
+/// Adds each `(id, role, org)` as a user named by its id, with `jishi user
+/// add` off the async workers; their tokens, in order.
+#[allow(dead_code)]
+pub async fn add_users(db: &Path, users: &[(&str, &str, &str)]) -> Vec<String> {
+    let db = db.to_path_buf();
+    let users: Vec<(String, String, String)> = users
+        .iter()
+        .map(|(i, r, o)| (i.to_string(), r.to_string(), o.to_string()))
+        .collect();
+    tokio::task::spawn_blocking(move || {
+        users
+            .iter()
+            .map(|(id, role, org)| add_user(&db, id, id, role, org))
+            .collect()
+    })
+    .await
+    .expect("users")
+}
+
 /// A demo district in `dir` with a log key and one signed checkpoint: the
 /// ledger and the key's paths.
 pub fn demo_with_checkpoint(dir: &Path) -> (PathBuf, PathBuf) {

@@ -27,6 +27,8 @@
 
 mod common;
 
+use common::enc;
+
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -232,20 +234,6 @@ async fn record(client: Arc<Client>, elections: Vec<DemoElection>, seen: Arc<See
             }
         }
     }
-}
-
-/// A path segment, percent-encoded (election ids hold `:` and Chinese).
-fn enc(s: &str) -> String {
-    let mut out = String::new();
-    for b in s.bytes() {
-        match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                out.push(b as char)
-            }
-            _ => out.push_str(&format!("%{b:02X}")),
-        }
-    }
-    out
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

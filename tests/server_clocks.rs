@@ -58,8 +58,7 @@ async fn both_clocks_are_served_named_and_agree_with_the_command_line() {
         .as_str()
         .expect("occurred_at")
         .to_string();
-    // A query value: `+` would read as a space.
-    let q = time.replace('+', "%2B").replace(':', "%3A");
+    let q = common::enc(&time);
 
     // By occurred time: only what had happened, named as such.
     let (status, cut) = json(

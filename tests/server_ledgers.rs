@@ -10,6 +10,8 @@
 
 mod common;
 
+use common::enc;
+
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -37,19 +39,6 @@ const JIA: &str = "某省:jia-2026";
 const YI: &str = "某省:yi-2026";
 const LING: &str = "某省:ling-2026";
 const LING_B: &str = "某省:ling-b";
-
-fn enc(s: &str) -> String {
-    let mut out = String::new();
-    for b in s.bytes() {
-        match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                out.push(b as char)
-            }
-            _ => out.push_str(&format!("%{b:02X}")),
-        }
-    }
-    out
-}
 
 /// The recording key `common::jishi` gives a PostgreSQL ledger's URL, so
 /// that the service and the command line use the same one.

@@ -101,16 +101,6 @@ pub struct AsOf {
     pub as_of_occurred: Option<String>,
 }
 
-impl AsOf {
-    /// As of a ledger position (recorded time).
-    pub fn position(p: u64) -> AsOf {
-        AsOf {
-            as_of: Some(p.to_string()),
-            as_of_occurred: None,
-        }
-    }
-}
-
 /// Which clock a view was cut by, named in every answer so that a reader
 /// never mistakes one for the other (also in the `jishi-clock` header of
 /// every answer cut by one, [`Clock::header`]).
@@ -355,13 +345,20 @@ pub async fn candidate(
             let entries = &entries[..];
             // What the cut showed and left out is told of the candidate's
             // own events, as `jishi trail --as-of-occurred` tells it.
-            let own: Vec<Entry> = e
-                .entries
-                .iter()
-                .filter(|x| x.event.candidate_id.as_deref() == Some(candidate_id))
-                .cloned()
-                .collect();
-            let (_, occurred) = cut.apply(&own)?;
+            // Counted only for that clock: a trail read by recorded time,
+            // the common case, copies nothing.
+            let occurred = match cut.occurred {
+                Some(_) => {
+                    let own: Vec<Entry> = e
+                        .entries
+                        .iter()
+                        .filter(|x| x.event.candidate_id.as_deref() == Some(candidate_id))
+                        .cloned()
+                        .collect();
+                    cut.apply(&own)?.1
+                }
+                None => None,
+            };
             let mut t = views::trail(entries, candidate_id);
             t.election_id = election_id.to_string();
             redact_trail(&mut t, entries, &may_see);

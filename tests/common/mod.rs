@@ -530,3 +530,19 @@ pub fn sqlite_insert_row(conn: &rusqlite::Connection, row: &jishi_ledger::row::S
     )
     .expect("insert as the file's owner");
 }
+
+/// A URL path segment or query value, percent-encoded (election ids hold
+/// `:` and Chinese; times hold `+`).
+#[allow(dead_code)]
+pub fn enc(s: &str) -> String {
+    let mut out = String::new();
+    for b in s.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                out.push(b as char)
+            }
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
+}

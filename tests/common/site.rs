@@ -213,18 +213,7 @@ async fn answer(r: reqwest::Response) -> (u16, String, String) {
     (status, location, r.text().await.expect("body"))
 }
 
-pub fn enc(s: &str) -> String {
-    let mut out = String::new();
-    for b in s.bytes() {
-        match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                out.push(b as char)
-            }
-            _ => out.push_str(&format!("%{b:02X}")),
-        }
-    }
-    out
-}
+pub use crate::common::enc;
 
 /// The value of the hidden input `name` in a page.
 pub fn hidden(page: &str, name: &str) -> String {

@@ -78,6 +78,33 @@ pub enum FindingKind {
 }
 
 impl FindingKind {
+    /// Every kind, so that a reader can name one (a search by kind) and a
+    /// misspelt one is refused by name. The match in `every_kind_is_listed`
+    /// stops the build when a kind is added and not listed here.
+    pub const ALL: &'static [FindingKind] = &[
+        FindingKind::Override,
+        FindingKind::LateReport,
+        FindingKind::ShortPublicity,
+        FindingKind::DifferentialRatio,
+        FindingKind::Proxy,
+        FindingKind::Scrutineer,
+        FindingKind::TownshipWork,
+        FindingKind::Women,
+        FindingKind::YoungCadres,
+        FindingKind::ServiceTerm,
+        FindingKind::OpenAtDecision,
+        FindingKind::ArrivedAfterDecision,
+        FindingKind::RecordedLate,
+        FindingKind::VoteBuying,
+        FindingKind::Deferred,
+        FindingKind::OutsideGates,
+        FindingKind::GateRefused,
+        FindingKind::OtherProcedure,
+        FindingKind::NotAsDecided,
+        FindingKind::ProcedureChanged,
+        FindingKind::LegacyProcedure,
+    ];
+
     pub fn label(self) -> &'static str {
         match self {
             FindingKind::Override => "越过规则记录 override",
@@ -630,4 +657,15 @@ pub fn team(
         pick(&|c| c.is_active() && c.decision == Some(crate::events::DecisionOutcome::Approved)),
         "approved 拟提名",
     )
+}
+
+#[allow(dead_code)]
+fn every_kind_is_listed(k: FindingKind) {
+    use FindingKind::*;
+    match k {
+        Override | LateReport | ShortPublicity | DifferentialRatio | Proxy | Scrutineer
+        | TownshipWork | Women | YoungCadres | ServiceTerm | OpenAtDecision
+        | ArrivedAfterDecision | RecordedLate | VoteBuying | Deferred | OutsideGates
+        | GateRefused | OtherProcedure | NotAsDecided | ProcedureChanged | LegacyProcedure => {}
+    }
 }

@@ -220,7 +220,7 @@ impl Wanted {
                     format!(
                         "{:?} is not a finding kind: give any or one of {}",
                         k.chars().take(40).collect::<String>(),
-                        KINDS
+                        FindingKind::ALL
                             .iter()
                             .map(|k| code(*k))
                             .collect::<Vec<_>>()
@@ -243,43 +243,6 @@ impl Wanted {
     }
 }
 
-/// Every finding kind, so that a misspelt one is refused by name. The
-/// match below stops the build when a kind is added and not listed here.
-const KINDS: &[FindingKind] = &[
-    FindingKind::Override,
-    FindingKind::LateReport,
-    FindingKind::ShortPublicity,
-    FindingKind::DifferentialRatio,
-    FindingKind::Proxy,
-    FindingKind::Scrutineer,
-    FindingKind::TownshipWork,
-    FindingKind::Women,
-    FindingKind::YoungCadres,
-    FindingKind::ServiceTerm,
-    FindingKind::OpenAtDecision,
-    FindingKind::ArrivedAfterDecision,
-    FindingKind::RecordedLate,
-    FindingKind::VoteBuying,
-    FindingKind::Deferred,
-    FindingKind::OutsideGates,
-    FindingKind::GateRefused,
-    FindingKind::OtherProcedure,
-    FindingKind::NotAsDecided,
-    FindingKind::ProcedureChanged,
-    FindingKind::LegacyProcedure,
-];
-
-#[allow(dead_code)]
-fn every_kind_is_listed(k: FindingKind) {
-    use FindingKind::*;
-    match k {
-        Override | LateReport | ShortPublicity | DifferentialRatio | Proxy | Scrutineer
-        | TownshipWork | Women | YoungCadres | ServiceTerm | OpenAtDecision
-        | ArrivedAfterDecision | RecordedLate | VoteBuying | Deferred | OutsideGates
-        | GateRefused | OtherProcedure | NotAsDecided | ProcedureChanged | LegacyProcedure => {}
-    }
-}
-
 /// A kind's name in the API (its serde name, `late_report`).
 fn code(k: FindingKind) -> String {
     serde_json::to_value(k)
@@ -289,7 +252,7 @@ fn code(k: FindingKind) -> String {
 }
 
 fn finding_kind(text: &str) -> Option<FindingKind> {
-    KINDS.iter().copied().find(|k| code(*k) == text)
+    FindingKind::ALL.iter().copied().find(|k| code(*k) == text)
 }
 
 /// An election found, with its ledger.
@@ -478,7 +441,7 @@ async fn search_page(
     let kinds: Vec<(String, &'static str)> =
         std::iter::once((String::new(), "不按发现 no finding"))
             .chain(std::iter::once(("any".to_string(), "任何发现 any finding")))
-            .chain(KINDS.iter().map(|k| (code(*k), k.label())))
+            .chain(FindingKind::ALL.iter().map(|k| (code(*k), k.label())))
             .collect();
     let body = html! {
         h1 { "跨台账查找 Search all ledgers" }
@@ -554,10 +517,14 @@ mod tests {
     fn finding_kinds_are_known_by_their_api_names() {
         assert_eq!(finding_kind("late_report"), Some(FindingKind::LateReport));
         assert_eq!(finding_kind("Late Report"), None);
-        let mut codes: Vec<String> = KINDS.iter().map(|k| code(*k)).collect();
+        let mut codes: Vec<String> = FindingKind::ALL.iter().map(|k| code(*k)).collect();
         codes.sort();
         codes.dedup();
-        assert_eq!(codes.len(), KINDS.len(), "two kinds share a name");
+        assert_eq!(
+            codes.len(),
+            FindingKind::ALL.len(),
+            "two kinds share a name"
+        );
     }
 
     #[test]
